@@ -1,0 +1,195 @@
+"""One exception tree for civiccert; every error carries a stable reason code.
+
+    CivicCertError                 base: ``code`` (ReasonCode), ``field`` (a JSON path or None)
+     ├── RecordError               input record violates a rule (field + rule named, value never echoed)
+     ├── KeyFileError              issuer key file unreadable, wrong passphrase, unsupported algorithm
+     ├── CredentialError           an SD-JWT / KB-JWT is malformed or fails a check
+     ├── PaperError                QR payload, PDF or scanned image cannot be produced or read
+     ├── ChainError                node unreachable, wrong chain, transaction failed
+     │    └── RegistryError        the registry contract reverted with one of its custom errors
+     ├── JournalError              the issuance journal is unusable or a credential is unknown to it
+     └── ConfigError               an issuer home or a trust file is missing or invalid
+
+Messages are for people and never contain personal data, salts, claim values or key material: they name
+the field and the rule. Tests assert ``code``, never message text. Misuse of the API (wrong Python types
+passed by a programmer) raises the usual ``TypeError``/``ValueError`` outside this tree, so that
+``except CivicCertError`` never hides a bug.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "ChainError",
+    "CivicCertError",
+    "ConfigError",
+    "CredentialError",
+    "JournalError",
+    "KeyFileError",
+    "PaperError",
+    "ReasonCode",
+    "RecordError",
+    "RegistryError",
+]
+
+
+class ReasonCode(StrEnum):
+    """Stable, documented reason codes; values never change once released (add, never rename)."""
+
+    # --- records: input validation -------------------------------------------------------------------
+    JSON_INVALID = "json_invalid"  # input is not well-formed JSON (or has duplicate keys)
+    INPUT_TOO_LARGE = "input_too_large"  # input exceeds the size cap before parsing
+    SCHEMA_VIOLATION = "schema_violation"  # input does not match the shipped JSON Schema
+    FIELD_MISSING = "field_missing"  # a required field is absent
+    FIELD_INVALID = "field_invalid"  # a field has the wrong type or an unknown value
+    TEXT_NOT_NFC = "text_not_nfc"  # text would change under Unicode NFC normalisation
+    TEXT_CONTROL_CHAR = "text_control_char"  # text contains a control or other forbidden character
+    TEXT_EMPTY = "text_empty"  # required text is empty or only whitespace
+    KANA_INVALID = "kana_invalid"  # 振り仮名 is not katakana (nor the legal placeholder)
+    DATE_INVALID = "date_invalid"  # a date is malformed or impossible
+    DATE_ORDER = "date_order"  # dates contradict each other (e.g. moved in before birth)
+    MUNICIPALITY_CODE_INVALID = "municipality_code_invalid"  # 地方公共団体コード format or check digit
+    INDIVIDUAL_NUMBER_INVALID = "individual_number_invalid"  # 個人番号 format or check digit
+    RESIDENT_CODE_INVALID = "resident_code_invalid"  # 住民票コード is not 11 digits
+    RESIDENCE_CARD_INVALID = "residence_card_invalid"  # 在留カード番号 format
+    MEMBER_SELECTION_INVALID = "member_selection_invalid"  # selected members unknown, empty or repeated
+    HOUSEHOLDER_INVALID = "householder_invalid"  # 世帯主 is not consistent with the members
+    ITEM_NOT_PERMITTED = "item_not_permitted"  # 住基法: item cannot be requested by this requester
+    ITEM_NOT_APPLICABLE = "item_not_applicable"  # e.g. 本籍 for a foreign resident
+    FOREIGN_RESIDENT_INCOMPLETE = "foreign_resident_incomplete"  # 国籍・在留資格 etc. missing
+    SEAL_IMAGE_INVALID = "seal_image_invalid"  # seal impression is not a decodable PNG
+    SEAL_IMAGE_SIZE = "seal_image_size"  # seal impression dimensions or byte size out of range
+
+    # --- issuer keys -----------------------------------------------------------------------------------
+    KEY_FILE_INVALID = "key_file_invalid"  # key file unreadable or not a supported private key
+    PASSPHRASE_MISSING = "passphrase_missing"  # encrypted key and no passphrase available
+    PASSPHRASE_WRONG = "passphrase_wrong"  # the passphrase does not decrypt the key
+    ALGORITHM_UNSUPPORTED = "algorithm_unsupported"  # key or signing algorithm not supported
+
+    # --- SD-JWT / JWS layer ----------------------------------------------------------------------------
+    MALFORMED = "malformed"  # structure is not a compact SD-JWT / JWS
+    BASE64URL_INVALID = "base64url_invalid"  # padding or characters outside the base64url alphabet
+    JSON_DUPLICATE_KEY = "json_duplicate_key"  # a JSON object repeats a member name
+    TYP_INVALID = "typ_invalid"  # header typ is not the expected media type
+    ALG_NOT_ALLOWED = "alg_not_allowed"  # alg outside the pinned allow-list (incl. none, HS*)
+    CRIT_UNSUPPORTED = "crit_unsupported"  # header lists a critical extension we do not understand
+    SIGNATURE_INVALID = "signature_invalid"  # signature does not verify under the resolved key
+    KEY_UNKNOWN = "key_unknown"  # no trusted key matches kid / issuer
+    SD_ALG_UNSUPPORTED = "sd_alg_unsupported"  # _sd_alg other than sha-256
+    DISCLOSURE_MALFORMED = "disclosure_malformed"  # a disclosure is not a valid 2/3-element array
+    DISCLOSURE_UNREFERENCED = "disclosure_unreferenced"  # a disclosure's digest appears nowhere
+    DISCLOSURE_DUPLICATE = "disclosure_duplicate"  # the same disclosure is sent twice
+    DIGEST_DUPLICATE = "digest_duplicate"  # a digest appears more than once in the payload
+    CLAIM_NAME_RESERVED = "claim_name_reserved"  # disclosed claim named _sd or ...
+    CLAIM_OVERWRITE = "claim_overwrite"  # disclosed claim already exists at that level
+    DISCLOSURE_MISMATCH = "disclosure_mismatch"  # disclosed content contradicts the credential
+    HOLDER_BINDING_MISSING = "holder_binding_missing"  # policy requires a KB-JWT and none is present
+    HOLDER_BINDING_FAILED = "holder_binding_failed"  # KB-JWT signature, typ, sd_hash, aud, nonce, iat
+    EXPIRED = "expired"  # exp is in the past (beyond allowed skew)
+    NOT_YET_VALID = "not_yet_valid"  # nbf / iat is in the future (beyond allowed skew)
+    VCT_UNKNOWN = "vct_unknown"  # credential type not one of ours
+
+    # --- chain, registry, receipts ------------------------------------------------------------------
+    CHAIN_UNREACHABLE = "chain_unreachable"  # JSON-RPC node does not answer
+    CHAIN_ID_MISMATCH = "chain_id_mismatch"  # node's chain id differs from configuration / receipt
+    REGISTRY_NOT_DEPLOYED = "registry_not_deployed"  # no registry code at the configured address
+    TRANSACTION_FAILED = "transaction_failed"  # a transaction was mined but reverted, or was dropped
+    INSUFFICIENT_FUNDS = "insufficient_funds"  # the sending account cannot pay for gas
+    UNAUTHORIZED = "unauthorized"  # the account may not perform this registry action
+    ISSUER_NOT_REGISTERED = "issuer_not_registered"  # municipality unknown to the registry / snapshot
+    MUNICIPALITY_SUSPENDED = "municipality_suspended"  # municipality suspended by the admin
+    MUNICIPALITY_EXISTS = "municipality_exists"  # municipality already registered
+    KEY_EXISTS = "key_exists"  # key thumbprint already registered
+    KEY_REVOKED_BEFORE_ISSUE = "key_revoked_before_issue"  # key was revoked (compromise) before issuance
+    KEY_NOT_YET_VALID = "key_not_yet_valid"  # key registered / valid only after issuance
+    KEY_RETIRED = "key_retired"  # key retired before issuance
+    KEY_WRONG_MUNICIPALITY = "key_wrong_municipality"  # key belongs to another municipality
+    ROOT_ALREADY_ANCHORED = "root_already_anchored"  # the batch root is already on chain
+    NOT_ANCHORED = "not_anchored"  # root not held by the registry
+    ANCHORED_BY_OTHER = "anchored_by_other"  # root anchored by another municipality than the issuer
+    PROOF_INVALID = "proof_invalid"  # inclusion proof does not lead from the leaf to the root
+    RECEIPT_MISSING = "receipt_missing"  # credential carries no anchoring receipt (yet)
+    RECEIPT_MISMATCH = "receipt_mismatch"  # receipt names another chain id or registry address
+    REVOKED = "revoked"  # the credential was revoked by its issuer
+
+    # --- journal ------------------------------------------------------------------------------------
+    JOURNAL_UNAVAILABLE = "journal_unavailable"  # the journal database cannot be opened or written
+    CREDENTIAL_UNKNOWN = "credential_unknown"  # no journaled credential with this id / leaf
+
+    # --- paper --------------------------------------------------------------------------------------
+    QR_NOT_FOUND = "qr_not_found"  # no readable QR code in the image / PDF
+    QR_PAYLOAD_INVALID = "qr_payload_invalid"  # QR text is not a civiccert payload or is corrupt
+    PAYLOAD_VERSION_UNSUPPORTED = "payload_version_unsupported"  # unknown QR prefix version
+    PAYLOAD_TOO_LARGE = "payload_too_large"  # signed paper form does not fit the QR budget
+    IMAGE_UNREADABLE = "image_unreadable"  # image file cannot be decoded
+    PDF_UNREADABLE = "pdf_unreadable"  # PDF cannot be opened or rasterised
+    FONT_MISSING = "font_missing"  # the embedded Japanese font is not available
+
+    # --- verifier / trust / configuration -----------------------------------------------------------
+    TRUST_SNAPSHOT_STALE = "trust_snapshot_stale"  # offline trust file older than the allowed age
+    TRUST_FILE_INVALID = "trust_file_invalid"  # trust file unreadable or malformed
+    NOT_CHECKED = "not_checked"  # check not requested by the policy
+    OK = "ok"  # check passed
+    HOME_MISSING = "home_missing"  # issuer home does not exist or is not initialised
+    HOME_EXISTS = "home_exists"  # issuer home already initialised
+    CONFIG_INVALID = "config_invalid"  # configuration value missing or malformed
+
+
+class CivicCertError(Exception):
+    """Base of every error civiccert raises on bad input or a failed check.
+
+    ``code`` is the stable reason; ``field`` names where (a JSON path like ``members[2].birth_date``);
+    the message says which rule failed and never repeats the offending value.
+    """
+
+    def __init__(self, code: ReasonCode, message: str, *, field: str | None = None) -> None:
+        self.code = code
+        self.field = field
+        self.message = message
+        super().__init__(f"{code.value}: {message}" + (f" (field: {field})" if field else ""))
+
+
+class RecordError(CivicCertError):
+    """A 住民票 / 印鑑登録証明書 input breaks a rule, e.g. a 個人番号 check digit or a third-party request."""
+
+
+class KeyFileError(CivicCertError):
+    """An issuer key cannot be loaded or used, e.g. wrong passphrase or an unsupported curve."""
+
+
+class CredentialError(CivicCertError):
+    """An SD-JWT, disclosure or KB-JWT is malformed or fails an RFC 9901 / RFC 8725 check."""
+
+
+class PaperError(CivicCertError):
+    """A printed copy cannot be produced or read back, e.g. no QR found in a scan."""
+
+
+class ChainError(CivicCertError):
+    """The chain cannot be used: node unreachable, wrong chain id, or a transaction failed."""
+
+
+class RegistryError(ChainError):
+    """The registry contract reverted with a custom error; ``error_name`` and ``args`` say which."""
+
+    def __init__(
+        self,
+        code: ReasonCode,
+        message: str,
+        *,
+        error_name: str,
+        args: tuple[object, ...] = (),
+        field: str | None = None,
+    ) -> None:
+        super().__init__(code, message, field=field)
+        self.error_name = error_name
+        self.error_args = args
+
+
+class JournalError(CivicCertError):
+    """The issuance journal is unusable, or a credential id is unknown to it."""
+
+
+class ConfigError(CivicCertError):
+    """An issuer home, configuration value or trust file is missing or invalid."""
