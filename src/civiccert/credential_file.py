@@ -1,0 +1,102 @@
+"""The credential file a resident receives: the SD-JWT, its compact paper twin, and anchoring receipts.
+
+Receipts are added after the batch is anchored; the signed parts never change, so a file can be re-issued
+with its receipt at any time without touching the signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from civiccert.errors import CredentialError, ReasonCode
+
+__all__ = ["CREDENTIAL_FORMAT", "CredentialFile"]
+
+CREDENTIAL_FORMAT = "civiccert-credential/1"
+MAX_CREDENTIAL_FILE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CredentialFile:
+    id: str
+    vct: str
+    sd_jwt: str
+    paper_cose: bytes | None = None
+    receipt: Mapping[str, Any] | None = None
+    paper_receipt: Mapping[str, Any] | None = None
+
+    def with_receipts(
+        self, receipt: Mapping[str, Any] | None, paper_receipt: Mapping[str, Any] | None
+    ) -> CredentialFile:
+        return replace(self, receipt=receipt or self.receipt, paper_receipt=paper_receipt or self.paper_receipt)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": CREDENTIAL_FORMAT,
+            "id": self.id,
+            "vct": self.vct,
+            "sd_jwt": self.sd_jwt,
+            "paper": base64.urlsafe_b64encode(self.paper_cose).decode().rstrip("=") if self.paper_cose else None,
+            "receipt": dict(self.receipt) if self.receipt else None,
+            "paper_receipt": dict(self.paper_receipt) if self.paper_receipt else None,
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+    def save(self, path: Path) -> Path:
+        """Write atomically with mode 0600: the file carries personal data."""
+        parent = path.parent if str(path.parent) else Path(".")
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=".cred-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(self.dumps())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CredentialFile:
+        if data.get("format") != CREDENTIAL_FORMAT:
+            raise CredentialError(ReasonCode.MALFORMED, "not a civiccert credential file", field="format")
+        try:
+            paper = data.get("paper")
+            return cls(
+                id=str(data["id"]),
+                vct=str(data["vct"]),
+                sd_jwt=_require_str(data["sd_jwt"]),
+                paper_cose=base64.urlsafe_b64decode(paper + "=" * (-len(paper) % 4)) if paper else None,
+                receipt=data.get("receipt") or None,
+                paper_receipt=data.get("paper_receipt") or None,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CredentialError(ReasonCode.MALFORMED, "credential file is missing a field or has a bad value"
+                                  ) from exc
+
+    @classmethod
+    def loads(cls, text: str) -> CredentialFile:
+        if len(text) > MAX_CREDENTIAL_FILE_BYTES:
+            raise CredentialError(ReasonCode.INPUT_TOO_LARGE, "credential file is too large")
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise CredentialError(ReasonCode.JSON_INVALID, "credential file is not JSON") from exc
+        if not isinstance(data, dict):
+            raise CredentialError(ReasonCode.MALFORMED, "credential file is not a JSON object")
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: Path) -> CredentialFile:
+        return cls.loads(path.read_text(encoding="utf-8"))
+
+
+def _require_str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
+    return value

@@ -1,0 +1,198 @@
+"""Which municipalities and keys a verifier trusts, and the one rule for "was key K valid at time T".
+
+A trust file is either what a municipality publishes about itself (``civiccert trust export``: its public
+keys) or a snapshot of the on-chain registry (``civiccert trust sync``: every municipality and key, with the
+block it was read at). Online verification builds the same records from registry views, so the validity
+rule below is the only one in the code base.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from civiccert.errors import ConfigError, ReasonCode
+
+__all__ = ["TRUST_FORMAT", "TrustSnapshot", "TrustedKey", "TrustedMunicipality", "key_status_at"]
+
+TRUST_FORMAT = "civiccert-trust/1"
+MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TrustedMunicipality:
+    code: str
+    name: str = ""
+    suspended: bool = False
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    kid: str
+    municipality: str
+    valid_from: int
+    retired_at: int | None = None
+    revoked_at: int | None = None
+    jwk: Mapping[str, str] | None = None  # public key material, when known (issuer export or chain event)
+
+
+def key_status_at(
+    key: TrustedKey | None,
+    municipality: TrustedMunicipality | None,
+    issuer_code: str,
+    at: int,
+) -> ReasonCode:
+    """OK when ``key`` belonged to ``issuer_code`` and was valid at ``at``; otherwise the reason why not.
+
+    A revoked (compromised) key keeps the credentials issued before the revocation time valid; that is why
+    the caller passes the anchoring time when it knows it: a forger with a stolen key can backdate ``iat``
+    but cannot backdate a block.
+    """
+    if municipality is None:
+        return ReasonCode.ISSUER_NOT_REGISTERED
+    if municipality.suspended:
+        return ReasonCode.MUNICIPALITY_SUSPENDED
+    if key is None:
+        return ReasonCode.KEY_UNKNOWN
+    if key.municipality != issuer_code:
+        return ReasonCode.KEY_WRONG_MUNICIPALITY
+    if key.revoked_at is not None and at >= key.revoked_at:
+        return ReasonCode.KEY_REVOKED_BEFORE_ISSUE
+    if at < key.valid_from:
+        return ReasonCode.KEY_NOT_YET_VALID
+    if key.retired_at is not None and at >= key.retired_at:
+        return ReasonCode.KEY_RETIRED
+    return ReasonCode.OK
+
+
+@dataclass(frozen=True)
+class TrustSnapshot:
+    """Municipalities and keys as one source saw them at ``generated_at`` (unix seconds)."""
+
+    source: str  # "issuer" (a municipality's own export) | "registry" (read from the chain)
+    generated_at: int
+    municipalities: Mapping[str, TrustedMunicipality] = field(default_factory=dict)
+    keys: Mapping[str, TrustedKey] = field(default_factory=dict)
+    chain_id: int | None = None
+    registry: str | None = None
+    block: int | None = None
+
+    def age(self, now: int) -> int:
+        return max(0, now - self.generated_at)
+
+    def merged(self, other: TrustSnapshot) -> TrustSnapshot:
+        """Union of two snapshots; for the same key the newer snapshot wins, JWKs are kept from either."""
+        newer, older = (other, self) if other.generated_at >= self.generated_at else (self, other)
+        keys = dict(older.keys)
+        for kid, key in newer.keys.items():
+            jwk = key.jwk or (keys[kid].jwk if kid in keys else None)
+            keys[kid] = replace(key, jwk=jwk)
+        return TrustSnapshot(
+            source=newer.source if newer.source == older.source else "merged",
+            generated_at=min(self.generated_at, other.generated_at),
+            municipalities={**older.municipalities, **newer.municipalities},
+            keys=keys,
+            chain_id=newer.chain_id or older.chain_id,
+            registry=newer.registry or older.registry,
+            block=newer.block if newer.block is not None else older.block,
+        )
+
+    # --- file format -----------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": TRUST_FORMAT,
+            "source": self.source,
+            "generated_at": self.generated_at,
+            "chain_id": self.chain_id,
+            "registry": self.registry,
+            "block": self.block,
+            "municipalities": [
+                {"code": m.code, "name": m.name, "suspended": m.suspended}
+                for m in sorted(self.municipalities.values(), key=lambda m: m.code)
+            ],
+            "keys": [
+                {
+                    "kid": k.kid,
+                    "municipality": k.municipality,
+                    "valid_from": k.valid_from,
+                    "retired_at": k.retired_at,
+                    "revoked_at": k.revoked_at,
+                    "jwk": dict(k.jwk) if k.jwk else None,
+                }
+                for k in sorted(self.keys.values(), key=lambda k: k.kid)
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrustSnapshot:
+        try:
+            if data.get("format") != TRUST_FORMAT:
+                raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "not a civiccert trust file", field="format")
+            munis = {
+                str(m["code"]): TrustedMunicipality(str(m["code"]), str(m.get("name", "")),
+                                                    bool(m.get("suspended", False)))
+                for m in data["municipalities"]
+            }
+            keys = {
+                str(k["kid"]): TrustedKey(
+                    kid=str(k["kid"]),
+                    municipality=str(k["municipality"]),
+                    valid_from=int(k["valid_from"]),
+                    retired_at=_opt_int(k.get("retired_at")),
+                    revoked_at=_opt_int(k.get("revoked_at")),
+                    jwk={str(a): str(b) for a, b in k["jwk"].items()} if k.get("jwk") else None,
+                )
+                for k in data["keys"]
+            }
+            return cls(
+                source=str(data["source"]),
+                generated_at=int(data["generated_at"]),
+                municipalities=munis,
+                keys=keys,
+                chain_id=_opt_int(data.get("chain_id")),
+                registry=str(data["registry"]) if data.get("registry") else None,
+                block=_opt_int(data.get("block")),
+            )
+        except ConfigError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is missing a field or has a bad value"
+                              ) from exc
+
+    def save(self, path: Path) -> None:
+        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
+        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=".trust-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> TrustSnapshot:
+        try:
+            if path.stat().st_size > MAX_TRUST_FILE_BYTES:
+                raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is too large")
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file cannot be read") from exc
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is not JSON") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is not a JSON object")
+        return cls.from_dict(data)
+
+    @classmethod
+    def load_many(cls, paths: Iterable[Path]) -> TrustSnapshot | None:
+        result: TrustSnapshot | None = None
+        for p in paths:
+            snap = cls.load(p)
+            result = snap if result is None else result.merged(snap)
+        return result
+
+
+def _opt_int(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
