@@ -1,0 +1,275 @@
+"""Low-level JOSE pieces; use Issuer/Verifier.
+
+Strict base64url, strict JSON and compact JWS with a caller-pinned algorithm allow-list. Everything
+that reads untrusted bytes checks its size first, then its encoding, then its structure, and raises
+``CredentialError`` with a reason code; nothing here does I/O or fetches keys (``jku``, ``x5u``,
+``jwk`` and ``x5c`` header members are never used to select a key).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol, TypeAlias
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from civiccert.errors import CredentialError, ReasonCode
+
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "SUPPORTED_ALGORITHMS",
+    "PublicKey",
+    "Signer",
+    "VerifiedJws",
+    "b64url_decode",
+    "b64url_encode",
+    "json_dumps",
+    "json_loads",
+    "json_parse",
+    "json_text",
+    "sha256_b64url",
+    "sign_compact",
+    "verify_compact",
+    "verify_signature",
+]
+
+#: Default cap for one compact credential / JWS, checked before any decoding (256 KiB).
+DEFAULT_MAX_SIZE = 256 * 1024
+
+#: Algorithms this library can verify at all; callers pin a subset per use.
+SUPPORTED_ALGORITHMS = frozenset({"ES256", "EdDSA"})
+
+PublicKey: TypeAlias = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+class Signer(Protocol):
+    """Anything that signs JWS input: ``IssuerKey`` is one."""
+
+    @property
+    def alg(self) -> str: ...
+
+    @property
+    def kid(self) -> str: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+# --- base64url ---------------------------------------------------------------------------------------
+
+
+def b64url_encode(data: bytes) -> str:
+    """Unpadded base64url (RFC 7515 §2)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str, *, field: str | None = None) -> bytes:
+    """Strict unpadded base64url: no ``=``, no characters outside the alphabet, canonical trailing bits.
+
+    The check is a round trip: only the one canonical encoding of a byte string is accepted, so two
+    different strings can never decode to the same bytes (a signature is over the string, not the bytes).
+    """
+    if not isinstance(text, str):
+        raise TypeError("b64url_decode expects str")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise CredentialError(ReasonCode.BASE64URL_INVALID, "not base64url", field=field) from None
+    if b64url_encode(raw) != text:
+        raise CredentialError(
+            ReasonCode.BASE64URL_INVALID, "not canonical unpadded base64url", field=field
+        ) from None
+    return raw
+
+
+def sha256_b64url(data: bytes) -> str:
+    """base64url(SHA-256(data)): SD-JWT digests and ``sd_hash``."""
+    return b64url_encode(hashlib.sha256(data).digest())
+
+
+# --- JSON ---------------------------------------------------------------------------------------------
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+class _BadConstant(Exception):
+    pass
+
+
+def _pairs_no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _DuplicateKey
+    return obj
+
+
+def _reject_constant(_name: str) -> Any:
+    raise _BadConstant
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_no_duplicates, parse_constant=_reject_constant)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+#: Compact JSON text of a value (no whitespace, UTF-8 kept, NaN refused).
+json_text: Callable[[Any], str] = _ENCODER.encode
+
+
+def json_dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON (what we sign and disclose)."""
+    return _ENCODER.encode(obj).encode("utf-8")
+
+
+def json_parse(data: bytes | str, *, field: str | None = None) -> Any:
+    """Strict JSON of any type: duplicate member names and NaN/Infinity are rejected."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        value, end = _DECODER.raw_decode(text)
+    except _DuplicateKey:
+        raise CredentialError(ReasonCode.JSON_DUPLICATE_KEY, "JSON object repeats a member", field=field) from None
+    except (_BadConstant, ValueError, RecursionError):
+        raise CredentialError(ReasonCode.MALFORMED, "not valid JSON", field=field) from None
+    if text[end:].strip(" \t\r\n"):
+        raise CredentialError(ReasonCode.MALFORMED, "trailing data after JSON", field=field)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CredentialError(ReasonCode.MALFORMED, "number out of range", field=field)
+    return value
+
+
+def json_loads(data: bytes | str, *, field: str | None = None, max_size: int = DEFAULT_MAX_SIZE) -> dict[str, Any]:
+    """Strict JSON whose top level must be an object; size is checked before parsing."""
+    if len(data) > max_size:
+        raise CredentialError(ReasonCode.INPUT_TOO_LARGE, "input exceeds the size cap", field=field)
+    value = json_parse(data, field=field)
+    if not isinstance(value, dict):
+        raise CredentialError(ReasonCode.MALFORMED, "JSON top level is not an object", field=field)
+    return value
+
+
+# --- signatures ---------------------------------------------------------------------------------------
+
+
+def verify_signature(alg: str, public_key: PublicKey, data: bytes, signature: bytes) -> bool:
+    """True iff ``signature`` is a valid raw JWS/COSE signature (r||s for ES256) over ``data``.
+
+    ES256 takes exactly 64 bytes (DER is refused) with 0 < r, s < n; the key must fit the algorithm.
+    """
+    if alg == "ES256":
+        if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
+            return False
+        if len(signature) != 64:
+            return False
+        r = int.from_bytes(signature[:32], "big")
+        s = int.from_bytes(signature[32:], "big")
+        if not (0 < r < _P256_ORDER and 0 < s < _P256_ORDER):
+            return False
+        try:
+            public_key.verify(encode_dss_signature(r, s), data, _ECDSA_SHA256)
+        except InvalidSignature:
+            return False
+        return True
+    if alg == "EdDSA":
+        if not isinstance(public_key, ed25519.Ed25519PublicKey) or len(signature) != 64:
+            return False
+        try:
+            public_key.verify(signature, data)
+        except InvalidSignature:
+            return False
+        return True
+    return False
+
+
+# --- compact JWS --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifiedJws:
+    """A compact JWS whose signature verified: protected header, payload bytes, and the signing input."""
+
+    header: dict[str, Any]
+    payload: bytes
+    signing_input: bytes
+
+
+#: resolve_key(header, unverified payload bytes) -> public key; may raise CredentialError(KEY_UNKNOWN).
+KeyResolver: TypeAlias = Callable[[dict[str, Any], bytes], PublicKey]
+
+
+@lru_cache(maxsize=256)
+def _encoded_header(header_json: str) -> str:
+    return b64url_encode(header_json.encode("utf-8"))
+
+
+def sign_compact(header: Mapping[str, Any], payload: bytes, signer: Signer) -> str:
+    """Compact JWS over ``payload``; ``alg`` and ``kid`` come from the signer, the rest from ``header``."""
+    if signer.alg not in SUPPORTED_ALGORITHMS:
+        raise ValueError("signer algorithm not supported")
+    full = {"alg": signer.alg, "kid": signer.kid, **header}
+    if full["alg"] != signer.alg:
+        raise ValueError("header alg contradicts the signer")
+    signing_input = _encoded_header(json_text(full)) + "." + b64url_encode(payload)
+    return signing_input + "." + b64url_encode(signer.sign(signing_input.encode("ascii")))
+
+
+def _check_header(header: dict[str, Any], algorithms: Collection[str], expected_typ: str | None) -> str:
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise CredentialError(ReasonCode.MALFORMED, "header alg missing", field="header.alg")
+    if alg not in algorithms or alg not in SUPPORTED_ALGORITHMS:
+        raise CredentialError(ReasonCode.ALG_NOT_ALLOWED, "alg not in the allow-list", field="header.alg")
+    if "crit" in header:
+        # We implement no JWS extension, so any critical member is one we do not understand.
+        raise CredentialError(ReasonCode.CRIT_UNSUPPORTED, "critical header extension", field="header.crit")
+    if "b64" in header:
+        raise CredentialError(ReasonCode.CRIT_UNSUPPORTED, "unencoded payload option", field="header.b64")
+    if "kid" in header and not isinstance(header["kid"], str):
+        raise CredentialError(ReasonCode.MALFORMED, "kid is not a string", field="header.kid")
+    if expected_typ is not None and header.get("typ") != expected_typ:
+        raise CredentialError(ReasonCode.TYP_INVALID, "unexpected typ", field="header.typ")
+    return alg
+
+
+def verify_compact(
+    token: str,
+    *,
+    algorithms: Collection[str],
+    resolve_key: KeyResolver,
+    expected_typ: str | None = None,
+    max_size: int = DEFAULT_MAX_SIZE,
+) -> VerifiedJws:
+    """Verify a compact JWS: size, encoding, header rules, then the signature under the resolved key.
+
+    ``algorithms`` is the caller's pin; ``none`` and HS* are never accepted whatever it says. The key
+    comes only from ``resolve_key`` (by ``kid`` / issuer), never from the header.
+    """
+    if not algorithms or not set(algorithms) <= SUPPORTED_ALGORITHMS:
+        raise ValueError("algorithms must be a non-empty subset of SUPPORTED_ALGORITHMS")
+    if not isinstance(token, str):
+        raise TypeError("token must be str")
+    if len(token) > max_size:
+        raise CredentialError(ReasonCode.INPUT_TOO_LARGE, "JWS exceeds the size cap")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise CredentialError(ReasonCode.MALFORMED, "not a compact JWS (three parts)")
+    header = json_loads(b64url_decode(parts[0], field="header"), field="header", max_size=max_size)
+    alg = _check_header(header, algorithms, expected_typ)
+    payload = b64url_decode(parts[1], field="payload")
+    signature = b64url_decode(parts[2], field="signature")
+    public_key = resolve_key(header, payload)
+    signing_input = (parts[0] + "." + parts[1]).encode("ascii")
+    if not verify_signature(alg, public_key, signing_input, signature):
+        raise CredentialError(ReasonCode.SIGNATURE_INVALID, "signature does not verify", field="signature")
+    return VerifiedJws(header=header, payload=payload, signing_input=signing_input)

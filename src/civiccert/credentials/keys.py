@@ -1,0 +1,235 @@
+"""Low-level issuer keys; use Issuer/Verifier.
+
+An ``IssuerKey`` signs JWS (SD-JWT) and COSE (paper form) input with ES256 (P-256, default) or EdDSA
+(Ed25519). Its ``kid`` is the RFC 7638 JWK thumbprint, so the same 32 bytes name the key on chain.
+At rest a key is PKCS#8 PEM encrypted with the best available scheme, written atomically with mode
+0600; unencrypted key files are refused on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from civiccert.credentials.jose import PublicKey, b64url_decode, b64url_encode, json_text, verify_signature
+from civiccert.errors import CredentialError, KeyFileError, ReasonCode
+
+__all__ = [
+    "IssuerKey",
+    "PublicKey",
+    "jwk_thumbprint",
+    "jwks",
+    "passphrase_from_env",
+    "public_jwk_of",
+    "public_key_from_jwk",
+    "verify_signature",
+]
+
+PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+_MAX_KEY_FILE = 64 * 1024
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+# RFC 7638 §3.2: the required members per key type, the only ones hashed.
+_THUMBPRINT_MEMBERS = {
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
+    "RSA": ("e", "kty", "n"),
+    "oct": ("k", "kty"),
+}
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
+    """RFC 7638 thumbprint (SHA-256, base64url) over the required members of ``jwk``."""
+    return b64url_encode(_thumbprint_bytes(jwk))
+
+
+def _thumbprint_bytes(jwk: Mapping[str, Any]) -> bytes:
+    members = _THUMBPRINT_MEMBERS.get(jwk.get("kty"))  # type: ignore[arg-type]
+    if members is None:
+        raise CredentialError(ReasonCode.ALGORITHM_UNSUPPORTED, "unknown JWK key type", field="jwk.kty")
+    required = {}
+    for name in members:
+        value = jwk.get(name)
+        if not isinstance(value, str):
+            raise CredentialError(ReasonCode.MALFORMED, "JWK member missing", field=f"jwk.{name}")
+        required[name] = value
+    return hashlib.sha256(json_text(required).encode("utf-8")).digest()
+
+
+def public_jwk_of(public_key: PublicKey) -> dict[str, str]:
+    """The bare public JWK (kty, crv, x[, y]) of a P-256 or Ed25519 key."""
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        if public_key.curve.name != "secp256r1":
+            raise KeyFileError(ReasonCode.ALGORITHM_UNSUPPORTED, "only the P-256 curve is supported")
+        numbers = public_key.public_numbers()
+        return {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64url_encode(numbers.x.to_bytes(32, "big")),
+            "y": b64url_encode(numbers.y.to_bytes(32, "big")),
+        }
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)}
+    raise KeyFileError(ReasonCode.ALGORITHM_UNSUPPORTED, "unsupported public key type")
+
+
+def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
+    """Public key from an untrusted JWK: P-256 (EC) or Ed25519 (OKP); private members are refused."""
+    if not isinstance(jwk, Mapping):
+        raise CredentialError(ReasonCode.MALFORMED, "JWK is not an object", field="jwk")
+    if _PRIVATE_MEMBERS & jwk.keys():
+        raise CredentialError(ReasonCode.MALFORMED, "JWK carries private key material", field="jwk")
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    if kty == "EC" and crv == "P-256":
+        x = _coordinate(jwk, "x")
+        y = _coordinate(jwk, "y")
+        try:
+            return ec.EllipticCurvePublicNumbers(
+                int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP256R1()
+            ).public_key()
+        except ValueError:
+            raise CredentialError(ReasonCode.MALFORMED, "point is not on the curve", field="jwk") from None
+    if kty == "OKP" and crv == "Ed25519":
+        return ed25519.Ed25519PublicKey.from_public_bytes(_coordinate(jwk, "x"))
+    if kty in ("EC", "OKP", "RSA", "oct"):
+        raise CredentialError(ReasonCode.ALGORITHM_UNSUPPORTED, "unsupported key type or curve", field="jwk.crv")
+    raise CredentialError(ReasonCode.MALFORMED, "unknown JWK key type", field="jwk.kty")
+
+
+def _coordinate(jwk: Mapping[str, Any], name: str) -> bytes:
+    value = jwk.get(name)
+    if not isinstance(value, str):
+        raise CredentialError(ReasonCode.MALFORMED, "JWK member missing", field=f"jwk.{name}")
+    raw = b64url_decode(value, field=f"jwk.{name}")
+    if len(raw) != 32:
+        raise CredentialError(ReasonCode.MALFORMED, "JWK coordinate has the wrong length", field=f"jwk.{name}")
+    return raw
+
+
+def jwks(keys: Iterable[IssuerKey]) -> dict[str, list[dict[str, str]]]:
+    """A JWK Set of the public halves (for publishing or a trust snapshot)."""
+    return {"keys": [key.public_jwk() for key in keys]}
+
+
+def passphrase_from_env(var: str = "CIVICCERT_KEY_PASSPHRASE") -> bytes | None:
+    """The key passphrase from the environment (UTF-8), or None when unset or empty."""
+    value = os.environ.get(var)
+    return value.encode("utf-8") if value else None
+
+
+class IssuerKey:
+    """A municipality's signing key (private half). ``kid`` is its RFC 7638 thumbprint."""
+
+    __slots__ = ("_private", "_public_jwk", "alg", "kid", "public_key", "thumbprint")
+
+    alg: str
+    kid: str
+    thumbprint: bytes
+    public_key: PublicKey
+
+    def __init__(self, private_key: PrivateKey) -> None:
+        if isinstance(private_key, ec.EllipticCurvePrivateKey):
+            if private_key.curve.name != "secp256r1":
+                raise KeyFileError(ReasonCode.ALGORITHM_UNSUPPORTED, "only the P-256 curve is supported")
+            self.alg = "ES256"
+        elif isinstance(private_key, ed25519.Ed25519PrivateKey):
+            self.alg = "EdDSA"
+        else:
+            raise KeyFileError(ReasonCode.ALGORITHM_UNSUPPORTED, "only P-256 and Ed25519 keys are supported")
+        self._private = private_key
+        self.public_key = private_key.public_key()
+        bare = public_jwk_of(self.public_key)
+        self.thumbprint = _thumbprint_bytes(bare)
+        self.kid = b64url_encode(self.thumbprint)
+        self._public_jwk = {**bare, "kid": self.kid, "alg": self.alg, "use": "sig"}
+
+    @classmethod
+    def generate(cls, alg: str = "ES256") -> IssuerKey:
+        """A fresh key: ``ES256`` (P-256) or ``EdDSA`` (Ed25519)."""
+        if alg == "ES256":
+            return cls(ec.generate_private_key(ec.SECP256R1()))
+        if alg == "EdDSA":
+            return cls(ed25519.Ed25519PrivateKey.generate())
+        raise ValueError("alg must be 'ES256' or 'EdDSA'")
+
+    def sign(self, data: bytes) -> bytes:
+        """Raw JWS/COSE signature: r||s (64 bytes) for ES256, 64 bytes for EdDSA."""
+        if isinstance(self._private, ec.EllipticCurvePrivateKey):
+            r, s = decode_dss_signature(self._private.sign(data, _ECDSA_SHA256))
+            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return self._private.sign(data)
+
+    def public_jwk(self) -> dict[str, str]:
+        """Public JWK with ``kid``, ``alg`` and ``use``."""
+        return dict(self._public_jwk)
+
+    def __repr__(self) -> str:
+        return f"IssuerKey(alg={self.alg!r}, kid={self.kid!r})"
+
+    def save(self, path: Path, passphrase: bytes, *, overwrite: bool = False) -> None:
+        """Write encrypted PKCS#8 PEM with mode 0600, atomically; an existing file is kept unless
+        ``overwrite`` (replacing an issuer key by accident would orphan its credentials)."""
+        if not isinstance(passphrase, bytes) or not passphrase:
+            raise ValueError("passphrase must be non-empty bytes")
+        pem = self._private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase),
+        )
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(pem)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if overwrite:
+                os.replace(tmp, path)
+            else:
+                os.link(tmp, path)  # fails with FileExistsError instead of clobbering
+                os.unlink(tmp)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    @classmethod
+    def load(cls, path: Path, passphrase: bytes | None) -> IssuerKey:
+        """Read an encrypted PKCS#8 PEM key written by ``save``."""
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(_MAX_KEY_FILE + 1)
+        except OSError:
+            raise KeyFileError(ReasonCode.KEY_FILE_INVALID, "key file cannot be read") from None
+        if len(data) > _MAX_KEY_FILE or b"-----BEGIN " not in data:
+            raise KeyFileError(ReasonCode.KEY_FILE_INVALID, "not a PEM key file")
+        if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" not in data:
+            raise KeyFileError(ReasonCode.KEY_FILE_INVALID, "key file is not an encrypted PKCS#8 key")
+        if not passphrase:
+            raise KeyFileError(ReasonCode.PASSPHRASE_MISSING, "key file is encrypted and no passphrase given")
+        try:
+            private = serialization.load_pem_private_key(data, password=passphrase)
+        except ValueError:
+            # For an ENCRYPTED PRIVATE KEY block this is a failed decryption (or corrupt ciphertext).
+            raise KeyFileError(ReasonCode.PASSPHRASE_WRONG, "passphrase does not decrypt the key") from None
+        except Exception:  # UnsupportedAlgorithm and similar for odd but well-formed files
+            raise KeyFileError(ReasonCode.KEY_FILE_INVALID, "key file cannot be parsed") from None
+        if not isinstance(private, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+            raise KeyFileError(ReasonCode.ALGORITHM_UNSUPPORTED, "only P-256 and Ed25519 keys are supported")
+        return cls(private)
