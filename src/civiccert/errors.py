@@ -116,6 +116,7 @@ class ReasonCode(StrEnum):
     # --- journal ------------------------------------------------------------------------------------
     JOURNAL_UNAVAILABLE = "journal_unavailable"  # the journal database cannot be opened or written
     CREDENTIAL_UNKNOWN = "credential_unknown"  # no journaled credential with this id / leaf
+    JOURNAL_CONFLICT = "journal_conflict"  # another worker changed this journal entry first (or a duplicate)
 
     # --- paper --------------------------------------------------------------------------------------
     QR_NOT_FOUND = "qr_not_found"  # no readable QR code in the image / PDF
