@@ -1,0 +1,221 @@
+"""Record -> credential claims, following the claim vocabulary of docs/DESIGN.md.
+
+Every personal item is wrapped in an :class:`~civiccert.credentials.sdjwt.Sd` marker (``{Sd("name"): ...}``
+for keys, ``[Sd({...}), ...]`` for array elements); the municipality, certificate metadata and ``omitted``
+stay plain. Only the selected members and the included optional items appear; absent items are absent,
+never ``null``. The one deliberate ``null``: ``name_kana`` is ``None`` when the 振り仮名 is not yet recorded
+(renderers print :data:`~civiccert.records.juminhyo.NAME_KANA_NOT_RECORDED_JA`).
+
+Dates are ISO ``YYYY-MM-DD``; ``issued_at`` is ISO 8601 to the second in ``+09:00``; members appear in
+register order. The issuer adds the envelope (``iss``, ``iat``, ``vct``, ...).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import date
+from typing import Any
+
+from civiccert.credentials.sdjwt import Sd
+from civiccert.records.juminhyo import ForeignResident, Member, OptionalItem, ResidentRecord
+from civiccert.records.seal import SealCertificate
+
+__all__ = [
+    "CLAIM_LABELS_EN",
+    "CLAIM_LABELS_JA",
+    "VCT_RESIDENT_RECORD",
+    "VCT_SEAL_CERTIFICATE",
+    "record_claims",
+]
+
+VCT_RESIDENT_RECORD = "urn:civiccert:vct:juminhyo:1"
+VCT_SEAL_CERTIFICATE = "urn:civiccert:vct:inkan-toroku:1"
+
+CLAIM_LABELS_JA: dict[str, str] = {
+    # Look up a dotted path first (``municipality.name``), then the bare claim name.
+    "municipality": "発行市区町村",
+    "municipality.code": "地方公共団体コード",
+    "municipality.name": "市区町村名",
+    "certificate": "証明書",
+    "serial": "証明書番号",
+    "issued_at": "発行日時",
+    "scope": "証明の範囲",
+    "requester": "請求者の区分",
+    "omitted": "省略した事項",
+    "household": "世帯",
+    "address": "住所",
+    "address_extra": "方書",
+    "householder": "世帯主",
+    "householder_relationship": "世帯主の氏名及び世帯主との続柄",
+    "members": "世帯員",
+    "name": "氏名",
+    "name_kana": "氏名の振り仮名",
+    "former_surname": "旧氏",
+    "common_name": "通称",
+    "birth_date": "生年月日",
+    "sex": "性別",
+    "relationship": "続柄",
+    "resident_since": "住民となった年月日",
+    "address_since": "住所を定めた年月日",
+    "notified_on": "届出日",
+    "previous_address": "前住所",
+    "honseki": "本籍",
+    "hitto": "筆頭者",
+    "individual_number": "個人番号",
+    "resident_code": "住民票コード",
+    "foreign": "外国人住民に係る事項",
+    "nationality": "国籍・地域",
+    "status_of_residence": "在留資格",
+    "period_of_stay": "在留期間",
+    "period_expires": "在留期間の満了の日",
+    "residence_card_number": "在留カード等の番号",
+    "category": "第30条の45に規定する区分",
+    "registrant": "登録者",
+    "seal": "登録印影",
+    "image_png": "印影",
+    "image_sha256": "印影のSHA-256",
+    "size_mm": "印影の大きさ（mm）",
+}
+"""Japanese label of each claim name (and of ``omitted`` entries), for the verifier and the PDF."""
+
+CLAIM_LABELS_EN: dict[str, str] = {
+    "municipality": "Issuing municipality",
+    "municipality.code": "Local government code",
+    "municipality.name": "Municipality",
+    "certificate": "Certificate",
+    "serial": "Certificate number",
+    "issued_at": "Issued at",
+    "scope": "Scope",
+    "requester": "Requester",
+    "omitted": "Omitted items",
+    "household": "Household",
+    "address": "Address",
+    "address_extra": "Building / room",
+    "householder": "Head of household",
+    "householder_relationship": "Head of household and relationship",
+    "members": "Members",
+    "name": "Name",
+    "name_kana": "Name (katakana reading)",
+    "former_surname": "Former surname",
+    "common_name": "Common name",
+    "birth_date": "Date of birth",
+    "sex": "Sex",
+    "relationship": "Relationship to head of household",
+    "resident_since": "Resident since",
+    "address_since": "Address since",
+    "notified_on": "Notified on",
+    "previous_address": "Previous address",
+    "honseki": "Registered domicile (honseki)",
+    "hitto": "Head of family register",
+    "individual_number": "Individual Number",
+    "resident_code": "Resident register code",
+    "foreign": "Foreign resident details",
+    "nationality": "Nationality / region",
+    "status_of_residence": "Status of residence",
+    "period_of_stay": "Period of stay",
+    "period_expires": "Period of stay expires",
+    "residence_card_number": "Residence card number",
+    "category": "Category (Article 30-45)",
+    "registrant": "Registrant",
+    "seal": "Registered seal",
+    "image_png": "Seal impression",
+    "image_sha256": "Seal impression SHA-256",
+    "size_mm": "Seal size (mm)",
+}
+"""English label of each claim name; same keys as :data:`CLAIM_LABELS_JA`."""
+
+
+def record_claims(record: ResidentRecord | SealCertificate) -> tuple[str, dict[Any, Any]]:
+    """Return ``(vct, body)`` for a record; ``body`` carries ``Sd`` markers for the SD-JWT issuer."""
+    if isinstance(record, ResidentRecord):
+        return VCT_RESIDENT_RECORD, _resident_claims(record)
+    if isinstance(record, SealCertificate):
+        return VCT_SEAL_CERTIFICATE, _seal_claims(record)
+    raise TypeError("record must be a ResidentRecord or a SealCertificate")
+
+
+def _iso(value: date) -> str:
+    return value.isoformat()
+
+
+def _put(target: dict[Any, Any], name: str, value: Any) -> None:
+    """Add a selectively disclosable claim unless the item is not registered."""
+    if value is not None:
+        target[Sd(name)] = _iso(value) if isinstance(value, date) else value
+
+
+def _foreign_claims(foreign: ForeignResident) -> dict[str, Any]:
+    items: dict[str, Any] = {"nationality": foreign.nationality}
+    if foreign.status_of_residence is not None:
+        items["status_of_residence"] = foreign.status_of_residence
+    if foreign.period_of_stay is not None:
+        items["period_of_stay"] = foreign.period_of_stay
+    if foreign.period_expires is not None:
+        items["period_expires"] = _iso(foreign.period_expires)
+    if foreign.residence_card_number is not None:
+        items["residence_card_number"] = foreign.residence_card_number
+    items["category"] = foreign.category.value
+    return items
+
+
+def _member_claims(member: Member, record: ResidentRecord) -> dict[Any, Any]:
+    body: dict[Any, Any] = {Sd("name"): member.name, Sd("name_kana"): member.name_kana}
+    _put(body, "former_surname", member.former_surname)
+    _put(body, "common_name", member.common_name)
+    _put(body, "birth_date", member.birth_date)
+    _put(body, "sex", member.sex.value)
+    if record.includes(OptionalItem.HOUSEHOLDER_RELATIONSHIP):
+        _put(body, "relationship", member.relationship)
+    _put(body, "resident_since", member.resident_since)
+    _put(body, "address_since", member.address_since)
+    _put(body, "notified_on", member.notified_on)
+    _put(body, "previous_address", member.previous_address)
+    if record.includes(OptionalItem.HONSEKI):
+        _put(body, "honseki", member.honseki)
+        _put(body, "hitto", member.hitto)
+    if record.includes(OptionalItem.INDIVIDUAL_NUMBER):
+        _put(body, "individual_number", member.individual_number)
+    if record.includes(OptionalItem.RESIDENT_CODE):
+        _put(body, "resident_code", member.resident_code)
+    if member.foreign is not None:
+        body[Sd("foreign")] = _foreign_claims(member.foreign)
+    return body
+
+
+def _resident_claims(record: ResidentRecord) -> dict[Any, Any]:
+    household: dict[Any, Any] = {Sd("address"): record.address}
+    _put(household, "address_extra", record.address_extra)
+    if record.includes(OptionalItem.HOUSEHOLDER_RELATIONSHIP):
+        _put(household, "householder", record.householder)
+    return {
+        "municipality": {"code": record.municipality.code, "name": record.municipality.name},
+        "certificate": {
+            "serial": record.serial,
+            "issued_at": record.issued_at.isoformat(timespec="seconds"),
+            "scope": record.scope,
+            "requester": record.request.requester.value,
+        },
+        "omitted": [item.value for item in record.omitted],
+        "household": household,
+        "members": [Sd(_member_claims(member, record)) for member in record.selected_members],
+    }
+
+
+def _seal_claims(record: SealCertificate) -> dict[Any, Any]:
+    person = record.registrant
+    registrant: dict[Any, Any] = {Sd("name"): person.name}
+    _put(registrant, "former_surname", person.former_surname)
+    _put(registrant, "common_name", person.common_name)
+    _put(registrant, "birth_date", person.birth_date)
+    _put(registrant, "sex", person.sex.value)
+    _put(registrant, "address", person.address)
+    return {
+        "municipality": {"code": record.municipality.code, "name": record.municipality.name},
+        "certificate": {"serial": record.serial, "issued_at": record.issued_at.isoformat(timespec="seconds")},
+        "registrant": registrant,
+        "seal": {
+            Sd("image_png"): base64.b64encode(record.seal.png).decode("ascii"),
+            Sd("image_sha256"): record.seal.sha256,
+            Sd("size_mm"): record.seal.size_mm,
+        },
+    }
