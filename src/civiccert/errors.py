@@ -105,6 +105,8 @@ class ReasonCode(StrEnum):
     KEY_NOT_YET_VALID = "key_not_yet_valid"  # key registered / valid only after issuance
     KEY_RETIRED = "key_retired"  # key retired before issuance
     KEY_WRONG_MUNICIPALITY = "key_wrong_municipality"  # key belongs to another municipality
+    KEY_REVOKED = "key_revoked"  # key already revoked on chain (a key revocation never changes)
+    OPERATOR_ASSIGNED = "operator_assigned"  # account already acts for a municipality (one per account)
     ROOT_ALREADY_ANCHORED = "root_already_anchored"  # the batch root is already on chain
     NOT_ANCHORED = "not_anchored"  # root not held by the registry
     ANCHORED_BY_OTHER = "anchored_by_other"  # root anchored by another municipality than the issuer
