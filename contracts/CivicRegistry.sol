@@ -1,0 +1,494 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+/**
+ * @title CivicRegistry
+ * @dev Anchors the Merkle roots of credential batches issued by Japanese municipalities, records which
+ * signing keys each municipality holds over time, and records credential revocations.
+ *
+ * Invariants (each is tested against every external function):
+ *
+ * 1. An anchored root never changes: `anchor` writes a root's slot once and nothing else writes it.
+ * 2. A revocation is never undone or overwritten: a credential revocation is written once (a repeat is
+ *    a no-op) and a key's `revokedAt` is written once.
+ * 3. Only an operator of a registered, non-suspended municipality anchors roots, revokes credentials and
+ *    registers, retires or revokes keys, and only in its own municipality's namespace.
+ * 4. A key is never valid before the block that registered it (`validFrom` is clamped to the block time).
+ *
+ * Municipalities are identified by their 地方公共団体コード (6 digits with check digit, e.g. 122076).
+ * An operator account acts for exactly one municipality. The admin (the deployer, transferable in two
+ * steps) registers municipalities and operators and may suspend a municipality.
+ *
+ * All state is private and read through views. Every state change emits one past-tense event.
+ */
+contract CivicRegistry {
+    // ---------------------------------------------------------------------------------------------
+    // Storage
+    // ---------------------------------------------------------------------------------------------
+
+    /// @dev One slot. `municipality == 0` means "not an operator". `suspended` mirrors the
+    /// municipality's flag so that the hot paths (anchor, revoke) need a single storage read.
+    struct Operator {
+        uint32 municipality;
+        bool suspended;
+    }
+
+    struct Municipality {
+        uint64 registeredAt;
+        bool suspended;
+        address[] operators;
+    }
+
+    /// @dev One slot. `municipality == 0` means "unknown key".
+    struct Key {
+        uint32 municipality;
+        uint64 validFrom;
+        uint64 retiredAt;
+        uint64 revokedAt;
+    }
+
+    /// @dev One slot per root. `municipality == 0` means "not anchored".
+    struct Anchor {
+        uint32 municipality;
+        uint64 timestamp;
+        uint64 blockNumber;
+        uint32 leafCount;
+    }
+
+    /// @dev One slot. `revokedAt == 0` means "not revoked" (reason 0 is a valid reason: unspecified).
+    struct Revocation {
+        uint8 reason;
+        uint64 revokedAt;
+    }
+
+    /// @dev Block of the deployment, where log scans for municipalities and keys start.
+    uint256 private immutable _deployedBlock;
+
+    address private _admin;
+    address private _pendingAdmin;
+    mapping(address account => Operator) private _operators;
+    mapping(uint32 code => Municipality) private _municipalities;
+    mapping(bytes32 thumbprint => Key) private _keys;
+    mapping(bytes32 root => Anchor) private _anchors;
+    /// @dev Keyed by keccak256(abi.encode(municipality, credentialHash)): one namespace per municipality.
+    mapping(bytes32 slotKey => Revocation) private _revocations;
+
+    // ---------------------------------------------------------------------------------------------
+    // Events
+    // ---------------------------------------------------------------------------------------------
+
+    /// @dev `newAdmin` was proposed by the admin and must call {acceptAdmin}.
+    event AdminTransferStarted(address indexed previousAdmin, address indexed newAdmin);
+    /// @dev The admin changed (also emitted by the constructor with `previousAdmin == 0`).
+    event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
+    event MunicipalityRegistered(uint32 indexed municipality);
+    event MunicipalitySuspended(uint32 indexed municipality);
+    event MunicipalityUnsuspended(uint32 indexed municipality);
+    event OperatorAdded(uint32 indexed municipality, address indexed operator);
+    event OperatorRemoved(uint32 indexed municipality, address indexed operator);
+    event KeyRegistered(uint32 indexed municipality, bytes32 indexed key, uint64 validFrom);
+    event KeyRetired(uint32 indexed municipality, bytes32 indexed key, uint64 retiredAt);
+    event KeyRevoked(uint32 indexed municipality, bytes32 indexed key, uint64 revokedAt);
+    event BatchAnchored(uint32 indexed municipality, bytes32 indexed root, uint32 leafCount);
+    event CredentialRevoked(uint32 indexed municipality, bytes32 indexed credentialHash, uint8 reason);
+    /// @dev One event for a {revokeMany} call, listing only the hashes that were newly revoked.
+    event CredentialsRevoked(uint32 indexed municipality, uint8 reason, bytes32[] credentialHashes);
+
+    // ---------------------------------------------------------------------------------------------
+    // Errors (EIP-6093 style: component prefix, diagnostic arguments)
+    // ---------------------------------------------------------------------------------------------
+
+    /// @dev `account` is not the admin.
+    error RegistryUnauthorizedAdmin(address account);
+    /// @dev `account` is not the pending admin and cannot accept the admin role.
+    error RegistryUnauthorizedPendingAdmin(address account);
+    /// @dev `account` is not an operator of any municipality.
+    error RegistryUnauthorizedOperator(address account);
+    /// @dev The operator's municipality is suspended by the admin.
+    error RegistryMunicipalitySuspended(uint32 municipality);
+    /// @dev `municipality` is not a 6-digit 地方公共団体コード (0 or above 999999).
+    error RegistryInvalidMunicipality(uint32 municipality);
+    error RegistryMunicipalityAlreadyRegistered(uint32 municipality);
+    error RegistryUnknownMunicipality(uint32 municipality);
+    /// @dev The zero address cannot be an operator or the admin.
+    error RegistryInvalidAccount(address account);
+    /// @dev `account` already acts for `municipality`; an account acts for exactly one municipality.
+    error RegistryOperatorAlreadyAssigned(address account, uint32 municipality);
+    error RegistryUnknownOperator(address account);
+    /// @dev A zero key thumbprint or a zero root.
+    error RegistryInvalidHash(bytes32 value);
+    error RegistryKeyAlreadyRegistered(bytes32 key, uint32 municipality);
+    error RegistryUnknownKey(bytes32 key);
+    /// @dev The key belongs to `keyMunicipality`, not to the caller's municipality.
+    /// NOTE: Don't confuse with {RegistryUnknownKey}.
+    error RegistryKeyWrongMunicipality(bytes32 key, uint32 keyMunicipality);
+    error RegistryKeyAlreadyRetired(bytes32 key, uint64 retiredAt);
+    error RegistryKeyAlreadyRevoked(bytes32 key, uint64 revokedAt);
+    /// @dev A key revocation time earlier than the key's `validFrom`.
+    error RegistryInvalidKeyTime(bytes32 key, uint64 at);
+    /// @dev An anchored batch must contain at least one leaf.
+    error RegistryInvalidLeafCount(uint32 leafCount);
+    /// @dev `root` is already anchored; an anchored root never changes.
+    error RegistryRootAlreadyAnchored(bytes32 root);
+
+    // ---------------------------------------------------------------------------------------------
+    // Modifiers and constructor
+    // ---------------------------------------------------------------------------------------------
+
+    modifier onlyAdmin() {
+        if (msg.sender != _admin) revert RegistryUnauthorizedAdmin(msg.sender);
+        _;
+    }
+
+    constructor() {
+        _deployedBlock = block.number;
+        _admin = msg.sender;
+        emit AdminTransferred(address(0), msg.sender);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Governance (admin)
+    // ---------------------------------------------------------------------------------------------
+
+    /**
+     * @dev Starts a two-step admin transfer; `newAdmin` completes it with {acceptAdmin}.
+     *
+     * Requirements: caller is the admin; `newAdmin` is not the zero address.
+     *
+     * Emits an {AdminTransferStarted} event.
+     */
+    function transferAdmin(address newAdmin) external onlyAdmin {
+        if (newAdmin == address(0)) revert RegistryInvalidAccount(newAdmin);
+        _pendingAdmin = newAdmin;
+        emit AdminTransferStarted(msg.sender, newAdmin);
+    }
+
+    /// @dev Completes a transfer started by {transferAdmin}. Emits an {AdminTransferred} event.
+    function acceptAdmin() external {
+        if (msg.sender != _pendingAdmin) revert RegistryUnauthorizedPendingAdmin(msg.sender);
+        address previous = _admin;
+        _admin = msg.sender;
+        delete _pendingAdmin;
+        emit AdminTransferred(previous, msg.sender);
+    }
+
+    /**
+     * @dev Registers municipality `code` with its first operator account.
+     *
+     * Requirements: caller is the admin; `code` is 1..999999 and not registered; `operator` is not
+     * zero and does not act for a municipality yet.
+     *
+     * Emits {MunicipalityRegistered} and {OperatorAdded} events.
+     */
+    function registerMunicipality(uint32 code, address operator) external onlyAdmin {
+        if (code == 0 || code > 999_999) revert RegistryInvalidMunicipality(code);
+        Municipality storage m = _municipalities[code];
+        if (m.registeredAt != 0) revert RegistryMunicipalityAlreadyRegistered(code);
+        m.registeredAt = uint64(block.timestamp);
+        emit MunicipalityRegistered(code);
+        _addOperator(code, m, operator);
+    }
+
+    /// @dev Adds an operator to a registered municipality. Emits an {OperatorAdded} event.
+    function addOperator(uint32 code, address operator) external onlyAdmin {
+        Municipality storage m = _municipalities[code];
+        if (m.registeredAt == 0) revert RegistryUnknownMunicipality(code);
+        _addOperator(code, m, operator);
+    }
+
+    /// @dev Removes `operator` from its municipality. Emits an {OperatorRemoved} event.
+    function removeOperator(address operator) external onlyAdmin {
+        uint32 code = _operators[operator].municipality;
+        if (code == 0) revert RegistryUnknownOperator(operator);
+        delete _operators[operator];
+        address[] storage list = _municipalities[code].operators;
+        uint256 last = list.length - 1; // cannot underflow: `operator` is in the list
+        for (uint256 i = 0; i <= last; ++i) {
+            if (list[i] == operator) {
+                list[i] = list[last];
+                list.pop();
+                break;
+            }
+        }
+        emit OperatorRemoved(code, operator);
+    }
+
+    /**
+     * @dev Suspends municipality `code`: its operators can no longer anchor, revoke or manage keys.
+     * Anchors, revocations and keys already recorded stay as they are. A no-op when already suspended.
+     *
+     * May emit a {MunicipalitySuspended} event.
+     */
+    function suspendMunicipality(uint32 code) external onlyAdmin {
+        _setSuspended(code, true);
+    }
+
+    /// @dev Lifts a suspension. A no-op when not suspended. May emit a {MunicipalityUnsuspended} event.
+    function unsuspendMunicipality(uint32 code) external onlyAdmin {
+        _setSuspended(code, false);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Keys (operator)
+    // ---------------------------------------------------------------------------------------------
+
+    /**
+     * @dev Registers signing key `key` (RFC 7638 thumbprint) for the caller's municipality.
+     * `validFrom` earlier than the current block time is raised to it (invariant 4).
+     *
+     * Emits a {KeyRegistered} event.
+     */
+    function registerKey(bytes32 key, uint64 validFrom) external {
+        uint32 code = _activeMunicipality();
+        if (key == bytes32(0)) revert RegistryInvalidHash(key);
+        Key storage k = _keys[key];
+        if (k.municipality != 0) revert RegistryKeyAlreadyRegistered(key, k.municipality);
+        uint64 from = validFrom < block.timestamp ? uint64(block.timestamp) : validFrom;
+        k.municipality = code;
+        k.validFrom = from;
+        emit KeyRegistered(code, key, from);
+    }
+
+    /**
+     * @dev Retires `key` (normal rotation) from time `at`; `at` earlier than the current block time is
+     * raised to it, so retirement never invalidates past signatures (that is what {revokeKey} is for).
+     *
+     * Requirements: the key belongs to the caller's municipality and is neither retired nor revoked.
+     *
+     * Emits a {KeyRetired} event.
+     */
+    function retireKey(bytes32 key, uint64 at) external {
+        Key storage k = _ownKey(key);
+        if (k.retiredAt != 0) revert RegistryKeyAlreadyRetired(key, k.retiredAt);
+        if (k.revokedAt != 0) revert RegistryKeyAlreadyRevoked(key, k.revokedAt);
+        uint64 when = at < block.timestamp ? uint64(block.timestamp) : at;
+        k.retiredAt = when;
+        emit KeyRetired(k.municipality, key, when);
+    }
+
+    /**
+     * @dev Revokes `key` after a compromise, effective from `at`, which may lie in the past (signatures
+     * made from then on are invalid) but not before the key's `validFrom`; `at` later than the current
+     * block time is lowered to it. A key can be revoked after it was retired.
+     *
+     * Requirements: the key belongs to the caller's municipality and is not revoked yet.
+     *
+     * Emits a {KeyRevoked} event.
+     */
+    function revokeKey(bytes32 key, uint64 at) external {
+        Key storage k = _ownKey(key);
+        if (k.revokedAt != 0) revert RegistryKeyAlreadyRevoked(key, k.revokedAt);
+        uint64 when = at > block.timestamp ? uint64(block.timestamp) : at;
+        if (when < k.validFrom) revert RegistryInvalidKeyTime(key, at);
+        k.revokedAt = when;
+        emit KeyRevoked(k.municipality, key, when);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Anchors and revocations (operator)
+    // ---------------------------------------------------------------------------------------------
+
+    /**
+     * @dev Anchors the Merkle root of a batch of `leafCount` credentials for the caller's municipality.
+     *
+     * Requirements: `root` is not zero and not anchored yet (invariant 1); `leafCount` is not zero.
+     *
+     * Emits a {BatchAnchored} event.
+     */
+    function anchor(bytes32 root, uint32 leafCount) external {
+        uint32 code = _activeMunicipality();
+        if (root == bytes32(0)) revert RegistryInvalidHash(root);
+        if (leafCount == 0) revert RegistryInvalidLeafCount(leafCount);
+        Anchor storage a = _anchors[root];
+        if (a.municipality != 0) revert RegistryRootAlreadyAnchored(root);
+        _anchors[root] = Anchor(code, uint64(block.timestamp), uint64(block.number), leafCount);
+        emit BatchAnchored(code, root, leafCount);
+    }
+
+    /**
+     * @dev Revokes one credential in the caller's municipality's namespace. Revoking an already revoked
+     * credential is a no-op that emits nothing: the first reason and time stay (invariant 2), and a
+     * retried call is harmless.
+     *
+     * May emit a {CredentialRevoked} event.
+     */
+    function revoke(bytes32 credentialHash, uint8 reason) external {
+        uint32 code = _activeMunicipality();
+        Revocation storage r = _revocations[_revocationKey(code, credentialHash)];
+        if (r.revokedAt != 0) return;
+        r.reason = reason;
+        r.revokedAt = uint64(block.timestamp);
+        emit CredentialRevoked(code, credentialHash, reason);
+    }
+
+    /**
+     * @dev Revokes many credentials with one reason; already revoked ones are skipped (see {revoke}).
+     * One event lists the newly revoked hashes (per-item events would cost ~1,500 gas more each).
+     *
+     * May emit a {CredentialsRevoked} event.
+     */
+    function revokeMany(bytes32[] calldata credentialHashes, uint8 reason) external {
+        uint32 code = _activeMunicipality();
+        uint64 now_ = uint64(block.timestamp);
+        bytes32[] memory revoked = new bytes32[](credentialHashes.length);
+        uint256 count = 0;
+        for (uint256 i = 0; i < credentialHashes.length; ++i) {
+            bytes32 h = credentialHashes[i];
+            Revocation storage r = _revocations[_revocationKey(code, h)];
+            if (r.revokedAt != 0) continue;
+            r.reason = reason;
+            r.revokedAt = now_;
+            revoked[count] = h;
+            unchecked {
+                ++count; // cannot overflow: count <= i < credentialHashes.length
+            }
+        }
+        if (count == 0) return;
+        assembly ("memory-safe") {
+            mstore(revoked, count) // shrink to the newly revoked prefix; count <= allocated length
+        }
+        emit CredentialsRevoked(code, reason, revoked);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------------------
+
+    function admin() external view returns (address) {
+        return _admin;
+    }
+
+    function pendingAdmin() external view returns (address) {
+        return _pendingAdmin;
+    }
+
+    /// @dev The block in which the registry was deployed (start of log scans).
+    function deployedBlock() external view returns (uint256) {
+        return _deployedBlock;
+    }
+
+    /// @dev The municipality `account` acts for, 0 when none.
+    function operatorOf(address account) external view returns (uint32) {
+        return _operators[account].municipality;
+    }
+
+    /// @dev `registeredAt == 0` means the municipality is not registered.
+    function municipalityInfo(
+        uint32 code
+    ) external view returns (uint64 registeredAt, bool suspended, address[] memory operators) {
+        Municipality storage m = _municipalities[code];
+        return (m.registeredAt, m.suspended, m.operators);
+    }
+
+    /// @dev All zero for an unknown key.
+    function keyInfo(
+        bytes32 key
+    ) external view returns (uint32 municipality, uint64 validFrom, uint64 retiredAt, uint64 revokedAt) {
+        Key storage k = _keys[key];
+        return (k.municipality, k.validFrom, k.retiredAt, k.revokedAt);
+    }
+
+    /**
+     * @dev Whether `key` of `municipality` was valid at time `t`: registered for that municipality,
+     * `validFrom <= t`, and `t` before its retirement and before its revocation (when set).
+     */
+    function isKeyValidAt(uint32 municipality, bytes32 key, uint64 t) external view returns (bool) {
+        Key storage k = _keys[key];
+        return
+            k.municipality != 0 &&
+            k.municipality == municipality &&
+            k.validFrom <= t &&
+            (k.retiredAt == 0 || t < k.retiredAt) &&
+            (k.revokedAt == 0 || t < k.revokedAt);
+    }
+
+    /// @dev All zero when `root` is not anchored.
+    function anchorOf(
+        bytes32 root
+    ) external view returns (uint32 municipality, uint64 anchoredAt, uint64 blockNumber, uint32 leafCount) {
+        Anchor storage a = _anchors[root];
+        return (a.municipality, a.timestamp, a.blockNumber, a.leafCount);
+    }
+
+    /// @dev `revokedAt == 0` means not revoked in `municipality`'s namespace.
+    function revocationOf(
+        uint32 municipality,
+        bytes32 credentialHash
+    ) external view returns (uint8 reason, uint64 revokedAt) {
+        Revocation storage r = _revocations[_revocationKey(municipality, credentialHash)];
+        return (r.reason, r.revokedAt);
+    }
+
+    /**
+     * @dev Everything a verifier needs in one call: the anchor of `root` and the revocation of
+     * `credentialHash` in the namespace of the municipality that anchored `root`. All zero when `root`
+     * is not anchored.
+     */
+    function status(
+        bytes32 root,
+        bytes32 credentialHash
+    )
+        external
+        view
+        returns (
+            uint32 municipality,
+            uint64 anchoredAt,
+            uint64 blockNumber,
+            uint32 leafCount,
+            uint8 revocationReason,
+            uint64 revokedAt
+        )
+    {
+        Anchor storage a = _anchors[root];
+        municipality = a.municipality;
+        if (municipality == 0) return (0, 0, 0, 0, 0, 0);
+        Revocation storage r = _revocations[_revocationKey(municipality, credentialHash)];
+        return (municipality, a.timestamp, a.blockNumber, a.leafCount, r.reason, r.revokedAt);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Internals
+    // ---------------------------------------------------------------------------------------------
+
+    /// @dev The caller's municipality; reverts unless the caller operates a non-suspended one.
+    function _activeMunicipality() private view returns (uint32 code) {
+        Operator memory op = _operators[msg.sender];
+        if (op.municipality == 0) revert RegistryUnauthorizedOperator(msg.sender);
+        if (op.suspended) revert RegistryMunicipalitySuspended(op.municipality);
+        return op.municipality;
+    }
+
+    /// @dev The key, when it belongs to the caller's active municipality.
+    function _ownKey(bytes32 key) private view returns (Key storage k) {
+        uint32 code = _activeMunicipality();
+        k = _keys[key];
+        if (k.municipality == 0) revert RegistryUnknownKey(key);
+        if (k.municipality != code) revert RegistryKeyWrongMunicipality(key, k.municipality);
+    }
+
+    function _addOperator(uint32 code, Municipality storage m, address operator) private {
+        if (operator == address(0)) revert RegistryInvalidAccount(operator);
+        uint32 current = _operators[operator].municipality;
+        if (current != 0) revert RegistryOperatorAlreadyAssigned(operator, current);
+        _operators[operator] = Operator(code, m.suspended);
+        m.operators.push(operator);
+        emit OperatorAdded(code, operator);
+    }
+
+    function _setSuspended(uint32 code, bool suspended) private {
+        Municipality storage m = _municipalities[code];
+        if (m.registeredAt == 0) revert RegistryUnknownMunicipality(code);
+        if (m.suspended == suspended) return;
+        m.suspended = suspended;
+        address[] storage list = m.operators;
+        for (uint256 i = 0; i < list.length; ++i) {
+            _operators[list[i]].suspended = suspended;
+        }
+        if (suspended) emit MunicipalitySuspended(code);
+        else emit MunicipalityUnsuspended(code);
+    }
+
+    function _revocationKey(uint32 municipality, bytes32 credentialHash) private pure returns (bytes32) {
+        return keccak256(abi.encode(municipality, credentialHash));
+    }
+}

@@ -1,0 +1,393 @@
+"""Where the chain is: one `Chain` handle for the embedded EVM, a managed anvil/ganache, or any JSON-RPC URL.
+
+    chain = connect("embedded")                                  # in-process py-evm, a NEW chain per call
+    chain = connect("http://127.0.0.1:8545", expected_chain_id=31337)
+    with AnvilNode(state_path=Path("chain.json")) as node:       # real anvil on a free 127.0.0.1 port
+        chain = connect(node.url)
+        admin = dev_account(chain)                               # funded; local dev chains only
+
+Everything above `chain/` talks to a `Chain` (its `w3`), never to a node type: JSON-RPC is the interface, so
+production can be any EVM network (geth, an L2, ...). `kind` ("embedded" | "anvil" | "ganache" | "rpc", from
+`web3_clientVersion`) is informational; only `dev_account` looks at it.
+
+Errors: an unreachable node raises ChainError(CHAIN_UNREACHABLE) within `timeout` (no retries, no hang); a
+node on another chain than `expected_chain_id` raises ChainError(CHAIN_ID_MISMATCH); a URL that is neither
+"embedded" nor http(s) raises ConfigError(CONFIG_INVALID, field="url").
+
+Managed nodes (`AnvilNode`, `GanacheNode`) are for tests and development: they listen on 127.0.0.1 only,
+are stopped by PID (SIGTERM, then SIGKILL), and report the tail of the node's output when they fail to start.
+The anvil binary is found via $CIVICCERT_ANVIL, else <repo or cwd>/node_modules/@foundry-rs/anvil-linux-amd64/
+bin/anvil (the real binary, not the npm launcher, which orphans it on SIGKILL), else PATH.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import requests
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3.exceptions import Web3Exception
+from web3.middleware import ExtraDataToPOAMiddleware
+
+from civiccert.errors import ChainError, ConfigError, ReasonCode
+
+__all__ = [
+    "EMBEDDED",
+    "AnvilNode",
+    "Chain",
+    "ChainKind",
+    "GanacheNode",
+    "connect",
+    "dev_account",
+]
+
+EMBEDDED = "embedded"
+ChainKind = Literal["embedded", "anvil", "ganache", "rpc"]
+
+_REPO_ROOT = Path(__file__).resolve().parents[3]
+_ANVIL_REL = Path("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+_GANACHE_REL = Path("node_modules/ganache/dist/node/cli.js")
+_DEV_FUNDING_WEI = 10_000 * 10**18
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A connected chain. `w3` is the only way up the stack; `url` is what `connect` was given."""
+
+    w3: Web3
+    chain_id: int
+    url: str
+    kind: ChainKind
+
+    def block_number(self) -> int:
+        """The latest block number (ChainError(CHAIN_UNREACHABLE) when the node is gone)."""
+        try:
+            return int(self.w3.eth.block_number)
+        except _TRANSPORT_ERRORS as exc:
+            raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
+
+
+_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def connect(url: str, *, expected_chain_id: int | None = None, timeout: float = 10) -> Chain:
+    """Connect to `url` ("embedded" or an http(s) JSON-RPC endpoint) and check its chain id.
+
+    "embedded" starts a fresh in-process py-evm chain on every call (state is not shared between calls;
+    keep the returned `Chain` to keep the chain). HTTP requests time out after `timeout` seconds and are
+    never retried here, so a dead node fails fast; chain-id and other immutable answers are cached.
+    """
+    if url == EMBEDDED:
+        w3 = Web3(EthereumTesterProvider())
+        kind: ChainKind = "embedded"
+    elif url.startswith(("http://", "https://")):
+        provider = HTTPProvider(
+            url,
+            request_kwargs={"timeout": timeout},
+            exception_retry_configuration=None,
+            cache_allowed_requests=True,
+        )
+        w3 = Web3(provider)
+        # PoA chains and many L2s put more than 32 bytes into extraData.
+        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+        kind = "rpc"
+    else:
+        raise ConfigError(ReasonCode.CONFIG_INVALID, "chain URL must be 'embedded' or http(s)", field="url")
+    try:
+        chain_id = int(w3.eth.chain_id)
+    except (*_TRANSPORT_ERRORS, Web3Exception, ValueError) as exc:
+        raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "JSON-RPC node did not answer eth_chainId") from exc
+    if expected_chain_id is not None and chain_id != expected_chain_id:
+        raise ChainError(ReasonCode.CHAIN_ID_MISMATCH, f"node is on chain {chain_id}, not {expected_chain_id}")
+    if kind == "rpc":
+        kind = _detect_kind(w3)
+    return Chain(w3=w3, chain_id=chain_id, url=url, kind=kind)
+
+
+def _detect_kind(w3: Web3) -> ChainKind:
+    try:
+        version = str(w3.client_version).lower()
+    except (*_TRANSPORT_ERRORS, Web3Exception, ValueError):
+        return "rpc"  # some nodes disable the web3_ namespace
+    if version.startswith("anvil/"):
+        return "anvil"
+    if version.startswith("ganache/"):
+        return "ganache"
+    return "rpc"
+
+
+def dev_account(chain: Chain, *, balance_wei: int = _DEV_FUNDING_WEI) -> LocalAccount:
+    """A fresh, funded account on a LOCAL DEV chain (embedded, anvil, ganache); refuses anything else.
+
+    Fresh keys keep parallel users of one node from sharing nonces. Funding: the embedded chain's unlocked
+    account sends `balance_wei`; anvil/ganache set the balance with their cheat RPC.
+    """
+    account: LocalAccount = Account.create()
+    w3 = chain.w3
+    if chain.kind == "embedded":
+        funder = w3.eth.accounts[0]
+        tx_hash = w3.eth.send_transaction({"from": funder, "to": account.address, "value": balance_wei})
+        w3.eth.wait_for_transaction_receipt(tx_hash)
+    elif chain.kind in ("anvil", "ganache"):
+        method = "anvil_setBalance" if chain.kind == "anvil" else "evm_setAccountBalance"
+        response = w3.provider.make_request(method, [account.address, hex(balance_wei)])  # type: ignore[arg-type]
+        if "error" in response:
+            raise ChainError(ReasonCode.TRANSACTION_FAILED, f"{method} failed")
+    else:
+        raise ConfigError(
+            ReasonCode.CONFIG_INVALID, "dev accounts exist only on local dev chains", field="url"
+        )
+    return account
+
+
+# --------------------------------------------------------------------------------------------------------
+# Managed local nodes
+# --------------------------------------------------------------------------------------------------------
+
+
+def _find_anvil() -> Path:
+    env = os.environ.get("CIVICCERT_ANVIL")
+    if env:
+        return Path(env)
+    for base in (_REPO_ROOT, Path.cwd()):
+        candidate = base / _ANVIL_REL
+        if candidate.is_file():
+            return candidate
+    found = shutil.which("anvil")
+    if found:
+        return Path(found)
+    raise ConfigError(ReasonCode.CONFIG_INVALID, "anvil binary not found (set CIVICCERT_ANVIL)")
+
+
+def _find_ganache() -> Path:
+    for base in (_REPO_ROOT, Path.cwd()):
+        candidate = base / _GANACHE_REL
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(ReasonCode.CONFIG_INVALID, "ganache not found in node_modules")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _ManagedNode:
+    """A local node process: start, wait until eth_chainId answers, stop by PID."""
+
+    _name = "node"
+
+    def __init__(self, *, port: int, startup_timeout: float) -> None:
+        self._requested_port = port
+        self.port = port
+        self.startup_timeout = startup_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None  # tempfile handle holding the node's stdout+stderr
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _discover_port(self, output: str) -> int | None:
+        return self.port or None
+
+    def start(self) -> Self:
+        """Launch the node and wait until it answers eth_chainId (ChainError(CHAIN_UNREACHABLE) if not)."""
+        if self.running:
+            return self
+        self.port = self._requested_port
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
+        self._proc = subprocess.Popen(
+            self._command(), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                break
+            port = self._discover_port(self.output())
+            if port and self._answers(port):
+                self.port = port
+                return self
+            time.sleep(0.05)
+        tail = self.output()[-2000:]
+        self.stop()
+        raise ChainError(ReasonCode.CHAIN_UNREACHABLE, f"{self._name} did not become ready; output:\n{tail}")
+
+    def _answers(self, port: int) -> bool:
+        try:
+            response = requests.post(
+                f"http://127.0.0.1:{port}",
+                json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+                timeout=1,
+            )
+            return response.ok and "result" in response.json()
+        except (requests.exceptions.RequestException, ValueError):
+            return False
+
+    def output(self) -> str:
+        """Everything the node printed so far (for diagnostics)."""
+        if self._log is None:
+            return ""
+        self._log.flush()
+        self._log.seek(0)
+        data: bytes = self._log.read()
+        return data.decode("utf-8", "replace")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM, wait up to `timeout`, then SIGKILL; always by this node's PID."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout)
+        self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def kill(self) -> None:
+        """SIGKILL without a chance to save state (crash simulation)."""
+        if self._proc is not None and self._proc.poll() is None:
+            os.kill(self._proc.pid, signal.SIGKILL)
+            self._proc.wait(5)
+        self.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+_LISTENING = re.compile(r"Listening on 127\.0\.0\.1:(\d+)")
+
+
+class AnvilNode(_ManagedNode):
+    """A real anvil process on 127.0.0.1 (port 0 = anvil picks a free one and we read it back).
+
+    With `state_path`, anvil loads the state at start and dumps it every second and at exit
+    (`--state PATH --state-interval 1`), so the chain survives restarts and (up to ~1 s) a kill -9.
+    """
+
+    _name = "anvil"
+
+    def __init__(
+        self,
+        *,
+        state_path: Path | None = None,
+        block_time: float | None = None,
+        chain_id: int | None = None,
+        port: int = 0,
+        binary: Path | None = None,
+        hardfork: str | None = None,
+        extra_args: tuple[str, ...] = (),
+        startup_timeout: float = 15.0,
+    ) -> None:
+        super().__init__(port=port, startup_timeout=startup_timeout)
+        self.state_path = state_path
+        self.block_time = block_time
+        self.chain_id = chain_id
+        self.binary = binary
+        self.hardfork = hardfork
+        self.extra_args = extra_args
+
+    def _command(self) -> list[str]:
+        cmd = [str(self.binary or _find_anvil()), "--host", "127.0.0.1", "--port", str(self._requested_port)]
+        if self.state_path is not None:
+            cmd += ["--state", str(self.state_path), "--state-interval", "1"]
+        if self.block_time is not None:
+            cmd += ["--block-time", str(self.block_time)]
+        if self.chain_id is not None:
+            cmd += ["--chain-id", str(self.chain_id)]
+        if self.hardfork is not None:
+            cmd += ["--hardfork", self.hardfork]
+        return cmd + list(self.extra_args)
+
+    def _discover_port(self, output: str) -> int | None:
+        match = _LISTENING.search(output)
+        return int(match.group(1)) if match else None
+
+
+class GanacheNode(_ManagedNode):
+    """ganache 7 (Node.js) on 127.0.0.1, hardfork shanghai; `db_path` persists the chain across restarts.
+
+    ganache cannot bind port 0, so a free port is picked first (a race with other processes is possible
+    but harmless in tests: start() then fails with CHAIN_UNREACHABLE and the node's output).
+    """
+
+    _name = "ganache"
+
+    def __init__(
+        self,
+        *,
+        db_path: Path | None = None,
+        chain_id: int | None = None,
+        port: int = 0,
+        extra_args: tuple[str, ...] = (),
+        startup_timeout: float = 30.0,
+    ) -> None:
+        super().__init__(port=port, startup_timeout=startup_timeout)
+        self.db_path = db_path
+        self.chain_id = chain_id
+        self.extra_args = extra_args
+
+    def start(self) -> Self:
+        if not self.running and self._requested_port == 0:
+            self._requested_port = _free_port()
+        return super().start()
+
+    def _command(self) -> list[str]:
+        node = shutil.which("node")
+        if node is None:
+            raise ConfigError(ReasonCode.CONFIG_INVALID, "node (Node.js) not found on PATH")
+        cmd = [
+            node,
+            str(_find_ganache()),
+            "--server.host",
+            "127.0.0.1",
+            "--server.port",
+            str(self._requested_port),
+            "--chain.hardfork",
+            "shanghai",
+            "--logging.quiet",
+        ]
+        if self.db_path is not None:
+            cmd += ["--database.dbPath", str(self.db_path)]
+        if self.chain_id is not None:
+            cmd += ["--chain.chainId", str(self.chain_id)]
+        return cmd + list(self.extra_args)
