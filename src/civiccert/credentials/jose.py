@@ -88,9 +88,7 @@ def b64url_decode(text: str, *, field: str | None = None) -> bytes:
     except (binascii.Error, ValueError):
         raise CredentialError(ReasonCode.BASE64URL_INVALID, "not base64url", field=field) from None
     if b64url_encode(raw) != text:
-        raise CredentialError(
-            ReasonCode.BASE64URL_INVALID, "not canonical unpadded base64url", field=field
-        ) from None
+        raise CredentialError(ReasonCode.BASE64URL_INVALID, "not canonical unpadded base64url", field=field) from None
     return raw
 
 
@@ -213,13 +211,13 @@ def _encoded_header(header_json: str) -> str:
     return b64url_encode(header_json.encode("utf-8"))
 
 
-def sign_compact(header: Mapping[str, Any], payload: bytes, signer: Signer) -> str:
-    """Compact JWS over ``payload``; ``alg`` and ``kid`` come from the signer, the rest from ``header``."""
+def sign_compact(header: Mapping[str, Any], payload: bytes, signer: Signer, *, include_kid: bool = True) -> str:
+    """Compact JWS over ``payload``; ``alg`` (and ``kid``) come from the signer, the rest from ``header``."""
     if signer.alg not in SUPPORTED_ALGORITHMS:
         raise ValueError("signer algorithm not supported")
-    full = {"alg": signer.alg, "kid": signer.kid, **header}
-    if full["alg"] != signer.alg:
-        raise ValueError("header alg contradicts the signer")
+    if "alg" in header or "kid" in header:
+        raise ValueError("alg and kid are taken from the signer")
+    full = {"alg": signer.alg, "kid": signer.kid, **header} if include_kid else {"alg": signer.alg, **header}
     signing_input = _encoded_header(json_text(full)) + "." + b64url_encode(payload)
     return signing_input + "." + b64url_encode(signer.sign(signing_input.encode("ascii")))
 

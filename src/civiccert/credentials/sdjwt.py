@@ -1,14 +1,64 @@
-"""Low-level SD-JWT (RFC 9901); use Issuer/Verifier.
+"""Low-level SD-JWT; use Issuer/Verifier.
 
-To be completed: issue / present / verify. See docs/DESIGN.md.
+RFC 9901 selective disclosure over our strict JOSE layer: ``issue`` turns claims with ``Sd`` markers into
+``<issuer-signed JWT>~<disclosure>~...~``; ``present`` keeps the disclosures a holder chooses by path and
+may append a key-binding JWT; ``verify`` checks everything RFC 9901 §7.1/§7.3 says to reject, each with
+its own reason code, and is stricter than @sd-jwt 0.19.0 (duplicate, unreferenced and ``_sd``-named
+disclosures are refused). No I/O: the issuer key lookup and the clock are parameters.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
-__all__ = ["Sd"]
+from civiccert.credentials.jose import (
+    DEFAULT_MAX_SIZE,
+    PublicKey,
+    Signer,
+    b64url_decode,
+    b64url_encode,
+    json_dumps,
+    json_loads,
+    json_parse,
+    json_text,
+    sign_compact,
+    verify_compact,
+)
+from civiccert.credentials.keys import public_key_from_jwk
+from civiccert.errors import CredentialError, ReasonCode
+
+__all__ = [
+    "NEVER_DISCLOSABLE",
+    "Sd",
+    "VerifiedSdJwt",
+    "issue",
+    "issuer_signed_part",
+    "present",
+    "split",
+    "strip_sd",
+    "verify",
+]
+
+SD_DIGESTS_KEY = "_sd"
+SD_ALG_KEY = "_sd_alg"
+ARRAY_DIGEST_KEY = "..."
+SD_ALG = "sha-256"
+KB_JWT_TYP = "kb+jwt"
+
+#: Envelope claims that must stay visible (RFC 9901 §9.7, SD-JWT VC): ``Sd`` on them is a bug.
+NEVER_DISCLOSABLE = frozenset({"iss", "vct", "cnf", "status", "iat", "nbf", "exp", SD_ALG_KEY})
+_RESERVED_NAMES = frozenset({SD_DIGESTS_KEY, ARRAY_DIGEST_KEY})
+
+#: resolve_key(header, unverified payload) -> issuer public key; may raise CredentialError(KEY_UNKNOWN).
+IssuerKeyResolver: TypeAlias = Callable[[dict[str, Any], dict[str, Any]], PublicKey]
+#: salt() -> a fresh salt string (inject for reproducible vectors; default: 132 random bits).
+SaltSource: TypeAlias = Callable[[], str]
 
 
 @dataclass(frozen=True)
@@ -16,3 +66,603 @@ class Sd:
     """Marks a dict key (a ``str``) or an array element as selectively disclosable."""
 
     value: Any
+
+
+@dataclass(frozen=True)
+class VerifiedSdJwt:
+    """Result of ``verify``: the signed payload as is, and the claims after applying disclosures.
+
+    ``claims`` has no ``_sd``/``_sd_alg``, no decoys and no undisclosed array elements.
+    ``disclosed_paths`` name the disclosed claims inside ``claims`` (array indexes count the elements
+    present in ``claims``). ``key_binding`` is the verified KB-JWT payload, or None.
+    """
+
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    claims: dict[str, Any]
+    disclosed_paths: list[str]
+    issuer_signed_jwt: str
+    key_binding: dict[str, Any] | None
+
+
+# --- helpers shared by the roles -----------------------------------------------------------------------
+
+
+def _digest(disclosure: str) -> str:
+    return b64url_encode(hashlib.sha256(disclosure.encode("ascii")).digest())
+
+
+def split(sd_jwt: str) -> tuple[str, list[str], str | None]:
+    """``(issuer-signed JWT, disclosures, KB-JWT or None)`` of a compact SD-JWT; structure only."""
+    if not isinstance(sd_jwt, str):
+        raise TypeError("sd_jwt must be str")
+    parts = sd_jwt.split("~")
+    if len(parts) < 2:
+        raise CredentialError(ReasonCode.MALFORMED, "not an SD-JWT (no '~')")
+    jwt, disclosures, kb = parts[0], parts[1:-1], parts[-1]
+    if jwt.count(".") != 2:
+        raise CredentialError(ReasonCode.MALFORMED, "issuer-signed part is not a compact JWS")
+    for index, disclosure in enumerate(disclosures):
+        if not disclosure:
+            raise CredentialError(ReasonCode.MALFORMED, "empty disclosure", field=f"disclosures[{index}]")
+    if kb and kb.count(".") != 2:
+        raise CredentialError(ReasonCode.MALFORMED, "key-binding part is not a compact JWS", field="kb_jwt")
+    return jwt, disclosures, kb or None
+
+
+def issuer_signed_part(sd_jwt: str) -> str:
+    """The issuer-signed JWT (everything before the first ``~``): what the credential hash covers."""
+    return split(sd_jwt)[0]
+
+
+def strip_sd(obj: Any) -> Any:
+    """The same claims with every ``Sd`` marker removed (plain claims, e.g. for the paper form)."""
+    if isinstance(obj, Sd):
+        return strip_sd(obj.value)
+    if isinstance(obj, Mapping):
+        return {(k.value if isinstance(k, Sd) else k): strip_sd(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [strip_sd(v) for v in obj]
+    return obj
+
+
+# --- issuer --------------------------------------------------------------------------------------------
+
+
+class _Issuance:
+    """One issuance: builds the payload bottom-up and collects disclosures."""
+
+    __slots__ = ("_buffer", "_decoys", "_salt", "disclosures")
+
+    def __init__(self, salt: SaltSource | None, decoys: tuple[int, int]) -> None:
+        self.disclosures: list[str] = []
+        self._salt = salt
+        self._decoys = decoys
+        self._buffer = ""
+
+    def _next_salt(self) -> str:
+        if self._salt is not None:
+            return self._salt()
+        # 22 base64url characters of CSPRNG output carry 132 bits; one draw serves many salts.
+        if len(self._buffer) < 22:
+            self._buffer = b64url_encode(secrets.token_bytes(33 * 16))
+        salt, self._buffer = self._buffer[:22], self._buffer[22:]
+        return salt
+
+    def _disclose(self, content: list[Any]) -> str:
+        disclosure = b64url_encode(json_text(content).encode("utf-8"))
+        self.disclosures.append(disclosure)
+        return _digest(disclosure)
+
+    def _decoy_digests(self) -> list[str]:
+        low, high = self._decoys
+        count = low + secrets.randbelow(high - low + 1) if high > low else low
+        return [b64url_encode(hashlib.sha256(self._next_salt().encode("ascii")).digest()) for _ in range(count)]
+
+    def build(self, node: Any, top: bool = False) -> Any:
+        if isinstance(node, Mapping):
+            return self._build_object(node, top)
+        if isinstance(node, list | tuple):
+            return self._build_array(node)
+        if isinstance(node, Sd):
+            raise ValueError("Sd marks a dict key or an array element, not a dict value")
+        if node is None or isinstance(node, str | int | float | bool):
+            return node
+        raise TypeError(f"claim values must be JSON types, not {type(node).__name__}")
+
+    def _build_object(self, node: Mapping[Any, Any], top: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        digests: list[str] = []
+        names: set[str] = set()
+        for key, value in node.items():
+            name = key.value if isinstance(key, Sd) else key
+            if not isinstance(name, str):
+                raise TypeError("claim names must be str")
+            if name in _RESERVED_NAMES:
+                raise ValueError("'_sd' and '...' are reserved claim names")
+            if name in names:
+                raise ValueError("claim name appears twice (plain and Sd)")
+            names.add(name)
+            if isinstance(key, Sd):
+                if top and name in NEVER_DISCLOSABLE:
+                    raise ValueError(f"claim {name!r} must never be selectively disclosable")
+                digests.append(self._disclose([self._next_salt(), name, self.build(value)]))
+            else:
+                out[name] = self.build(value)
+        if digests:
+            digests.extend(self._decoy_digests())
+            digests.sort()
+            out[SD_DIGESTS_KEY] = digests
+        return out
+
+    def _build_array(self, node: Iterable[Any]) -> list[Any]:
+        out: list[Any] = []
+        has_sd = False
+        for element in node:
+            if isinstance(element, Sd):
+                has_sd = True
+                out.append({ARRAY_DIGEST_KEY: self._disclose([self._next_salt(), self.build(element.value)])})
+            else:
+                out.append(self.build(element))
+        if has_sd:
+            for decoy in self._decoy_digests():
+                out.insert(secrets.randbelow(len(out) + 1), {ARRAY_DIGEST_KEY: decoy})
+        return out
+
+
+def issue(
+    claims: Mapping[Any, Any],
+    key: Signer,
+    *,
+    typ: str = "dc+sd-jwt",
+    decoys: tuple[int, int] = (1, 3),
+    salt: SaltSource | None = None,
+    holder_jwk: Mapping[str, Any] | None = None,
+    header: Mapping[str, Any] | None = None,
+) -> str:
+    """Sign ``claims`` as an SD-JWT ending in ``~``; ``Sd`` keys / elements become disclosures.
+
+    Every ``_sd`` array and every array with ``Sd`` elements gets ``decoys[0]..decoys[1]`` decoy digests
+    (random count) so a verifier cannot count withheld claims. ``holder_jwk`` becomes ``cnf.jwk``. The
+    caller supplies the envelope (``iss``, ``iat``, ``exp``, ``vct``...); ``_sd_alg`` is added here.
+    """
+    if not isinstance(claims, Mapping):
+        raise TypeError("claims must be a mapping")
+    low, high = decoys
+    if not 0 <= low <= high:
+        raise ValueError("decoys must be (min, max) with 0 <= min <= max")
+    plain_names = {k.value if isinstance(k, Sd) else k for k in claims}
+    if SD_ALG_KEY in plain_names:
+        raise ValueError("'_sd_alg' is set by issue()")
+    if holder_jwk is not None and "cnf" in plain_names:
+        raise ValueError("pass either a 'cnf' claim or holder_jwk, not both")
+    issuance = _Issuance(salt, (low, high))
+    payload: dict[str, Any] = issuance.build(claims, top=True)
+    payload[SD_ALG_KEY] = SD_ALG
+    if holder_jwk is not None:
+        public_key_from_jwk(holder_jwk)  # refuse a private or malformed holder key early
+        payload["cnf"] = {"jwk": dict(holder_jwk)}
+    extra = dict(header or {})
+    if "typ" in extra:
+        raise ValueError("typ is a parameter of issue()")
+    jwt = sign_compact({"typ": typ, **extra}, json_dumps(payload), key)
+    return "~".join([jwt, *issuance.disclosures, ""])
+
+
+# --- holder --------------------------------------------------------------------------------------------
+
+_ANY = "*"  # one path segment, key or index
+
+
+class _AnyIndex:
+    __slots__ = ()
+
+
+_ANY_INDEX = _AnyIndex()
+Segment: TypeAlias = str | int
+PatternSegment: TypeAlias = str | int | _AnyIndex
+
+
+def _parse_path(text: str) -> tuple[PatternSegment, ...]:
+    if not isinstance(text, str) or not text:
+        raise ValueError("a disclosure path is a non-empty string")
+    segments: list[PatternSegment] = []
+    for part in text.split("."):
+        name, bracket, rest = part.partition("[")
+        if not name or "]" in name:
+            raise ValueError(f"bad disclosure path {text!r}")
+        segments.append(name)
+        rest = bracket + rest
+        while rest:
+            if not rest.startswith("[") or "]" not in rest:
+                raise ValueError(f"bad disclosure path {text!r}")
+            index, _, rest = rest[1:].partition("]")
+            if index == "*":
+                segments.append(_ANY_INDEX)
+            elif index.isdigit() and index.isascii():
+                segments.append(int(index))
+            else:
+                raise ValueError(f"bad disclosure path {text!r}")
+    return tuple(segments)
+
+
+def _segment_matches(pattern: PatternSegment, segment: Segment) -> bool:
+    if pattern == _ANY:
+        return True
+    if pattern is _ANY_INDEX:
+        return isinstance(segment, int)
+    return type(pattern) is type(segment) and pattern == segment
+
+
+def _covers(pattern: tuple[PatternSegment, ...], path: tuple[Segment, ...]) -> bool:
+    """True if ``pattern`` names ``path`` or one of its ancestors (naming a node discloses its subtree)."""
+    if len(pattern) > len(path):
+        return False
+    return all(_segment_matches(p, s) for p, s in zip(pattern, path, strict=False))
+
+
+@dataclass
+class _Node:
+    path: tuple[Segment, ...]
+    disclosure: str | None  # None for plain (always visible) nodes
+    parent: _Node | None  # nearest selectively disclosable ancestor
+
+
+def _index_disclosures(payload: dict[str, Any], disclosures: list[str]) -> list[_Node]:
+    """Map every claim the holder can see (plain or disclosable) to its path in the issued claims."""
+    by_digest: dict[str, tuple[str, list[Any]]] = {}
+    for index, disclosure in enumerate(disclosures):
+        content = json_parse(b64url_decode(disclosure, field=f"disclosures[{index}]"), field=f"disclosures[{index}]")
+        if not isinstance(content, list) or len(content) not in (2, 3):
+            raise CredentialError(ReasonCode.DISCLOSURE_MALFORMED, "not a disclosure", field=f"disclosures[{index}]")
+        by_digest[_digest(disclosure)] = (disclosure, content)
+    nodes: list[_Node] = []
+
+    def walk(obj: Any, path: tuple[Segment, ...], parent: _Node | None) -> None:
+        if isinstance(obj, dict):
+            for name, value in obj.items():
+                if name == SD_DIGESTS_KEY or (name == SD_ALG_KEY and not path):
+                    continue
+                node = _Node((*path, name), None, parent)
+                nodes.append(node)
+                walk(value, node.path, parent)
+            for digest in obj.get(SD_DIGESTS_KEY, []):
+                found = by_digest.get(digest)
+                if found is not None and len(found[1]) == 3:
+                    node = _Node((*path, found[1][1]), found[0], parent)
+                    nodes.append(node)
+                    walk(found[1][2], node.path, node)
+        elif isinstance(obj, list):
+            position = 0
+            for element in obj:
+                if isinstance(element, dict) and list(element) == [ARRAY_DIGEST_KEY]:
+                    found = by_digest.get(element[ARRAY_DIGEST_KEY])
+                    if found is None or len(found[1]) != 2:
+                        continue  # a decoy: not a position in the issued array
+                    node = _Node((*path, position), found[0], parent)
+                    nodes.append(node)
+                    walk(found[1][1], node.path, node)
+                else:
+                    node = _Node((*path, position), None, parent)
+                    nodes.append(node)
+                    walk(element, node.path, parent)
+                position += 1
+
+    walk(payload, (), None)
+    return nodes
+
+
+def present(
+    sd_jwt: str,
+    disclose: Iterable[str],
+    *,
+    holder_key: Signer | None = None,
+    aud: str | None = None,
+    nonce: str | None = None,
+    now: float | None = None,
+) -> str:
+    """A presentation keeping only the disclosures the paths select, plus a KB-JWT if ``holder_key``.
+
+    Paths: ``household.address``, ``members[0].name``, ``members[*].birth_date``, ``registrant.*``, ``*``.
+    Naming a claim discloses it with everything under it; disclosing inside a disclosable element or
+    object discloses that container too. Indexes count positions in the issued array. A path without
+    wildcards that names nothing raises ValueError (likely a typo). The issuer signature is not checked
+    here: a wallet runs ``verify`` when it receives the credential.
+    """
+    if isinstance(disclose, str):
+        raise TypeError("disclose is an iterable of paths, not one string")
+    if holder_key is not None and (not isinstance(aud, str) or not isinstance(nonce, str)):
+        raise ValueError("a key-binding JWT needs aud and nonce")
+    jwt, disclosures, kb = split(sd_jwt)
+    if kb is not None:
+        raise ValueError("present() takes an issued SD-JWT, not a presentation with key binding")
+    payload = json_loads(b64url_decode(jwt.split(".")[1], field="payload"), field="payload")
+    nodes = _index_disclosures(payload, disclosures)
+    chosen: set[str] = set()
+    for text in disclose:
+        pattern = _parse_path(text)
+        matched = False
+        for node in nodes:
+            if _covers(pattern, node.path):
+                matched = True
+                current: _Node | None = node if node.disclosure is not None else node.parent
+                while current is not None and current.disclosure not in chosen:
+                    chosen.add(current.disclosure)  # type: ignore[arg-type]
+                    current = current.parent
+        if not matched and _ANY not in pattern and _ANY_INDEX not in pattern:
+            raise ValueError(f"disclosure path {text!r} names no claim")
+    kept = [d for d in disclosures if d in chosen]
+    presentation = "~".join([jwt, *kept, ""])
+    if holder_key is None:
+        return presentation
+    kb_payload = {
+        "iat": int(time.time() if now is None else now),
+        "aud": aud,
+        "nonce": nonce,
+        "sd_hash": _digest(presentation),
+    }
+    return presentation + sign_compact({"typ": KB_JWT_TYP}, json_dumps(kb_payload), holder_key, include_kid=False)
+
+
+# --- verifier ------------------------------------------------------------------------------------------
+
+
+def _format_path(path: tuple[Segment, ...]) -> str:
+    text = ""
+    for segment in path:
+        if isinstance(segment, int):
+            text += f"[{segment}]"
+        else:
+            text += f".{segment}" if text else segment
+    return text
+
+
+class _Unfolder:
+    """Applies disclosures to the signed payload (RFC 9901 §7.1 step 3-5)."""
+
+    __slots__ = ("by_digest", "paths", "seen", "used")
+
+    def __init__(self, by_digest: dict[str, tuple[int, list[Any]]]) -> None:
+        self.by_digest = by_digest
+        self.seen: set[str] = set()
+        self.used: set[str] = set()
+        self.paths: list[tuple[Segment, ...]] = []
+
+    def _claim(self, digest: Any, field: str) -> tuple[int, list[Any]] | None:
+        if not isinstance(digest, str):
+            raise CredentialError(ReasonCode.MALFORMED, "digest is not a string", field=field)
+        if digest in self.seen:
+            raise CredentialError(ReasonCode.DIGEST_DUPLICATE, "digest appears more than once", field=field)
+        self.seen.add(digest)
+        found = self.by_digest.get(digest)
+        if found is not None:
+            self.used.add(digest)
+        return found
+
+    def unfold(self, obj: Any, path: tuple[Segment, ...]) -> Any:
+        if isinstance(obj, dict):
+            return self._object(obj, path)
+        if isinstance(obj, list):
+            return self._array(obj, path)
+        return obj
+
+    def _object(self, obj: dict[str, Any], path: tuple[Segment, ...]) -> dict[str, Any]:
+        digests = obj.get(SD_DIGESTS_KEY, [])
+        field = _format_path((*path, SD_DIGESTS_KEY))
+        if not isinstance(digests, list):
+            raise CredentialError(ReasonCode.MALFORMED, "_sd is not an array", field=field)
+        out = {
+            name: self.unfold(value, (*path, name))
+            for name, value in obj.items()
+            if name != SD_DIGESTS_KEY and not (name == SD_ALG_KEY and not path)
+        }
+        for digest in digests:
+            found = self._claim(digest, field)
+            if found is None:
+                continue  # a decoy or a withheld claim
+            index, content = found
+            if len(content) != 3:
+                raise CredentialError(
+                    ReasonCode.DISCLOSURE_MALFORMED, "array disclosure used for a claim", field=f"disclosures[{index}]"
+                )
+            name = content[1]
+            if name in out:
+                raise CredentialError(
+                    ReasonCode.CLAIM_OVERWRITE, "disclosed claim already exists", field=_format_path((*path, name))
+                )
+            claim_path = (*path, name)
+            self.paths.append(claim_path)
+            out[name] = self.unfold(content[2], claim_path)
+        return out
+
+    def _array(self, obj: list[Any], path: tuple[Segment, ...]) -> list[Any]:
+        out: list[Any] = []
+        for element in obj:
+            if isinstance(element, dict) and len(element) == 1 and ARRAY_DIGEST_KEY in element:
+                found = self._claim(element[ARRAY_DIGEST_KEY], _format_path((*path, len(out))))
+                if found is None:
+                    continue
+                index, content = found
+                if len(content) != 2:
+                    raise CredentialError(
+                        ReasonCode.DISCLOSURE_MALFORMED,
+                        "claim disclosure used for an array element",
+                        field=f"disclosures[{index}]",
+                    )
+                element_path = (*path, len(out))
+                self.paths.append(element_path)
+                out.append(self.unfold(content[1], element_path))
+            else:
+                out.append(self.unfold(element, (*path, len(out))))
+        return out
+
+
+def _decode_disclosures(disclosures: list[str]) -> dict[str, tuple[int, list[Any]]]:
+    by_digest: dict[str, tuple[int, list[Any]]] = {}
+    for index, disclosure in enumerate(disclosures):
+        field = f"disclosures[{index}]"
+        content = json_parse(b64url_decode(disclosure, field=field), field=field)
+        if not isinstance(content, list) or len(content) not in (2, 3) or not isinstance(content[0], str):
+            raise CredentialError(ReasonCode.DISCLOSURE_MALFORMED, "not a [salt, (name,) value] array", field=field)
+        if len(content) == 3:
+            if not isinstance(content[1], str):
+                raise CredentialError(ReasonCode.DISCLOSURE_MALFORMED, "claim name is not a string", field=field)
+            if content[1] in _RESERVED_NAMES:
+                raise CredentialError(ReasonCode.CLAIM_NAME_RESERVED, "disclosed claim name is reserved", field=field)
+        digest = _digest(disclosure)
+        if digest in by_digest:
+            raise CredentialError(ReasonCode.DISCLOSURE_DUPLICATE, "disclosure sent twice", field=field)
+        by_digest[digest] = (index, content)
+    return by_digest
+
+
+def _numeric_date(payload: Mapping[str, Any], name: str, field: str) -> float | None:
+    value = payload.get(name)
+    if value is None and name not in payload:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CredentialError(ReasonCode.MALFORMED, "not a NumericDate", field=field)
+    return float(value)
+
+
+def _check_validity(payload: Mapping[str, Any], now: float, skew: float) -> None:
+    exp = _numeric_date(payload, "exp", "exp")
+    if exp is not None and now - skew >= exp:
+        raise CredentialError(ReasonCode.EXPIRED, "credential has expired", field="exp")
+    nbf = _numeric_date(payload, "nbf", "nbf")
+    if nbf is not None and now + skew < nbf:
+        raise CredentialError(ReasonCode.NOT_YET_VALID, "credential is not yet valid", field="nbf")
+    iat = _numeric_date(payload, "iat", "iat")
+    if iat is not None and now + skew < iat:
+        raise CredentialError(ReasonCode.NOT_YET_VALID, "credential issued in the future", field="iat")
+
+
+def _binding_failed(message: str, field: str) -> CredentialError:
+    return CredentialError(ReasonCode.HOLDER_BINDING_FAILED, message, field=field)
+
+
+def _verify_key_binding(
+    kb_jwt: str,
+    presented: str,
+    payload: Mapping[str, Any],
+    *,
+    algorithms: Iterable[str],
+    aud: str | None,
+    nonce: str | None,
+    now: float,
+    skew: float,
+    max_size: int,
+) -> dict[str, Any]:
+    cnf = payload.get("cnf")
+    jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
+    if not isinstance(jwk, dict):
+        raise _binding_failed("credential has no holder key (cnf.jwk)", "cnf.jwk")
+    try:
+        holder_key = public_key_from_jwk(jwk)
+    except CredentialError:
+        raise _binding_failed("holder key in cnf.jwk is unusable", "cnf.jwk") from None
+    try:
+        jws = verify_compact(
+            kb_jwt,
+            algorithms=tuple(algorithms),
+            resolve_key=lambda _header, _payload: holder_key,
+            expected_typ=KB_JWT_TYP,
+            max_size=max_size,
+        )
+        claims = json_loads(jws.payload, field="kb_jwt.payload", max_size=max_size)
+    except CredentialError as exc:
+        raise _binding_failed(f"key-binding JWT rejected ({exc.code.value})", f"kb_jwt.{exc.field or 'jws'}") from None
+    sd_hash = claims.get("sd_hash")
+    if not isinstance(sd_hash, str) or not hmac.compare_digest(sd_hash, _digest(presented)):
+        raise _binding_failed("sd_hash does not match the presentation", "kb_jwt.sd_hash")
+    for name, expected in (("aud", aud), ("nonce", nonce)):
+        value = claims.get(name)
+        if not isinstance(value, str):
+            raise _binding_failed(f"KB-JWT {name} missing", f"kb_jwt.{name}")
+        if expected is not None and not hmac.compare_digest(value.encode(), expected.encode()):
+            raise _binding_failed(f"KB-JWT {name} does not match", f"kb_jwt.{name}")
+    iat = claims.get("iat")
+    if isinstance(iat, bool) or not isinstance(iat, int | float):
+        raise _binding_failed("KB-JWT iat missing", "kb_jwt.iat")
+    if iat > now + skew:
+        raise _binding_failed("KB-JWT issued in the future", "kb_jwt.iat")
+    return claims
+
+
+def verify(
+    sd_jwt: str,
+    *,
+    resolve_key: IssuerKeyResolver,
+    algorithms: Iterable[str] = ("ES256", "EdDSA"),
+    expected_typ: str = "dc+sd-jwt",
+    require_key_binding: bool = False,
+    aud: str | None = None,
+    nonce: str | None = None,
+    now: float | None = None,
+    skew: float = 60,
+    max_size: int = DEFAULT_MAX_SIZE,
+) -> VerifiedSdJwt:
+    """Verify an SD-JWT or presentation; raise ``CredentialError`` with the first failed check's code.
+
+    ``resolve_key(header, payload)`` picks the issuer key from trusted data (``kid``, ``iss``); the
+    payload it sees is not yet verified. With ``require_key_binding`` a KB-JWT must be present and
+    ``aud`` and ``nonce`` are required; a KB-JWT that is present is always verified.
+    """
+    if require_key_binding and (aud is None or nonce is None):
+        raise ValueError("require_key_binding needs the expected aud and nonce")
+    if not isinstance(sd_jwt, str):
+        raise TypeError("sd_jwt must be str")
+    if len(sd_jwt) > max_size:
+        raise CredentialError(ReasonCode.INPUT_TOO_LARGE, "SD-JWT exceeds the size cap")
+    algorithms = tuple(algorithms)
+    jwt, disclosures, kb_jwt = split(sd_jwt)
+    unverified: dict[str, Any] = {}
+
+    def issuer_key(header: dict[str, Any], raw_payload: bytes) -> PublicKey:
+        unverified.update(json_loads(raw_payload, field="payload", max_size=max_size))
+        return resolve_key(header, unverified)
+
+    jws = verify_compact(
+        jwt, algorithms=algorithms, resolve_key=issuer_key, expected_typ=expected_typ, max_size=max_size
+    )
+    payload = unverified
+    sd_alg = payload.get(SD_ALG_KEY, SD_ALG)
+    if sd_alg != SD_ALG:
+        raise CredentialError(ReasonCode.SD_ALG_UNSUPPORTED, "unsupported _sd_alg", field=SD_ALG_KEY)
+    current = time.time() if now is None else now
+    _check_validity(payload, current, skew)
+
+    unfolder = _Unfolder(_decode_disclosures(disclosures))
+    claims = unfolder.unfold(payload, ())
+    if len(unfolder.used) != len(unfolder.by_digest):
+        index = min(i for d, (i, _) in unfolder.by_digest.items() if d not in unfolder.used)
+        raise CredentialError(
+            ReasonCode.DISCLOSURE_UNREFERENCED,
+            "disclosure not referenced by the credential",
+            field=f"disclosures[{index}]",
+        )
+
+    key_binding = None
+    if kb_jwt is not None:
+        key_binding = _verify_key_binding(
+            kb_jwt,
+            sd_jwt[: len(sd_jwt) - len(kb_jwt)],
+            payload,
+            algorithms=algorithms,
+            aud=aud,
+            nonce=nonce,
+            now=current,
+            skew=skew,
+            max_size=max_size,
+        )
+    elif require_key_binding:
+        raise CredentialError(ReasonCode.HOLDER_BINDING_MISSING, "key-binding JWT required", field="kb_jwt")
+
+    return VerifiedSdJwt(
+        header=jws.header,
+        payload=payload,
+        claims=claims,
+        disclosed_paths=sorted(_format_path(p) for p in unfolder.paths),
+        issuer_signed_jwt=jwt,
+        key_binding=key_binding,
+    )
