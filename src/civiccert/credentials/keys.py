@@ -44,6 +44,7 @@ _THUMBPRINT_MEMBERS = {
     "RSA": ("e", "kty", "n"),
     "oct": ("k", "kty"),
 }
+_ALG_OF = {("EC", "P-256"): "ES256", ("OKP", "Ed25519"): "EdDSA"}
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 
@@ -89,7 +90,14 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
         raise CredentialError(ReasonCode.MALFORMED, "JWK is not an object", field="jwk")
     if _PRIVATE_MEMBERS & jwk.keys():
         raise CredentialError(ReasonCode.MALFORMED, "JWK carries private key material", field="jwk")
+    if jwk.get("use", "sig") != "sig":
+        raise CredentialError(ReasonCode.MALFORMED, "JWK is not a signature key", field="jwk.use")
+    key_ops = jwk.get("key_ops", ["verify"])
+    if not isinstance(key_ops, list) or "verify" not in key_ops:
+        raise CredentialError(ReasonCode.MALFORMED, "JWK key_ops does not allow verify", field="jwk.key_ops")
     kty, crv = jwk.get("kty"), jwk.get("crv")
+    if "alg" in jwk and jwk["alg"] != _ALG_OF.get((kty, crv)):
+        raise CredentialError(ReasonCode.ALGORITHM_UNSUPPORTED, "JWK alg does not fit the key", field="jwk.alg")
     if kty == "EC" and crv == "P-256":
         x = _coordinate(jwk, "x")
         y = _coordinate(jwk, "y")
