@@ -77,7 +77,7 @@ def _verify(case: Path, token: str) -> sdjwt.VerifiedSdJwt:
 def test_the_replayed_set_is_the_documented_one() -> None:
     names = {p.name for suite in SUITES for p in (VECTORS / suite).iterdir() if (p / "specification.yml").exists()}
     assert len(names) == 20
-    assert NOT_REPLAYED <= names
+    assert names >= NOT_REPLAYED
     assert set(REJECTED) <= names
 
 
