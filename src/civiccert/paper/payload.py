@@ -1,0 +1,339 @@
+"""The signed paper form: plain claims -> CBOR -> COSE_Sign1 (CWT) -> [cose, receipt] -> zlib -> Base45 "CC1:".
+
+Low-level; the Issuer prints and the Verifier reads through these functions. The pipeline follows the EU
+Digital COVID Certificate: a CWT (RFC 8392) whose private claim ``-65537`` holds our body with integer keys
+(``_claimtable``), signed as COSE_Sign1 (RFC 9052, tag 18) by the issuer key of the digital credential.
+
+- Protected header: ``{1: alg (-7 ES256 | -8 EdDSA), 3: 61 (application/cwt), 4: kid}``, where kid is the full
+  32-byte RFC 7638 thumbprint (no prefix: a kid must name one key, and 32 bytes cost ~40 QR characters).
+- The paper credential hash is SHA-256 of the COSE_Sign1 bytes; it is anchored beside its digital twin.
+- The anchoring receipt travels OUTSIDE the signature (it exists only after the batch is anchored):
+  QR content = CBOR ``[cose_sign1_bytes, receipt_or_null]``; compact receipt =
+  ``[1, chain_id, registry(20), root(32), index, size, [proof(32)...], block, anchored_at_or_null]``.
+- The 個人番号 is dropped unless ``include_individual_number=True``; the seal PNG unless
+  ``include_seal_image=True`` (its SHA-256 and printed size stay signed).
+
+Decoding is strict and bounded: the text length is capped before Base45, the inflated size is capped
+before CBOR, and anything unexpected is QR_PAYLOAD_INVALID (unknown prefix: PAYLOAD_VERSION_UNSUPPORTED).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import base45
+import cbor2
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from civiccert.errors import PaperError, ReasonCode
+from civiccert.paper._claimtable import pack_body, unpack_body
+
+__all__ = [
+    "MAX_QR_TEXT_CHARS",
+    "PREFIX",
+    "PaperPayload",
+    "Signer",
+    "decode_qr_text",
+    "encode_paper",
+    "qr_text",
+    "verify_paper_signature",
+]
+
+PREFIX = "CC1:"
+MAX_QR_TEXT_CHARS = 4296  # alphanumeric capacity of QR version 40-L: no real QR holds more
+_MAX_INFLATED = 64 * 1024  # zlib bomb cap; a six-person household inflates to ~2 KiB
+
+_COSE_SIGN1_TAG = 18
+_HDR_ALG, _HDR_CT, _HDR_KID = 1, 3, 4
+_CT_CWT = 61  # CoAP content-format of application/cwt
+_CWT_ISS, _CWT_EXP, _CWT_NBF, _CWT_IAT = 1, 4, 5, 6
+_CWT_BODY = -65537  # first private-use CWT claim key (RFC 8392 sec. 9.1)
+_ALGS = {"ES256": -7, "EdDSA": -8}
+_ALG_NAMES = {v: k for k, v in _ALGS.items()}
+_RECEIPT_VERSION = 1
+
+
+class Signer(Protocol):
+    """What the paper form needs from an issuer key (``civiccert.credentials.keys.IssuerKey`` fits)."""
+
+    @property
+    def alg(self) -> str: ...
+
+    @property
+    def kid(self) -> str: ...  # RFC 7638 thumbprint, base64url without padding
+
+    def sign(self, data: bytes) -> bytes: ...  # raw signature (r||s for ES256), as in JWS
+
+
+@dataclass(frozen=True)
+class PaperPayload:
+    """A decoded QR. Nothing here is trusted until ``verify_paper_signature`` (and the issuer key) agree."""
+
+    vct: str
+    claims: dict[str, Any]
+    iss: str
+    iat: int
+    exp: int
+    nbf: int | None
+    alg: str
+    kid: str  # base64url of the 32-byte thumbprint, same form as IssuerKey.kid / JWS kid
+    signature: bytes
+    sig_structure: bytes  # the COSE Sig_structure bytes the signature covers
+    cose: bytes
+    credential_hash: bytes  # SHA-256(cose): the Merkle leaf input and the revocation key
+    receipt: dict[str, Any] | None  # DESIGN.md receipt shape without "tx"; None when printed without one
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _sig_structure(protected: bytes, payload: bytes) -> bytes:
+    return cbor2.dumps(["Signature1", protected, b"", payload])
+
+
+def _drop_individual_number(claims: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(claims)
+    members = out.get("members")
+    if isinstance(members, list | tuple):
+        out["members"] = [
+            {k: v for k, v in m.items() if k != "individual_number"} if isinstance(m, Mapping) else m for m in members
+        ]
+    registrant = out.get("registrant")
+    if isinstance(registrant, Mapping):
+        out["registrant"] = {k: v for k, v in registrant.items() if k != "individual_number"}
+    return out
+
+
+def encode_paper(
+    vct: str,
+    claims: Mapping[str, Any],
+    signer: Signer,
+    *,
+    iss: str,
+    iat: int,
+    exp: int,
+    nbf: int | None = None,
+    include_individual_number: bool = False,
+    include_seal_image: bool = False,
+) -> bytes:
+    """Sign the plain claims as a COSE_Sign1 CWT and return its bytes (hash them for the Merkle leaf).
+
+    The 個人番号 is dropped unless ``include_individual_number``; the seal impression's PNG bytes are
+    dropped unless ``include_seal_image`` (a PNG alone fills a version-40 code), keeping its SHA-256 and size.
+    """
+    if signer.alg not in _ALGS:
+        raise PaperError(ReasonCode.ALGORITHM_UNSUPPORTED, "paper form supports ES256 and EdDSA only")
+    kid = _b64url_decode(signer.kid)
+    if len(kid) != 32:
+        raise ValueError("signer.kid must be a base64url RFC 7638 SHA-256 thumbprint")
+    if not include_individual_number:
+        claims = _drop_individual_number(claims)
+    seal = claims.get("seal")
+    if not include_seal_image and isinstance(seal, Mapping) and "image_png" in seal:
+        claims = {**claims, "seal": {k: v for k, v in seal.items() if k != "image_png"}}
+    cwt: dict[int, Any] = {_CWT_ISS: iss, _CWT_IAT: iat, _CWT_EXP: exp, _CWT_BODY: pack_body(vct, claims)}
+    if nbf is not None:
+        cwt[_CWT_NBF] = nbf
+    payload = cbor2.dumps(cwt, canonical=True)
+    protected = cbor2.dumps({_HDR_ALG: _ALGS[signer.alg], _HDR_CT: _CT_CWT, _HDR_KID: kid}, canonical=True)
+    signature = signer.sign(_sig_structure(protected, payload))
+    return bytes(cbor2.dumps(cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, signature])))
+
+
+def _hex(raw: bytes) -> str:
+    return "0x" + raw.hex()
+
+
+def _unhex(text: Any, size: int, field: str) -> bytes:
+    if not isinstance(text, str) or not text.startswith("0x"):
+        raise ValueError(f"receipt.{field} must be 0x-prefixed hex")
+    raw = bytes.fromhex(text[2:])
+    if len(raw) != size:
+        raise ValueError(f"receipt.{field} must be {size} bytes")
+    return raw
+
+
+def _compact_receipt(receipt: Mapping[str, Any]) -> list[Any]:
+    """DESIGN.md receipt JSON -> compact CBOR array (``tx`` is left out: the root identifies the batch)."""
+    anchored_at = receipt.get("anchored_at")
+    return [
+        _RECEIPT_VERSION,
+        int(receipt["chain_id"]),
+        _unhex(receipt["registry"], 20, "registry"),
+        _unhex(receipt["root"], 32, "root"),
+        int(receipt["index"]),
+        int(receipt["size"]),
+        [_unhex(p, 32, "proof") for p in receipt["proof"]],
+        int(receipt["block"]),
+        None if anchored_at is None else int(anchored_at),
+    ]
+
+
+def qr_text(cose: bytes, receipt: Mapping[str, Any] | None = None) -> str:
+    """The QR content for a signed paper form, with the anchoring receipt when there is one."""
+    compact = None if receipt is None else _compact_receipt(receipt)
+    packed = zlib.compress(cbor2.dumps([cose, compact]), 9)
+    text = PREFIX + bytes(base45.b45encode(packed)).decode("ascii")
+    if len(text) > MAX_QR_TEXT_CHARS:
+        raise PaperError(ReasonCode.PAYLOAD_TOO_LARGE, "paper form exceeds the largest QR code")
+    return text
+
+
+def _invalid(what: str) -> PaperError:
+    return PaperError(ReasonCode.QR_PAYLOAD_INVALID, f"QR payload is not a valid civiccert paper form: {what}")
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _invalid("expected an integer")
+    return value
+
+
+def _bytes(value: Any, size: int | None = None) -> bytes:
+    if not isinstance(value, bytes) or (size is not None and len(value) != size):
+        raise _invalid("expected a byte string")
+    return value
+
+
+def _decode_receipt(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or len(raw) != 9 or raw[0] != _RECEIPT_VERSION:
+        raise _invalid("receipt")
+    proof = raw[6]
+    if not isinstance(proof, list):
+        raise _invalid("receipt proof")
+    anchored_at = None if raw[8] is None else _int(raw[8])
+    receipt: dict[str, Any] = {
+        "v": _RECEIPT_VERSION,
+        "chain_id": _int(raw[1]),
+        "registry": _hex(_bytes(raw[2], 20)),
+        "root": _hex(_bytes(raw[3], 32)),
+        "index": _int(raw[4]),
+        "size": _int(raw[5]),
+        "proof": [_hex(_bytes(p, 32)) for p in proof],
+        "block": _int(raw[7]),
+    }
+    if anchored_at is not None:
+        receipt["anchored_at"] = anchored_at
+    return receipt
+
+
+def _inflate(text: str) -> bytes:
+    if not text.startswith(PREFIX):
+        version = text[2:].split(":", 1)[0] if ":" in text else ""
+        if text.startswith("CC") and version.isdigit():
+            raise PaperError(ReasonCode.PAYLOAD_VERSION_UNSUPPORTED, "unknown paper form version")
+        raise _invalid("no civiccert prefix")
+    if len(text) > MAX_QR_TEXT_CHARS:
+        raise _invalid("too long")
+    try:
+        packed = base45.b45decode(text[len(PREFIX) :])
+    except (ValueError, TypeError) as exc:
+        raise _invalid("base45") from exc
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(packed, _MAX_INFLATED)
+    except zlib.error as exc:
+        raise _invalid("zlib") from exc
+    if inflater.unconsumed_tail:
+        raise _invalid("inflated size over the cap")
+    if not inflater.eof or inflater.unused_data:
+        raise _invalid("zlib stream truncated or followed by data")
+    return data
+
+
+def _loads(data: bytes) -> Any:
+    stream = io.BytesIO(data)
+    try:
+        value = cbor2.CBORDecoder(stream).decode()
+    except Exception as exc:  # cbor2 raises a variety of types on hostile input
+        raise _invalid("cbor") from exc
+    if stream.tell() != len(data):
+        raise _invalid("trailing bytes after cbor")
+    return value
+
+
+def decode_qr_text(text: str) -> PaperPayload:
+    """Parse a QR text into its (unverified) parts; strict, bounded, never trusts the content."""
+    outer = _loads(_inflate(text.strip()))
+    if not isinstance(outer, list) or len(outer) != 2:
+        raise _invalid("outer array")
+    cose = _bytes(outer[0])
+    receipt = _decode_receipt(outer[1])
+    tagged = _loads(cose)
+    if not isinstance(tagged, cbor2.CBORTag) or tagged.tag != _COSE_SIGN1_TAG:
+        raise _invalid("COSE_Sign1 tag")
+    parts = tagged.value
+    if not isinstance(parts, list | tuple) or len(parts) != 4 or parts[1] != {}:
+        raise _invalid("COSE_Sign1 structure")
+    protected, payload, signature = _bytes(parts[0]), _bytes(parts[2]), _bytes(parts[3])
+    header = _loads(protected)
+    if not isinstance(header, dict) or set(header) != {_HDR_ALG, _HDR_CT, _HDR_KID}:
+        raise _invalid("protected header")
+    if header[_HDR_ALG] not in _ALG_NAMES or header[_HDR_CT] != _CT_CWT:
+        raise _invalid("alg or content type")
+    kid = _bytes(header[_HDR_KID], 32)
+    cwt = _loads(payload)
+    if not isinstance(cwt, dict) or not {_CWT_ISS, _CWT_IAT, _CWT_EXP, _CWT_BODY} <= set(cwt):
+        raise _invalid("CWT claims")
+    if not set(cwt) <= {_CWT_ISS, _CWT_IAT, _CWT_EXP, _CWT_NBF, _CWT_BODY}:
+        raise _invalid("unknown CWT claim")
+    iss = cwt[_CWT_ISS]
+    if not isinstance(iss, str):
+        raise _invalid("iss")
+    vct, claims = unpack_body(cwt[_CWT_BODY])
+    return PaperPayload(
+        vct=vct,
+        claims=claims,
+        iss=iss,
+        iat=_int(cwt[_CWT_IAT]),
+        exp=_int(cwt[_CWT_EXP]),
+        nbf=_int(cwt[_CWT_NBF]) if _CWT_NBF in cwt else None,
+        alg=_ALG_NAMES[header[_HDR_ALG]],
+        kid=_b64url(kid),
+        signature=signature,
+        sig_structure=_sig_structure(protected, payload),
+        cose=cose,
+        credential_hash=hashlib.sha256(cose).digest(),
+        receipt=receipt,
+    )
+
+
+def verify_paper_signature(payload: PaperPayload, public_key: object) -> bool:
+    """True when ``public_key`` (a cryptography public key) signed this paper form under its alg."""
+    if payload.alg == "ES256":
+        if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
+            return False
+        if len(payload.signature) != 64:
+            return False
+        r = int.from_bytes(payload.signature[:32], "big")
+        s = int.from_bytes(payload.signature[32:], "big")
+        try:
+            public_key.verify(encode_dss_signature(r, s), payload.sig_structure, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            return False
+        return True
+    if payload.alg == "EdDSA":
+        if not isinstance(public_key, ed25519.Ed25519PublicKey):
+            return False
+        try:
+            public_key.verify(payload.signature, payload.sig_structure)
+        except InvalidSignature:
+            return False
+        return True
+    return False
