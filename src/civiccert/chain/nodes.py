@@ -41,6 +41,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.exceptions import Web3Exception
 from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import Wei
 
 from civiccert.errors import ChainError, ConfigError, ReasonCode
 
@@ -86,6 +87,7 @@ _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
 )
+_PROBE_ERRORS: tuple[type[BaseException], ...] = (*_TRANSPORT_ERRORS, Web3Exception, ValueError)
 
 
 def connect(url: str, *, expected_chain_id: int | None = None, timeout: float = 10) -> Chain:
@@ -113,7 +115,7 @@ def connect(url: str, *, expected_chain_id: int | None = None, timeout: float = 
         raise ConfigError(ReasonCode.CONFIG_INVALID, "chain URL must be 'embedded' or http(s)", field="url")
     try:
         chain_id = int(w3.eth.chain_id)
-    except (*_TRANSPORT_ERRORS, Web3Exception, ValueError) as exc:
+    except _PROBE_ERRORS as exc:
         raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "JSON-RPC node did not answer eth_chainId") from exc
     if expected_chain_id is not None and chain_id != expected_chain_id:
         raise ChainError(ReasonCode.CHAIN_ID_MISMATCH, f"node is on chain {chain_id}, not {expected_chain_id}")
@@ -125,7 +127,7 @@ def connect(url: str, *, expected_chain_id: int | None = None, timeout: float = 
 def _detect_kind(w3: Web3) -> ChainKind:
     try:
         version = str(w3.client_version).lower()
-    except (*_TRANSPORT_ERRORS, Web3Exception, ValueError):
+    except _PROBE_ERRORS:
         return "rpc"  # some nodes disable the web3_ namespace
     if version.startswith("anvil/"):
         return "anvil"
@@ -144,7 +146,7 @@ def dev_account(chain: Chain, *, balance_wei: int = _DEV_FUNDING_WEI) -> LocalAc
     w3 = chain.w3
     if chain.kind == "embedded":
         funder = w3.eth.accounts[0]
-        tx_hash = w3.eth.send_transaction({"from": funder, "to": account.address, "value": balance_wei})
+        tx_hash = w3.eth.send_transaction({"from": funder, "to": account.address, "value": Wei(balance_wei)})
         w3.eth.wait_for_transaction_receipt(tx_hash)
     elif chain.kind in ("anvil", "ganache"):
         method = "anvil_setBalance" if chain.kind == "anvil" else "evm_setAccountBalance"
@@ -152,9 +154,7 @@ def dev_account(chain: Chain, *, balance_wei: int = _DEV_FUNDING_WEI) -> LocalAc
         if "error" in response:
             raise ChainError(ReasonCode.TRANSACTION_FAILED, f"{method} failed")
     else:
-        raise ConfigError(
-            ReasonCode.CONFIG_INVALID, "dev accounts exist only on local dev chains", field="url"
-        )
+        raise ConfigError(ReasonCode.CONFIG_INVALID, "dev accounts exist only on local dev chains", field="url")
     return account
 
 

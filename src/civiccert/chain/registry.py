@@ -1,0 +1,752 @@
+"""Typed client of the CivicRegistry contract (contracts/CivicRegistry.sol), over any `Chain`.
+
+    registry = Registry.deploy(chain, admin)                       # admin: eth_account LocalAccount
+    Registry(chain, registry.address, account=admin).register_municipality(122076, operator.address)
+    city = Registry(chain, registry.address, account=operator)
+    city.register_key(issuer_key.thumbprint, valid_from=now)
+    outcome = city.anchor(root, leaf_count)                        # build + send + wait -> TxOutcome
+    city.revoke([credential_hash], reason=1)
+    registry.status(root, credential_hash)                         # CredentialStatus (zeros: not anchored)
+    registry.statuses([(root, h1), (root, h2), ...])               # ONE JSON-RPC batch of eth_call
+
+Crash-safe anchoring (what the journal uses) is two-phase:
+
+    signed = city.build_anchor(root, leaf_count)    # SignedTx: raw bytes, hash, nonce; nothing sent yet
+    ... persist signed.raw / signed.hash ...
+    city.send_raw(signed)                           # idempotent: resending a known tx is not an error
+    outcome = city.wait_for_receipt(signed.hash, confirmations=0, timeout=60)   # TxOutcome | None
+
+`build_*` simulates the call first, so a revert (e.g. ROOT_ALREADY_ANCHORED) raises before anything is
+signed. Nonces: under a per-(chain, account) lock, the next nonce is max(node's pending count, last nonce
+this process built + 1); every built transaction must therefore be sent (or rebuilt with `nonce=`), or later
+ones wait behind the gap. Fees: EIP-1559 when the latest block has a base fee, legacy gasPrice otherwise.
+Transactions are signed locally with eth-account, so any JSON-RPC node works.
+
+Errors: a contract revert raises RegistryError with the ABI-decoded custom error (`error_name`,
+`error_args`) and its ReasonCode (see `ERROR_CODES`); a mined-but-reverted transaction or a dropped one
+raises ChainError(TRANSACTION_FAILED); an unreachable node ChainError(CHAIN_UNREACHABLE); no code at the
+address ChainError(REGISTRY_NOT_DEPLOYED). Wrong Python argument types/sizes raise ValueError/TypeError.
+
+Municipality codes are the 6-digit 地方公共団体コード: methods accept an int (11002) or the 6-digit
+string ("011002"); dataclasses carry the int, snapshots the 6-digit string. Hashes are 32 raw bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Literal, cast
+
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed as _EmbeddedRevert
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from hexbytes import HexBytes
+from web3 import HTTPProvider
+from web3.exceptions import (
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3Exception,
+    Web3RPCError,
+)
+from web3.types import BlockIdentifier
+
+from civiccert.chain.nodes import _TRANSPORT_ERRORS, Chain
+from civiccert.errors import ChainError, ReasonCode, RegistryError
+
+__all__ = [
+    "ERROR_CODES",
+    "CredentialStatus",
+    "KeyInfo",
+    "MunicipalityInfo",
+    "Registry",
+    "RootInfo",
+    "SignedTx",
+    "TxOutcome",
+    "format_municipality_code",
+    "municipality_code",
+]
+
+#: Custom error name -> ReasonCode. Errors the client prevents by validating arguments first (zero hash,
+#: zero address, zero leaf count) map to TRANSACTION_FAILED.
+ERROR_CODES: dict[str, ReasonCode] = {
+    "RegistryUnauthorizedAdmin": ReasonCode.UNAUTHORIZED,
+    "RegistryUnauthorizedPendingAdmin": ReasonCode.UNAUTHORIZED,
+    "RegistryUnauthorizedOperator": ReasonCode.UNAUTHORIZED,
+    "RegistryUnknownOperator": ReasonCode.UNAUTHORIZED,
+    "RegistryMunicipalitySuspended": ReasonCode.MUNICIPALITY_SUSPENDED,
+    "RegistryInvalidMunicipality": ReasonCode.MUNICIPALITY_CODE_INVALID,
+    "RegistryMunicipalityAlreadyRegistered": ReasonCode.MUNICIPALITY_EXISTS,
+    "RegistryUnknownMunicipality": ReasonCode.ISSUER_NOT_REGISTERED,
+    "RegistryOperatorAlreadyAssigned": ReasonCode.OPERATOR_ASSIGNED,
+    "RegistryKeyAlreadyRegistered": ReasonCode.KEY_EXISTS,
+    "RegistryUnknownKey": ReasonCode.KEY_UNKNOWN,
+    "RegistryKeyWrongMunicipality": ReasonCode.KEY_WRONG_MUNICIPALITY,
+    "RegistryKeyAlreadyRetired": ReasonCode.KEY_RETIRED,
+    "RegistryKeyAlreadyRevoked": ReasonCode.KEY_REVOKED,
+    "RegistryInvalidKeyTime": ReasonCode.KEY_NOT_YET_VALID,
+    "RegistryRootAlreadyAnchored": ReasonCode.ROOT_ALREADY_ANCHORED,
+    "RegistryInvalidAccount": ReasonCode.TRANSACTION_FAILED,
+    "RegistryInvalidHash": ReasonCode.TRANSACTION_FAILED,
+    "RegistryInvalidLeafCount": ReasonCode.TRANSACTION_FAILED,
+}
+
+# What a failed eth_call / eth_estimateGas raises: JSON-RPC errors via web3, reverts on the embedded EVM.
+_CALL_ERRORS: tuple[type[BaseException], ...] = (
+    *_TRANSPORT_ERRORS,
+    ContractLogicError,
+    Web3Exception,
+    ValueError,
+    _EmbeddedRevert,
+)
+
+BlockTag = Literal["latest", "pending", "safe", "finalized"]
+
+_GAS_HEADROOM = 1.25
+_LOG_CHUNK = 5_000
+_BATCH_CHUNK = 1_000
+_SNAPSHOT_VERSION = 1
+
+
+# --------------------------------------------------------------------------------------------------------
+# Values
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """A signed, not yet sent transaction: persist `raw` before sending to resend it after a crash."""
+
+    raw: bytes
+    hash: str  # 0x-prefixed hex
+    nonce: int
+    sender: str
+
+
+@dataclass(frozen=True)
+class TxOutcome:
+    """A mined transaction. `success` is False when it reverted on chain."""
+
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    block_timestamp: int
+    gas_used: int
+    success: bool
+
+
+@dataclass(frozen=True)
+class RootInfo:
+    municipality: int
+    anchored_at: int  # unix seconds (block time)
+    block_number: int
+    leaf_count: int
+
+
+@dataclass(frozen=True)
+class CredentialStatus:
+    """`status(root, hash)`: anchor of `root` + revocation of `hash` in the anchoring municipality."""
+
+    municipality: int  # 0 when the root is not anchored
+    anchored_at: int
+    block_number: int
+    leaf_count: int
+    revocation_reason: int
+    revoked_at: int  # 0 when not revoked
+
+    @property
+    def anchored(self) -> bool:
+        return self.municipality != 0
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at != 0
+
+
+@dataclass(frozen=True)
+class MunicipalityInfo:
+    code: int
+    registered_at: int
+    suspended: bool
+    operators: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    thumbprint: bytes
+    municipality: int
+    valid_from: int
+    retired_at: int  # 0 = not retired
+    revoked_at: int  # 0 = not revoked
+
+    def valid_at(self, t: int) -> bool:
+        """The contract's `isKeyValidAt` rule, for offline use."""
+        return (
+            self.valid_from <= t
+            and (self.retired_at == 0 or t < self.retired_at)
+            and (self.revoked_at == 0 or t < self.revoked_at)
+        )
+
+
+def municipality_code(code: int | str) -> int:
+    """The registry's uint32 for a 地方公共団体コード given as int or 6-digit string (ValueError otherwise)."""
+    if isinstance(code, str):
+        if len(code) != 6 or not code.isascii() or not code.isdigit():
+            raise ValueError("municipality code must be 6 ASCII digits")
+        code = int(code)
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise TypeError("municipality code must be int or str")
+    if not 0 < code <= 999_999:
+        raise ValueError("municipality code must be within 1..999999")
+    return code
+
+
+def format_municipality_code(code: int) -> str:
+    """The 6-digit string form ("011002") of a registry municipality code."""
+    return f"{code:06d}"
+
+
+# --------------------------------------------------------------------------------------------------------
+# ABI (from the shipped artifact; encoded with eth_abi directly so that batches stay cheap)
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Fn:
+    selector: bytes
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Abi:
+    functions: dict[str, _Fn]
+    errors: dict[bytes, tuple[str, tuple[str, ...]]]
+    events: dict[str, bytes]  # name -> topic0
+    bytecode: bytes
+
+
+def _signature(item: dict[str, Any]) -> str:
+    return f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+
+
+@cache
+def _abi() -> _Abi:
+    text = resources.files("civiccert.chain").joinpath("artifacts/CivicRegistry.json").read_text("utf-8")
+    artifact = json.loads(text)
+    functions: dict[str, _Fn] = {}
+    errors: dict[bytes, tuple[str, tuple[str, ...]]] = {}
+    events: dict[str, bytes] = {}
+    for item in artifact["abi"]:
+        if item["type"] == "function":
+            functions[item["name"]] = _Fn(
+                keccak(text=_signature(item))[:4],
+                tuple(i["type"] for i in item["inputs"]),
+                tuple(o["type"] for o in item["outputs"]),
+            )
+        elif item["type"] == "error":
+            errors[keccak(text=_signature(item))[:4]] = (item["name"], tuple(i["type"] for i in item["inputs"]))
+        elif item["type"] == "event":
+            events[item["name"]] = keccak(text=_signature(item))
+    return _Abi(functions, errors, events, bytes.fromhex(artifact["bytecode"][2:]))
+
+
+def _calldata(fn: str, *args: Any) -> bytes:
+    f = _abi().functions[fn]
+    return f.selector + abi_encode(list(f.inputs), list(args))
+
+
+def _decode_output(fn: str, data: bytes) -> tuple[Any, ...]:
+    return tuple(abi_decode(list(_abi().functions[fn].outputs), data))
+
+
+def decode_revert(data: bytes) -> RegistryError | None:
+    """A RegistryError for revert data carrying one of the registry's custom errors, else None."""
+    known = _abi().errors.get(data[:4])
+    if known is None:
+        return None
+    name, types = known
+    try:
+        values = tuple(abi_decode(list(types), data[4:]))
+    except Exception:  # malformed revert data is "unknown", never a crash
+        return None
+    args = tuple("0x" + v.hex() if isinstance(v, bytes) else v for v in values)
+    code = ERROR_CODES.get(name, ReasonCode.TRANSACTION_FAILED)
+    return RegistryError(code, f"registry reverted with {name}", error_name=name, args=args)
+
+
+def _revert_data(exc: BaseException) -> bytes | None:
+    """Revert data from whatever web3 (JSON-RPC) or eth-tester (embedded) raised for a failed call.
+
+    eth-tester re-raises its TransactionFailed with the data only in the message; the original, with the
+    raw bytes, is the exception's __context__, so the whole chain is searched.
+    """
+    candidates: list[Any] = []
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            break
+        candidates.append(getattr(seen, "data", None))
+        message = getattr(seen, "rpc_response", None)
+        if isinstance(message, dict) and isinstance(message.get("error"), dict):
+            candidates.append(message["error"].get("data"))
+        candidates.extend(seen.args)
+        seen = seen.__cause__ or seen.__context__
+    for candidate in candidates:
+        c = candidate.get("data") if isinstance(candidate, dict) else candidate
+        if isinstance(c, bytes | bytearray | HexBytes) and len(c) >= 4:
+            return bytes(c)
+        if isinstance(c, str) and c.startswith("0x") and len(c) >= 10:
+            try:
+                return bytes.fromhex(c[2:])
+            except ValueError:
+                continue
+    return None
+
+
+def _raise_for_call_error(exc: BaseException) -> None:
+    if isinstance(exc, _TRANSPORT_ERRORS):
+        raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
+    data = _revert_data(exc)
+    if data is not None:
+        decoded = decode_revert(data)
+        if decoded is not None:
+            raise decoded from exc
+    text = str(exc).lower()
+    if "insufficient funds" in text:
+        raise ChainError(ReasonCode.INSUFFICIENT_FUNDS, "account cannot pay for gas") from exc
+    raise ChainError(ReasonCode.TRANSACTION_FAILED, "the node rejected the call") from exc
+
+
+def _b32(value: bytes, what: str) -> bytes:
+    if not isinstance(value, bytes | bytearray) or len(value) != 32:
+        raise ValueError(f"{what} must be 32 bytes")
+    return bytes(value)
+
+
+# One lock and one "next nonce" per (chain, account) in this process, shared by all Registry instances.
+_NONCE_LOCKS: dict[tuple[int, str], threading.Lock] = {}
+_NEXT_NONCE: dict[tuple[int, str], int] = {}
+_NONCE_GUARD = threading.Lock()
+
+
+def _nonce_lock(key: tuple[int, str]) -> threading.Lock:
+    with _NONCE_GUARD:
+        return _NONCE_LOCKS.setdefault(key, threading.Lock())
+
+
+# --------------------------------------------------------------------------------------------------------
+# The client
+# --------------------------------------------------------------------------------------------------------
+
+
+class Registry:
+    """The CivicRegistry at `address` on `chain`; `account` signs transactions (views need none)."""
+
+    def __init__(self, chain: Chain, address: str, account: LocalAccount | None = None) -> None:
+        self.chain = chain
+        self.address = to_checksum_address(address)
+        self.account = account
+        self._w3 = chain.w3
+
+    # ---- deployment ------------------------------------------------------------------------------------
+
+    @classmethod
+    def deploy(cls, chain: Chain, admin: LocalAccount, *, timeout: float = 60) -> Registry:
+        """Deploy a new registry with `admin` as its admin; returns a client signing as `admin`."""
+        tmp = cls(chain, "0x" + "00" * 20, admin)
+        signed = tmp._build({"data": _abi().bytecode}, None)
+        tmp.send_raw(signed)
+        outcome = tmp._wait_or_fail(signed.hash, timeout)
+        receipt = chain.w3.eth.get_transaction_receipt(outcome.tx_hash)  # type: ignore[arg-type]
+        address = receipt["contractAddress"]
+        if address is None:
+            raise ChainError(ReasonCode.TRANSACTION_FAILED, "deployment produced no contract")
+        return cls(chain, address, admin)
+
+    def ensure_deployed(self) -> None:
+        """ChainError(REGISTRY_NOT_DEPLOYED) unless contract code exists at `address`."""
+        try:
+            code = self._w3.eth.get_code(self.address)
+        except _TRANSPORT_ERRORS as exc:
+            raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
+        if len(code) == 0:
+            raise ChainError(ReasonCode.REGISTRY_NOT_DEPLOYED, "no contract code at the registry address")
+
+    # ---- governance (admin) ----------------------------------------------------------------------------
+
+    def register_municipality(self, code: int | str, operator: str) -> TxOutcome:
+        return self._transact("registerMunicipality", municipality_code(code), _account(operator))
+
+    def add_operator(self, code: int | str, operator: str) -> TxOutcome:
+        return self._transact("addOperator", municipality_code(code), _account(operator))
+
+    def remove_operator(self, operator: str) -> TxOutcome:
+        return self._transact("removeOperator", _account(operator))
+
+    def suspend(self, code: int | str) -> TxOutcome:
+        return self._transact("suspendMunicipality", municipality_code(code))
+
+    def unsuspend(self, code: int | str) -> TxOutcome:
+        return self._transact("unsuspendMunicipality", municipality_code(code))
+
+    def transfer_admin(self, new_admin: str) -> TxOutcome:
+        """Step 1 of 2; the new admin calls `accept_admin()`."""
+        return self._transact("transferAdmin", _account(new_admin))
+
+    def accept_admin(self) -> TxOutcome:
+        return self._transact("acceptAdmin")
+
+    # ---- keys (operator) -------------------------------------------------------------------------------
+
+    def register_key(self, thumbprint: bytes, valid_from: int) -> TxOutcome:
+        """Register a signing key (RFC 7638 thumbprint, 32 bytes); a past `valid_from` becomes the block time."""
+        return self._transact("registerKey", _nonzero(_b32(thumbprint, "thumbprint")), _u64(valid_from))
+
+    def retire_key(self, thumbprint: bytes, at: int = 0) -> TxOutcome:
+        """Normal rotation: the key stops being valid at `at` (never earlier than the block time)."""
+        return self._transact("retireKey", _b32(thumbprint, "thumbprint"), _u64(at))
+
+    def revoke_key(self, thumbprint: bytes, at: int) -> TxOutcome:
+        """Compromise: the key is invalid from `at` (may be past, not before valid_from; capped at now)."""
+        return self._transact("revokeKey", _b32(thumbprint, "thumbprint"), _u64(at))
+
+    # ---- anchors and revocations (operator) ------------------------------------------------------------
+
+    def build_anchor(self, root: bytes, leaf_count: int, *, nonce: int | None = None) -> SignedTx:
+        """Simulate and sign `anchor(root, leaf_count)` without sending it (phase 1 of 2)."""
+        if not 0 < leaf_count < 2**32:
+            raise ValueError("leaf_count must be within 1..2**32-1")
+        data = _calldata("anchor", _nonzero(_b32(root, "root")), leaf_count)
+        return self._build({"to": self.address, "data": data}, nonce)
+
+    def anchor(self, root: bytes, leaf_count: int, *, timeout: float = 60) -> TxOutcome:
+        """Convenience: build, send and wait for `anchor(root, leaf_count)`."""
+        signed = self.build_anchor(root, leaf_count)
+        self.send_raw(signed)
+        return self._wait_or_fail(signed.hash, timeout)
+
+    def revoke(self, hashes: Sequence[bytes], reason: int, *, timeout: float = 60) -> TxOutcome:
+        """Revoke credential hashes in this operator's municipality; already revoked ones are no-ops."""
+        if not 0 <= reason < 256:
+            raise ValueError("reason must fit in uint8")
+        items = [_b32(h, "credential hash") for h in hashes]
+        if not items:
+            raise ValueError("nothing to revoke")
+        if len(items) == 1:
+            return self._transact("revoke", items[0], reason, timeout=timeout)
+        return self._transact("revokeMany", items, reason, timeout=timeout)
+
+    # ---- two-phase sending -----------------------------------------------------------------------------
+
+    def send_raw(self, signed: SignedTx) -> str:
+        """Send a signed transaction; a node that already knows it (or mined it) is not an error."""
+        try:
+            self._w3.eth.send_raw_transaction(signed.raw)
+        except _TRANSPORT_ERRORS as exc:
+            raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
+        except (Web3Exception, ValueError) as exc:
+            text = str(exc).lower()
+            if "insufficient funds" in text:
+                raise ChainError(ReasonCode.INSUFFICIENT_FUNDS, "account cannot pay for gas") from exc
+            if self._node_knows(signed.hash):
+                return signed.hash
+            raise ChainError(ReasonCode.TRANSACTION_FAILED, "the node rejected the transaction") from exc
+        return signed.hash
+
+    def _node_knows(self, tx_hash: str) -> bool:
+        try:
+            self._w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except (TransactionNotFound, Web3Exception, ValueError):
+            return False
+        return True
+
+    def wait_for_receipt(
+        self, tx_hash: str, *, confirmations: int = 0, timeout: float = 60, poll: float = 0.05
+    ) -> TxOutcome | None:
+        """The outcome once mined with `confirmations` blocks on top; None when `timeout` passes first.
+
+        The receipt is re-read after the confirmations, so a transaction moved by a reorg reports its
+        final block.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            receipt = self._receipt(tx_hash)
+            if receipt is not None:
+                mined_in = int(receipt["blockNumber"])
+                if confirmations == 0 or self.chain.block_number() - mined_in >= confirmations:
+                    receipt = self._receipt(tx_hash) if confirmations else receipt
+                    if receipt is not None:
+                        return self._outcome(receipt)
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(poll)
+
+    def _receipt(self, tx_hash: str) -> Any:
+        try:
+            return self._w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except (TransactionNotFound, TimeExhausted):
+            return None
+        except _TRANSPORT_ERRORS as exc:
+            raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
+        except Web3RPCError:
+            return None  # some nodes answer an error instead of null while indexing
+
+    def _outcome(self, receipt: Any) -> TxOutcome:
+        block = self._w3.eth.get_block(receipt["blockNumber"])
+        return TxOutcome(
+            tx_hash=HexBytes(receipt["transactionHash"]).to_0x_hex(),
+            block_number=int(receipt["blockNumber"]),
+            block_hash=HexBytes(receipt["blockHash"]).to_0x_hex(),
+            block_timestamp=int(block["timestamp"]),
+            gas_used=int(receipt["gasUsed"]),
+            success=int(receipt["status"]) == 1,
+        )
+
+    def _wait_or_fail(self, tx_hash: str, timeout: float) -> TxOutcome:
+        outcome = self.wait_for_receipt(tx_hash, timeout=timeout)
+        if outcome is None:
+            raise ChainError(ReasonCode.TRANSACTION_FAILED, "transaction not mined before the timeout")
+        if not outcome.success:
+            raise ChainError(ReasonCode.TRANSACTION_FAILED, "transaction reverted on chain")
+        return outcome
+
+    def _transact(self, fn: str, *args: Any, timeout: float = 60) -> TxOutcome:
+        signed = self._build({"to": self.address, "data": _calldata(fn, *args)}, None)
+        self.send_raw(signed)
+        return self._wait_or_fail(signed.hash, timeout)
+
+    def _build(self, tx: dict[str, Any], nonce: int | None) -> SignedTx:
+        account = self._signer()
+        w3 = self._w3
+        tx = {**tx, "from": account.address, "chainId": self.chain.chain_id}
+        try:
+            gas = int(w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
+        except _CALL_ERRORS as exc:
+            _raise_for_call_error(exc)
+        tx["gas"] = int(gas * _GAS_HEADROOM) + 10_000
+        tx.update(self._fees())
+        key = (self.chain.chain_id, account.address)
+        with _nonce_lock(key):
+            if nonce is None:
+                try:
+                    pending = int(w3.eth.get_transaction_count(account.address, "pending"))
+                except _TRANSPORT_ERRORS as exc:
+                    raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
+                nonce = max(pending, _NEXT_NONCE.get(key, 0))
+            _NEXT_NONCE[key] = max(_NEXT_NONCE.get(key, 0), nonce + 1)
+        tx["nonce"] = nonce
+        del tx["from"]
+        signed = account.sign_transaction(tx)
+        return SignedTx(
+            raw=bytes(signed.raw_transaction),
+            hash=HexBytes(signed.hash).to_0x_hex(),
+            nonce=nonce,
+            sender=account.address,
+        )
+
+    def _fees(self) -> dict[str, int]:
+        w3 = self._w3
+        try:
+            latest = w3.eth.get_block("latest")
+            base_fee = latest.get("baseFeePerGas")
+            if base_fee is None:
+                return {"gasPrice": int(w3.eth.gas_price)}
+            try:
+                tip = int(w3.eth.max_priority_fee)
+            except (Web3Exception, ValueError):
+                tip = 10**9
+        except _TRANSPORT_ERRORS as exc:
+            raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
+        return {"maxFeePerGas": 2 * int(base_fee) + tip, "maxPriorityFeePerGas": tip}
+
+    def _signer(self) -> LocalAccount:
+        if self.account is None:
+            raise ValueError("this Registry has no account: pass account= to send transactions")
+        return self.account
+
+    # ---- views -----------------------------------------------------------------------------------------
+
+    def _call(self, fn: str, *args: Any, block: BlockIdentifier = "latest") -> tuple[Any, ...]:
+        data = _calldata(fn, *args)
+        try:
+            out = self._w3.eth.call({"to": self.address, "data": data}, block)
+        except _CALL_ERRORS as exc:
+            _raise_for_call_error(exc)
+        if len(out) == 0:
+            self.ensure_deployed()
+            raise ChainError(ReasonCode.TRANSACTION_FAILED, "empty answer from the registry")
+        return _decode_output(fn, bytes(out))
+
+    def admin(self) -> str:
+        return str(to_checksum_address(self._call("admin")[0]))
+
+    def deployed_block(self) -> int:
+        return int(self._call("deployedBlock")[0])
+
+    def operator_of(self, account: str) -> int | None:
+        code = int(self._call("operatorOf", _account(account))[0])
+        return code or None
+
+    def municipality(self, code: int | str, *, block: BlockIdentifier = "latest") -> MunicipalityInfo | None:
+        c = municipality_code(code)
+        registered_at, suspended, operators = self._call("municipalityInfo", c, block=block)
+        if registered_at == 0:
+            return None
+        return MunicipalityInfo(
+            c, int(registered_at), bool(suspended), tuple(to_checksum_address(o) for o in operators)
+        )
+
+    def key(self, thumbprint: bytes, *, block: BlockIdentifier = "latest") -> KeyInfo | None:
+        t = _b32(thumbprint, "thumbprint")
+        municipality, valid_from, retired_at, revoked_at = self._call("keyInfo", t, block=block)
+        if municipality == 0:
+            return None
+        return KeyInfo(t, int(municipality), int(valid_from), int(retired_at), int(revoked_at))
+
+    def is_key_valid_at(self, municipality: int | str, thumbprint: bytes, t: int) -> bool:
+        args = (municipality_code(municipality), _b32(thumbprint, "thumbprint"), _u64(t))
+        return bool(self._call("isKeyValidAt", *args)[0])
+
+    def root(self, root: bytes) -> RootInfo | None:
+        municipality, anchored_at, block_number, leaf_count = self._call("anchorOf", _b32(root, "root"))
+        if municipality == 0:
+            return None
+        return RootInfo(int(municipality), int(anchored_at), int(block_number), int(leaf_count))
+
+    def revocation(self, municipality: int | str, credential_hash: bytes) -> tuple[int, int] | None:
+        """(reason, revoked_at) in `municipality`'s namespace, None when not revoked."""
+        args = (municipality_code(municipality), _b32(credential_hash, "credential hash"))
+        reason, revoked_at = self._call("revocationOf", *args)
+        return (int(reason), int(revoked_at)) if revoked_at else None
+
+    def status(self, root: bytes, credential_hash: bytes, *, block: BlockIdentifier = "latest") -> CredentialStatus:
+        """Anchor of `root` and revocation of `credential_hash` (zeros when `root` is not anchored)."""
+        out = self._call("status", _b32(root, "root"), _b32(credential_hash, "credential hash"), block=block)
+        return CredentialStatus(*(int(v) for v in out))
+
+    def statuses(
+        self, pairs: Iterable[tuple[bytes, bytes]], *, block: int | BlockTag = "latest"
+    ) -> list[CredentialStatus]:
+        """`status` for many (root, hash) pairs in one JSON-RPC batch of eth_call per 1,000 pairs.
+
+        Falls back to one call per pair on providers without batch support (the embedded EVM).
+        """
+        checked = [(_b32(r, "root"), _b32(h, "credential hash")) for r, h in pairs]
+        provider = self._w3.provider
+        if not isinstance(provider, HTTPProvider):
+            return [self.status(r, h, block=block) for r, h in checked]
+        datas = ["0x" + _calldata("status", r, h).hex() for r, h in checked]
+        block_id = block if isinstance(block, str) else hex(block)
+        results: list[CredentialStatus] = []
+        for start in range(0, len(datas), _BATCH_CHUNK):
+            chunk = datas[start : start + _BATCH_CHUNK]
+            requests_ = [("eth_call", [{"to": self.address, "data": d}, block_id]) for d in chunk]
+            try:
+                responses = provider.make_batch_request(requests_)  # type: ignore[arg-type]
+            except _TRANSPORT_ERRORS as exc:
+                raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
+            if not isinstance(responses, list) or len(responses) != len(chunk):
+                raise ChainError(ReasonCode.TRANSACTION_FAILED, "node rejected the batch request")
+            for response in responses:
+                result = response.get("result")
+                if not isinstance(result, str) or len(result) < 2 + 6 * 64:
+                    self.ensure_deployed()
+                    raise ChainError(ReasonCode.TRANSACTION_FAILED, "node failed a call in the batch")
+                out = _decode_output("status", bytes.fromhex(result[2:]))
+                results.append(CredentialStatus(*(int(v) for v in out)))
+        return results
+
+    def trust_snapshot(self, *, log_chunk: int = _LOG_CHUNK) -> dict[str, Any]:
+        """Every municipality and key with its current state, read at one pinned block.
+
+        Enumerates via MunicipalityRegistered / KeyRegistered logs from the deployment block (getLogs in
+        chunks of `log_chunk` blocks), then reads each entry's state through the views at that block.
+        """
+        latest = self._w3.eth.get_block("latest")
+        number = int(latest["number"])
+        abi = _abi()
+        topic_m = abi.events["MunicipalityRegistered"]
+        topic_k = abi.events["KeyRegistered"]
+        codes: set[int] = set()
+        keys: list[bytes] = []
+        start = self.deployed_block()
+        while start <= number:
+            end = min(start + log_chunk - 1, number)
+            logs = self._w3.eth.get_logs(
+                {
+                    "address": self.address,
+                    "fromBlock": start,
+                    "toBlock": end,
+                    "topics": [[HexBytes(topic_m).to_0x_hex(), HexBytes(topic_k).to_0x_hex()]],
+                }
+            )
+            for log in logs:
+                topics = [bytes(t) for t in log["topics"]]
+                if topics[0] == topic_m:
+                    codes.add(int.from_bytes(topics[1], "big"))
+                elif topics[0] == topic_k:
+                    keys.append(topics[2])
+            start = end + 1
+        key_infos: dict[int, list[dict[str, Any]]] = {}
+        for thumb in dict.fromkeys(keys):
+            info = self.key(thumb, block=number)
+            if info is None:
+                continue
+            key_infos.setdefault(info.municipality, []).append(
+                {
+                    "thumbprint": "0x" + thumb.hex(),
+                    "valid_from": info.valid_from,
+                    "retired_at": info.retired_at or None,
+                    "revoked_at": info.revoked_at or None,
+                }
+            )
+        municipalities = []
+        for code in sorted(codes):
+            m = self.municipality(code, block=number)
+            if m is None:
+                continue
+            municipalities.append(
+                {
+                    "code": format_municipality_code(code),
+                    "registered_at": m.registered_at,
+                    "suspended": m.suspended,
+                    "operators": list(m.operators),
+                    "keys": sorted(key_infos.get(code, []), key=lambda k: (k["valid_from"], k["thumbprint"])),
+                }
+            )
+        return {
+            "v": _SNAPSHOT_VERSION,
+            "chain_id": self.chain.chain_id,
+            "registry": self.address,
+            "block_number": number,
+            "block_time": int(latest["timestamp"]),
+            "municipalities": municipalities,
+        }
+
+
+def _account(address: str) -> str:
+    checksummed = cast(str, to_checksum_address(address))
+    if int(checksummed, 16) == 0:
+        raise ValueError("the zero address is not an account")
+    return checksummed
+
+
+def _nonzero(value: bytes) -> bytes:
+    if not any(value):
+        raise ValueError("a zero hash is not allowed")
+    return value
+
+
+def _u64(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**64:
+        raise ValueError("time must be a uint64 (unix seconds)")
+    return value
