@@ -34,8 +34,8 @@ VCT_SEAL_CERTIFICATE = "urn:civiccert:vct:inkan-toroku:1"
 CLAIM_LABELS_JA: dict[str, str] = {
     # Look up a dotted path first (``municipality.name``), then the bare claim name.
     "municipality": "発行市区町村",
-    "municipality.code": "地方公共団体コード",
     "municipality.name": "市区町村名",
+    "code": "地方公共団体コード",
     "certificate": "証明書",
     "serial": "証明書番号",
     "issued_at": "発行日時",
@@ -80,8 +80,8 @@ CLAIM_LABELS_JA: dict[str, str] = {
 
 CLAIM_LABELS_EN: dict[str, str] = {
     "municipality": "Issuing municipality",
-    "municipality.code": "Local government code",
     "municipality.name": "Municipality",
+    "code": "Local government code",
     "certificate": "Certificate",
     "serial": "Certificate number",
     "issued_at": "Issued at",

@@ -51,7 +51,7 @@ ERAS: tuple[Era, ...] = (
     Era("令和", date(2019, 5, 1)),
 )
 
-_WAREKI_RE = re.compile(r"(明治|大正|昭和|平成|令和)(元|[0-9]{1,2})年([0-9]{1,2})月([0-9]{1,2})日")
+_WAREKI_RE = re.compile(r"(明治|大正|昭和|平成|令和)(元|[0-9]{1,3})年([0-9]{1,2})月([0-9]{1,2})日")
 
 
 def _check_range(value: date, field: str) -> None:
