@@ -301,7 +301,11 @@ contract CivicRegistry {
         if (leafCount == 0) revert RegistryInvalidLeafCount(leafCount);
         Anchor storage a = _anchors[root];
         if (a.municipality != 0) revert RegistryRootAlreadyAnchored(root);
-        _anchors[root] = Anchor(code, uint64(block.timestamp), uint64(block.number), leafCount);
+        // One SSTORE of the packed Anchor (municipality | timestamp << 32 | blockNumber << 96 | leafCount << 160);
+        // the field-by-field form costs a read-modify-write per field.
+        assembly ("memory-safe") {
+            sstore(a.slot, or(or(code, shl(32, timestamp())), or(shl(96, number()), shl(160, leafCount))))
+        }
         emit BatchAnchored(code, root, leafCount);
     }
 
@@ -316,8 +320,7 @@ contract CivicRegistry {
         uint32 code = _activeMunicipality();
         Revocation storage r = _revocations[_revocationKey(code, credentialHash)];
         if (r.revokedAt != 0) return;
-        r.reason = reason;
-        r.revokedAt = uint64(block.timestamp);
+        _writeRevocation(r, reason);
         emit CredentialRevoked(code, credentialHash, reason);
     }
 
@@ -329,15 +332,13 @@ contract CivicRegistry {
      */
     function revokeMany(bytes32[] calldata credentialHashes, uint8 reason) external {
         uint32 code = _activeMunicipality();
-        uint64 now_ = uint64(block.timestamp);
         bytes32[] memory revoked = new bytes32[](credentialHashes.length);
         uint256 count = 0;
         for (uint256 i = 0; i < credentialHashes.length; ++i) {
             bytes32 h = credentialHashes[i];
             Revocation storage r = _revocations[_revocationKey(code, h)];
             if (r.revokedAt != 0) continue;
-            r.reason = reason;
-            r.revokedAt = now_;
+            _writeRevocation(r, reason);
             revoked[count] = h;
             unchecked {
                 ++count; // cannot overflow: count <= i < credentialHashes.length
@@ -452,10 +453,21 @@ contract CivicRegistry {
 
     /// @dev The caller's municipality; reverts unless the caller operates a non-suspended one.
     function _activeMunicipality() private view returns (uint32 code) {
-        Operator memory op = _operators[msg.sender];
-        if (op.municipality == 0) revert RegistryUnauthorizedOperator(msg.sender);
-        if (op.suspended) revert RegistryMunicipalitySuspended(op.municipality);
-        return op.municipality;
+        Operator storage op = _operators[msg.sender];
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(op.slot) // the packed Operator: municipality (bits 0-31) | suspended (bit 32)
+        }
+        code = uint32(word);
+        if (code == 0) revert RegistryUnauthorizedOperator(msg.sender);
+        if (word >> 32 != 0) revert RegistryMunicipalitySuspended(code);
+    }
+
+    /// @dev One SSTORE of the packed Revocation (reason | revokedAt << 8) into an empty slot.
+    function _writeRevocation(Revocation storage r, uint8 reason) private {
+        assembly ("memory-safe") {
+            sstore(r.slot, or(reason, shl(8, timestamp())))
+        }
     }
 
     /// @dev The key, when it belongs to the caller's active municipality.
