@@ -9,6 +9,7 @@ taken (the outbox pattern):
                    ▲                    │ ▲                      │
                    └────mark_unsent─────┘ └────mark_unanchored───┘   (nonce taken / chain reorg)
     revocation:  requested ──mark_revocation_sent──▶ sent ──mark_revocation_confirmed──▶ confirmed
+                   └───────────────mark_revocation_confirmed────────────▶ (a repeat is a no-op on chain)
 
 A credential's state is derived from its batch (no second copy that could disagree). ``sent`` means "the
 signed raw transaction is durable here and may or may not have reached a node": after a crash it is
@@ -271,8 +272,10 @@ class Journal(Protocol):
         """REQUESTED → SENT: journal the signed transaction BEFORE it is broadcast."""
         ...
 
-    def mark_revocation_confirmed(self, revocation_id: int, *, block_number: int, at: int) -> RevocationRecord:
-        """SENT → CONFIRMED."""
+    def mark_revocation_confirmed(
+        self, revocation_id: int, *, block_number: int, at: int, tx_hash: bytes | None = None
+    ) -> RevocationRecord:
+        """REQUESTED/SENT → CONFIRMED (a revocation is idempotent on chain, so it may be sent directly)."""
         ...
 
     def mark_revocation_retry(self, revocation_id: int, code: ReasonCode, next_attempt_at: float) -> RevocationRecord:
@@ -783,17 +786,18 @@ class SqliteJournal:
             "state = 'sent', raw_tx = ?, tx_hash = ?, nonce = ?, next_attempt_at = NULL",
             (raw_tx, tx_hash, nonce),
         )
-        return self.revocation(revocation_id)
 
-    def mark_revocation_confirmed(self, revocation_id: int, *, block_number: int, at: int) -> RevocationRecord:
-        """SENT → CONFIRMED."""
+    def mark_revocation_confirmed(
+        self, revocation_id: int, *, block_number: int, at: int, tx_hash: bytes | None = None
+    ) -> RevocationRecord:
+        """REQUESTED/SENT → CONFIRMED; ``tx_hash`` replaces the journaled one if given."""
         return self._revocation_transition(
             revocation_id,
-            ("sent",),
-            "state = 'confirmed', block_number = ?, confirmed_at = ?, next_attempt_at = NULL, last_error = NULL",
-            (int(block_number), int(at)),
+            ("requested", "sent"),
+            "state = 'confirmed', block_number = ?, confirmed_at = ?, tx_hash = coalesce(?, tx_hash),"
+            " next_attempt_at = NULL, last_error = NULL",
+            (int(block_number), int(at), tx_hash),
         )
-        return self.revocation(revocation_id)
 
     def mark_revocation_retry(self, revocation_id: int, code: ReasonCode, next_attempt_at: float) -> RevocationRecord:
         """Count a failed attempt, keep its reason code, defer until ``next_attempt_at``."""
@@ -803,7 +807,6 @@ class SqliteJournal:
             "attempts = attempts + 1, last_error = ?, next_attempt_at = ?",
             (ReasonCode(code).value, float(next_attempt_at)),
         )
-        return self.revocation(revocation_id)
 
     def mark_revocation_unsent(self, revocation_id: int, expected_tx_hash: bytes) -> RevocationRecord:
         """SENT → REQUESTED, dropping a signed transaction that can never be mined."""
@@ -814,7 +817,6 @@ class SqliteJournal:
             (),
             expected_tx_hash=expected_tx_hash,
         )
-        return self.revocation(revocation_id)
 
     # --- helpers ---------------------------------------------------------------------------------------
 
