@@ -85,9 +85,8 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "p.pdf"
-        print(
-            f"- render_pdf, 6 members (2 sheets): {ms(lambda: render_pdf(VCT_JUMINHYO, household(6), text6, out), 5):.0f} ms"
-        )
+        t_render = ms(lambda: render_pdf(VCT_JUMINHYO, household(6), text6, out), 5)
+        print(f"- render_pdf, 6 members (2 sheets): {t_render:.0f} ms")
         pdf = pdfium.PdfDocument(out)
         for dpi in (150, 200, 300):
             image = pdf[0].render(scale=dpi / 72, grayscale=True).to_pil()
