@@ -53,6 +53,7 @@ __all__ = [
     "GanacheNode",
     "connect",
     "dev_account",
+    "find_anvil",
 ]
 
 EMBEDDED = "embedded"
@@ -163,7 +164,8 @@ def dev_account(chain: Chain, *, balance_wei: int = _DEV_FUNDING_WEI) -> LocalAc
 # --------------------------------------------------------------------------------------------------------
 
 
-def _find_anvil() -> Path:
+def find_anvil() -> Path:
+    """The anvil binary: $CIVICCERT_ANVIL, else node_modules (repo or cwd), else PATH."""
     env = os.environ.get("CIVICCERT_ANVIL")
     if env:
         return Path(env)
@@ -327,7 +329,7 @@ class AnvilNode(_ManagedNode):
         self.extra_args = extra_args
 
     def _command(self) -> list[str]:
-        cmd = [str(self.binary or _find_anvil()), "--host", "127.0.0.1", "--port", str(self._requested_port)]
+        cmd = [str(self.binary or find_anvil()), "--host", "127.0.0.1", "--port", str(self._requested_port)]
         if self.state_path is not None:
             cmd += ["--state", str(self.state_path), "--state-interval", "1"]
         if self.block_time is not None:

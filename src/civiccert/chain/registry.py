@@ -48,6 +48,7 @@ from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed as _EmbeddedRevert
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+from eth_utils.exceptions import ValidationError as EthValidationError
 from hexbytes import HexBytes
 from web3 import HTTPProvider
 from web3.exceptions import (
@@ -453,7 +454,7 @@ class Registry:
             self._w3.eth.send_raw_transaction(signed.raw)
         except _TRANSPORT_ERRORS as exc:
             raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
-        except (Web3Exception, ValueError) as exc:
+        except (Web3Exception, ValueError, EthValidationError, _EmbeddedRevert) as exc:
             text = str(exc).lower()
             if "insufficient funds" in text:
                 raise ChainError(ReasonCode.INSUFFICIENT_FUNDS, "account cannot pay for gas") from exc

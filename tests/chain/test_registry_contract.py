@@ -1,0 +1,505 @@
+"""CivicRegistry behaviour through the typed client, on the embedded EVM and on real anvil."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from chainkit import CITY, OTHER_CITY, Deployed
+from civiccert.chain.nodes import Chain, dev_account
+from civiccert.chain.registry import Registry
+from civiccert.errors import ReasonCode, RegistryError
+
+pytestmark = pytest.mark.anvil
+
+
+def h32() -> bytes:
+    return os.urandom(32)
+
+
+def expect(code: ReasonCode, name: str, args: tuple[Any, ...], fn: Callable[[], object]) -> None:
+    with pytest.raises(RegistryError) as info:
+        fn()
+    assert (info.value.code, info.value.error_name, info.value.error_args) == (code, name, args)
+
+
+def addr(account: LocalAccount) -> str:
+    return account.address.lower()
+
+
+def now(chain: Chain) -> int:
+    return int(chain.w3.eth.get_block("latest")["timestamp"])
+
+
+def logs_of(chain: Chain, tx_hash: str) -> list[Any]:
+    return list(chain.w3.eth.get_transaction_receipt(tx_hash)["logs"])  # type: ignore[arg-type]
+
+
+# ---- governance ------------------------------------------------------------------------------------------
+
+
+def test_deployer_is_admin_and_operator_acts_for_one_municipality(deployed: Deployed) -> None:
+    assert deployed.admin.admin() == deployed.admin_account.address
+    assert deployed.admin.operator_of(deployed.operator_account.address) == CITY
+    info = deployed.admin.municipality(CITY)
+    assert info is not None
+    assert (info.code, info.suspended, info.operators) == (CITY, False, (deployed.operator_account.address,))
+    assert deployed.admin.municipality(OTHER_CITY) is None
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda r, a: r.register_municipality(OTHER_CITY, a),
+        lambda r, a: r.add_operator(CITY, a),
+        lambda r, a: r.remove_operator(a),
+        lambda r, a: r.suspend(CITY),
+        lambda r, a: r.unsuspend(CITY),
+        lambda r, a: r.transfer_admin(a),
+    ],
+    ids=["register_municipality", "add_operator", "remove_operator", "suspend", "unsuspend", "transfer_admin"],
+)
+def test_non_admin_cannot_govern(deployed: Deployed, call: Callable[[Registry, str], object]) -> None:
+    stranger = dev_account(deployed.chain)
+    for account in (stranger, deployed.operator_account):
+        client = deployed.client(account)
+        expect(
+            ReasonCode.UNAUTHORIZED,
+            "RegistryUnauthorizedAdmin",
+            (addr(account),),
+            lambda c=client: call(c, deployed.operator_account.address),
+        )
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda r: r.anchor(h32(), 1),
+        lambda r: r.revoke([h32()], 1),
+        lambda r: r.revoke([h32(), h32()], 1),
+        lambda r: r.register_key(h32(), 0),
+        lambda r: r.retire_key(h32(), 0),
+        lambda r: r.revoke_key(h32(), 0),
+    ],
+    ids=["anchor", "revoke", "revokeMany", "register_key", "retire_key", "revoke_key"],
+)
+def test_non_operator_cannot_act_even_the_admin(deployed: Deployed, call: Callable[[Registry], object]) -> None:
+    for account in (dev_account(deployed.chain), deployed.admin_account):
+        expect(
+            ReasonCode.UNAUTHORIZED,
+            "RegistryUnauthorizedOperator",
+            (addr(account),),
+            lambda a=account: call(deployed.client(a)),
+        )
+
+
+def test_registration_conflicts(deployed: Deployed) -> None:
+    op = deployed.operator_account
+    expect(
+        ReasonCode.MUNICIPALITY_EXISTS,
+        "RegistryMunicipalityAlreadyRegistered",
+        (CITY,),
+        lambda: deployed.admin.register_municipality(CITY, dev_account(deployed.chain).address),
+    )
+    expect(
+        ReasonCode.OPERATOR_ASSIGNED,
+        "RegistryOperatorAlreadyAssigned",
+        (addr(op), CITY),
+        lambda: deployed.admin.register_municipality(OTHER_CITY, op.address),
+    )
+    expect(
+        ReasonCode.ISSUER_NOT_REGISTERED,
+        "RegistryUnknownMunicipality",
+        (OTHER_CITY,),
+        lambda: deployed.admin.add_operator(OTHER_CITY, dev_account(deployed.chain).address),
+    )
+    stranger = dev_account(deployed.chain)
+    expect(
+        ReasonCode.UNAUTHORIZED,
+        "RegistryUnknownOperator",
+        (addr(stranger),),
+        lambda: deployed.admin.remove_operator(stranger.address),
+    )
+    with pytest.raises(ValueError, match=r"1\.\.999999"):
+        deployed.admin.register_municipality(1_000_000, stranger.address)
+
+
+def test_removed_operator_can_no_longer_anchor(deployed: Deployed) -> None:
+    second = dev_account(deployed.chain)
+    deployed.admin.add_operator("122076", second.address)
+    deployed.client(second).anchor(h32(), 1)
+    deployed.admin.remove_operator(second.address)
+    assert deployed.admin.operator_of(second.address) is None
+    info = deployed.admin.municipality(CITY)
+    assert info is not None
+    assert info.operators == (deployed.operator_account.address,)
+    expect(
+        ReasonCode.UNAUTHORIZED,
+        "RegistryUnauthorizedOperator",
+        (addr(second),),
+        lambda: deployed.client(second).anchor(h32(), 1),
+    )
+
+
+def test_admin_transfer_takes_two_steps(deployed: Deployed) -> None:
+    new_admin = dev_account(deployed.chain)
+    deployed.admin.transfer_admin(new_admin.address)
+    assert deployed.admin.admin() == deployed.admin_account.address
+    stranger = dev_account(deployed.chain)
+    expect(
+        ReasonCode.UNAUTHORIZED,
+        "RegistryUnauthorizedPendingAdmin",
+        (addr(stranger),),
+        lambda: deployed.client(stranger).accept_admin(),
+    )
+    deployed.client(new_admin).accept_admin()
+    assert deployed.admin.admin() == new_admin.address
+    expect(
+        ReasonCode.UNAUTHORIZED,
+        "RegistryUnauthorizedAdmin",
+        (addr(deployed.admin_account),),
+        lambda: deployed.admin.suspend(CITY),
+    )
+
+
+# ---- suspension --------------------------------------------------------------------------------------
+
+
+def test_suspended_municipality_cannot_act_until_unsuspended(deployed: Deployed) -> None:
+    root, key = h32(), h32()
+    deployed.city.anchor(root, 3)
+    deployed.city.register_key(key, 0)
+    deployed.admin.suspend(CITY)
+    late = dev_account(deployed.chain)
+    deployed.admin.add_operator(CITY, late.address)  # joins suspended
+    info = deployed.admin.municipality(CITY)
+    assert info is not None
+    assert info.suspended
+    for client in (deployed.city, deployed.client(late)):
+        for call in (
+            lambda c=client: c.anchor(h32(), 1),
+            lambda c=client: c.revoke([h32()], 1),
+            lambda c=client: c.revoke([h32(), h32()], 1),
+            lambda c=client: c.register_key(h32(), 0),
+            lambda c=client: c.retire_key(key, 0),
+            lambda c=client: c.revoke_key(key, 0),
+        ):
+            expect(ReasonCode.MUNICIPALITY_SUSPENDED, "RegistryMunicipalitySuspended", (CITY,), call)
+    root_info = deployed.admin.root(root)
+    assert root_info is not None
+    assert root_info.leaf_count == 3  # what was recorded stays
+    deployed.admin.suspend(CITY)  # idempotent
+    deployed.admin.unsuspend(CITY)
+    deployed.city.anchor(h32(), 1)
+    deployed.client(late).anchor(h32(), 1)
+
+
+# ---- anchors -----------------------------------------------------------------------------------------
+
+
+def test_anchored_root_never_changes(deployed: Deployed, dev_accounts: Any) -> None:
+    root = h32()
+    outcome = deployed.city.anchor(root, 7)
+    info = deployed.city.root(root)
+    assert info is not None
+    assert (info.municipality, info.leaf_count, info.block_number) == (CITY, 7, outcome.block_number)
+    assert info.anchored_at == outcome.block_timestamp
+    (other,) = dev_accounts(deployed.chain, 1)
+    deployed.admin.register_municipality(OTHER_CITY, other.address)
+    for client in (deployed.city, deployed.client(other)):
+        expect(
+            ReasonCode.ROOT_ALREADY_ANCHORED,
+            "RegistryRootAlreadyAnchored",
+            ("0x" + root.hex(),),
+            lambda c=client: c.anchor(root, 9),
+        )
+    assert deployed.city.root(root) == info
+    assert deployed.city.root(h32()) is None
+
+
+def test_anchor_emits_batch_anchored(deployed: Deployed) -> None:
+    root = h32()
+    outcome = deployed.city.anchor(root, 5)
+    (log,) = logs_of(deployed.chain, outcome.tx_hash)
+    assert int.from_bytes(bytes(log["topics"][1]), "big") == CITY
+    assert bytes(log["topics"][2]) == root
+    assert int.from_bytes(bytes(log["data"]), "big") == 5
+
+
+def test_two_phase_anchor_is_idempotent(deployed: Deployed) -> None:
+    root = h32()
+    signed = deployed.city.build_anchor(root, 2)
+    assert deployed.city.root(root) is None  # built, not sent
+    assert deployed.city.send_raw(signed) == signed.hash
+    assert deployed.city.send_raw(signed) == signed.hash  # "already known" / mined: not an error
+    outcome = deployed.city.wait_for_receipt(signed.hash, timeout=10)
+    assert outcome is not None
+    assert outcome.success
+    assert outcome.tx_hash == signed.hash
+    assert deployed.city.send_raw(signed) == signed.hash  # "nonce too low" for our own hash
+    assert deployed.city.root(root) is not None
+    assert deployed.city.wait_for_receipt("0x" + "ab" * 32, timeout=0.2) is None
+
+
+def test_build_anchor_surfaces_revert_before_signing(deployed: Deployed) -> None:
+    root = h32()
+    deployed.city.anchor(root, 1)
+    with pytest.raises(RegistryError) as info:
+        deployed.city.build_anchor(root, 1)
+    assert info.value.code is ReasonCode.ROOT_ALREADY_ANCHORED
+
+
+def test_pipelined_builds_get_consecutive_nonces(deployed: Deployed) -> None:
+    first = deployed.city.build_anchor(h32(), 1)
+    second = deployed.city.build_anchor(h32(), 1)
+    assert second.nonce == first.nonce + 1
+    for signed in (first, second):
+        deployed.city.send_raw(signed)
+    outcomes = [deployed.city.wait_for_receipt(s.hash, timeout=10) for s in (first, second)]
+    assert all(o is not None and o.success for o in outcomes)
+
+
+# ---- credential revocation ---------------------------------------------------------------------------
+
+
+def test_revocation_is_never_undone_or_overwritten(deployed: Deployed) -> None:
+    cred = h32()
+    first = deployed.city.revoke([cred], 1)
+    assert len(logs_of(deployed.chain, first.tx_hash)) == 1
+    recorded = deployed.city.revocation(CITY, cred)
+    assert recorded is not None
+    assert recorded[0] == 1
+    again = deployed.city.revoke([cred], 4)
+    assert logs_of(deployed.chain, again.tx_hash) == []  # a no-op emits nothing
+    many = deployed.city.revoke([cred, h32()], 5)
+    assert len(logs_of(deployed.chain, many.tx_hash)) == 1
+    assert deployed.city.revocation(CITY, cred) == recorded
+
+
+def test_revoke_many_lists_only_new_hashes(deployed: Deployed) -> None:
+    old, new1, new2 = h32(), h32(), h32()
+    deployed.city.revoke([old], 2)
+    outcome = deployed.city.revoke([old, new1, new2], 3)
+    (log,) = logs_of(deployed.chain, outcome.tx_hash)
+    data = bytes(log["data"])
+    # (uint8 reason, bytes32[] hashes): reason, offset, length, items
+    assert int.from_bytes(data[:32], "big") == 3
+    assert int.from_bytes(data[64:96], "big") == 2
+    assert [data[96:128], data[128:160]] == [new1, new2]
+    assert deployed.city.revocation(CITY, new2) is not None
+    again = deployed.city.revoke([old, new1], 3)
+    assert logs_of(deployed.chain, again.tx_hash) == []
+
+
+def test_revocation_lands_in_own_namespace_only(deployed: Deployed) -> None:
+    other = dev_account(deployed.chain)
+    deployed.admin.register_municipality(OTHER_CITY, other.address)
+    root, cred = h32(), h32()
+    deployed.city.anchor(root, 1)
+    deployed.client(other).revoke([cred], 1)  # another municipality "revokes" CITY's credential
+    assert deployed.city.revocation(CITY, cred) is None
+    assert deployed.city.revocation(OTHER_CITY, cred) is not None
+    status = deployed.city.status(root, cred)
+    assert status.anchored
+    assert not status.revoked
+    deployed.city.revoke([cred], 6)
+    status = deployed.city.status(root, cred)
+    assert status.revoked
+    assert status.revocation_reason == 6
+
+
+# ---- keys --------------------------------------------------------------------------------------------
+
+
+def advance_time(chain: Chain, seconds: int) -> None:
+    """Move the chain's clock forward and mine a block (dev-chain cheat RPCs)."""
+    if chain.kind == "embedded":
+        chain.w3.testing.timeTravel(now(chain) + seconds)
+        chain.w3.testing.mine()
+    else:
+        chain.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def test_key_validity_over_time(deployed: Deployed) -> None:
+    key = h32()
+    t0 = now(deployed.chain)
+    deployed.city.register_key(key, t0 + 100)
+    deployed.city.retire_key(key, t0 + 1000)
+    info = deployed.city.key(key)
+    assert info is not None
+    assert (info.municipality, info.valid_from, info.retired_at, info.revoked_at) == (CITY, t0 + 100, t0 + 1000, 0)
+    for t, valid in ((t0 + 99, False), (t0 + 100, True), (t0 + 999, True), (t0 + 1000, False)):
+        assert deployed.city.is_key_valid_at(CITY, key, t) is valid
+        assert info.valid_at(t) is valid  # the offline rule is the on-chain rule
+    assert deployed.city.is_key_valid_at(OTHER_CITY, key, t0 + 500) is False
+    advance_time(deployed.chain, 600)
+    deployed.city.revoke_key(key, t0 + 400)  # compromise found later: revoked into the past
+    revoked = deployed.city.key(key)
+    assert revoked is not None
+    assert revoked.revoked_at == t0 + 400
+    assert deployed.city.is_key_valid_at(CITY, key, t0 + 399) is True
+    assert deployed.city.is_key_valid_at(CITY, key, t0 + 400) is False
+    expect(
+        ReasonCode.KEY_REVOKED,
+        "RegistryKeyAlreadyRevoked",
+        ("0x" + key.hex(), t0 + 400),
+        lambda: deployed.city.revoke_key(key, t0 + 100),
+    )
+    expect(
+        ReasonCode.KEY_RETIRED,
+        "RegistryKeyAlreadyRetired",
+        ("0x" + key.hex(), t0 + 1000),
+        lambda: deployed.city.retire_key(key, 0),
+    )
+
+
+def test_key_revocation_in_the_future_is_capped_at_now(deployed: Deployed) -> None:
+    key = h32()
+    deployed.city.register_key(key, 0)
+    outcome = deployed.city.revoke_key(key, 2**63)
+    info = deployed.city.key(key)
+    assert info is not None
+    assert info.revoked_at == outcome.block_timestamp
+
+
+def test_key_never_valid_before_registration_block(deployed: Deployed) -> None:
+    key = h32()
+    outcome = deployed.city.register_key(key, 1)  # far in the past: raised to the block time
+    info = deployed.city.key(key)
+    assert info is not None
+    assert info.valid_from == outcome.block_timestamp
+
+
+def test_key_errors(deployed: Deployed) -> None:
+    t0 = now(deployed.chain)
+    key = h32()
+    deployed.city.register_key(key, t0 + 50)
+    hexkey = "0x" + key.hex()
+    expect(
+        ReasonCode.KEY_EXISTS,
+        "RegistryKeyAlreadyRegistered",
+        (hexkey, CITY),
+        lambda: deployed.city.register_key(key, 0),
+    )
+    expect(
+        ReasonCode.KEY_NOT_YET_VALID,
+        "RegistryInvalidKeyTime",
+        (hexkey, t0),
+        lambda: deployed.city.revoke_key(key, t0),
+    )
+    unknown = h32()
+    expect(
+        ReasonCode.KEY_UNKNOWN,
+        "RegistryUnknownKey",
+        ("0x" + unknown.hex(),),
+        lambda: deployed.city.retire_key(unknown, 0),
+    )
+    other = dev_account(deployed.chain)
+    deployed.admin.register_municipality(OTHER_CITY, other.address)
+    for call in (lambda: deployed.client(other).retire_key(key, 0), lambda: deployed.client(other).revoke_key(key, 0)):
+        expect(ReasonCode.KEY_WRONG_MUNICIPALITY, "RegistryKeyWrongMunicipality", (hexkey, CITY), call)
+    info = deployed.city.key(key)
+    assert info is not None
+    assert (info.retired_at, info.revoked_at) == (0, 0)
+
+
+# ---- invariants against every state-changing function --------------------------------------------------
+
+
+def test_invariants_hold_across_every_external_function(deployed: Deployed) -> None:
+    root, cred, key = h32(), h32(), h32()
+    deployed.city.anchor(root, 4)
+    deployed.city.revoke([cred], 1)
+    deployed.city.register_key(key, 0)
+    deployed.city.revoke_key(key, now(deployed.chain))
+    before = (deployed.city.root(root), deployed.city.revocation(CITY, cred), deployed.city.key(key))
+    other, extra, new_admin = (dev_account(deployed.chain) for _ in range(3))
+    calls: list[Callable[[], object]] = [
+        lambda: deployed.admin.register_municipality(OTHER_CITY, other.address),
+        lambda: deployed.admin.add_operator(CITY, extra.address),
+        lambda: deployed.client(other).anchor(h32(), 1),
+        lambda: deployed.client(other).revoke([cred], 9),
+        lambda: deployed.client(other).revoke([cred, h32()], 9),
+        lambda: deployed.city.revoke([cred], 9),
+        lambda: deployed.city.revoke([cred, h32()], 9),
+        lambda: deployed.city.anchor(root, 99),
+        lambda: deployed.city.register_key(key, 0),
+        lambda: deployed.city.retire_key(key, 0),
+        lambda: deployed.city.revoke_key(key, 0),
+        lambda: deployed.client(other).register_key(key, 0),
+        lambda: deployed.admin.suspend(CITY),
+        lambda: deployed.admin.unsuspend(CITY),
+        lambda: deployed.admin.remove_operator(extra.address),
+        lambda: deployed.admin.transfer_admin(new_admin.address),
+        lambda: deployed.client(new_admin).accept_admin(),
+    ]
+    for call in calls:
+        with contextlib.suppress(RegistryError):  # reverting is fine; changing the records is not
+            call()
+        assert (deployed.city.root(root), deployed.city.revocation(CITY, cred), deployed.city.key(key)) == before
+
+
+# ---- views -------------------------------------------------------------------------------------------
+
+
+def test_status_of_unanchored_root_is_all_zero(deployed: Deployed) -> None:
+    cred = h32()
+    deployed.city.revoke([cred], 1)
+    status = deployed.city.status(h32(), cred)
+    assert not status.anchored
+    assert not status.revoked
+    assert (status.municipality, status.anchored_at, status.leaf_count, status.revocation_reason) == (0, 0, 0, 0)
+
+
+def test_statuses_batch_matches_single_calls(deployed: Deployed) -> None:
+    root = h32()
+    creds = [h32() for _ in range(25)]
+    deployed.city.anchor(root, len(creds))
+    deployed.city.revoke(creds[::3], 2)
+    pairs = [(root, c) for c in creds] + [(h32(), creds[0])]
+    batch = deployed.city.statuses(pairs)
+    assert batch == [deployed.city.status(r, c) for r, c in pairs]
+    assert [s.revoked for s in batch[:-1]] == [i % 3 == 0 for i in range(len(creds))]
+    assert not batch[-1].anchored
+    assert deployed.city.statuses([]) == []
+
+
+def test_trust_snapshot_lists_municipalities_and_keys(deployed: Deployed) -> None:
+    other = dev_account(deployed.chain)
+    deployed.admin.register_municipality("011002", other.address)
+    live, retired = h32(), h32()
+    deployed.city.register_key(live, 0)
+    deployed.city.register_key(retired, 0)
+    deployed.city.retire_key(retired, 0)
+    deployed.admin.suspend(OTHER_CITY)
+    snap = deployed.admin.trust_snapshot(log_chunk=2)  # small chunks exercise the paging
+    assert snap["chain_id"] == deployed.chain.chain_id
+    assert snap["registry"] == deployed.admin.address
+    assert snap["block_number"] == deployed.chain.block_number()
+    by_code = {m["code"]: m for m in snap["municipalities"]}
+    assert set(by_code) == {"122076", "011002"}
+    assert by_code["011002"]["suspended"] is True
+    assert by_code["011002"]["keys"] == []
+    keys = {k["thumbprint"]: k for k in by_code["122076"]["keys"]}
+    assert set(keys) == {"0x" + live.hex(), "0x" + retired.hex()}
+    assert keys["0x" + live.hex()]["retired_at"] is None
+    assert keys["0x" + retired.hex()]["retired_at"] is not None
+
+
+def test_client_rejects_malformed_arguments(deployed: Deployed) -> None:
+    with pytest.raises(ValueError, match="zero hash"):
+        deployed.city.anchor(b"\x00" * 32, 1)
+    with pytest.raises(ValueError, match="leaf_count"):
+        deployed.city.anchor(h32(), 0)
+    with pytest.raises(ValueError, match="32 bytes"):
+        deployed.city.revoke([b"short"], 1)
+    with pytest.raises(ValueError, match="uint8"):
+        deployed.city.revoke([h32()], 256)
+    with pytest.raises(ValueError, match="no account"):
+        Registry(deployed.chain, deployed.admin.address).anchor(h32(), 1)  # no account
