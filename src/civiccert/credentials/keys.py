@@ -44,7 +44,7 @@ _THUMBPRINT_MEMBERS = {
     "RSA": ("e", "kty", "n"),
     "oct": ("k", "kty"),
 }
-_ALG_OF = {("EC", "P-256"): "ES256", ("OKP", "Ed25519"): "EdDSA"}
+_ALG_OF: dict[tuple[Any, Any], str] = {("EC", "P-256"): "ES256", ("OKP", "Ed25519"): "EdDSA"}
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 

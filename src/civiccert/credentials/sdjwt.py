@@ -15,6 +15,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _quote
 from typing import Any, TypeAlias
 
 from civiccert.credentials.jose import (
@@ -88,8 +89,11 @@ class VerifiedSdJwt:
 # --- helpers shared by the roles -----------------------------------------------------------------------
 
 
+_sha256 = hashlib.sha256
+
+
 def _digest(disclosure: str) -> str:
-    return b64url_encode(hashlib.sha256(disclosure.encode("ascii")).digest())
+    return b64url_encode(_sha256(disclosure.encode("ascii")).digest())
 
 
 def split(sd_jwt: str) -> tuple[str, list[str], str | None]:
@@ -150,9 +154,14 @@ class _Issuance:
         return salt
 
     def _disclose(self, content: list[Any]) -> str:
-        disclosure = b64url_encode(json_text(content).encode("utf-8"))
+        # Compact JSON exactly as json_text writes it; strings (the common case) go straight to the C
+        # escaper, which is what JSONEncoder(ensure_ascii=False) uses too.
+        value = content[-1]
+        text = "[" + _quote(content[0]) + ("," + _quote(content[1]) if len(content) == 3 else "") + ","
+        text += (_quote(value) if type(value) is str else json_text(value)) + "]"
+        disclosure = b64url_encode(text.encode("utf-8"))
         self.disclosures.append(disclosure)
-        return _digest(disclosure)
+        return b64url_encode(_sha256(disclosure.encode("ascii")).digest())
 
     def _decoy_digests(self) -> list[str]:
         low, high = self._decoys
@@ -160,13 +169,16 @@ class _Issuance:
         return [b64url_encode(hashlib.sha256(self._next_salt().encode("ascii")).digest()) for _ in range(count)]
 
     def build(self, node: Any, top: bool = False) -> Any:
-        if isinstance(node, Mapping):
+        kind = type(node)
+        if kind is str or kind is int or kind is bool or kind is float or node is None:
+            return node  # the common case first: ABC isinstance checks are slow
+        if kind is dict or isinstance(node, Mapping):
             return self._build_object(node, top)
         if isinstance(node, list | tuple):
             return self._build_array(node)
         if isinstance(node, Sd):
             raise ValueError("Sd marks a dict key or an array element, not a dict value")
-        if node is None or isinstance(node, str | int | float | bool):
+        if isinstance(node, str | int | float):
             return node
         raise TypeError(f"claim values must be JSON types, not {type(node).__name__}")
 
@@ -175,15 +187,16 @@ class _Issuance:
         digests: list[str] = []
         names: set[str] = set()
         for key, value in node.items():
-            name = key.value if isinstance(key, Sd) else key
-            if not isinstance(name, str):
+            marked = type(key) is Sd
+            name = key.value if marked else key
+            if type(name) is not str:
                 raise TypeError("claim names must be str")
             if name in _RESERVED_NAMES:
                 raise ValueError("'_sd' and '...' are reserved claim names")
             if name in names:
                 raise ValueError("claim name appears twice (plain and Sd)")
             names.add(name)
-            if isinstance(key, Sd):
+            if marked:
                 if top and name in NEVER_DISCLOSABLE:
                     raise ValueError(f"claim {name!r} must never be selectively disclosable")
                 digests.append(self._disclose([self._next_salt(), name, self.build(value)]))
@@ -428,11 +441,13 @@ class _Unfolder:
         self.used: set[str] = set()
         self.paths: list[tuple[Segment, ...]] = []
 
-    def _claim(self, digest: Any, field: str) -> tuple[int, list[Any]] | None:
+    def _claim(self, digest: Any, where: tuple[Segment, ...]) -> tuple[int, list[Any]] | None:
         if not isinstance(digest, str):
-            raise CredentialError(ReasonCode.MALFORMED, "digest is not a string", field=field)
+            raise CredentialError(ReasonCode.MALFORMED, "digest is not a string", field=_format_path(where))
         if digest in self.seen:
-            raise CredentialError(ReasonCode.DIGEST_DUPLICATE, "digest appears more than once", field=field)
+            raise CredentialError(
+                ReasonCode.DIGEST_DUPLICATE, "digest appears more than once", field=_format_path(where)
+            )
         self.seen.add(digest)
         found = self.by_digest.get(digest)
         if found is not None:
@@ -447,17 +462,17 @@ class _Unfolder:
         return obj
 
     def _object(self, obj: dict[str, Any], path: tuple[Segment, ...]) -> dict[str, Any]:
-        digests = obj.get(SD_DIGESTS_KEY, [])
-        field = _format_path((*path, SD_DIGESTS_KEY))
-        if not isinstance(digests, list):
-            raise CredentialError(ReasonCode.MALFORMED, "_sd is not an array", field=field)
+        digests = obj.get(SD_DIGESTS_KEY, ())
+        where = (*path, SD_DIGESTS_KEY)
+        if not isinstance(digests, list | tuple):
+            raise CredentialError(ReasonCode.MALFORMED, "_sd is not an array", field=_format_path(where))
         out = {
             name: self.unfold(value, (*path, name))
             for name, value in obj.items()
             if name != SD_DIGESTS_KEY and not (name == SD_ALG_KEY and not path)
         }
         for digest in digests:
-            found = self._claim(digest, field)
+            found = self._claim(digest, where)
             if found is None:
                 continue  # a decoy or a withheld claim
             index, content = found
@@ -479,7 +494,7 @@ class _Unfolder:
         out: list[Any] = []
         for element in obj:
             if isinstance(element, dict) and len(element) == 1 and ARRAY_DIGEST_KEY in element:
-                found = self._claim(element[ARRAY_DIGEST_KEY], _format_path((*path, len(out))))
+                found = self._claim(element[ARRAY_DIGEST_KEY], (*path, len(out)))
                 if found is None:
                     continue
                 index, content = found
@@ -500,17 +515,23 @@ class _Unfolder:
 def _decode_disclosures(disclosures: list[str]) -> dict[str, tuple[int, list[Any]]]:
     by_digest: dict[str, tuple[int, list[Any]]] = {}
     for index, disclosure in enumerate(disclosures):
-        field = f"disclosures[{index}]"
-        content = json_parse(b64url_decode(disclosure, field=field), field=field)
-        if not isinstance(content, list) or len(content) not in (2, 3) or not isinstance(content[0], str):
+        try:
+            content = json_parse(b64url_decode(disclosure))
+        except CredentialError as exc:
+            raise CredentialError(exc.code, exc.message, field=f"disclosures[{index}]") from None
+        if type(content) is not list or len(content) not in (2, 3) or type(content[0]) is not str:
+            field = f"disclosures[{index}]"
             raise CredentialError(ReasonCode.DISCLOSURE_MALFORMED, "not a [salt, (name,) value] array", field=field)
         if len(content) == 3:
-            if not isinstance(content[1], str):
+            if type(content[1]) is not str:
+                field = f"disclosures[{index}]"
                 raise CredentialError(ReasonCode.DISCLOSURE_MALFORMED, "claim name is not a string", field=field)
             if content[1] in _RESERVED_NAMES:
+                field = f"disclosures[{index}]"
                 raise CredentialError(ReasonCode.CLAIM_NAME_RESERVED, "disclosed claim name is reserved", field=field)
-        digest = _digest(disclosure)
+        digest = b64url_encode(_sha256(disclosure.encode("ascii")).digest())
         if digest in by_digest:
+            field = f"disclosures[{index}]"
             raise CredentialError(ReasonCode.DISCLOSURE_DUPLICATE, "disclosure sent twice", field=field)
         by_digest[digest] = (index, content)
     return by_digest
