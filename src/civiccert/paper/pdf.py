@@ -31,6 +31,7 @@ from civiccert.errors import PaperError, ReasonCode
 from civiccert.paper._dates import print_date, print_datetime
 from civiccert.paper._glyphs import FONT_NAME, GETA, printable, register_font
 from civiccert.paper.qr import QUIET_ZONE_MODULES, QrCode, make_qr
+from civiccert.records.juminhyo import NAME_KANA_NOT_RECORDED_JA
 
 __all__ = ["PERSONS_PER_SHEET", "render_pdf"]
 
@@ -177,7 +178,9 @@ def _title(sheet: _Sheet, title: str, claims: Mapping[str, Any], page: int, page
 
 def _person_rows(person: Mapping[str, Any], omitted: set[str]) -> list[list[tuple[str, str, float]]]:
     """Rows of (label, value, width share) for one person of a 世帯連記式 copy."""
-    kana = _s(person.get("name_kana"))
+    # name_kana is null (not absent) when the register has no 振り仮名 yet: print the legal placeholder
+    kana = NAME_KANA_NOT_RECORDED_JA if "name_kana" in person and person["name_kana"] is None \
+        else _s(person.get("name_kana"))
     name = _s(person.get("name"))
     rows: list[list[tuple[str, str, float]]] = [
         [
