@@ -302,7 +302,8 @@ def _revert_data(exc: BaseException) -> bytes | None:
         candidates.extend(seen.args)
         seen = seen.__cause__ or seen.__context__
     for candidate in candidates:
-        c = candidate.get("data") if isinstance(candidate, dict) else candidate
+        # geth/anvil: "0x…"; ganache 7: {"result": "0x…", "message": "revert", …}
+        c = candidate.get("data", candidate.get("result")) if isinstance(candidate, dict) else candidate
         if isinstance(c, bytes | bytearray | HexBytes) and len(c) >= 4:
             return bytes(c)
         if isinstance(c, str) and c.startswith("0x") and len(c) >= 10:
