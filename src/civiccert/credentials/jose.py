@@ -145,8 +145,19 @@ def json_dumps(obj: Any) -> bytes:
     return _ENCODER.encode(obj).encode("utf-8")
 
 
+_scan_once = _DECODER.scan_once
+
+
 def json_parse(data: bytes | str, *, field: str | None = None) -> Any:
     """Strict JSON of any type: duplicate member names and NaN/Infinity are rejected."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        # Fast path: one C scanner call for a value with no surrounding whitespace (what we emit).
+        value, end = _scan_once(text, 0)
+        if end == len(text):
+            return value
+    except (StopIteration, ValueError, _DuplicateKey, _BadConstant, RecursionError):
+        pass  # the full parse below decides, and names the reason
     try:
         return _DECODER.decode(data.decode("utf-8") if isinstance(data, bytes) else data)
     except _DuplicateKey:
