@@ -1,0 +1,59 @@
+"""Gas used by the registry's hot paths, from real transaction receipts on a managed anvil.
+
+    .venv/bin/python benchmarks/bench_gas.py
+
+Prints a Markdown table (copied into docs/gas.md) and writes nothing. Random 32-byte hashes, so calldata
+cost varies by a few gas between runs (a zero byte costs 4 gas, a non-zero byte 16).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from civiccert.chain.nodes import AnvilNode, connect, dev_account
+from civiccert.chain.registry import Registry
+
+CITY = 122076
+OPEN_ATTESTATION = {"anchor one batch": 47_886, "revoke one": 47_980, "revokeMany, per credential": 24_453}
+TARGETS = {"anchor one batch": 48_000, "revoke one": 48_000, "revokeMany, per credential": 24_000}
+
+
+def main() -> None:
+    with AnvilNode() as node:
+        chain = connect(node.url)
+        admin, operator = dev_account(chain), dev_account(chain)
+        registry = Registry.deploy(chain, admin)
+        setup = registry.register_municipality(CITY, operator.address)
+        city = Registry(chain, registry.address, operator)
+        key = city.register_key(os.urandom(32), 0)
+        rows: list[tuple[str, float, str]] = [
+            ("registerMunicipality (+ first operator)", setup.gas_used, "1 tx"),
+            ("registerKey", key.gas_used, "1 tx"),
+        ]
+        anchors = [city.anchor(os.urandom(32), 100).gas_used for _ in range(5)]
+        rows.append(("anchor one batch", sum(anchors) / len(anchors), "mean of 5"))
+        revokes = [city.revoke([os.urandom(32)], 1).gas_used for _ in range(5)]
+        rows.append(("revoke one", sum(revokes) / len(revokes), "mean of 5"))
+        for n in (10, 100):
+            outcome = city.revoke([os.urandom(32) for _ in range(n)], 1)
+            label = "revokeMany, per credential" if n == 100 else f"revokeMany, per credential (n={n})"
+            rows.append((label, outcome.gas_used / n, f"n={n}, total {outcome.gas_used:,}"))
+        root = os.urandom(32)
+        city.anchor(root, 1)
+        pairs = [(root, os.urandom(32)) for _ in range(10_000)]
+        started = time.perf_counter()
+        city.statuses(pairs)
+        rate = len(pairs) / (time.perf_counter() - started)
+    print(f"anvil {chain.w3.client_version}, chain id {chain.chain_id}\n")
+    print("| operation | gas | target | OpenAttestation | note |")
+    print("|---|---:|---:|---:|---|")
+    for label, gas, note in rows:
+        target = TARGETS.get(label)
+        oa = OPEN_ATTESTATION.get(label)
+        print(f"| {label} | {gas:,.0f} | {f'≤ {target:,}' if target else ''} | {f'{oa:,}' if oa else ''} | {note} |")
+    print(f"\nstatuses(): {rate:,.0f} status calls/s (10,000 pairs, JSON-RPC batches of 1,000)")
+
+
+if __name__ == "__main__":
+    main()
