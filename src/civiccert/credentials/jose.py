@@ -145,7 +145,7 @@ def json_dumps(obj: Any) -> bytes:
     return _ENCODER.encode(obj).encode("utf-8")
 
 
-_scan_once = _DECODER.scan_once
+_scan_once: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def json_parse(data: bytes | str, *, field: str | None = None) -> Any:
