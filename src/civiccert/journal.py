@@ -447,7 +447,6 @@ class SqliteJournal:
         already journaled with different data raises ``JOURNAL_CONFLICT``.
         """
         created_at = time.time() if at is None else float(at)
-        back_links: list[CredentialEntry] = []
         ids_in_call = {entry.credential_id: entry for entry in entries}
         for position, entry in enumerate(entries):
             _check_entry(entry, position)
@@ -457,53 +456,56 @@ class SqliteJournal:
             raise JournalError(ReasonCode.JOURNAL_CONFLICT, "credential hash repeated", field="credential_hash")
         with self._write() as conn:
             try:
-                new: list[CredentialEntry] = []
                 for entry in entries:
-                    existing = conn.execute(
-                        "SELECT credential_id, credential_hash, kind, twin_id FROM credentials"
-                        " WHERE credential_id = ? OR credential_hash = ?",
-                        (entry.credential_id, entry.credential_hash),
-                    ).fetchall()
-                    if not existing:
-                        new.append(entry)
-                        continue
-                    same = (entry.credential_id, entry.credential_hash, entry.kind.value, entry.twin_id)
-                    if len(existing) != 1 or tuple(existing[0]) != same:
-                        raise JournalError(ReasonCode.JOURNAL_CONFLICT, "credential already journaled with other data")
-                for entry in new:
-                    if entry.twin_id is None:
-                        continue
-                    twin = ids_in_call.get(entry.twin_id)
-                    if twin is not None:
-                        twin_kind, twin_of_twin = twin.kind.value, twin.twin_id
-                    else:
-                        row = conn.execute(
-                            "SELECT kind, twin_id FROM credentials WHERE credential_id = ?", (entry.twin_id,)
-                        ).fetchone()
-                        if row is None:
-                            raise JournalError(ReasonCode.CREDENTIAL_UNKNOWN, "twin is not journaled", field="twin_id")
-                        twin_kind, twin_of_twin = row
-                    if twin_kind == entry.kind.value:
-                        raise ValueError("a twin must be the other form (digital <-> paper)")
-                    if twin_of_twin not in (None, entry.credential_id):
-                        raise JournalError(
-                            ReasonCode.JOURNAL_CONFLICT, "twin is linked to another credential", field="twin_id"
-                        )
-                    back_links.append(entry)
-                conn.executemany(
-                    "INSERT INTO credentials (credential_id, credential_hash, kind, twin_id, created_at)"
+                    if entry.twin_id is not None:
+                        self._check_twin(conn, entry, ids_in_call.get(entry.twin_id))
+                inserted = conn.executemany(
+                    "INSERT OR IGNORE INTO credentials (credential_id, credential_hash, kind, twin_id, created_at)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    [(e.credential_id, e.credential_hash, e.kind.value, e.twin_id, created_at) for e in new],
-                )
+                    [(e.credential_id, e.credential_hash, e.kind.value, e.twin_id, created_at) for e in entries],
+                ).rowcount
+                if inserted != len(entries):
+                    self._check_repeats(conn, entries)
                 # twins point at each other: complete the back link of an already journaled twin
                 conn.executemany(
                     "UPDATE credentials SET twin_id = ? WHERE credential_id = ? AND twin_id IS NULL",
-                    [(e.credential_id, e.twin_id) for e in back_links],
+                    [(e.credential_id, e.twin_id) for e in entries if e.twin_id is not None],
                 )
-            except sqlite3.IntegrityError as exc:
-                raise JournalError(ReasonCode.JOURNAL_CONFLICT, "credential already journaled") from exc
             except sqlite3.Error as exc:
                 raise JournalError(ReasonCode.JOURNAL_UNAVAILABLE, "journal write failed") from exc
+
+    @staticmethod
+    def _check_twin(conn: sqlite3.Connection, entry: CredentialEntry, twin: CredentialEntry | None) -> None:
+        """A twin is the other form, journaled (or in the same call), and not linked to a third credential."""
+        if twin is not None:
+            twin_kind, twin_of_twin = twin.kind.value, twin.twin_id
+        else:
+            row = conn.execute(
+                "SELECT kind, twin_id FROM credentials WHERE credential_id = ?", (entry.twin_id,)
+            ).fetchone()
+            if row is None:
+                raise JournalError(ReasonCode.CREDENTIAL_UNKNOWN, "twin is not journaled", field="twin_id")
+            twin_kind, twin_of_twin = row
+        if twin_kind == entry.kind.value:
+            raise ValueError("a twin must be the other form (digital <-> paper)")
+        if twin_of_twin not in (None, entry.credential_id):
+            raise JournalError(ReasonCode.JOURNAL_CONFLICT, "twin is linked to another credential", field="twin_id")
+
+    @staticmethod
+    def _check_repeats(conn: sqlite3.Connection, entries: Sequence[CredentialEntry]) -> None:
+        """Some entries were already journaled: fine when identical (a retried call), else a conflict."""
+        for entry in entries:
+            rows = conn.execute(
+                "SELECT credential_id, credential_hash, kind, twin_id FROM credentials"
+                " WHERE credential_id = ? OR credential_hash = ?",
+                (entry.credential_id, entry.credential_hash),
+            ).fetchall()
+            if len(rows) != 1:
+                raise JournalError(ReasonCode.JOURNAL_CONFLICT, "credential id or hash already journaled")
+            cid, chash, kind, twin_id = rows[0]
+            same = (cid, bytes(chash), kind) == (entry.credential_id, entry.credential_hash, entry.kind.value)
+            if not same or entry.twin_id not in (None, twin_id):
+                raise JournalError(ReasonCode.JOURNAL_CONFLICT, "credential already journaled with other data")
 
     def add_credential(
         self,

@@ -171,6 +171,10 @@ def test_duplicate_hash_or_id_conflicts_but_identical_retry_is_a_no_op(journal: 
         journal.add_credentials([CredentialEntry("credential-2", _h(3)), CredentialEntry("credential-3", _h(3))])
     assert err.value.code is ReasonCode.JOURNAL_CONFLICT
     assert journal.status_counts()["pending"] == 1
+    # a retried add of a credential whose twin was linked meanwhile is still the same credential
+    journal.add_credential(_h(4), CredentialKind.PAPER, twin_id=cid, credential_id="credential-4")
+    assert journal.add_credential(_h(1), credential_id=cid) == cid
+    assert journal.credential(cid).twin_id == "credential-4"
 
 
 def test_input_validation_is_misuse_not_journal_error(journal: SqliteJournal) -> None:
