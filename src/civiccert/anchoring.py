@@ -297,10 +297,16 @@ class Anchorer:
 
     def _settle_sent(self, batch: BatchRecord) -> BatchOutcome:
         signed = self._signed(batch)
-        outcome = self._registry.wait_for_receipt(signed.hash, confirmations=self._confirmations, timeout=0)
-        if outcome is not None:
-            return self._finish(batch, outcome)
-        return self._broadcast_and_wait(batch, signed, resigned=False)
+        mined = self._registry.wait_for_receipt(signed.hash, confirmations=0, timeout=0)
+        if mined is None:
+            return self._broadcast_and_wait(batch, signed, resigned=False)
+        if not self._confirmations:
+            return self._finish(batch, mined)
+        # mined: never re-broadcast, only wait (briefly) for the confirmations
+        confirmed = self._registry.wait_for_receipt(
+            signed.hash, confirmations=self._confirmations, timeout=self._receipt_timeout
+        )
+        return _outcome(batch) if confirmed is None else self._finish(batch, confirmed)
 
     def _broadcast_and_wait(self, batch: BatchRecord, signed: SignedTx, *, resigned: bool) -> BatchOutcome:
         try:

@@ -313,6 +313,21 @@ def test_reconcile_reanchors_a_batch_whose_anchor_vanished(env: Env) -> None:
     assert env.anchorer().reconcile() == []  # nothing else changed
 
 
+def test_batch_counts_as_anchored_only_after_the_configured_confirmations(env: Env) -> None:
+    (cid,) = env.issue(1)
+    anchorer = env.anchorer(confirmations=2, receipt_timeout=0.1)
+    (mined,) = anchorer.flush(force=True)
+    assert (mined.state, mined.error) == (BatchState.SENT, None)  # in a block, not confirmed yet
+    assert anchorer.receipt(cid) is None
+    env.chain.w3.testing.mine(1)
+    (still,) = anchorer.flush()
+    assert still.state is BatchState.SENT
+    env.chain.w3.testing.mine(1)
+    (done,) = anchorer.flush()
+    assert (done.state, done.tx_hash) == (BatchState.ANCHORED, mined.tx_hash)
+    _check_receipt(env, cid)
+
+
 def test_anchorer_rejects_a_registry_without_signer(env: Env) -> None:
     with pytest.raises(ValueError, match="operator account"):
         Anchorer(env.journal, Registry(env.chain, env.city.address))
