@@ -54,6 +54,7 @@ __all__ = [
     "connect",
     "dev_account",
     "find_anvil",
+    "fund_dev_account",
 ]
 
 EMBEDDED = "embedded"
@@ -140,23 +141,30 @@ def _detect_kind(w3: Web3) -> ChainKind:
 def dev_account(chain: Chain, *, balance_wei: int = _DEV_FUNDING_WEI) -> LocalAccount:
     """A fresh, funded account on a LOCAL DEV chain (embedded, anvil, ganache); refuses anything else.
 
-    Fresh keys keep parallel users of one node from sharing nonces. Funding: the embedded chain's unlocked
-    account sends `balance_wei`; anvil/ganache set the balance with their cheat RPC.
+    Fresh keys keep parallel users of one node from sharing nonces.
     """
     account: LocalAccount = Account.create()
+    fund_dev_account(chain, account.address, balance_wei=balance_wei)
+    return account
+
+
+def fund_dev_account(chain: Chain, address: str, *, balance_wei: int = _DEV_FUNDING_WEI) -> None:
+    """Give ``address`` ether on a LOCAL DEV chain: the embedded chain's unlocked account sends it,
+    anvil/ganache set the balance with their cheat RPC. Refuses real networks (ConfigError)."""
     w3 = chain.w3
     if chain.kind == "embedded":
         funder = w3.eth.accounts[0]
-        tx_hash = w3.eth.send_transaction({"from": funder, "to": account.address, "value": Wei(balance_wei)})
+        tx_hash = w3.eth.send_transaction({"from": funder, "to": address, "value": Wei(balance_wei)})
         w3.eth.wait_for_transaction_receipt(tx_hash)
     elif chain.kind in ("anvil", "ganache"):
         method = "anvil_setBalance" if chain.kind == "anvil" else "evm_setAccountBalance"
-        response = w3.provider.make_request(method, [account.address, hex(balance_wei)])  # type: ignore[arg-type]
+        response = w3.provider.make_request(method, [address, hex(balance_wei)])  # type: ignore[arg-type]
         if "error" in response:
             raise ChainError(ReasonCode.TRANSACTION_FAILED, f"{method} failed")
     else:
-        raise ConfigError(ReasonCode.CONFIG_INVALID, "dev accounts exist only on local dev chains", field="url")
-    return account
+        raise ConfigError(
+            ReasonCode.CONFIG_INVALID, "dev accounts exist only on local dev chains", field="url"
+        )
 
 
 # --------------------------------------------------------------------------------------------------------
