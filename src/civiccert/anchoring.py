@@ -276,19 +276,23 @@ class Anchorer:
     def _drive(self, batch: BatchRecord) -> BatchOutcome:
         """One step forward for one batch; chain failures become a journaled retry, never an exception."""
         try:
-            if batch.state is BatchState.SENT:
-                return self._settle_sent(batch)
-            return self._sign_and_send(batch, nonce=None, resigned=False)
-        except RegistryError as exc:
-            if exc.code is ReasonCode.ROOT_ALREADY_ANCHORED:
-                return self._adopt_or_defer(self._journal.batch(batch.batch_id))
-            return self._defer(self._journal.batch(batch.batch_id), exc.code)
-        except ChainError as exc:
+            return self._step(batch)
+        except ChainError as exc:  # includes RegistryError: unauthorized, suspended, ...
             return self._defer(self._journal.batch(batch.batch_id), exc.code)
         except JournalError as exc:
             if exc.code is not ReasonCode.JOURNAL_CONFLICT:
                 raise
             return _outcome(self._journal.batch(batch.batch_id))  # another worker moved it first
+
+    def _step(self, batch: BatchRecord) -> BatchOutcome:
+        try:
+            if batch.state is BatchState.SENT:
+                return self._settle_sent(batch)
+            return self._sign_and_send(batch, nonce=None, resigned=False)
+        except RegistryError as exc:
+            if exc.code is not ReasonCode.ROOT_ALREADY_ANCHORED:
+                raise
+            return self._adopt_or_defer(self._journal.batch(batch.batch_id))
 
     def _sign_and_send(self, batch: BatchRecord, *, nonce: int | None, resigned: bool) -> BatchOutcome:
         signed = self._registry.build_anchor(batch.root, batch.size, nonce=nonce)

@@ -328,6 +328,18 @@ def test_batch_counts_as_anchored_only_after_the_configured_confirmations(env: E
     _check_receipt(env, cid)
 
 
+def test_registry_refusal_is_reported_and_retried_not_raised(env: Env) -> None:
+    (cid,) = env.issue(1)
+    env.admin.suspend(CITY)
+    (refused,) = env.anchorer().flush(force=True)
+    assert (refused.state, refused.error) == (BatchState.BUILT, ReasonCode.MUNICIPALITY_SUSPENDED)
+    assert env.anchorer().status()["last_error"] == "municipality_suspended"
+    env.admin.unsuspend(CITY)
+    (done,) = env.anchorer().resume()
+    assert done.state is BatchState.ANCHORED
+    _check_receipt(env, cid)
+
+
 def test_anchorer_rejects_a_registry_without_signer(env: Env) -> None:
     with pytest.raises(ValueError, match="operator account"):
         Anchorer(env.journal, Registry(env.chain, env.city.address))
