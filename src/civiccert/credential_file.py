@@ -31,6 +31,7 @@ class CredentialFile:
     paper_cose: bytes | None = None
     receipt: Mapping[str, Any] | None = None
     paper_receipt: Mapping[str, Any] | None = None
+    presentation: bool = False  # sd_jwt is a holder's presentation (chosen disclosures, maybe a KB-JWT)
 
     def with_receipts(
         self, receipt: Mapping[str, Any] | None, paper_receipt: Mapping[str, Any] | None
@@ -46,6 +47,7 @@ class CredentialFile:
             "paper": base64.urlsafe_b64encode(self.paper_cose).decode().rstrip("=") if self.paper_cose else None,
             "receipt": dict(self.receipt) if self.receipt else None,
             "paper_receipt": dict(self.paper_receipt) if self.paper_receipt else None,
+            "presentation": self.presentation,
         }
 
     def dumps(self) -> str:
@@ -74,6 +76,7 @@ class CredentialFile:
                 paper_cose=base64.urlsafe_b64decode(paper + "=" * (-len(paper) % 4)) if paper else None,
                 receipt=data.get("receipt") or None,
                 paper_receipt=data.get("paper_receipt") or None,
+                presentation=data.get("presentation") is True,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CredentialError(ReasonCode.MALFORMED, "credential file is missing a field or has a bad value"

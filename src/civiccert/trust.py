@@ -8,6 +8,7 @@ rule below is the only one in the code base.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import tempfile
@@ -18,7 +19,14 @@ from typing import Any
 
 from civiccert.errors import ConfigError, ReasonCode
 
-__all__ = ["TRUST_FORMAT", "TrustSnapshot", "TrustedKey", "TrustedMunicipality", "key_status_at"]
+__all__ = [
+    "TRUST_FORMAT",
+    "TrustSnapshot",
+    "TrustedKey",
+    "TrustedMunicipality",
+    "key_status_at",
+    "snapshot_from_registry",
+]
 
 TRUST_FORMAT = "civiccert-trust/1"
 MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024
@@ -101,6 +109,18 @@ class TrustSnapshot:
             registry=newer.registry or older.registry,
             block=newer.block if newer.block is not None else older.block,
         )
+
+    def with_jwks_from(self, published: TrustSnapshot) -> TrustSnapshot:
+        """This snapshot's trust decisions, with public keys (and names) taken from ``published``.
+
+        Only keys this snapshot already trusts get a JWK: a published file cannot add a key.
+        """
+        keys = {kid: replace(k, jwk=k.jwk or (published.keys[kid].jwk if kid in published.keys else None))
+                for kid, k in self.keys.items()}
+        munis = {code: replace(m, name=m.name or (published.municipalities[code].name
+                                                   if code in published.municipalities else ""))
+                 for code, m in self.municipalities.items()}
+        return replace(self, keys=keys, municipalities=munis)
 
     # --- file format -----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -196,3 +216,20 @@ class TrustSnapshot:
 
 def _opt_int(value: object) -> int | None:
     return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def snapshot_from_registry(data: Mapping[str, Any]) -> TrustSnapshot:
+    """A TrustSnapshot from ``Registry.trust_snapshot()`` (times are the pinned block's)."""
+    munis: dict[str, TrustedMunicipality] = {}
+    keys: dict[str, TrustedKey] = {}
+    for m in data["municipalities"]:
+        code = str(m["code"])
+        munis[code] = TrustedMunicipality(code=code, suspended=bool(m["suspended"]))
+        for k in m["keys"]:
+            raw = bytes.fromhex(str(k["thumbprint"]).removeprefix("0x"))
+            kid = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+            keys[kid] = TrustedKey(kid=kid, municipality=code, valid_from=int(k["valid_from"]),
+                                   retired_at=_opt_int(k.get("retired_at")), revoked_at=_opt_int(k.get("revoked_at")))
+    return TrustSnapshot(source="registry", generated_at=int(data["block_time"]), municipalities=munis, keys=keys,
+                         chain_id=int(data["chain_id"]), registry=str(data["registry"]),
+                         block=int(data["block_number"]))

@@ -22,6 +22,7 @@ bin/anvil (the real binary, not the npm launcher, which orphans it on SIGKILL), 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -55,6 +56,7 @@ __all__ = [
     "dev_account",
     "find_anvil",
     "fund_dev_account",
+    "stop_pid",
 ]
 
 EMBEDDED = "embedded"
@@ -253,6 +255,26 @@ class _ManagedNode:
         self.stop()
         raise ChainError(ReasonCode.CHAIN_UNREACHABLE, f"{self._name} did not become ready; output:\n{tail}")
 
+    def start_detached(self, log_path: Path) -> int:
+        """Launch the node in its own session so that it outlives this process (``civiccert chain up``).
+
+        Returns its PID once it answers; stop it later with :func:`stop_pid`.
+        """
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(
+                self._command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            port = self._discover_port(log_path.read_text(encoding="utf-8", errors="replace"))
+            if port and self._answers(port):
+                self.port = port
+                return proc.pid
+            time.sleep(0.05)
+        stop_pid(proc.pid)
+        raise ChainError(ReasonCode.CHAIN_UNREACHABLE, f"{self._name} did not become ready; see {log_path}")
+
     def _answers(self, port: int) -> bool:
         try:
             response = requests.post(
@@ -302,6 +324,28 @@ class _ManagedNode:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def stop_pid(pid: int, timeout: float = 5.0) -> bool:
+    """SIGTERM a detached node by PID, then SIGKILL after ``timeout``; False if it was not running."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:  # not our child: poll for its disappearance
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    return True
 
 
 _LISTENING = re.compile(r"Listening on 127\.0\.0\.1:(\d+)")

@@ -622,8 +622,12 @@ def verify(
     now: float | None = None,
     skew: float = 60,
     max_size: int = DEFAULT_MAX_SIZE,
+    check_validity: bool = True,
 ) -> VerifiedSdJwt:
     """Verify an SD-JWT or presentation; raise ``CredentialError`` with the first failed check's code.
+
+    ``check_validity=False`` leaves the credential's iat/nbf/exp to the caller (the Verifier reports the
+    validity window as its own check); the KB-JWT's time checks always run.
 
     ``resolve_key(header, payload)`` picks the issuer key from trusted data (``kid``, ``iss``); the
     payload it sees is not yet verified. With ``require_key_binding`` a KB-JWT must be present and
@@ -651,7 +655,8 @@ def verify(
     if sd_alg != SD_ALG:
         raise CredentialError(ReasonCode.SD_ALG_UNSUPPORTED, "unsupported _sd_alg", field=SD_ALG_KEY)
     current = time.time() if now is None else now
-    _check_validity(payload, current, skew)
+    if check_validity:
+        _check_validity(payload, current, skew)
 
     unfolder = _Unfolder(_decode_disclosures(disclosures))
     claims = unfolder.unfold(payload, ())

@@ -1,0 +1,246 @@
+"""The root ``civiccert`` Typer app: global options and the issuer verbs; other groups are added here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from civiccert.cli import chain_cmd, trust_cmd, verify_cmd
+from civiccert.cli.common import State, emit_json, info, open_issuer, passphrase, require_home
+
+app = typer.Typer(
+    name="civiccert",
+    help="Issue, anchor, print and verify tamper-proof 住民票の写し and 印鑑登録証明書.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,  # locals hold personal data: never print them
+    add_completion=False,
+)
+issue_app = typer.Typer(help="Issue a credential from a record JSON file (see examples/records/).",
+                        no_args_is_help=True)
+app.add_typer(issue_app, name="issue")
+app.add_typer(chain_cmd.app, name="chain")
+app.add_typer(trust_cmd.app, name="trust")
+app.command("verify")(verify_cmd.verify)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option("--home", envvar="CIVICCERT_HOME",
+                                              help="Issuer home directory (keys, journal, chain settings).")] = None,
+) -> None:
+    """civiccert: digital and printed municipal certificates you can verify."""
+    ctx.obj = State(home)
+
+
+@app.command()
+def init(
+    home: Annotated[Path, typer.Argument(help="Directory to create.")],
+    municipality_code: Annotated[str, typer.Option(help="全国地方公共団体コード, 6 digits with check digit.")],
+    municipality_name: Annotated[str, typer.Option(help="Name as printed, e.g. 松戸市.")],
+    alg: Annotated[str, typer.Option(help="Signing algorithm: ES256 or EdDSA.")] = "ES256",
+    production: Annotated[bool, typer.Option(help="Real issuer: printed copies without the 見本 mark.")] = False,
+) -> None:
+    """Create an issuer home: signing key and chain account (encrypted), config."""
+    from civiccert.issuer import Issuer
+
+    issuer = Issuer.init(home, municipality_code=municipality_code, municipality_name=municipality_name,
+                         passphrase=passphrase(confirm=True), alg=alg, sample=not production)
+    info(f"initialised {home} for {issuer.config.municipality_name} ({issuer.config.municipality_code}); "
+         f"key id {issuer.key.kid}")
+    issuer.close()
+
+
+def _issue(ctx: typer.Context, record_path: Path, out: Path, pdf: Path | None, anchor: bool, as_json: bool) -> None:
+    from civiccert.records import load_record
+
+    record = load_record(record_path)
+    issuer = open_issuer(ctx)
+    try:
+        cred = issuer.issue(record)
+        if anchor:
+            issuer.anchor()
+            cred = issuer.with_receipts(cred)
+        cred.save(out)
+        if pdf is not None:
+            issuer.print_pdf(cred, pdf)
+        summary = {"id": cred.id, "vct": cred.vct, "file": str(out), "pdf": str(pdf) if pdf else None,
+                   "anchored": cred.receipt is not None}
+        if as_json:
+            emit_json(summary)
+        else:
+            info(f"issued {cred.id} -> {out}" + (f", printed {pdf}" if pdf else "")
+                 + (" (anchored)" if cred.receipt else " (pending anchoring)"))
+    finally:
+        issuer.close()
+
+
+_OUT = typer.Option("-o", "--out", help="Credential file to write.")
+_PDF = typer.Option("--pdf", help="Also print the copy as a PDF with a signed QR.")
+_ANCHOR = typer.Option("--anchor/--no-anchor", help="Anchor right away and embed the receipt.")
+_JSON = typer.Option("--json", help="Machine-readable output on stdout.")
+
+
+@issue_app.command("resident-record")
+def issue_resident_record(
+    ctx: typer.Context,
+    record: Annotated[Path, typer.Argument(help="Record JSON (type resident_record).")],
+    out: Annotated[Path, _OUT],
+    pdf: Annotated[Path | None, _PDF] = None,
+    anchor: Annotated[bool, _ANCHOR] = False,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """Issue a 住民票の写し."""
+    _issue(ctx, record, out, pdf, anchor, as_json)
+
+
+@issue_app.command("seal-certificate")
+def issue_seal_certificate(
+    ctx: typer.Context,
+    record: Annotated[Path, typer.Argument(help="Record JSON (type seal_certificate).")],
+    out: Annotated[Path, _OUT],
+    pdf: Annotated[Path | None, _PDF] = None,
+    anchor: Annotated[bool, _ANCHOR] = False,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """Issue a 印鑑登録証明書."""
+    _issue(ctx, record, out, pdf, anchor, as_json)
+
+
+@app.command()
+def present(
+    credential: Annotated[Path, typer.Argument(help="Credential file.")],
+    disclose: Annotated[list[str], typer.Option("--disclose", "-d",
+                        help="Claim path to reveal, e.g. members[0].name, household.address, '*'.")],
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Write here instead of stdout.")] = None,
+    holder_key: Annotated[Path | None, typer.Option(help="Holder key (PEM) for key binding.")] = None,
+    aud: Annotated[str | None, typer.Option(help="Audience for the key-binding JWT.")] = None,
+    nonce: Annotated[str | None, typer.Option(help="Verifier's nonce for the key-binding JWT.")] = None,
+    compact: Annotated[bool, typer.Option(help="Bare SD-JWT text instead of a file with the receipt.")] = False,
+) -> None:
+    """Make a presentation that reveals only the chosen claims."""
+    from civiccert.credential_file import CredentialFile
+    from civiccert.credentials.keys import IssuerKey
+    from civiccert.presentation import present as make_presentation
+
+    cred = CredentialFile.load(credential)
+    key = IssuerKey.load(holder_key, passphrase()) if holder_key else None
+    shown = make_presentation(cred, disclose, holder_key=key, aud=aud, nonce=nonce)
+    text = shown.sd_jwt + "\n" if compact else shown.dumps()
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        info(f"presentation -> {out}")
+
+
+@app.command()
+def anchor(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> None:
+    """Anchor every pending credential now (one transaction per batch)."""
+    from rich.progress import Progress
+
+    issuer = open_issuer(ctx)
+    try:
+        with Progress(transient=True) as bar:
+            task = bar.add_task("anchoring", total=None)
+            outcomes = issuer.anchor(progress=lambda done, total: bar.update(task, completed=done, total=total))
+        counts = issuer.status()
+    finally:
+        issuer.close()
+    if as_json:
+        emit_json({"batches": len(outcomes), "status": counts})
+    else:
+        info(f"{len(outcomes)} batch(es) processed; status: {counts}")
+
+
+@app.command()
+def receipt(ctx: typer.Context, credential: Annotated[Path, typer.Argument(help="Credential file to update.")]
+            ) -> None:
+    """Attach the anchoring receipts to a credential file (after 'civiccert anchor')."""
+    from civiccert.credential_file import CredentialFile
+
+    issuer = open_issuer(ctx)
+    try:
+        cred = issuer.with_receipts(CredentialFile.load(credential))
+    finally:
+        issuer.close()
+    cred.save(credential)
+    info("receipt attached" if cred.receipt else "not anchored yet: run 'civiccert anchor'")
+
+
+@app.command()
+def revoke(
+    ctx: typer.Context,
+    credential: Annotated[Path, typer.Argument(help="Credential file (or its id) to revoke.")],
+    reason: Annotated[str, typer.Option(help="unspecified | superseded | issued_in_error | key_compromise | "
+                                             "holder_request")] = "unspecified",
+) -> None:
+    """Revoke a credential and its printed twin on chain."""
+    from civiccert.credential_file import CredentialFile
+    from civiccert.issuer import RevocationReason
+
+    if reason not in RevocationReason.NAMES:
+        raise typer.BadParameter(f"unknown reason; one of {', '.join(RevocationReason.NAMES)}", param_hint="--reason")
+    cred_id = CredentialFile.load(credential).id if credential.is_file() else str(credential)
+    issuer = open_issuer(ctx)
+    try:
+        issuer.revoke(cred_id, RevocationReason.NAMES[reason])
+    finally:
+        issuer.close()
+    info(f"revoked {cred_id} ({reason})")
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> None:
+    """Pending, anchored and failed counts of this issuer's journal."""
+    issuer = open_issuer(ctx)
+    try:
+        counts = issuer.status()
+    finally:
+        issuer.close()
+    if as_json:
+        emit_json(counts)
+    else:
+        for name, count in counts.items():
+            typer.echo(f"{name:>10}  {count}")
+
+
+@app.command("print")
+def print_copy(
+    ctx: typer.Context,
+    credential: Annotated[Path, typer.Argument(help="Credential file.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="PDF to write.")],
+) -> None:
+    """Print a credential as a PDF copy with a signed QR (with its receipt once anchored)."""
+    from civiccert.credential_file import CredentialFile
+
+    issuer = open_issuer(ctx)
+    try:
+        issuer.print_pdf(CredentialFile.load(credential), out)
+    finally:
+        issuer.close()
+    info(f"printed {out}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Directory for the demo's files.")] = Path("demo-out"),
+    chain: Annotated[str, typer.Option(help="embedded (no node) or anvil (starts and stops one).")] = "embedded",
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """The main job end to end: issue, anchor, print, scan, verify, revoke, verify again."""
+    from civiccert.demo import run_demo
+
+    if chain not in ("embedded", "anvil"):
+        raise typer.BadParameter("embedded or anvil", param_hint="--chain")
+    report = run_demo(out, chain=chain, echo=None if as_json else info)
+    if as_json:
+        emit_json(report)
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+__all__ = ["app", "require_home"]

@@ -1,0 +1,61 @@
+"""How the CLI turns an exception into one line on stderr and an exit code; never a traceback.
+
+Exit codes (documented in the README):
+
+    0   VALID / success              1   INVALID
+    2   INDETERMINATE                64  usage error (bad option, missing argument)
+    65  unreadable or malformed input (record, credential, image, PDF)
+    69  chain unavailable or a transaction failed
+    74  journal or file I/O error
+    78  configuration: issuer home, key file, passphrase, trust file
+    70  internal error (a bug: please report; set CIVICCERT_DEBUG=1 for the traceback)
+"""
+
+from __future__ import annotations
+
+from civiccert.errors import (
+    ChainError,
+    CivicCertError,
+    ConfigError,
+    CredentialError,
+    JournalError,
+    KeyFileError,
+    PaperError,
+    ReasonCode,
+    RecordError,
+)
+
+__all__ = ["EXIT_DATA", "EXIT_INTERNAL", "EXIT_USAGE", "exit_code_for", "next_step_for"]
+
+EXIT_USAGE = 64
+EXIT_DATA = 65
+EXIT_UNAVAILABLE = 69
+EXIT_INTERNAL = 70
+EXIT_IO = 74
+EXIT_CONFIG = 78
+
+_NEXT_STEP: dict[ReasonCode, str] = {
+    ReasonCode.HOME_MISSING: "Run 'civiccert init HOME --municipality-code ... --municipality-name ...' first.",
+    ReasonCode.PASSPHRASE_MISSING: "Set CIVICCERT_KEY_PASSPHRASE or run in a terminal to be asked for it.",
+    ReasonCode.PASSPHRASE_WRONG: "Check CIVICCERT_KEY_PASSPHRASE.",
+    ReasonCode.CHAIN_UNREACHABLE: "Is the node running? 'civiccert chain up' starts a local one.",
+    ReasonCode.CONFIG_INVALID: "Check the issuer home's config.json or run 'civiccert chain up'.",
+    ReasonCode.QR_NOT_FOUND: "Scan at 200 dpi or more, with the whole code in the picture.",
+    ReasonCode.SCHEMA_VIOLATION: "Compare the file with the examples in examples/records/.",
+}
+
+
+def exit_code_for(exc: CivicCertError) -> int:
+    if isinstance(exc, (RecordError, CredentialError, PaperError)):
+        return EXIT_DATA
+    if isinstance(exc, ChainError):
+        return EXIT_UNAVAILABLE
+    if isinstance(exc, JournalError):
+        return EXIT_IO
+    if isinstance(exc, (ConfigError, KeyFileError)):
+        return EXIT_CONFIG
+    return EXIT_DATA
+
+
+def next_step_for(exc: CivicCertError) -> str | None:
+    return _NEXT_STEP.get(exc.code)

@@ -1,0 +1,98 @@
+"""Human output of ``civiccert verify``: a verdict line, each check, then the disclosed claims with labels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from civiccert.credentials.claims import CLAIM_LABELS_EN, CLAIM_LABELS_JA
+
+__all__ = ["render_results"]
+
+_VERDICT_TEXT = {
+    "ja": {"VALID": "有効", "INVALID": "無効", "INDETERMINATE": "判定不能"},
+    "en": {"VALID": "VALID", "INVALID": "INVALID", "INDETERMINATE": "INDETERMINATE"},
+}
+_VERDICT_STYLE = {"VALID": "bold green", "INVALID": "bold red", "INDETERMINATE": "bold yellow"}
+_CHECK_LABELS = {
+    "ja": {"format": "形式", "signature": "署名", "issuer": "発行者と鍵", "validity": "有効期間",
+           "disclosures": "開示内容", "holder_binding": "保有者確認", "anchor": "ブロックチェーン記録",
+           "revocation": "失効"},
+    "en": {"format": "format", "signature": "signature", "issuer": "issuer and key", "validity": "validity",
+           "disclosures": "disclosures", "holder_binding": "holder binding", "anchor": "anchor",
+           "revocation": "revocation"},
+}
+_OUTCOME = {
+    "ja": {"passed": "✓ 合格", "failed": "✗ 不合格", "unknown": "? 確認不能", "skipped": "- 対象外"},
+    "en": {"passed": "✓ passed", "failed": "✗ failed", "unknown": "? unknown", "skipped": "- skipped"},
+}
+
+
+def render_results(results: Sequence[Mapping[str, Any]], failures: Sequence[Mapping[str, str]], lang: str) -> None:
+    out = Console()
+    for result in results:
+        _render_one(out, result, lang)
+    for failure in failures:
+        Console(stderr=True).print(f"[bold red]unreadable[/] {failure['source']}: {failure['code']}")
+    if len(results) + len(failures) > 1:
+        _summary(out, results, failures, lang)
+
+
+def _render_one(out: Console, result: Mapping[str, Any], lang: str) -> None:
+    verdict = str(result["verdict"])
+    source = f"  ({result['source']})" if result.get("source") else ""
+    out.print(f"[{_VERDICT_STYLE[verdict]}]{_VERDICT_TEXT[lang][verdict]}[/]{source}", highlight=False)
+    issuer = result.get("issuer") or {}
+    if issuer.get("code"):
+        out.print(f"  {issuer.get('name') or ''} ({issuer['code']})", highlight=False)
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in (("確認項目", "結果", "理由", "補足") if lang == "ja" else ("check", "outcome", "reason", "note")):
+        table.add_column(column)
+    for check in result["checks"]:
+        table.add_row(_CHECK_LABELS[lang].get(check["check"], check["check"]), _OUTCOME[lang][check["outcome"]],
+                      check["code"], check.get("detail", ""))
+    out.print(table)
+    claims = result.get("claims") or {}
+    if claims:
+        labels = CLAIM_LABELS_JA if lang == "ja" else CLAIM_LABELS_EN
+        out.print("[bold]" + ("開示された事項" if lang == "ja" else "Disclosed claims") + "[/]")
+        for line in _flatten(claims, labels, ""):
+            out.print("  " + line, highlight=False)
+    out.print()
+
+
+def _flatten(value: Any, labels: Mapping[str, str], path: str, depth: int = 0) -> list[str]:
+    pad = "  " * depth
+    lines: list[str] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key == "image_png":  # the seal image itself is shown on paper, not in a terminal
+                item = f"<PNG {len(str(item)) * 3 // 4} bytes>"  # noqa: PLW2901
+            label = labels.get(f"{path}.{key}".lstrip("."), labels.get(str(key), str(key)))
+            if isinstance(item, Mapping | list):
+                lines.append(f"{pad}{label}:")
+                lines.extend(_flatten(item, labels, str(key), depth + 1))
+            else:
+                lines.append(f"{pad}{label}: {item}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, Mapping):
+                lines.append(f"{pad}[{index + 1}]")
+                lines.extend(_flatten(item, labels, path, depth + 1))
+            else:
+                lines.append(f"{pad}- {item}")
+    return lines
+
+
+def _summary(out: Console, results: Sequence[Mapping[str, Any]], failures: Sequence[Mapping[str, str]],
+             lang: str) -> None:
+    table = Table(title="集計" if lang == "ja" else "Summary")
+    table.add_column("verdict")
+    table.add_column("count", justify="right")
+    for verdict in ("VALID", "INVALID", "INDETERMINATE"):
+        table.add_row(_VERDICT_TEXT[lang][verdict], str(sum(1 for r in results if r["verdict"] == verdict)))
+    table.add_row("unreadable", str(len(failures)))
+    out.print(table)

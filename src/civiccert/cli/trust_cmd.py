@@ -1,0 +1,51 @@
+"""``civiccert trust``: write trust files for offline verifiers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from civiccert.cli.common import info, open_issuer
+
+app = typer.Typer(help="Trust files: a municipality's own keys, or a snapshot of the on-chain registry.",
+                  no_args_is_help=True)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Trust file to write.")],
+) -> None:
+    """Write this issuer's public keys as a trust file (what a municipality publishes)."""
+    issuer = open_issuer(ctx)
+    try:
+        snapshot = issuer.trust_export()
+    finally:
+        issuer.close()
+    snapshot.save(out)
+    info(f"trust file for {issuer.config.municipality_name} -> {out}")
+
+
+@app.command()
+def sync(
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL.")],
+    registry: Annotated[str, typer.Option(help="Registry contract address.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Trust file to write.")],
+    merge: Annotated[list[Path] | None, typer.Option(help="Trust files whose public keys to keep (issuer "
+                                                     "exports): the chain holds thumbprints only.")] = None,
+) -> None:
+    """Snapshot every municipality and key of the registry (with its block and time)."""
+    from civiccert.chain.nodes import connect
+    from civiccert.chain.registry import Registry
+    from civiccert.trust import TrustSnapshot, snapshot_from_registry
+
+    snapshot = snapshot_from_registry(Registry(connect(rpc), registry).trust_snapshot())
+    if merge:
+        published = TrustSnapshot.load_many(merge)
+        if published is not None:
+            snapshot = snapshot.with_jwks_from(published)
+    snapshot.save(out)
+    info(f"{len(snapshot.municipalities)} municipalities, {len(snapshot.keys)} keys at block {snapshot.block} "
+         f"-> {out}")

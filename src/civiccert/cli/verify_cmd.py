@@ -1,0 +1,122 @@
+"""``civiccert verify``: for businesses. The exit code carries the verdict (0 VALID, 1 INVALID, 2 INDETERMINATE)."""
+
+from __future__ import annotations
+
+import locale
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from civiccert.cli.common import emit_json
+from civiccert.errors import CivicCertError
+
+__all__ = ["verify"]
+
+_EXIT = {"VALID": 0, "INVALID": 1, "INDETERMINATE": 2}
+_CHUNK = 500
+_INPUT_SUFFIXES = {".json", ".png", ".jpg", ".jpeg", ".pdf", ".txt", ".sdjwt", ".jwt"}
+
+
+def _default_lang() -> str:
+    value = os.environ.get("LC_ALL") or os.environ.get("LANG") or (locale.getlocale()[0] or "")
+    return "ja" if value.lower().startswith("ja") else "en"
+
+
+def verify(
+    inputs: Annotated[list[str], typer.Argument(help="Credential file, presentation, photo/scan (PNG/JPEG), PDF, "
+                                                "a directory of them, or - for stdin.")],
+    rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL of the chain (online checks).")] = None,
+    registry: Annotated[str | None, typer.Option(help="Registry contract address.")] = None,
+    trust: Annotated[list[Path] | None, typer.Option(help="Trust file(s): a municipality's export or a "
+                                                      "registry snapshot (offline).")] = None,
+    offline: Annotated[bool, typer.Option(help="Make no network call at all (needs --trust).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Stable JSON on stdout (docs/verify-json.md).")] = False,
+    lang: Annotated[str | None, typer.Option(help="ja or en (default: from the locale).")] = None,
+    require_holder_binding: Annotated[bool, typer.Option(help="Require a key-binding JWT.")] = False,
+    aud: Annotated[str | None, typer.Option(help="Expected audience of the key-binding JWT.")] = None,
+    nonce: Annotated[str | None, typer.Option(help="Expected nonce of the key-binding JWT.")] = None,
+    max_trust_age: Annotated[int, typer.Option(help="Oldest acceptable trust snapshot, in seconds.")] = 7 * 86400,
+) -> None:
+    """Verify credentials, presentations and printed copies: VALID / INVALID / INDETERMINATE with every check."""
+    from civiccert.trust import TrustSnapshot
+    from civiccert.verifier import Policy, Verifier
+
+    language = lang or _default_lang()
+    if language not in ("ja", "en"):
+        raise typer.BadParameter("ja or en", param_hint="--lang")
+    if require_holder_binding and not (aud and nonce):
+        raise typer.BadParameter("--require-holder-binding needs --aud and --nonce", param_hint="--aud/--nonce")
+    if offline and (rpc or registry):
+        raise typer.BadParameter("--offline excludes --rpc/--registry", param_hint="--offline")
+    if bool(rpc) != bool(registry):
+        raise typer.BadParameter("--rpc and --registry go together", param_hint="--rpc/--registry")
+    snapshot = TrustSnapshot.load_many(trust) if trust else None
+    online = None
+    if rpc and registry:
+        from civiccert.chain.nodes import connect
+        from civiccert.online import OnlineRegistry
+
+        online = OnlineRegistry.lazy(lambda: connect(rpc), registry)
+    policy = Policy(require_holder_binding=require_holder_binding, aud=aud, nonce=nonce,
+                    max_trust_age_seconds=max_trust_age)
+    verifier = Verifier(trust=snapshot, registry=online, policy=policy)
+
+    from civiccert.inputs import read_inputs
+
+    texts: list[str] = []
+    sources: list[str | None] = []
+    failures: list[dict[str, str]] = []
+    for item, label in _expand(inputs):
+        try:
+            found = [(sys.stdin.read(), "stdin")] if item == "-" else read_inputs(Path(item))
+        except CivicCertError as exc:
+            failures.append({"source": label, "code": exc.code.value})
+            continue
+        for text, source in found:
+            texts.append(text)
+            sources.append(source)
+    results: list[dict[str, Any]] = []
+    if texts:
+        from rich.progress import Progress
+
+        with Progress(transient=True, disable=len(texts) < 20, console=_stderr_console()) as bar:
+            task = bar.add_task("verifying", total=len(texts))
+            for start in range(0, len(texts), _CHUNK):  # one JSON-RPC batch per chunk
+                chunk = verifier.verify_many(texts[start:start + _CHUNK], sources=sources[start:start + _CHUNK])
+                results.extend(r.to_dict() for r in chunk)
+                bar.update(task, advance=len(chunk))
+
+    if as_json:
+        emit_json(results[0] if len(results) == 1 and not failures and len(inputs) == 1
+                  else {"results": results, "unreadable": failures})
+    else:
+        from civiccert.cli.render import render_results
+
+        render_results(results, failures, language)
+    if failures and not results:
+        raise typer.Exit(65)
+    verdicts = {r["verdict"] for r in results}
+    worst = "INVALID" if "INVALID" in verdicts else "INDETERMINATE" if "INDETERMINATE" in verdicts or failures \
+        else "VALID"
+    raise typer.Exit(_EXIT[worst])
+
+
+def _expand(inputs: list[str]) -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    for raw in inputs:
+        path = Path(raw)
+        if raw != "-" and path.is_dir():
+            items.extend((str(p), p.name) for p in sorted(path.iterdir())
+                         if p.is_file() and p.suffix.lower() in _INPUT_SUFFIXES)
+        else:
+            items.append((raw, "stdin" if raw == "-" else path.name))
+    return items
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)

@@ -1,0 +1,137 @@
+"""The main job end to end, on the embedded chain by default (no node, no network) or on a real anvil.
+
+create an issuer → register it on chain → issue a sample household's 住民票 and a seal certificate → anchor
+→ print both PDFs → rasterise and scan them back → verify (VALID) → revoke one → verify again (INVALID).
+Every person in the sample data is fictitious and every printed page carries 見本.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from civiccert.chain.nodes import AnvilNode, Chain, connect, dev_account, fund_dev_account
+from civiccert.chain.registry import Registry
+from civiccert.issuer import Issuer, RevocationReason
+from civiccert.online import OnlineRegistry
+from civiccert.records import load_record
+from civiccert.result import VerificationResult
+from civiccert.verifier import Verifier
+
+__all__ = ["run_demo", "sample_record_path"]
+
+DEMO_PASSPHRASE = b"civiccert-demo-only"
+SAMPLES = ("household-matsudo.json", "seal-registrant.json")
+
+
+def sample_record_path(name: str) -> Path:
+    """Path of a shipped sample record (the same files as examples/records/)."""
+    return Path(str(resources.files("civiccert") / "samples" / name))
+
+
+@contextlib.contextmanager
+def _demo_chain(kind: str, workdir: Path) -> Iterator[Chain]:
+    if kind == "embedded":
+        yield connect("embedded")
+        return
+    with AnvilNode(state_path=workdir / "anvil-state.json") as node:
+        yield connect(node.url)
+
+
+def _rasterise(pdf: Path, dpi: int = 200) -> list[Path]:
+    import pypdfium2 as pdfium
+
+    pages = []
+    document = pdfium.PdfDocument(str(pdf))
+    try:
+        for index in range(len(document)):
+            image = document[index].render(scale=dpi / 72).to_pil()
+            path = pdf.with_name(f"{pdf.stem}-scan-p{index + 1}.png")
+            image.convert("L").save(path)
+            pages.append(path)
+    finally:
+        document.close()
+    return pages
+
+
+def run_demo(out: Path, *, chain: str = "embedded", echo: Callable[[str], None] | None = print) -> dict[str, Any]:
+    """Run the demo into ``out``; returns a report (also what ``civiccert demo --json`` prints)."""
+    say = echo or (lambda _msg: None)
+    out.mkdir(parents=True, exist_ok=True)
+    home = out / "issuer-home"
+    started = time.perf_counter()
+    report: dict[str, Any] = {"chain": chain, "files": {}, "steps": []}
+
+    def step(text: str) -> None:
+        report["steps"].append(text)
+        say(f"• {text}")
+
+    with _demo_chain(chain, out) as node:
+        admin = dev_account(node)
+        registry = Registry.deploy(node, admin)
+        step(f"registry deployed at {registry.address} on chain {node.chain_id} ({node.kind})")
+        if home.exists():
+            import shutil
+
+            shutil.rmtree(home)
+        issuer = Issuer.init(home, municipality_code="122076", municipality_name="松戸市",
+                             passphrase=DEMO_PASSPHRASE, sample=True)
+        try:
+            assert issuer.account is not None
+            fund_dev_account(node, issuer.account.address)
+            issuer.use_chain(node, registry.address)
+            issuer.register_on_chain(registry)
+            step(f"issuer 松戸市 (122076) registered with key {issuer.key.kid}")
+
+            creds = [issuer.issue(load_record(sample_record_path(name))) for name in SAMPLES]
+            step(f"issued {len(creds)} credentials (住民票の写し, 印鑑登録証明書), journaled")
+            issuer.anchor()
+            creds = [issuer.with_receipts(c) for c in creds]
+            assert all(c.receipt for c in creds)
+            step(f"anchored in block {creds[0].receipt['block'] if creds[0].receipt else '?'}")
+
+            scans: list[Path] = []
+            for cred, stem in zip(creds, ("juminhyo", "inkan"), strict=True):
+                cred_path = cred.save(out / f"{stem}.credential.json")
+                pdf = issuer.print_pdf(cred, out / f"{stem}.pdf")
+                scans.extend(_rasterise(pdf))
+                report["files"][stem] = {"credential": str(cred_path), "pdf": str(pdf)}
+            report["files"]["scans"] = [str(p) for p in scans]
+            step(f"printed 2 PDFs and rasterised them at 200 dpi ({len(scans)} page images)")
+
+            verifier = Verifier(trust=issuer.trust_export(), registry=OnlineRegistry.of(node, registry.address))
+            before = _verify_all(verifier, creds, scans)
+            step("verified: " + ", ".join(f"{name} {r.verdict}" for name, r in before))
+
+            issuer.revoke(creds[1], RevocationReason.HOLDER_REQUEST)
+            step("revoked the 印鑑登録証明書 (holder request)")
+            after = _verify_all(verifier, creds, scans)
+            step("verified again: " + ", ".join(f"{name} {r.verdict}" + (f" ({', '.join(r.reasons)})" if
+                                                                          r.reasons else "") for name, r in after))
+        finally:
+            issuer.close()
+
+    expected_after = {"juminhyo": "VALID", "inkan": "INVALID"}
+    ok = all(r.verdict == "VALID" for _, r in before) and all(
+        r.verdict == expected_after[name.split(" ")[0]] for name, r in after)
+    report["before"] = {name: r.to_dict()["verdict"] for name, r in before}
+    report["after"] = {name: r.to_dict()["verdict"] for name, r in after}
+    report["ok"] = ok
+    report["seconds"] = round(time.perf_counter() - started, 2)
+    say(("✓ demo passed" if ok else "✗ demo FAILED") + f" in {report['seconds']} s; files in {out}")
+    return report
+
+
+def _verify_all(verifier: Verifier, creds: list[Any], scans: list[Path]) -> list[tuple[str, VerificationResult]]:
+    results: list[tuple[str, VerificationResult]] = []
+    for cred, stem in zip(creds, ("juminhyo", "inkan"), strict=True):
+        results.append((f"{stem} (digital)", verifier.verify(cred)))
+    for scan in scans:
+        stem = "juminhyo" if scan.name.startswith("juminhyo") else "inkan"
+        for result in verifier.verify_path(scan):
+            results.append((f"{stem} (scan {scan.name})", result))
+    return results

@@ -1,0 +1,43 @@
+"""What a verifier was handed, turned into texts to verify: a credential file, a presentation, a QR scan.
+
+Routing is by content, not by file name, so a mislabelled upload still goes the right way; images and PDFs
+go through the QR scanner and may yield several codes (each reported with its page).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from civiccert.errors import CredentialError, PaperError, ReasonCode
+
+__all__ = ["MAX_INPUT_BYTES", "read_inputs"]
+
+MAX_INPUT_BYTES = 64 * 1024 * 1024  # a 600-dpi multi-page scan stays well below this
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+_JPEG = b"\xff\xd8\xff"
+_PDF = b"%PDF-"
+
+
+def read_inputs(path: Path) -> list[tuple[str, str]]:
+    """Texts to verify with a source label (file name, and page for scans); never the content itself."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise CredentialError(ReasonCode.INPUT_TOO_LARGE, "input file is too large")
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise CredentialError(ReasonCode.MALFORMED, "input file cannot be read") from exc
+    if head.startswith((_PNG, _JPEG, _PDF)) or path.suffix.lower() in {".png", ".jpg", ".jpeg", ".pdf"}:
+        from civiccert.paper.scan import scan  # local: imaging libraries only when scanning
+
+        hits = scan(path)
+        if not hits:
+            raise PaperError(ReasonCode.QR_NOT_FOUND, "no QR code found")
+        return [(hit.text, f"{path.name} p.{hit.page}") for hit in hits]
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CredentialError(ReasonCode.MALFORMED, "input is neither an image, a PDF nor UTF-8 text") from exc
+    return [(text.strip(), path.name)]

@@ -1,0 +1,320 @@
+"""Issuer: what a municipal backend calls to issue, anchor, revoke and print certificates.
+
+Issuing never waits for the chain: a credential is signed (digital SD-JWT and its compact paper twin with
+the same key) and both hashes are durably journaled before ``issue`` returns. Anchoring runs in batches
+(``anchor``) and resumes after a crash; receipts are attached to credential files afterwards
+(``with_receipts``). Nothing personal leaves this module except in the credential file handed back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from civiccert.anchoring import Anchorer
+from civiccert.chain.nodes import Chain, connect
+from civiccert.chain.registry import Registry
+from civiccert.credential_file import CredentialFile
+from civiccert.credentials import sdjwt
+from civiccert.credentials.claims import record_claims
+from civiccert.credentials.keys import IssuerKey
+from civiccert.errors import ConfigError, JournalError, ReasonCode
+from civiccert.home import ChainSettings, HomeConfig
+from civiccert.journal import CredentialEntry, CredentialKind, SqliteJournal, new_credential_id
+from civiccert.paper import payload as paper_payload
+from civiccert.records import ResidentRecord, SealCertificate
+from civiccert.trust import TrustedKey, TrustedMunicipality, TrustSnapshot
+from civiccert.verifier import ISSUER_PREFIX
+
+__all__ = ["Issuer", "RevocationReason"]
+
+DAY = 24 * 3600
+_ENVELOPE_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "vct", "cnf", "status"})
+_KEYSTORE_ITERATIONS = 2**15
+
+
+class RevocationReason:
+    """Reason codes stored on chain with a revocation (uint8; 0 means "not revoked")."""
+
+    UNSPECIFIED = 1
+    SUPERSEDED = 2  # a corrected copy was issued
+    ISSUED_IN_ERROR = 3
+    KEY_COMPROMISE = 4
+    HOLDER_REQUEST = 5
+
+    NAMES: Mapping[str, int] = {
+        "unspecified": UNSPECIFIED, "superseded": SUPERSEDED, "issued_in_error": ISSUED_IN_ERROR,
+        "key_compromise": KEY_COMPROMISE, "holder_request": HOLDER_REQUEST,
+    }
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """One record signed in both forms, not yet journaled."""
+
+    file: CredentialFile
+    digital_hash: bytes
+    paper_hash: bytes | None
+
+
+class Issuer:
+    """A municipality's issuing service, bound to an issuer home (key, journal, chain settings)."""
+
+    def __init__(
+        self,
+        home: Path,
+        config: HomeConfig,
+        key: IssuerKey,
+        *,
+        chain: Chain | None = None,
+        account: LocalAccount | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.home = home
+        self.config = config
+        self.key = key
+        self._clock = clock
+        self._journal = SqliteJournal(HomeConfig.journal_path(home))
+        self._chain = chain
+        self._account = account
+        self._registry: Registry | None = None
+        self._anchorer: Anchorer | None = None
+        if chain is not None and config.chain is not None:
+            self._attach(chain, config.chain)
+
+    # --- creating and opening a home -------------------------------------------------------------------
+    @classmethod
+    def init(
+        cls,
+        home: Path,
+        *,
+        municipality_code: str,
+        municipality_name: str,
+        passphrase: bytes,
+        alg: str = "ES256",
+        sample: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> Issuer:
+        """Create an issuer home: a new signing key and chain account, both encrypted with ``passphrase``."""
+        from civiccert.records.codes import check_municipality_code
+
+        if HomeConfig.exists(home):
+            raise ConfigError(ReasonCode.HOME_EXISTS, "issuer home already initialised")
+        code = check_municipality_code(municipality_code, field="municipality_code")
+        key = IssuerKey.generate(alg)
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "keys").mkdir(mode=0o700, exist_ok=True)
+        key.save(HomeConfig.key_path(home), passphrase)
+        account: LocalAccount = Account.create()
+        keystore = Account.encrypt(account.key, passphrase.decode("utf-8"), iterations=_KEYSTORE_ITERATIONS)
+        path = HomeConfig.account_path(home)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(keystore, fh)
+        config = HomeConfig(municipality_code=code, municipality_name=municipality_name, kid=key.kid, alg=alg,
+                            sample=sample)
+        config.save(home)
+        return cls(home, config, key, account=account, clock=clock)
+
+    @classmethod
+    def open(
+        cls,
+        home: Path,
+        *,
+        passphrase: bytes | None,
+        chain: Chain | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Issuer:
+        """Open an existing home; connects to its configured chain unless ``chain`` is given."""
+        config = HomeConfig.load(home)
+        key = IssuerKey.load(HomeConfig.key_path(home), passphrase)
+        account = _load_account(home, passphrase)
+        if chain is None and config.chain is not None and config.chain.url != "embedded":
+            chain = connect(config.chain.url, expected_chain_id=config.chain.chain_id)
+        return cls(home, config, key, chain=chain, account=account, clock=clock)
+
+    # --- chain -----------------------------------------------------------------------------------------
+    @property
+    def registry(self) -> Registry | None:
+        return self._registry
+
+    @property
+    def account(self) -> LocalAccount | None:
+        return self._account
+
+    def use_chain(self, chain: Chain, registry_address: str, *, confirmations: int = 0) -> None:
+        """Record ``chain`` + registry in the home and anchor there from now on."""
+        settings = ChainSettings(url=chain.url, chain_id=chain.chain_id, registry=registry_address,
+                                 confirmations=confirmations)
+        self.config = self.config.with_chain(settings)
+        self.config.save(self.home)
+        self._chain = chain
+        self._attach(chain, settings)
+
+    def register_on_chain(self, admin_registry: Registry, *, valid_from: int | None = None) -> None:
+        """Admin registers this municipality with our account as operator; we register our signing key."""
+        if self._account is None or self._registry is None:
+            raise ConfigError(ReasonCode.CONFIG_INVALID, "issuer home has no chain configured")
+        code = int(self.config.municipality_code)
+        if admin_registry.municipality(code) is None:
+            admin_registry.register_municipality(code, self._account.address)
+        if self._registry.key(self.key.thumbprint) is None:
+            start = int(self._clock()) - 60 if valid_from is None else valid_from
+            self._registry.register_key(self.key.thumbprint, start)  # TEMP
+
+    def _attach(self, chain: Chain, settings: ChainSettings) -> None:
+        if self._account is None:
+            raise ConfigError(ReasonCode.CONFIG_INVALID, "no chain account in this issuer home")
+        self._registry = Registry(chain, settings.registry, account=self._account)
+        self._anchorer = Anchorer(self._journal, self._registry, max_batch=self.config.max_batch,
+                                  max_age_seconds=self.config.max_batch_age_seconds,
+                                  confirmations=settings.confirmations, clock=self._clock)
+
+    # --- issuing ---------------------------------------------------------------------------------------
+    def issue(
+        self,
+        record: ResidentRecord | SealCertificate,
+        *,
+        holder_jwk: Mapping[str, str] | None = None,
+        paper: bool = True,
+        include_individual_number_on_paper: bool = False,
+    ) -> CredentialFile:
+        """Sign ``record`` as an SD-JWT VC (and its paper twin) and journal both hashes durably."""
+        signed = self._sign(record, holder_jwk, paper, include_individual_number_on_paper)
+        self._journal_many([signed])
+        return signed.file
+
+    def issue_many(
+        self, records: Iterable[ResidentRecord | SealCertificate], *, paper: bool = True, chunk: int = 1000
+    ) -> Iterator[CredentialFile]:
+        """Stream a day's batch: signs and journals in chunks (one durable commit per chunk)."""
+        pending: list[_Signed] = []
+        for record in records:
+            pending.append(self._sign(record, None, paper, False))
+            if len(pending) >= chunk:
+                self._journal_many(pending)
+                yield from (s.file for s in pending)
+                pending = []
+        if pending:
+            self._journal_many(pending)
+            yield from (s.file for s in pending)
+
+    def _sign(
+        self,
+        record: ResidentRecord | SealCertificate,
+        holder_jwk: Mapping[str, str] | None,
+        paper: bool,
+        include_individual_number: bool,
+    ) -> _Signed:
+        vct, body = record_claims(record)
+        now = int(self._clock())
+        exp = now + self.config.validity_days * DAY
+        iss = ISSUER_PREFIX + self.config.municipality_code
+        claims: dict[Any, Any] = {"iss": iss, "iat": now, "nbf": now, "exp": exp, "vct": vct, **body}
+        token = sdjwt.issue(claims, self.key, holder_jwk=holder_jwk, header={"jwk": self.key.public_jwk()})
+        digital_hash = hashlib.sha256(sdjwt.issuer_signed_part(token).encode("ascii")).digest()
+        cose: bytes | None = None
+        paper_hash: bytes | None = None
+        if paper:
+            cose = paper_payload.encode_paper(
+                vct, sdjwt.strip_sd(body), self.key, iss=iss, iat=now, exp=exp, nbf=now,
+                include_individual_number=include_individual_number,
+            )
+            paper_hash = hashlib.sha256(cose).digest()
+        cred_id = new_credential_id()
+        return _Signed(CredentialFile(id=cred_id, vct=vct, sd_jwt=token, paper_cose=cose), digital_hash, paper_hash)
+
+    def _journal_many(self, signed: list[_Signed]) -> None:
+        entries: list[CredentialEntry] = []
+        for item in signed:
+            paper_id = new_credential_id() if item.paper_hash is not None else None
+            entries.append(CredentialEntry(item.file.id, item.digital_hash, CredentialKind.DIGITAL, paper_id))
+            if item.paper_hash is not None and paper_id is not None:
+                entries.append(CredentialEntry(paper_id, item.paper_hash, CredentialKind.PAPER, item.file.id))
+        self._journal.add_credentials(entries)
+
+    # --- anchoring, receipts, revocation -----------------------------------------------------------------
+    def anchor(self, *, force: bool = True, progress: Callable[[int, int], None] | None = None) -> list[Any]:
+        """Anchor what is pending (``force``: now, not only when the batch is full or old enough)."""
+        anchorer = self._require_anchorer()
+        anchorer.resume()
+        return anchorer.flush(force=force, progress=progress)
+
+    def with_receipts(self, cred: CredentialFile) -> CredentialFile:
+        """The same credential file with its anchoring receipts, if its batch is anchored by now."""
+        anchorer = self._require_anchorer()
+        receipt = anchorer.receipt(cred.id)
+        twin = self._journal.credential(cred.id).twin_id
+        paper_receipt = anchorer.receipt(twin) if twin and cred.paper_cose else None
+        return cred.with_receipts(receipt, paper_receipt)
+
+    def revoke(self, cred: CredentialFile | str, reason: int = RevocationReason.UNSPECIFIED) -> None:
+        """Revoke a credential and its paper twin on chain (journaled first, resumable)."""
+        cred_id = cred.id if isinstance(cred, CredentialFile) else cred
+        anchorer = self._require_anchorer()
+        try:
+            anchorer.revoke([cred_id], reason)
+        except KeyError as exc:  # pragma: no cover - journal raises its own error
+            raise JournalError(ReasonCode.CREDENTIAL_UNKNOWN, "credential not issued by this home") from exc
+
+    def status(self) -> dict[str, int]:
+        return dict(self._journal.status_counts())
+
+    def _require_anchorer(self) -> Anchorer:
+        if self._anchorer is None:
+            raise ConfigError(ReasonCode.CONFIG_INVALID, "no chain configured for this issuer home "
+                              "(civiccert chain up / chain deploy)")
+        return self._anchorer
+
+    # --- paper -------------------------------------------------------------------------------------------
+    def print_pdf(self, cred: CredentialFile, out: Path) -> Path:
+        """Render the printed copy; its QR carries the paper twin and, once anchored, its receipt.
+
+        The page shows the full credential (the seal impression included); the QR carries the compact
+        signed form, which binds the seal image by its SHA-256.
+        """
+        from civiccert.paper.pdf import render_pdf
+
+        if cred.paper_cose is None:
+            raise ConfigError(ReasonCode.CONFIG_INVALID, "credential was issued without a paper form")
+        verified = sdjwt.verify(cred.sd_jwt, resolve_key=lambda _h, _p: self.key.public_key,
+                                algorithms=(self.key.alg,), check_validity=False)
+        claims = {k: v for k, v in verified.claims.items() if k not in _ENVELOPE_CLAIMS}
+        text = paper_payload.qr_text(cred.paper_cose, cred.paper_receipt)
+        return render_pdf(cred.vct, claims, text, out, sample=self.config.sample)
+
+    # --- trust -------------------------------------------------------------------------------------------
+    def trust_export(self) -> TrustSnapshot:
+        """This municipality's own public key, as it publishes it for offline verifiers."""
+        code = self.config.municipality_code
+        key = TrustedKey(kid=self.key.kid, municipality=code, valid_from=0, jwk=self.key.public_jwk())
+        return TrustSnapshot(
+            source="issuer",
+            generated_at=int(self._clock()),
+            municipalities={code: TrustedMunicipality(code, self.config.municipality_name)},
+            keys={key.kid: key},
+        )
+
+    def close(self) -> None:
+        self._journal.close()
+
+
+def _load_account(home: Path, passphrase: bytes | None) -> LocalAccount | None:
+    path = HomeConfig.account_path(home)
+    if not path.is_file() or passphrase is None:
+        return None
+    try:
+        key = Account.decrypt(json.loads(path.read_text(encoding="utf-8")), passphrase.decode("utf-8"))
+    except ValueError as exc:
+        raise ConfigError(ReasonCode.PASSPHRASE_WRONG, "passphrase does not open the chain account") from exc
+    account: LocalAccount = Account.from_key(key)
+    return account

@@ -1,0 +1,132 @@
+"""The verifier's view of the registry: issuer keys, municipalities, anchors and revocations, in few calls.
+
+Bulk verification asks the node once per chunk (a JSON-RPC batch of ``status`` calls); keys and
+municipalities are read once per verifier, since a batch of credentials comes from few issuers.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from civiccert.chain.nodes import Chain
+from civiccert.chain.registry import Registry, format_municipality_code, municipality_code
+from civiccert.trust import TrustedKey, TrustedMunicipality
+
+__all__ = ["ChainStatus", "OnlineRegistry", "RootStatus"]
+
+
+@dataclass(frozen=True)
+class RootStatus:
+    municipality: str  # 6-digit code of the anchoring municipality
+    anchored_at: int
+    block_number: int
+    leaf_count: int
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    """What the registry says about one credential, its root, its issuer and its key."""
+
+    root: RootStatus | None
+    revoked_reason: int
+    key: TrustedKey | None
+    municipality: TrustedMunicipality | None
+
+
+class OnlineRegistry:
+    """Read-only registry access for verifiers; connects on first use so a CLI call that needs no chain
+    (an unreadable file) makes no network call at all."""
+
+    def __init__(self, registry: Registry | None = None, *, connect: Callable[[], Chain] | None = None,
+                 address: str | None = None) -> None:
+        self._registry = registry
+        self._connect = connect
+        self._address = registry.address if registry else address or ""
+        self._lock = threading.Lock()
+        self._keys: dict[str, TrustedKey | None] = {}
+        self._munis: dict[str, TrustedMunicipality | None] = {}
+
+    @classmethod
+    def lazy(cls, connect: Callable[[], Chain], address: str) -> OnlineRegistry:
+        return cls(connect=connect, address=address)
+
+    @classmethod
+    def of(cls, chain: Chain, address: str) -> OnlineRegistry:
+        return cls(Registry(chain, address))
+
+    @property
+    def registry(self) -> Registry:
+        with self._lock:
+            if self._registry is None:
+                assert self._connect is not None
+                self._registry = Registry(self._connect(), self._address)
+            return self._registry
+
+    @property
+    def address(self) -> str:
+        return self.registry.address
+
+    @property
+    def chain_id(self) -> int:
+        return self.registry.chain.chain_id
+
+    def key(self, kid: str) -> TrustedKey | None:
+        if kid not in self._keys:
+            thumb = _kid_bytes(kid)
+            info = self.registry.key(thumb) if thumb is not None else None
+            self._keys[kid] = None if info is None else TrustedKey(
+                kid=kid,
+                municipality=format_municipality_code(info.municipality),
+                valid_from=info.valid_from,
+                retired_at=info.retired_at or None,
+                revoked_at=info.revoked_at or None,
+            )
+        return self._keys[kid]
+
+    def public_jwk(self, kid: str) -> Mapping[str, str] | None:
+        """Public key material is not stored on chain; credentials carry it, trust files publish it."""
+        return None
+
+    def municipality(self, code: str) -> TrustedMunicipality | None:
+        if code not in self._munis:
+            info = self.registry.municipality(municipality_code(code))
+            self._munis[code] = None if info is None else TrustedMunicipality(code=code, suspended=info.suspended)
+        return self._munis[code]
+
+    def statuses(self, queries: Sequence[tuple[str, str, bytes | None, bytes]]) -> list[ChainStatus]:
+        """For each (issuer code, kid, receipt root or None, credential hash): anchor, revocation, trust.
+
+        Raises ChainError when the node cannot answer; the caller turns that into UNKNOWN checks.
+        """
+        registry = self.registry
+        with_root = [(i, q) for i, q in enumerate(queries) if q[2] is not None]
+        batch = registry.statuses([(q[2], q[3]) for _, q in with_root]) if with_root else []  # type: ignore[misc]
+        by_index = {i: s for (i, _), s in zip(with_root, batch, strict=True)}
+        out: list[ChainStatus] = []
+        for i, (code, kid, _root, credential_hash) in enumerate(queries):
+            status = by_index.get(i)
+            root: RootStatus | None = None
+            reason = 0
+            if status is not None and status.anchored:
+                root = RootStatus(format_municipality_code(status.municipality), status.anchored_at,
+                                  status.block_number, status.leaf_count)
+            if root is not None and root.municipality == code:
+                reason = status.revocation_reason if status is not None else 0
+            elif code:
+                revocation = registry.revocation(code, credential_hash)
+                reason = revocation[0] if revocation else 0
+            out.append(ChainStatus(root=root, revoked_reason=reason, key=self.key(kid) if kid else None,
+                                   municipality=self.municipality(code) if code else None))
+        return out
+
+
+def _kid_bytes(kid: str) -> bytes | None:
+    try:
+        raw = base64.urlsafe_b64decode(kid + "=" * (-len(kid) % 4))
+    except (ValueError, TypeError):
+        return None
+    return raw if len(raw) == 32 else None
+

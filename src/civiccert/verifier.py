@@ -1,0 +1,452 @@
+"""Verifier: every check with its reason, for credentials, presentations and printed copies.
+
+Trust comes from two places, never from the credential itself: a trust snapshot (offline: a municipality's
+published keys or a registry snapshot) and the registry contract (online). A public key carried in a
+credential header is used only after its RFC 7638 thumbprint matched a key that one of those trusts.
+
+The verifier never says VALID when it could not make a check that the policy asked for: that check is
+UNKNOWN and the verdict INDETERMINATE. A node that is down never turns a genuine credential INVALID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from civiccert.chain.merkle import verify_inclusion
+from civiccert.credential_file import CREDENTIAL_FORMAT, CredentialFile
+from civiccert.credentials import sdjwt
+from civiccert.credentials.keys import jwk_thumbprint, public_key_from_jwk
+from civiccert.errors import ChainError, CivicCertError, CredentialError, PaperError, ReasonCode
+from civiccert.online import ChainStatus, OnlineRegistry, RootStatus
+from civiccert.paper import payload as paper_payload
+from civiccert.result import Check, CheckName, Outcome, VerificationResult
+from civiccert.trust import TrustSnapshot, key_status_at
+
+__all__ = ["Policy", "Verifier"]
+
+ISSUER_PREFIX = "urn:civiccert:lg:"
+_ENVELOPE = ("iss", "iat", "nbf", "exp", "vct", "cnf", "status", "_sd_alg")
+
+_DISCLOSURE_CODES = frozenset({
+    ReasonCode.DISCLOSURE_MALFORMED, ReasonCode.DISCLOSURE_UNREFERENCED, ReasonCode.DISCLOSURE_DUPLICATE,
+    ReasonCode.DIGEST_DUPLICATE, ReasonCode.CLAIM_NAME_RESERVED, ReasonCode.CLAIM_OVERWRITE,
+    ReasonCode.SD_ALG_UNSUPPORTED, ReasonCode.DISCLOSURE_MISMATCH,
+})
+_BINDING_CODES = frozenset({ReasonCode.HOLDER_BINDING_FAILED, ReasonCode.HOLDER_BINDING_MISSING})
+_SIGNATURE_CODES = frozenset({
+    ReasonCode.SIGNATURE_INVALID, ReasonCode.ALG_NOT_ALLOWED, ReasonCode.TYP_INVALID, ReasonCode.CRIT_UNSUPPORTED,
+})
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the relying party asks for. Defaults suit a bank checking a resident-record copy."""
+
+    require_holder_binding: bool = False
+    aud: str | None = None
+    nonce: str | None = None
+    skew_seconds: int = 120
+    max_trust_age_seconds: int = 7 * 24 * 3600
+    check_anchor: bool = True  # only meaningful online; offline reports the anchor as skipped
+    algorithms: tuple[str, ...] = ("ES256", "EdDSA")
+
+
+@dataclass
+class _Draft:
+    """A result under construction: checks in report order, then frozen into a VerificationResult."""
+
+    form: str
+    source: str | None = None
+    checks: dict[CheckName, Check] = field(default_factory=dict)
+    vct: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict)
+    issuer: dict[str, Any] = field(default_factory=dict)
+    anchor: dict[str, Any] = field(default_factory=dict)
+    issued_at: int | None = None
+    expires_at: int | None = None
+    # chain lookups still to do (filled in by the bulk pass)
+    credential_hash: bytes | None = None
+    receipt: Mapping[str, Any] | None = None
+    kid: str | None = None
+    issuer_code: str | None = None
+    key_jwk: Mapping[str, str] | None = None
+
+    def set(self, name: CheckName, outcome: Outcome, code: ReasonCode, detail: str = "") -> None:
+        self.checks[name] = Check(name, outcome, code, detail)
+
+    def failed(self) -> bool:
+        return any(c.outcome is Outcome.FAILED for c in self.checks.values())
+
+    def freeze(self) -> VerificationResult:
+        order = list(CheckName)
+        checks = tuple(sorted(self.checks.values(), key=lambda c: order.index(c.name)))
+        return VerificationResult(
+            checks=checks, form=self.form, vct=self.vct, claims=self.claims, issuer=self.issuer,
+            anchor=self.anchor, source=self.source, issued_at=self.issued_at, expires_at=self.expires_at,
+        )
+
+
+class Verifier:
+    """Verifies credential files, SD-JWT presentations and printed-copy QR texts.
+
+    ``trust`` is an offline snapshot; ``registry`` makes the verifier online (anchor, revocation, key
+    registry). With neither, signatures can be checked but issuers cannot be trusted: INDETERMINATE.
+    """
+
+    def __init__(
+        self,
+        *,
+        trust: TrustSnapshot | None = None,
+        registry: OnlineRegistry | None = None,
+        policy: Policy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._trust = trust
+        self._registry = registry
+        self._policy = policy or Policy()
+        self._clock = clock
+
+    @property
+    def online(self) -> bool:
+        return self._registry is not None
+
+    # --- entry points ----------------------------------------------------------------------------------
+    def verify(self, data: str | bytes | CredentialFile, *, source: str | None = None) -> VerificationResult:
+        """Verify one input: a credential file (JSON), a compact SD-JWT (presentation) or a QR text."""
+        return self.verify_many([data], sources=[source])[0]
+
+    def verify_many(
+        self, items: Sequence[str | bytes | CredentialFile], *, sources: Sequence[str | None] | None = None
+    ) -> list[VerificationResult]:
+        """Verify many inputs; online lookups for all of them go to the node in one JSON-RPC batch."""
+        srcs = list(sources) if sources is not None else [None] * len(items)
+        drafts = [self._local(item, src) for item, src in zip(items, srcs, strict=True)]
+        self._chain_checks(drafts)
+        return [d.freeze() for d in drafts]
+
+    def verify_path(self, path: Path) -> list[VerificationResult]:
+        """A credential file, a presentation file, or a photo / scan / PDF of a printed copy."""
+        from civiccert.inputs import read_inputs  # local: scanning pulls in imaging libraries
+
+        texts = read_inputs(path)
+        return self.verify_many([t for t, _ in texts], sources=[s for _, s in texts])
+
+    # --- local checks (no network) -------------------------------------------------------------------
+    def _local(self, item: str | bytes | CredentialFile, source: str | None) -> _Draft:
+        try:
+            if isinstance(item, CredentialFile):
+                return self._local_sd_jwt(item.sd_jwt, item.receipt, _form(item), source)
+            text = item.decode("utf-8") if isinstance(item, bytes) else item
+            text = text.strip()
+            if text.startswith("{"):
+                cred = _load_credential_file(text)
+                return self._local_sd_jwt(cred.sd_jwt, cred.receipt, _form(cred), source)
+            if text[:4].upper() == paper_payload.PREFIX[:4].upper() or text[:2].upper() == "CC":
+                return self._local_paper(text, source)
+            return self._local_sd_jwt(text, None, "presentation", source)
+        except UnicodeDecodeError:
+            draft = _Draft(form="unknown", source=source)
+            draft.set(CheckName.FORMAT, Outcome.FAILED, ReasonCode.MALFORMED, "input is not UTF-8 text")
+            return draft
+        except CivicCertError as exc:
+            draft = _Draft(form="unknown", source=source)
+            draft.set(CheckName.FORMAT, Outcome.FAILED, exc.code, "input is not a civiccert credential")
+            return draft
+
+    def _local_sd_jwt(self, text: str, receipt: Mapping[str, Any] | None, form: str, source: str | None) -> _Draft:
+        draft = _Draft(form=form, source=source, receipt=receipt)
+        policy = self._policy
+        try:
+            verified = sdjwt.verify(
+                text,
+                resolve_key=lambda header, payload: self._resolve_sd_jwt_key(draft, header, payload),
+                algorithms=policy.algorithms,
+                require_key_binding=policy.require_holder_binding,
+                aud=policy.aud,
+                nonce=policy.nonce,
+                check_validity=False,
+            )
+        except CredentialError as exc:
+            self._classify_failure(draft, exc)
+            return draft
+        draft.set(CheckName.FORMAT, Outcome.PASSED, ReasonCode.OK)
+        draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, f"{verified.header.get('alg')}")
+        draft.set(CheckName.DISCLOSURES, Outcome.PASSED, ReasonCode.OK,
+                  f"{len(verified.disclosed_paths)} disclosed")
+        if policy.require_holder_binding:
+            draft.set(CheckName.HOLDER_BINDING, Outcome.PASSED, ReasonCode.OK)
+        else:
+            draft.set(CheckName.HOLDER_BINDING, Outcome.SKIPPED, ReasonCode.NOT_CHECKED)
+        payload = verified.payload
+        draft.credential_hash = hashlib.sha256(verified.issuer_signed_jwt.encode("ascii")).digest()
+        draft.vct = str(payload.get("vct"))
+        draft.claims = {k: v for k, v in verified.claims.items() if k not in _ENVELOPE}
+        self._common_envelope(draft, payload, verified.claims.get("municipality"))
+        return draft
+
+    def _local_paper(self, text: str, source: str | None) -> _Draft:
+        draft = _Draft(form="paper", source=source)
+        try:
+            decoded = paper_payload.decode_qr_text(text)
+        except PaperError as exc:
+            draft.set(CheckName.FORMAT, Outcome.FAILED, exc.code, "QR text is not a civiccert printed copy")
+            return draft
+        draft.set(CheckName.FORMAT, Outcome.PASSED, ReasonCode.OK)
+        draft.kid = decoded.kid
+        draft.receipt = decoded.receipt
+        draft.credential_hash = decoded.credential_hash
+        draft.vct = decoded.vct
+        draft.claims = dict(decoded.claims)
+        if decoded.alg not in self._policy.algorithms:
+            draft.set(CheckName.SIGNATURE, Outcome.FAILED, ReasonCode.ALG_NOT_ALLOWED)
+            return draft
+        envelope = {"iss": decoded.iss, "iat": decoded.iat, "exp": decoded.exp, "nbf": decoded.nbf}
+        draft.issuer_code = _issuer_code(decoded.iss)
+        jwk = self._trusted_jwk(decoded.kid, None)
+        if jwk is None:
+            draft.set(CheckName.SIGNATURE, Outcome.UNKNOWN, ReasonCode.KEY_UNKNOWN,
+                      "no trusted public key for this printed copy's key id")
+        elif paper_payload.verify_paper_signature(decoded, public_key_from_jwk(jwk)):
+            draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, decoded.alg)
+        else:
+            draft.set(CheckName.SIGNATURE, Outcome.FAILED, ReasonCode.SIGNATURE_INVALID)
+            return draft
+        draft.set(CheckName.DISCLOSURES, Outcome.PASSED, ReasonCode.OK, "printed copy: every printed item")
+        draft.set(CheckName.HOLDER_BINDING, Outcome.SKIPPED if not self._policy.require_holder_binding
+                  else Outcome.FAILED, ReasonCode.NOT_CHECKED if not self._policy.require_holder_binding
+                  else ReasonCode.HOLDER_BINDING_MISSING)
+        self._common_envelope(draft, envelope, decoded.claims.get("municipality"))
+        return draft
+
+    def _common_envelope(self, draft: _Draft, payload: Mapping[str, Any], municipality: object) -> None:
+        """Issuer identity, validity window: the same rules for the digital and the paper form."""
+        code = _issuer_code(payload.get("iss"))
+        draft.issuer_code = code
+        body_code = municipality.get("code") if isinstance(municipality, Mapping) else None
+        draft.issuer = {"code": code, "name": municipality.get("name") if isinstance(municipality, Mapping)
+                        else None, "kid": draft.kid}
+        if code is None or body_code != code:
+            draft.set(CheckName.ISSUER, Outcome.FAILED, ReasonCode.DISCLOSURE_MISMATCH,
+                      "issuer and certifying municipality differ")
+        iat, nbf, exp = _opt_int(payload.get("iat")), _opt_int(payload.get("nbf")), _opt_int(payload.get("exp"))
+        draft.issued_at, draft.expires_at = iat, exp
+        now, skew = int(self._clock()), self._policy.skew_seconds
+        if iat is None or exp is None:
+            draft.set(CheckName.VALIDITY, Outcome.FAILED, ReasonCode.MALFORMED, "iat and exp are required")
+        elif exp <= now - skew:
+            draft.set(CheckName.VALIDITY, Outcome.FAILED, ReasonCode.EXPIRED)
+        elif iat > now + skew or (nbf is not None and nbf > now + skew):
+            draft.set(CheckName.VALIDITY, Outcome.FAILED, ReasonCode.NOT_YET_VALID)
+        else:
+            draft.set(CheckName.VALIDITY, Outcome.PASSED, ReasonCode.OK)
+
+    def _classify_failure(self, draft: _Draft, exc: CredentialError) -> None:
+        code = exc.code
+        if draft.checks.get(CheckName.FORMAT) is None and code not in _SIGNATURE_CODES | _DISCLOSURE_CODES | \
+                _BINDING_CODES | {ReasonCode.KEY_UNKNOWN}:
+            draft.set(CheckName.FORMAT, Outcome.FAILED, code, "input is not a well-formed SD-JWT")
+            return
+        draft.set(CheckName.FORMAT, Outcome.PASSED, ReasonCode.OK)
+        if code in _DISCLOSURE_CODES:
+            draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK)
+            draft.set(CheckName.DISCLOSURES, Outcome.FAILED, code)
+        elif code in _BINDING_CODES:
+            draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK)
+            draft.set(CheckName.HOLDER_BINDING, Outcome.FAILED, code)
+        elif code is ReasonCode.KEY_UNKNOWN:
+            outcome = Outcome.FAILED if self._authoritative() else Outcome.UNKNOWN
+            draft.set(CheckName.SIGNATURE, outcome, code, "signing key is not trusted")
+            if outcome is Outcome.UNKNOWN and self._stale():
+                draft.set(CheckName.ISSUER, Outcome.UNKNOWN, ReasonCode.TRUST_SNAPSHOT_STALE)
+        else:
+            draft.set(CheckName.SIGNATURE, Outcome.FAILED, code)
+
+    # --- keys ----------------------------------------------------------------------------------------
+    def _resolve_sd_jwt_key(self, draft: _Draft, header: Mapping[str, Any], payload: Mapping[str, Any]) -> Any:
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise CredentialError(ReasonCode.KEY_UNKNOWN, "header has no kid")
+        draft.kid = kid
+        jwk = self._trusted_jwk(kid, header.get("jwk"))
+        if jwk is None:
+            raise CredentialError(ReasonCode.KEY_UNKNOWN, "no trusted key for this kid")
+        return public_key_from_jwk(jwk)
+
+    def _trusted_jwk(self, kid: str, header_jwk: object) -> Mapping[str, str] | None:
+        """A JWK for ``kid`` from the trust snapshot, or the header's JWK if its thumbprint is ``kid``
+        and the registry (online) or snapshot knows ``kid``."""
+        known = self._trust.keys.get(kid) if self._trust else None
+        if known is not None and known.jwk:
+            return known.jwk
+        if isinstance(header_jwk, Mapping) and jwk_thumbprint(header_jwk) == kid:
+            if known is not None:
+                return {str(k): str(v) for k, v in header_jwk.items()}
+            if self._registry is not None:
+                try:
+                    if self._registry.key(kid) is not None:
+                        return {str(k): str(v) for k, v in header_jwk.items()}
+                except ChainError:
+                    return None
+        if self._registry is not None:
+            try:
+                return self._registry.public_jwk(kid)
+            except ChainError:
+                return None
+        return None
+
+    def _authoritative(self) -> bool:
+        """Whether "not in my trust list" means "not trusted by anyone" (registry or fresh registry snapshot)."""
+        if self._registry is not None:
+            return True
+        return self._trust is not None and self._trust.source == "registry" and not self._stale()
+
+    def _stale(self) -> bool:
+        return self._trust is not None and self._trust.age(int(self._clock())) > self._policy.max_trust_age_seconds
+
+    # --- issuer trust, anchor, revocation ------------------------------------------------------------
+    def _chain_checks(self, drafts: list[_Draft]) -> None:
+        live = [d for d in drafts if d.credential_hash is not None and not d.failed()
+                and CheckName.SIGNATURE in d.checks]
+        statuses: dict[int, ChainStatus | ChainError] = {}
+        if self._registry is not None and live:
+            statuses = self._lookup(live)
+        for i, draft in enumerate(live):
+            status = statuses.get(i)
+            self._anchor_check(draft, status)
+            self._issuer_check(draft, status)
+        for draft in drafts:
+            if CheckName.FORMAT in draft.checks and draft.checks[CheckName.FORMAT].outcome is Outcome.PASSED:
+                for name in (CheckName.ANCHOR, CheckName.REVOCATION, CheckName.ISSUER):
+                    if name not in draft.checks:
+                        draft.set(name, Outcome.UNKNOWN, ReasonCode.NOT_CHECKED, "not reached")
+
+    def _lookup(self, drafts: list[_Draft]) -> dict[int, ChainStatus | ChainError]:
+        assert self._registry is not None
+        queries = []
+        for d in drafts:
+            root = _receipt_root(d.receipt)
+            queries.append((d.issuer_code or "", d.kid or "", root, d.credential_hash or b""))
+        try:
+            answers = self._registry.statuses(queries)
+        except ChainError as exc:
+            return dict.fromkeys(range(len(drafts)), exc)
+        return dict(enumerate(answers))
+
+    def _anchor_check(self, draft: _Draft, status: ChainStatus | ChainError | None) -> None:
+        policy = self._policy
+        if self._registry is None or not policy.check_anchor:
+            draft.set(CheckName.ANCHOR, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "offline")
+            draft.set(CheckName.REVOCATION, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "offline")
+            return
+        if isinstance(status, ChainError) or status is None:
+            code = status.code if isinstance(status, ChainError) else ReasonCode.CHAIN_UNREACHABLE
+            draft.set(CheckName.ANCHOR, Outcome.UNKNOWN, code)
+            draft.set(CheckName.REVOCATION, Outcome.UNKNOWN, code)
+            return
+        # revocation does not need the receipt: it is keyed by (municipality, credential hash)
+        if status.revoked_reason:
+            draft.set(CheckName.REVOCATION, Outcome.FAILED, ReasonCode.REVOKED, f"reason {status.revoked_reason}")
+        else:
+            draft.set(CheckName.REVOCATION, Outcome.PASSED, ReasonCode.OK)
+        receipt = draft.receipt
+        if not receipt:
+            draft.set(CheckName.ANCHOR, Outcome.UNKNOWN, ReasonCode.RECEIPT_MISSING, "no anchoring receipt yet")
+            return
+        if (int(receipt.get("chain_id", -1)) != self._registry.chain_id
+                or str(receipt.get("registry", "")).lower() != self._registry.address.lower()):
+            draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.RECEIPT_MISMATCH,
+                      "receipt names another chain or registry")
+            return
+        root = _receipt_root(receipt)
+        try:
+            proof = [bytes.fromhex(str(p).removeprefix("0x")) for p in receipt["proof"]]
+            ok = root is not None and draft.credential_hash is not None and verify_inclusion(
+                draft.credential_hash, int(receipt["index"]), int(receipt["size"]), proof, root)
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok or root is None:
+            draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.PROOF_INVALID)
+            return
+        root_status: RootStatus | None = status.root
+        if root_status is None:
+            draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.NOT_ANCHORED)
+            return
+        if root_status.municipality != draft.issuer_code:
+            draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.ANCHORED_BY_OTHER)
+            return
+        draft.anchor = {"chain_id": self._registry.chain_id, "registry": self._registry.address,
+                        "root": "0x" + root.hex(), "block": root_status.block_number,
+                        "anchored_at": root_status.anchored_at, "tx": receipt.get("tx")}
+        draft.set(CheckName.ANCHOR, Outcome.PASSED, ReasonCode.OK, f"block {root_status.block_number}")
+
+    def _issuer_check(self, draft: _Draft, status: ChainStatus | ChainError | None) -> None:
+        if CheckName.ISSUER in draft.checks:
+            return
+        code, kid = draft.issuer_code, draft.kid
+        if code is None or kid is None:
+            draft.set(CheckName.ISSUER, Outcome.FAILED, ReasonCode.KEY_UNKNOWN)
+            return
+        # issuance time: the block that anchored it when known (cannot be backdated), else iat
+        at = draft.anchor.get("anchored_at") or draft.issued_at or 0
+        if isinstance(status, ChainStatus):
+            verdict = key_status_at(status.key, status.municipality, code, int(at))
+            self._set_issuer(draft, verdict, "registry")
+            return
+        if self._trust is None:
+            reason = status.code if isinstance(status, ChainError) else ReasonCode.KEY_UNKNOWN
+            draft.set(CheckName.ISSUER, Outcome.UNKNOWN, reason, "no trust snapshot and no registry")
+            return
+        if self._stale():
+            draft.set(CheckName.ISSUER, Outcome.UNKNOWN, ReasonCode.TRUST_SNAPSHOT_STALE,
+                      f"snapshot is {self._trust.age(int(self._clock()))} s old")
+            return
+        verdict = key_status_at(self._trust.keys.get(kid), self._trust.municipalities.get(code), code, int(at))
+        if verdict in (ReasonCode.ISSUER_NOT_REGISTERED, ReasonCode.KEY_UNKNOWN) and self._trust.source != "registry":
+            draft.set(CheckName.ISSUER, Outcome.UNKNOWN, verdict, "not in the given trust file")
+            return
+        self._set_issuer(draft, verdict, f"trust snapshot, {self._trust.age(int(self._clock()))} s old")
+
+    @staticmethod
+    def _set_issuer(draft: _Draft, verdict: ReasonCode, where: str) -> None:
+        if verdict is ReasonCode.OK:
+            draft.set(CheckName.ISSUER, Outcome.PASSED, verdict, where)
+        else:
+            draft.set(CheckName.ISSUER, Outcome.FAILED, verdict, where)
+
+
+def _issuer_code(iss: object) -> str | None:
+    if isinstance(iss, str) and iss.startswith(ISSUER_PREFIX):
+        code = iss[len(ISSUER_PREFIX):]
+        return code if len(code) == 6 and code.isdigit() else None
+    return None
+
+
+def _receipt_root(receipt: Mapping[str, Any] | None) -> bytes | None:
+    if not receipt or "root" not in receipt:
+        return None
+    try:
+        root = bytes.fromhex(str(receipt["root"]).removeprefix("0x"))
+    except ValueError:
+        return None
+    return root if len(root) == 32 else None
+
+
+def _opt_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _form(cred: CredentialFile) -> str:
+    return "presentation" if cred.presentation else "credential"
+
+
+def _load_credential_file(text: str) -> CredentialFile:
+    cred = CredentialFile.loads(text)
+    if not cred.sd_jwt:
+        raise CredentialError(ReasonCode.MALFORMED, f"{CREDENTIAL_FORMAT} without sd_jwt")
+    return cred
+

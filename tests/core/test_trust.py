@@ -1,0 +1,62 @@
+"""Trust snapshots and the one key-validity rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from civiccert import ConfigError, ReasonCode, TrustSnapshot
+from civiccert.trust import TrustedKey, TrustedMunicipality, key_status_at
+
+MUNI = TrustedMunicipality("122076", "松戸市")
+KEY = TrustedKey(kid="k1", municipality="122076", valid_from=1_000, retired_at=5_000, revoked_at=None)
+
+
+@pytest.mark.parametrize(
+    ("key", "muni", "at", "expected"),
+    [
+        (KEY, MUNI, 1_000, ReasonCode.OK),
+        (KEY, MUNI, 999, ReasonCode.KEY_NOT_YET_VALID),
+        (KEY, MUNI, 5_000, ReasonCode.KEY_RETIRED),
+        (TrustedKey("k1", "122076", 1_000, revoked_at=3_000), MUNI, 2_999, ReasonCode.OK),
+        (TrustedKey("k1", "122076", 1_000, revoked_at=3_000), MUNI, 3_000, ReasonCode.KEY_REVOKED_BEFORE_ISSUE),
+        (KEY, None, 2_000, ReasonCode.ISSUER_NOT_REGISTERED),
+        (KEY, TrustedMunicipality("122076", suspended=True), 2_000, ReasonCode.MUNICIPALITY_SUSPENDED),
+        (None, MUNI, 2_000, ReasonCode.KEY_UNKNOWN),
+        (TrustedKey("k1", "011002", 1_000), MUNI, 2_000, ReasonCode.KEY_WRONG_MUNICIPALITY),
+    ],
+)
+def test_key_status_at_covers_every_rule(key: TrustedKey | None, muni: TrustedMunicipality | None, at: int,
+                                         expected: ReasonCode) -> None:
+    assert key_status_at(key, muni, "122076", at) is expected
+
+
+def test_snapshot_round_trips_through_a_file(tmp_path: Path) -> None:
+    snap = TrustSnapshot(source="registry", generated_at=42, municipalities={"122076": MUNI},
+                         keys={"k1": KEY}, chain_id=31337, registry="0x" + "ab" * 20, block=7)
+    path = tmp_path / "trust.json"
+    snap.save(path)
+    assert TrustSnapshot.load(path) == snap
+
+
+def test_merge_keeps_jwk_from_the_older_snapshot_and_state_from_the_newer() -> None:
+    old = TrustSnapshot(source="issuer", generated_at=10, municipalities={"122076": MUNI},
+                        keys={"k1": TrustedKey("k1", "122076", 0, jwk={"kty": "EC"})})
+    new = TrustSnapshot(source="registry", generated_at=20, municipalities={"122076": MUNI},
+                        keys={"k1": TrustedKey("k1", "122076", 1_000, revoked_at=3_000)})
+    merged = old.merged(new)
+    assert merged.keys["k1"].jwk == {"kty": "EC"}
+    assert merged.keys["k1"].revoked_at == 3_000
+    assert merged.generated_at == 10  # the age of a merge is the age of its oldest part
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", json.dumps({"format": "other"}),
+                                     json.dumps({"format": "civiccert-trust/1", "source": "x"})])
+def test_bad_trust_files_raise_trust_file_invalid(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "trust.json"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        TrustSnapshot.load(path)
+    assert info.value.code is ReasonCode.TRUST_FILE_INVALID
