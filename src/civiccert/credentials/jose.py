@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol, TypeAlias
@@ -33,6 +33,7 @@ __all__ = [
     "VerifiedJws",
     "b64url_decode",
     "b64url_encode",
+    "b64url_json_many",
     "json_dumps",
     "json_loads",
     "json_parse",
@@ -146,6 +147,8 @@ def json_dumps(obj: Any) -> bytes:
 
 
 _scan_once: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+_B64URL_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_CANONICAL_LAST_BYTES = {2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
 
 
 def json_parse(data: bytes | str, *, field: str | None = None) -> Any:
@@ -164,6 +167,39 @@ def json_parse(data: bytes | str, *, field: str | None = None) -> Any:
         raise CredentialError(ReasonCode.JSON_DUPLICATE_KEY, "JSON object repeats a member", field=field) from None
     except (_BadConstant, ValueError, RecursionError):
         raise CredentialError(ReasonCode.MALFORMED, "not valid JSON", field=field) from None
+
+
+def b64url_json_many(items: Sequence[str]) -> list[Any] | None:
+    """Strict ``json_parse(b64url_decode(item))`` of many small items in one pass (SD-JWT disclosures).
+
+    Returns None unless every item is canonical base64url of UTF-8 JSON without surrounding whitespace;
+    the caller then decodes item by item to get the first error with its reason code. The alphabet check
+    covers all items at once, which is what makes this cheaper than the per-item path.
+    """
+    try:
+        raw = "~".join(items).encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    if raw.translate(None, _B64URL_BYTES + b"~"):
+        return None  # a character outside the base64url alphabet
+    parts = raw.translate(_FROM_URLSAFE).split(b"~")
+    if len(parts) != len(items):
+        return None
+    values: list[Any] = []
+    a2b, scan, canonical, padding = binascii.a2b_base64, _scan_once, _CANONICAL_LAST_BYTES, _PADDING
+    try:
+        for part in parts:
+            tail = len(part) & 3
+            if tail and (tail == 1 or part[-1] not in canonical[tail]):
+                return None
+            text = a2b(part + padding[tail] if tail else part).decode("utf-8")
+            value, end = scan(text, 0)
+            if end != len(text):
+                return None
+            values.append(value)
+    except (StopIteration, ValueError, _DuplicateKey, _BadConstant, RecursionError):
+        return None
+    return values
 
 
 def json_loads(data: bytes | str, *, field: str | None = None, max_size: int = DEFAULT_MAX_SIZE) -> dict[str, Any]:

@@ -9,6 +9,7 @@ disclosures are refused). No I/O: the issuer key lookup and the clock are parame
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -24,6 +25,7 @@ from civiccert.credentials.jose import (
     Signer,
     b64url_decode,
     b64url_encode,
+    b64url_json_many,
     json_dumps,
     json_loads,
     json_parse,
@@ -90,6 +92,8 @@ class VerifiedSdJwt:
 
 
 _sha256 = hashlib.sha256
+_b2a = binascii.b2a_base64
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def _digest(disclosure: str) -> str:
@@ -134,39 +138,53 @@ def strip_sd(obj: Any) -> Any:
 
 
 class _Issuance:
-    """One issuance: builds the payload bottom-up and collects disclosures."""
+    """One issuance: builds the payload bottom-up and collects disclosures (as ASCII bytes)."""
 
-    __slots__ = ("_buffer", "_decoys", "_salt", "disclosures")
+    __slots__ = ("_buffer", "_decoys", "_position", "_salt", "disclosures")
 
     def __init__(self, salt: SaltSource | None, decoys: tuple[int, int]) -> None:
-        self.disclosures: list[str] = []
+        self.disclosures: list[bytes] = []
         self._salt = salt
         self._decoys = decoys
         self._buffer = ""
+        self._position = 0
 
     def _next_salt(self) -> str:
         if self._salt is not None:
             return self._salt()
-        # 22 base64url characters of CSPRNG output carry 132 bits; one draw serves many salts.
-        if len(self._buffer) < 22:
+        # 22 base64url characters of CSPRNG output carry 132 bits; one draw serves 32 salts.
+        position = self._position
+        if position + 22 > len(self._buffer):
             self._buffer = b64url_encode(secrets.token_bytes(33 * 16))
-        salt, self._buffer = self._buffer[:22], self._buffer[22:]
-        return salt
+            position = 0
+        self._position = position + 22
+        return self._buffer[position : position + 22]
 
-    def _disclose(self, content: list[Any]) -> str:
+    def _quoted_salt(self) -> str:
+        # Our own salts are base64url, so quoting them is just adding the quotes.
+        return '"' + self._next_salt() + '"' if self._salt is None else _quote(self._salt())
+
+    def _disclose(self, text: str) -> str:
+        """Record the disclosure of JSON ``text`` and return its digest."""
+        disclosure = _b2a(text.encode("utf-8"), newline=False).rstrip(b"=").translate(_TO_URLSAFE)
+        self.disclosures.append(disclosure)
+        return _b2a(_sha256(disclosure).digest(), newline=False)[:43].translate(_TO_URLSAFE).decode("ascii")
+
+    def _value_text(self, node: Any) -> str:
         # Compact JSON exactly as json_text writes it; strings (the common case) go straight to the C
         # escaper, which is what JSONEncoder(ensure_ascii=False) uses too.
-        value = content[-1]
-        text = "[" + _quote(content[0]) + ("," + _quote(content[1]) if len(content) == 3 else "") + ","
-        text += (_quote(value) if type(value) is str else json_text(value)) + "]"
-        disclosure = b64url_encode(text.encode("utf-8"))
-        self.disclosures.append(disclosure)
-        return b64url_encode(_sha256(disclosure.encode("ascii")).digest())
+        value = self.build(node)
+        return _quote(value) if type(value) is str else json_text(value)
 
     def _decoy_digests(self) -> list[str]:
         low, high = self._decoys
         count = low + secrets.randbelow(high - low + 1) if high > low else low
-        return [b64url_encode(hashlib.sha256(self._next_salt().encode("ascii")).digest()) for _ in range(count)]
+        return [
+            _b2a(_sha256(self._next_salt().encode("ascii")).digest(), newline=False)[:43]
+            .translate(_TO_URLSAFE)
+            .decode("ascii")
+            for _ in range(count)
+        ]
 
     def build(self, node: Any, top: bool = False) -> Any:
         kind = type(node)
@@ -199,7 +217,8 @@ class _Issuance:
             if marked:
                 if top and name in NEVER_DISCLOSABLE:
                     raise ValueError(f"claim {name!r} must never be selectively disclosable")
-                digests.append(self._disclose([self._next_salt(), name, self.build(value)]))
+                salt = self._quoted_salt()  # drawn before the value's own salts, as before
+                digests.append(self._disclose("[" + salt + "," + _quote(name) + "," + self._value_text(value) + "]"))
             else:
                 out[name] = self.build(value)
         if digests:
@@ -214,7 +233,8 @@ class _Issuance:
         for element in node:
             if isinstance(element, Sd):
                 has_sd = True
-                out.append({ARRAY_DIGEST_KEY: self._disclose([self._next_salt(), self.build(element.value)])})
+                salt = self._quoted_salt()
+                out.append({ARRAY_DIGEST_KEY: self._disclose("[" + salt + "," + self._value_text(element.value) + "]")})
             else:
                 out.append(self.build(element))
         if has_sd:
@@ -259,7 +279,9 @@ def issue(
     if "typ" in extra:
         raise ValueError("typ is a parameter of issue()")
     jwt = sign_compact({"typ": typ, **extra}, json_dumps(payload), key)
-    return "~".join([jwt, *issuance.disclosures, ""])
+    if not issuance.disclosures:
+        return jwt + "~"
+    return jwt + "~" + b"~".join(issuance.disclosures).decode("ascii") + "~"
 
 
 # --- holder --------------------------------------------------------------------------------------------
@@ -420,59 +442,79 @@ def present(
 # --- verifier ------------------------------------------------------------------------------------------
 
 
-def _format_path(path: tuple[Segment, ...]) -> str:
-    text = ""
-    for segment in path:
-        if isinstance(segment, int):
-            text += f"[{segment}]"
-        else:
-            text += f".{segment}" if text else segment
-    return text
+def _child(path: str, name: str) -> str:
+    """The path of member ``name`` under the formatted path ``path`` (``a.b[0]`` + ``c`` -> ``a.b[0].c``)."""
+    return f"{path}.{name}" if path else name
+
+
+def _where(path: str, position: int | None) -> str:
+    return _child(path, SD_DIGESTS_KEY) if position is None else f"{path}[{position}]"
 
 
 class _Unfolder:
-    """Applies disclosures to the signed payload (RFC 9901 §7.1 step 3-5)."""
+    """Applies disclosures to the signed payload (RFC 9901 §7.1 step 3-5).
+
+    Paths are carried already formatted (``a.b[0].c``) and only for containers: leaves need none.
+    Parsed JSON holds exact ``dict``/``list``/``str`` objects, so ``type() is`` checks are enough.
+    """
 
     __slots__ = ("by_digest", "paths", "seen", "used")
 
     def __init__(self, by_digest: dict[str, tuple[int, list[Any]]]) -> None:
         self.by_digest = by_digest
         self.seen: set[str] = set()
-        self.used: set[str] = set()
-        self.paths: list[tuple[Segment, ...]] = []
+        self.used = 0
+        self.paths: list[str] = []
 
-    def _claim(self, digest: Any, where: tuple[Segment, ...]) -> tuple[int, list[Any]] | None:
-        if not isinstance(digest, str):
-            raise CredentialError(ReasonCode.MALFORMED, "digest is not a string", field=_format_path(where))
-        if digest in self.seen:
-            raise CredentialError(
-                ReasonCode.DIGEST_DUPLICATE, "digest appears more than once", field=_format_path(where)
-            )
-        self.seen.add(digest)
+    def _claim(self, digest: Any, path: str, position: int | None) -> tuple[int, list[Any]] | None:
+        """The disclosure ``digest`` names, if sent; ``position`` is None in ``_sd``, else the array index."""
+        if type(digest) is not str:
+            raise CredentialError(ReasonCode.MALFORMED, "digest is not a string", field=_where(path, position))
+        seen = self.seen
+        if digest in seen:
+            field = _where(path, position)
+            raise CredentialError(ReasonCode.DIGEST_DUPLICATE, "digest appears more than once", field=field)
+        seen.add(digest)
         found = self.by_digest.get(digest)
         if found is not None:
-            self.used.add(digest)
+            self.used += 1
         return found
 
-    def unfold(self, obj: Any, path: tuple[Segment, ...]) -> Any:
-        if isinstance(obj, dict):
+    def unreferenced(self) -> int | None:
+        """Index of the first disclosure no digest in the payload points to, or None."""
+        if self.used == len(self.by_digest):
+            return None
+        return min(i for d, (i, _) in self.by_digest.items() if d not in self.seen)
+
+    def unfold(self, obj: Any, path: str) -> Any:
+        kind = type(obj)
+        if kind is dict:
             return self._object(obj, path)
-        if isinstance(obj, list):
+        if kind is list:
             return self._array(obj, path)
         return obj
 
-    def _object(self, obj: dict[str, Any], path: tuple[Segment, ...]) -> dict[str, Any]:
+    def unfold_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The claims of the top-level payload: like ``unfold`` but without ``_sd_alg``."""
+        return self._object(payload, "", top=True)
+
+    def _object(self, obj: dict[str, Any], path: str, top: bool = False) -> dict[str, Any]:
         digests = obj.get(SD_DIGESTS_KEY, ())
-        where = (*path, SD_DIGESTS_KEY)
         if not isinstance(digests, list | tuple):
-            raise CredentialError(ReasonCode.MALFORMED, "_sd is not an array", field=_format_path(where))
-        out = {
-            name: self.unfold(value, (*path, name))
-            for name, value in obj.items()
-            if name != SD_DIGESTS_KEY and not (name == SD_ALG_KEY and not path)
-        }
+            raise CredentialError(ReasonCode.MALFORMED, "_sd is not an array", field=_child(path, SD_DIGESTS_KEY))
+        out: dict[str, Any] = {}
+        for name, value in obj.items():
+            if name == SD_DIGESTS_KEY or (top and name == SD_ALG_KEY):
+                continue
+            kind = type(value)
+            if kind is dict:
+                out[name] = self._object(value, _child(path, name))
+            elif kind is list:
+                out[name] = self._array(value, _child(path, name))
+            else:
+                out[name] = value
         for digest in digests:
-            found = self._claim(digest, where)
+            found = self._claim(digest, path, None)
             if found is None:
                 continue  # a decoy or a withheld claim
             index, content = found
@@ -481,20 +523,19 @@ class _Unfolder:
                     ReasonCode.DISCLOSURE_MALFORMED, "array disclosure used for a claim", field=f"disclosures[{index}]"
                 )
             name = content[1]
+            claim_path = _child(path, name)
             if name in out:
-                raise CredentialError(
-                    ReasonCode.CLAIM_OVERWRITE, "disclosed claim already exists", field=_format_path((*path, name))
-                )
-            claim_path = (*path, name)
+                raise CredentialError(ReasonCode.CLAIM_OVERWRITE, "disclosed claim already exists", field=claim_path)
             self.paths.append(claim_path)
             out[name] = self.unfold(content[2], claim_path)
         return out
 
-    def _array(self, obj: list[Any], path: tuple[Segment, ...]) -> list[Any]:
+    def _array(self, obj: list[Any], path: str) -> list[Any]:
         out: list[Any] = []
         for element in obj:
-            if isinstance(element, dict) and len(element) == 1 and ARRAY_DIGEST_KEY in element:
-                found = self._claim(element[ARRAY_DIGEST_KEY], (*path, len(out)))
+            if type(element) is dict and len(element) == 1 and ARRAY_DIGEST_KEY in element:
+                position = len(out)
+                found = self._claim(element[ARRAY_DIGEST_KEY], path, position)
                 if found is None:
                     continue
                 index, content = found
@@ -504,15 +545,50 @@ class _Unfolder:
                         "claim disclosure used for an array element",
                         field=f"disclosures[{index}]",
                     )
-                element_path = (*path, len(out))
+                element_path = f"{path}[{position}]"
                 self.paths.append(element_path)
                 out.append(self.unfold(content[1], element_path))
             else:
-                out.append(self.unfold(element, (*path, len(out))))
+                out.append(self.unfold(element, f"{path}[{len(out)}]") if type(element) in _CONTAINERS else element)
         return out
 
 
+_CONTAINERS = frozenset({dict, list})
+
+
+def _digests(disclosures: list[str]) -> list[str]:
+    """base64url(SHA-256) of each disclosure, with one base64 call for all of them.
+
+    A 32-byte digest followed by one zero byte encodes to the digest's 43 unpadded characters plus "A".
+    """
+    if not disclosures:
+        return []
+    raw = b"\0".join([_sha256(d.encode("ascii")).digest() for d in disclosures]) + b"\0"
+    text = _b2a(raw, newline=False).translate(_TO_URLSAFE).decode("ascii")
+    return [text[i : i + 43] for i in range(0, len(text), 44)]
+
+
 def _decode_disclosures(disclosures: list[str]) -> dict[str, tuple[int, list[Any]]]:
+    """``digest -> (index, [salt, (name,) value])``; one batched pass when every disclosure is well formed."""
+    contents = b64url_json_many(disclosures)
+    if contents is None:
+        return _decode_disclosures_one_by_one(disclosures)
+    by_digest: dict[str, tuple[int, list[Any]]] = {}
+    reserved = _RESERVED_NAMES
+    for index, (digest, content) in enumerate(zip(_digests(disclosures), contents, strict=True)):
+        if (
+            type(content) is not list
+            or not 2 <= len(content) <= 3
+            or type(content[0]) is not str
+            or (len(content) == 3 and (type(content[1]) is not str or content[1] in reserved))
+            or digest in by_digest
+        ):
+            return _decode_disclosures_one_by_one(disclosures)  # raises with the right code and index
+        by_digest[digest] = (index, content)
+    return by_digest
+
+
+def _decode_disclosures_one_by_one(disclosures: list[str]) -> dict[str, tuple[int, list[Any]]]:
     by_digest: dict[str, tuple[int, list[Any]]] = {}
     for index, disclosure in enumerate(disclosures):
         try:
@@ -659,9 +735,9 @@ def verify(
         _check_validity(payload, current, skew)
 
     unfolder = _Unfolder(_decode_disclosures(disclosures))
-    claims = unfolder.unfold(payload, ())
-    if len(unfolder.used) != len(unfolder.by_digest):
-        index = min(i for d, (i, _) in unfolder.by_digest.items() if d not in unfolder.used)
+    claims = unfolder.unfold_payload(payload)
+    index = unfolder.unreferenced()
+    if index is not None:
         raise CredentialError(
             ReasonCode.DISCLOSURE_UNREFERENCED,
             "disclosure not referenced by the credential",
@@ -688,7 +764,7 @@ def verify(
         header=jws.header,
         payload=payload,
         claims=claims,
-        disclosed_paths=sorted(_format_path(p) for p in unfolder.paths),
+        disclosed_paths=sorted(unfolder.paths),
         issuer_signed_jwt=jwt,
         key_binding=key_binding,
     )
