@@ -54,12 +54,15 @@ def key_status_at(
     municipality: TrustedMunicipality | None,
     issuer_code: str,
     at: int,
+    *,
+    skew: int = 0,
 ) -> ReasonCode:
     """OK when ``key`` belonged to ``issuer_code`` and was valid at ``at``; otherwise the reason why not.
 
     A revoked (compromised) key keeps the credentials issued before the revocation time valid; that is why
     the caller passes the anchoring time when it knows it: a forger with a stolen key can backdate ``iat``
-    but cannot backdate a block.
+    but cannot backdate a block. ``skew`` tolerates clocks that differ (issuer vs chain) only for the start
+    of validity, never for a revocation.
     """
     if municipality is None:
         return ReasonCode.ISSUER_NOT_REGISTERED
@@ -71,7 +74,7 @@ def key_status_at(
         return ReasonCode.KEY_WRONG_MUNICIPALITY
     if key.revoked_at is not None and at >= key.revoked_at:
         return ReasonCode.KEY_REVOKED_BEFORE_ISSUE
-    if at < key.valid_from:
+    if at + skew < key.valid_from:
         return ReasonCode.KEY_NOT_YET_VALID
     if key.retired_at is not None and at >= key.retired_at:
         return ReasonCode.KEY_RETIRED

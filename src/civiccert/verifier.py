@@ -394,7 +394,7 @@ class Verifier:
         # issuance time: the block that anchored it when known (cannot be backdated), else iat
         at = draft.anchor.get("anchored_at") or draft.issued_at or 0
         if isinstance(status, ChainStatus):
-            verdict = key_status_at(status.key, status.municipality, code, int(at))
+            verdict = key_status_at(status.key, status.municipality, code, int(at), skew=self._policy.skew_seconds)
             self._set_issuer(draft, verdict, "registry")
             return
         if self._trust is None:
@@ -405,7 +405,8 @@ class Verifier:
             draft.set(CheckName.ISSUER, Outcome.UNKNOWN, ReasonCode.TRUST_SNAPSHOT_STALE,
                       f"snapshot is {self._trust.age(int(self._clock()))} s old")
             return
-        verdict = key_status_at(self._trust.keys.get(kid), self._trust.municipalities.get(code), code, int(at))
+        verdict = key_status_at(self._trust.keys.get(kid), self._trust.municipalities.get(code), code, int(at),
+                                skew=self._policy.skew_seconds)
         if verdict in (ReasonCode.ISSUER_NOT_REGISTERED, ReasonCode.KEY_UNKNOWN) and self._trust.source != "registry":
             draft.set(CheckName.ISSUER, Outcome.UNKNOWN, verdict, "not in the given trust file")
             return
