@@ -48,6 +48,7 @@ class OnlineRegistry:
         self._lock = threading.Lock()
         self._keys: dict[str, TrustedKey | None] = {}
         self._munis: dict[str, TrustedMunicipality | None] = {}
+        self._jwks: dict[str, Mapping[str, str] | None] = {}
 
     @classmethod
     def lazy(cls, connect: Callable[[], Chain], address: str) -> OnlineRegistry:
@@ -87,8 +88,11 @@ class OnlineRegistry:
         return self._keys[kid]
 
     def public_jwk(self, kid: str) -> Mapping[str, str] | None:
-        """Public key material is not stored on chain; credentials carry it, trust files publish it."""
-        return None
+        """The key's public JWK as published on chain at registration (bound to the thumbprint there)."""
+        if kid not in self._jwks:
+            thumb = _kid_bytes(kid)
+            self._jwks[kid] = self.registry.public_jwk(thumb) if thumb is not None else None
+        return self._jwks[kid]
 
     def municipality(self, code: str) -> TrustedMunicipality | None:
         if code not in self._munis:

@@ -265,6 +265,7 @@ class _ManagedNode:
                 self._command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        _DETACHED.append(proc)  # it outlives us by design: keep the handle so it is never reaped as garbage
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline and proc.poll() is None:
             port = self._discover_port(log_path.read_text(encoding="utf-8", errors="replace"))
@@ -324,6 +325,9 @@ class _ManagedNode:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+_DETACHED: list[subprocess.Popen[bytes]] = []
 
 
 def stop_pid(pid: int, timeout: float = 5.0) -> bool:

@@ -1,0 +1,176 @@
+"""The `civiccert` command, run in-process through its real entry point (exit codes, stdout/stderr apart)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from civiccert.cli import main
+from civiccert.demo import sample_record_path
+
+PASS = "cli-test-passphrase"
+
+
+@pytest.fixture(autouse=True)
+def _passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICCERT_KEY_PASSPHRASE", PASS)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def init_home(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    code, _, err = run(capsys, "init", home, "--municipality-code", "122076", "--municipality-name", "松戸市")
+    assert code == 0, err
+    return home
+
+
+def test_help_lists_every_verb(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for verb in ("init", "issue", "present", "anchor", "receipt", "revoke", "status", "print", "chain", "trust",
+                 "verify", "demo"):
+        assert verb in out
+
+
+def test_usage_error_exits_64(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run(capsys, "verify")
+    assert code == 64
+    code, _, _ = run(capsys, "verify", "x.json", "--lang", "fr")
+    assert code == 64
+
+
+def test_offline_flow_issue_present_verify(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    home = init_home(capsys, tmp_path)
+    cred = tmp_path / "cred.json"
+    code, _, err = run(capsys, "--home", home, "issue", "resident-record",
+                       sample_record_path("household-matsudo.json"), "-o", cred)
+    assert code == 0, err
+    trust = tmp_path / "trust.json"
+    assert run(capsys, "--home", home, "trust", "export", "-o", trust)[0] == 0
+    shown = tmp_path / "shown.json"
+    code, _, err = run(capsys, "present", cred, "-d", "members[0].name", "-d", "household.address", "-o", shown)
+    assert code == 0, err
+    code, out, _ = run(capsys, "verify", shown, "--trust", trust, "--offline", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["verdict"] == "VALID"
+    assert result["form"] == "presentation"
+    assert set(result["claims"]["household"]) == {"address"}
+    # human output in Japanese: verdict line and labels
+    code, out, _ = run(capsys, "verify", shown, "--trust", trust, "--offline", "--lang", "ja")
+    assert code == 0
+    assert "有効" in out
+    assert "住所" in out
+
+
+def test_verify_without_any_trust_is_indeterminate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    home = init_home(capsys, tmp_path)
+    cred = tmp_path / "cred.json"
+    run(capsys, "--home", home, "issue", "seal-certificate", sample_record_path("seal-registrant.json"), "-o", cred)
+    code, out, _ = run(capsys, "verify", cred, "--json")
+    assert code == 2
+    assert json.loads(out)["verdict"] == "INDETERMINATE"
+
+
+def test_bad_record_is_one_line_exit_65_without_personal_data(capsys: pytest.CaptureFixture[str],
+                                                              tmp_path: Path) -> None:
+    home = init_home(capsys, tmp_path)
+    doc = json.loads(sample_record_path("household-matsudo.json").read_text(encoding="utf-8"))
+    doc["members"][0]["individual_number"] = "123456789019"  # bad check digit
+    doc["request"]["include"] = ["individual_number"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    code, out, err = run(capsys, "--home", home, "issue", "resident-record", bad, "-o", tmp_path / "c.json")
+    assert code == 65
+    assert "individual_number_invalid" in err
+    assert "123456789019" not in err + out
+    assert "Traceback" not in err
+
+
+def test_unreadable_inputs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    broken_png = tmp_path / "scan.png"
+    broken_png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    code, _, err = run(capsys, "verify", broken_png)
+    assert code == 65
+    assert "image_unreadable" in err
+    garbage = tmp_path / "garbage.txt"
+    garbage.write_text("not a credential", encoding="utf-8")
+    code, out, _ = run(capsys, "verify", garbage, "--json")
+    assert code == 1
+    assert json.loads(out)["checks"][0]["code"] == "malformed"
+    code, _, _ = run(capsys, "verify", tmp_path / "missing.json")
+    assert code == 65
+
+
+def test_anchor_without_chain_is_a_config_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    home = init_home(capsys, tmp_path)
+    code, _, err = run(capsys, "--home", home, "anchor")
+    assert code == 78
+    assert "chain" in err
+
+
+def test_wrong_passphrase_is_a_config_error(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    home = init_home(capsys, tmp_path)
+    monkeypatch.setenv("CIVICCERT_KEY_PASSPHRASE", "wrong")
+    code, _, err = run(capsys, "--home", home, "status")
+    assert code == 78
+    assert "passphrase_wrong" in err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.anvil
+def test_chain_up_issue_anchor_verify_revoke_on_real_anvil(capsys: pytest.CaptureFixture[str],
+                                                           tmp_path: Path) -> None:
+    from civiccert.chain.nodes import find_anvil
+
+    try:
+        find_anvil()
+    except Exception:
+        pytest.skip("anvil binary not installed (run scripts/setup)")
+    home = init_home(capsys, tmp_path)
+    code, out, err = run(capsys, "--home", home, "chain", "up", "--port", str(_free_port()))
+    assert code == 0, err
+    chain = json.loads(out.strip().splitlines()[-1])
+    try:
+        cred = tmp_path / "cred.json"
+        pdf = tmp_path / "copy.pdf"
+        code, _, err = run(capsys, "--home", home, "issue", "resident-record",
+                           sample_record_path("household-matsudo.json"), "-o", cred, "--anchor", "--pdf", pdf)
+        assert code == 0, err
+        online = ("--rpc", chain["url"], "--registry", chain["registry"])
+        code, out, _ = run(capsys, "verify", cred, *online, "--json")
+        assert code == 0, out
+        code, out, _ = run(capsys, "verify", pdf, *online, "--json")
+        assert code == 0, out  # the printed copy, scanned from the PDF, online
+        snapshot = tmp_path / "snapshot.json"
+        export = tmp_path / "export.json"
+        assert run(capsys, "--home", home, "trust", "export", "-o", export)[0] == 0
+        code, _, err = run(capsys, "trust", "sync", *online, "-o", snapshot, "--merge", export)
+        assert code == 0, err
+        assert json.loads(snapshot.read_text())["source"] == "registry"
+        code, out, _ = run(capsys, "verify", pdf, "--trust", snapshot, "--offline", "--json")
+        assert code == 0, out
+        assert run(capsys, "--home", home, "revoke", cred, "--reason", "holder_request")[0] == 0
+        code, out, _ = run(capsys, "verify", cred, *online, "--json")
+        assert code == 1
+        assert json.loads(out)["reasons"] == ["revoked"]
+        code, out, _ = run(capsys, "--home", home, "status", "--json")
+        assert code == 0
+        assert json.loads(out)["anchored"] >= 2
+    finally:
+        assert run(capsys, "--home", home, "chain", "down")[0] == 0
