@@ -169,7 +169,7 @@ class Issuer:
             admin_registry.register_municipality(code, self._account.address)
         if self._registry.key(self.key.thumbprint) is None:
             start = int(self._clock()) - 60 if valid_from is None else valid_from
-            self._registry.register_key(self.key.thumbprint, start)  # TEMP
+            self._registry.register_key(self.key.thumbprint, start, public_jwk=self.key.public_jwk())
 
     def _attach(self, chain: Chain, settings: ChainSettings) -> None:
         if self._account is None:
