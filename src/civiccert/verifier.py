@@ -11,6 +11,7 @@ UNKNOWN and the verdict INDETERMINATE. A node that is down never turns a genuine
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -110,6 +111,7 @@ class Verifier:
         self._registry = registry
         self._policy = policy or Policy()
         self._clock = clock
+        self._public_keys: dict[tuple[str, str], Any] = {}  # (kid, jwk json) -> parsed key: parse once
 
     @property
     def online(self) -> bool:
@@ -211,7 +213,7 @@ class Verifier:
         if jwk is None:
             draft.set(CheckName.SIGNATURE, Outcome.UNKNOWN, ReasonCode.KEY_UNKNOWN,
                       "no trusted public key for this printed copy's key id")
-        elif paper_payload.verify_paper_signature(decoded, public_key_from_jwk(jwk)):
+        elif paper_payload.verify_paper_signature(decoded, self._public_key(decoded.kid, jwk)):
             draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, decoded.alg)
         else:
             draft.set(CheckName.SIGNATURE, Outcome.FAILED, ReasonCode.SIGNATURE_INVALID)
@@ -275,7 +277,14 @@ class Verifier:
         jwk = self._trusted_jwk(kid, header.get("jwk"))
         if jwk is None:
             raise CredentialError(ReasonCode.KEY_UNKNOWN, "no trusted key for this kid")
-        return public_key_from_jwk(jwk)
+        return self._public_key(kid, jwk)
+
+    def _public_key(self, kid: str, jwk: Mapping[str, str]) -> Any:
+        cache_key = (kid, json.dumps(dict(jwk), sort_keys=True))
+        key = self._public_keys.get(cache_key)
+        if key is None:
+            key = self._public_keys[cache_key] = public_key_from_jwk(jwk)
+        return key
 
     def _trusted_jwk(self, kid: str, header_jwk: object) -> Mapping[str, str] | None:
         """A JWK for ``kid`` from the trust snapshot, or the header's JWK if its thumbprint is ``kid``
