@@ -37,10 +37,10 @@ _Loader.add_multi_constructor("!", _plain)
 
 
 def convert(folder: Path) -> None:
-    settings = yaml.load((folder / "settings.yml").read_text(), Loader=_Loader)  # noqa: S506 (SafeLoader)
+    settings = yaml.load((folder / "settings.yml").read_text(), Loader=_Loader)
     (folder / "settings.json").write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
     for spec in sorted(folder.glob("*/specification.yml")):
-        data = yaml.load(spec.read_text(), Loader=_Loader)  # noqa: S506 (SafeLoader)
+        data = yaml.load(spec.read_text(), Loader=_Loader)
         case = {name: data[name] for name in FIELDS if name in data}
         (spec.parent / "case.json").write_text(json.dumps(case, indent=2, sort_keys=True) + "\n")
 
