@@ -86,7 +86,9 @@ contract CivicRegistry {
     event MunicipalityUnsuspended(uint32 indexed municipality);
     event OperatorAdded(uint32 indexed municipality, address indexed operator);
     event OperatorRemoved(uint32 indexed municipality, address indexed operator);
-    event KeyRegistered(uint32 indexed municipality, bytes32 indexed key, uint64 validFrom);
+    /// @dev `jwk` is the key's public JWK in RFC 7638 canonical form; `sha256(jwk) == key`. It is only logged:
+    /// verifiers read it from this event (filtered by `key`), the contract never needs it again.
+    event KeyRegistered(uint32 indexed municipality, bytes32 indexed key, uint64 validFrom, bytes jwk);
     event KeyRetired(uint32 indexed municipality, bytes32 indexed key, uint64 retiredAt);
     event KeyRevoked(uint32 indexed municipality, bytes32 indexed key, uint64 revokedAt);
     event BatchAnchored(uint32 indexed municipality, bytes32 indexed root, uint32 leafCount);
@@ -115,8 +117,10 @@ contract CivicRegistry {
     /// @dev `account` already acts for `municipality`; an account acts for exactly one municipality.
     error RegistryOperatorAlreadyAssigned(address account, uint32 municipality);
     error RegistryUnknownOperator(address account);
-    /// @dev A zero key thumbprint or a zero root.
+    /// @dev A zero root.
     error RegistryInvalidHash(bytes32 value);
+    /// @dev `key` is not the SHA-256 of the given JWK bytes, i.e. not their RFC 7638 thumbprint.
+    error RegistryKeyMismatch(bytes32 key);
     error RegistryKeyAlreadyRegistered(bytes32 key, uint32 municipality);
     error RegistryUnknownKey(bytes32 key);
     /// @dev The key belongs to `keyMunicipality`, not to the caller's municipality.
@@ -233,20 +237,25 @@ contract CivicRegistry {
     // ---------------------------------------------------------------------------------------------
 
     /**
-     * @dev Registers signing key `key` (RFC 7638 thumbprint) for the caller's municipality.
+     * @dev Registers signing key `key` (RFC 7638 thumbprint) for the caller's municipality and publishes
+     * its public key: `jwk` is the thumbprint input, the JWK's required members in canonical form (UTF-8,
+     * sorted, no whitespace), e.g. `{"crv":"P-256","kty":"EC","x":"…","y":"…"}`. Binding it to `key` here
+     * means a published public key can never disagree with its thumbprint (nor can `key` be zero).
      * `validFrom` earlier than the current block time is raised to it (invariant 4).
      *
-     * Emits a {KeyRegistered} event.
+     * Requirements: `sha256(jwk) == key`; `key` is not registered yet.
+     *
+     * Emits a {KeyRegistered} event carrying `jwk`.
      */
-    function registerKey(bytes32 key, uint64 validFrom) external {
+    function registerKey(bytes32 key, uint64 validFrom, bytes calldata jwk) external {
         uint32 code = _activeMunicipality();
-        if (key == bytes32(0)) revert RegistryInvalidHash(key);
+        if (sha256(jwk) != key) revert RegistryKeyMismatch(key);
         Key storage k = _keys[key];
         if (k.municipality != 0) revert RegistryKeyAlreadyRegistered(key, k.municipality);
         uint64 from = validFrom < block.timestamp ? uint64(block.timestamp) : validFrom;
         k.municipality = code;
         k.validFrom = from;
-        emit KeyRegistered(code, key, from);
+        emit KeyRegistered(code, key, from, jwk);
     }
 
     /**

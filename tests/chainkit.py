@@ -1,4 +1,4 @@
-"""Constants and the `Deployed` bundle shared by the chain fixtures in conftest.py and the chain tests."""
+"""Constants, fresh keys and the `Deployed` bundle shared by the chain fixtures in conftest.py and the chain tests."""
 
 from __future__ import annotations
 
@@ -8,9 +8,23 @@ from eth_account.signers.local import LocalAccount
 
 from civiccert.chain.nodes import Chain
 from civiccert.chain.registry import Registry
+from civiccert.credentials.keys import IssuerKey
 
 CITY = 122076  # 松戸市
 OTHER_CITY = 11002  # 札幌市 ("011002")
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A fresh signing key's registry id (RFC 7638 thumbprint) and public JWK, for `register_key`."""
+
+    thumbprint: bytes
+    jwk: dict[str, str]
+
+
+def new_key(alg: str = "ES256") -> PublicKey:
+    key = IssuerKey.generate(alg)
+    return PublicKey(key.thumbprint, key.public_jwk())
 
 
 @dataclass

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import json
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from chainkit import CITY, OTHER_CITY, Deployed
 from civiccert.chain.nodes import Chain, dev_account
-from civiccert.chain.registry import Registry
+from civiccert.chain.registry import Registry, canonical_jwk
 from civiccert.errors import ReasonCode, RegistryError
+
+from chainkit import CITY, OTHER_CITY, Deployed, PublicKey, new_key
 
 pytestmark = pytest.mark.anvil
 
@@ -34,6 +39,10 @@ def addr(account: LocalAccount) -> str:
 
 def now(chain: Chain) -> int:
     return int(chain.w3.eth.get_block("latest")["timestamp"])
+
+
+def register(client: Registry, key: PublicKey, valid_from: int = 0) -> Any:
+    return client.register_key(key.thumbprint, valid_from, public_jwk=key.jwk)
 
 
 def logs_of(chain: Chain, tx_hash: str) -> list[Any]:
@@ -72,7 +81,7 @@ def test_non_admin_cannot_govern(deployed: Deployed, call: Callable[[Registry, s
             ReasonCode.UNAUTHORIZED,
             "RegistryUnauthorizedAdmin",
             (addr(account),),
-            lambda c=client: call(c, deployed.operator_account.address),
+            partial(call, client, deployed.operator_account.address),
         )
 
 
@@ -82,7 +91,7 @@ def test_non_admin_cannot_govern(deployed: Deployed, call: Callable[[Registry, s
         lambda r: r.anchor(h32(), 1),
         lambda r: r.revoke([h32()], 1),
         lambda r: r.revoke([h32(), h32()], 1),
-        lambda r: r.register_key(h32(), 0),
+        lambda r: register(r, new_key()),
         lambda r: r.retire_key(h32(), 0),
         lambda r: r.revoke_key(h32(), 0),
     ],
@@ -94,7 +103,7 @@ def test_non_operator_cannot_act_even_the_admin(deployed: Deployed, call: Callab
             ReasonCode.UNAUTHORIZED,
             "RegistryUnauthorizedOperator",
             (addr(account),),
-            lambda a=account: call(deployed.client(a)),
+            partial(call, deployed.client(account)),
         )
 
 
@@ -171,9 +180,10 @@ def test_admin_transfer_takes_two_steps(deployed: Deployed) -> None:
 
 
 def test_suspended_municipality_cannot_act_until_unsuspended(deployed: Deployed) -> None:
-    root, key = h32(), h32()
+    root, pub = h32(), new_key()
+    key = pub.thumbprint
     deployed.city.anchor(root, 3)
-    deployed.city.register_key(key, 0)
+    register(deployed.city, pub)
     deployed.admin.suspend(CITY)
     late = dev_account(deployed.chain)
     deployed.admin.add_operator(CITY, late.address)  # joins suspended
@@ -185,7 +195,7 @@ def test_suspended_municipality_cannot_act_until_unsuspended(deployed: Deployed)
             lambda c=client: c.anchor(h32(), 1),
             lambda c=client: c.revoke([h32()], 1),
             lambda c=client: c.revoke([h32(), h32()], 1),
-            lambda c=client: c.register_key(h32(), 0),
+            lambda c=client: register(c, new_key()),
             lambda c=client: c.retire_key(key, 0),
             lambda c=client: c.revoke_key(key, 0),
         ):
@@ -216,7 +226,7 @@ def test_anchored_root_never_changes(deployed: Deployed, dev_accounts: Any) -> N
             ReasonCode.ROOT_ALREADY_ANCHORED,
             "RegistryRootAlreadyAnchored",
             ("0x" + root.hex(),),
-            lambda c=client: c.anchor(root, 9),
+            partial(client.anchor, root, 9),
         )
     assert deployed.city.root(root) == info
     assert deployed.city.root(h32()) is None
@@ -319,17 +329,18 @@ def test_revocation_lands_in_own_namespace_only(deployed: Deployed) -> None:
 def advance_time(chain: Chain, seconds: int) -> None:
     """Move the chain's clock forward and mine a block (dev-chain cheat RPCs)."""
     if chain.kind == "embedded":
-        chain.w3.testing.timeTravel(now(chain) + seconds)
-        chain.w3.testing.mine()
+        chain.w3.testing.timeTravel(now(chain) + seconds)  # type: ignore[attr-defined]
+        chain.w3.testing.mine()  # type: ignore[attr-defined]
     else:
         chain.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
         chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
 
 def test_key_validity_over_time(deployed: Deployed) -> None:
-    key = h32()
+    pub = new_key()
+    key = pub.thumbprint
     t0 = now(deployed.chain)
-    deployed.city.register_key(key, t0 + 100)
+    register(deployed.city, pub, t0 + 100)
     deployed.city.retire_key(key, t0 + 1000)
     info = deployed.city.key(key)
     assert info is not None
@@ -360,8 +371,9 @@ def test_key_validity_over_time(deployed: Deployed) -> None:
 
 
 def test_key_revocation_in_the_future_is_capped_at_now(deployed: Deployed) -> None:
-    key = h32()
-    deployed.city.register_key(key, 0)
+    pub = new_key()
+    key = pub.thumbprint
+    register(deployed.city, pub)
     outcome = deployed.city.revoke_key(key, 2**63)
     info = deployed.city.key(key)
     assert info is not None
@@ -369,24 +381,20 @@ def test_key_revocation_in_the_future_is_capped_at_now(deployed: Deployed) -> No
 
 
 def test_key_never_valid_before_registration_block(deployed: Deployed) -> None:
-    key = h32()
-    outcome = deployed.city.register_key(key, 1)  # far in the past: raised to the block time
-    info = deployed.city.key(key)
+    pub = new_key()
+    outcome = register(deployed.city, pub, 1)  # far in the past: raised to the block time
+    info = deployed.city.key(pub.thumbprint)
     assert info is not None
     assert info.valid_from == outcome.block_timestamp
 
 
 def test_key_errors(deployed: Deployed) -> None:
     t0 = now(deployed.chain)
-    key = h32()
-    deployed.city.register_key(key, t0 + 50)
+    pub = new_key()
+    key = pub.thumbprint
+    register(deployed.city, pub, t0 + 50)
     hexkey = "0x" + key.hex()
-    expect(
-        ReasonCode.KEY_EXISTS,
-        "RegistryKeyAlreadyRegistered",
-        (hexkey, CITY),
-        lambda: deployed.city.register_key(key, 0),
-    )
+    expect(ReasonCode.KEY_EXISTS, "RegistryKeyAlreadyRegistered", (hexkey, CITY), lambda: register(deployed.city, pub))
     expect(
         ReasonCode.KEY_NOT_YET_VALID,
         "RegistryInvalidKeyTime",
@@ -409,14 +417,67 @@ def test_key_errors(deployed: Deployed) -> None:
     assert (info.retired_at, info.revoked_at) == (0, 0)
 
 
+def test_registered_key_publishes_its_jwk(deployed: Deployed) -> None:
+    for alg, members in (("ES256", ("crv", "kty", "x", "y")), ("EdDSA", ("crv", "kty", "x"))):
+        pub = new_key(alg)
+        outcome = register(deployed.city, pub)
+        assert deployed.admin.public_jwk(pub.thumbprint) == {m: pub.jwk[m] for m in members}  # no kid/alg/use
+        (log,) = logs_of(deployed.chain, outcome.tx_hash)
+        assert bytes(log["topics"][2]) == pub.thumbprint
+        assert canonical_jwk(pub.jwk) in bytes(log["data"])  # logged, not stored
+
+
+def test_public_jwk_of_unknown_key_is_none(deployed: Deployed) -> None:
+    register(deployed.city, new_key())
+    assert deployed.admin.public_jwk(new_key().thumbprint) is None
+
+
+def test_key_must_be_the_thumbprint_of_its_jwk(deployed: Deployed) -> None:
+    pub, other = new_key(), new_key()
+    with pytest.raises(ValueError, match="does not match"):
+        deployed.city.register_key(pub.thumbprint, 0, public_jwk=other.jwk)
+    # The contract enforces it too: send what the client refuses to build.
+    expect(
+        ReasonCode.TRANSACTION_FAILED,
+        "RegistryKeyMismatch",
+        ("0x" + pub.thumbprint.hex(),),
+        lambda: deployed.city._transact("registerKey", pub.thumbprint, 0, canonical_jwk(other.jwk)),
+    )
+    expect(
+        ReasonCode.TRANSACTION_FAILED,
+        "RegistryKeyMismatch",
+        ("0x" + pub.thumbprint.hex(),),
+        lambda: deployed.city._transact("registerKey", pub.thumbprint, 0, json.dumps(pub.jwk).encode()),
+    )
+    assert deployed.city.key(pub.thumbprint) is None
+
+
+def test_canonical_jwk_is_the_rfc_7638_thumbprint_input() -> None:
+    # RFC 7638 §3.1 example key (RSA) and its thumbprint.
+    n = (
+        "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMs"
+        "tn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajr"
+        "n1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
+    )
+    jwk = {"kty": "RSA", "n": n, "e": "AQAB", "alg": "RS256", "kid": "2011-04-29"}
+    canonical = canonical_jwk(jwk)
+    assert canonical == ('{"e":"AQAB","kty":"RSA","n":"' + n + '"}').encode()
+    thumbprint = base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=")
+    assert thumbprint == b"NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    for bad in ({"kty": "oct", "k": "AAAA"}, {"kty": "EC", "crv": "P-256", "x": "AAAA"}):
+        with pytest.raises(ValueError, match="public_jwk"):
+            canonical_jwk(bad)
+
+
 # ---- invariants against every state-changing function --------------------------------------------------
 
 
 def test_invariants_hold_across_every_external_function(deployed: Deployed) -> None:
-    root, cred, key = h32(), h32(), h32()
+    root, cred, pub = h32(), h32(), new_key()
+    key = pub.thumbprint
     deployed.city.anchor(root, 4)
     deployed.city.revoke([cred], 1)
-    deployed.city.register_key(key, 0)
+    register(deployed.city, pub)
     deployed.city.revoke_key(key, now(deployed.chain))
     before = (deployed.city.root(root), deployed.city.revocation(CITY, cred), deployed.city.key(key))
     other, extra, new_admin = (dev_account(deployed.chain) for _ in range(3))
@@ -429,10 +490,10 @@ def test_invariants_hold_across_every_external_function(deployed: Deployed) -> N
         lambda: deployed.city.revoke([cred], 9),
         lambda: deployed.city.revoke([cred, h32()], 9),
         lambda: deployed.city.anchor(root, 99),
-        lambda: deployed.city.register_key(key, 0),
+        lambda: register(deployed.city, pub),
         lambda: deployed.city.retire_key(key, 0),
         lambda: deployed.city.revoke_key(key, 0),
-        lambda: deployed.client(other).register_key(key, 0),
+        lambda: register(deployed.client(other), pub),
         lambda: deployed.admin.suspend(CITY),
         lambda: deployed.admin.unsuspend(CITY),
         lambda: deployed.admin.remove_operator(extra.address),
@@ -473,9 +534,10 @@ def test_statuses_batch_matches_single_calls(deployed: Deployed) -> None:
 def test_trust_snapshot_lists_municipalities_and_keys(deployed: Deployed) -> None:
     other = dev_account(deployed.chain)
     deployed.admin.register_municipality("011002", other.address)
-    live, retired = h32(), h32()
-    deployed.city.register_key(live, 0)
-    deployed.city.register_key(retired, 0)
+    live_key, retired_key = new_key(), new_key("EdDSA")
+    live, retired = live_key.thumbprint, retired_key.thumbprint
+    register(deployed.city, live_key)
+    register(deployed.city, retired_key)
     deployed.city.retire_key(retired, 0)
     deployed.admin.suspend(OTHER_CITY)
     snap = deployed.admin.trust_snapshot(log_chunk=2)  # small chunks exercise the paging
@@ -490,6 +552,8 @@ def test_trust_snapshot_lists_municipalities_and_keys(deployed: Deployed) -> Non
     assert set(keys) == {"0x" + live.hex(), "0x" + retired.hex()}
     assert keys["0x" + live.hex()]["retired_at"] is None
     assert keys["0x" + retired.hex()]["retired_at"] is not None
+    assert keys["0x" + live.hex()]["jwk"] == {k: live_key.jwk[k] for k in ("crv", "kty", "x", "y")}
+    assert keys["0x" + retired.hex()]["jwk"] == {k: retired_key.jwk[k] for k in ("crv", "kty", "x")}
 
 
 def test_client_rejects_malformed_arguments(deployed: Deployed) -> None:

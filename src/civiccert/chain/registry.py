@@ -3,7 +3,8 @@
     registry = Registry.deploy(chain, admin)                       # admin: eth_account LocalAccount
     Registry(chain, registry.address, account=admin).register_municipality(122076, operator.address)
     city = Registry(chain, registry.address, account=operator)
-    city.register_key(issuer_key.thumbprint, valid_from=now)
+    city.register_key(issuer_key.thumbprint, now, public_jwk=issuer_key.public_jwk())
+    registry.public_jwk(thumbprint)                                # the published JWK, None when unknown
     outcome = city.anchor(root, leaf_count)                        # build + send + wait -> TxOutcome
     city.revoke([credential_hash], reason=1)
     registry.status(root, credential_hash)                         # CredentialStatus (zeros: not anchored)
@@ -27,16 +28,21 @@ Errors: a contract revert raises RegistryError with the ABI-decoded custom error
 raises ChainError(TRANSACTION_FAILED); an unreachable node ChainError(CHAIN_UNREACHABLE); no code at the
 address ChainError(REGISTRY_NOT_DEPLOYED). Wrong Python argument types/sizes raise ValueError/TypeError.
 
+Public keys: `registerKey` takes the key's RFC 7638 thumbprint input (see `canonical_jwk`) and the contract
+checks `sha256(jwk) == thumbprint`; the bytes are only logged in `KeyRegistered`, from where `public_jwk` and
+`trust_snapshot` read them back (and check the hash again: a node could lie).
+
 Municipality codes are the 6-digit 地方公共団体コード: methods accept an int (11002) or the 6-digit
 string ("011002"); dataclasses carry the int, snapshots the 6-digit string. Hashes are 32 raw bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -72,12 +78,13 @@ __all__ = [
     "RootInfo",
     "SignedTx",
     "TxOutcome",
+    "canonical_jwk",
     "format_municipality_code",
     "municipality_code",
 ]
 
 #: Custom error name -> ReasonCode. Errors the client prevents by validating arguments first (zero hash,
-#: zero address, zero leaf count) map to TRANSACTION_FAILED.
+#: zero address, zero leaf count, a JWK that is not the thumbprint's input) map to TRANSACTION_FAILED.
 ERROR_CODES: dict[str, ReasonCode] = {
     "RegistryUnauthorizedAdmin": ReasonCode.UNAUTHORIZED,
     "RegistryUnauthorizedPendingAdmin": ReasonCode.UNAUTHORIZED,
@@ -89,6 +96,7 @@ ERROR_CODES: dict[str, ReasonCode] = {
     "RegistryUnknownMunicipality": ReasonCode.ISSUER_NOT_REGISTERED,
     "RegistryOperatorAlreadyAssigned": ReasonCode.OPERATOR_ASSIGNED,
     "RegistryKeyAlreadyRegistered": ReasonCode.KEY_EXISTS,
+    "RegistryKeyMismatch": ReasonCode.TRANSACTION_FAILED,
     "RegistryUnknownKey": ReasonCode.KEY_UNKNOWN,
     "RegistryKeyWrongMunicipality": ReasonCode.KEY_WRONG_MUNICIPALITY,
     "RegistryKeyAlreadyRetired": ReasonCode.KEY_RETIRED,
@@ -213,6 +221,50 @@ def municipality_code(code: int | str) -> int:
 def format_municipality_code(code: int) -> str:
     """The 6-digit string form ("011002") of a registry municipality code."""
     return f"{code:06d}"
+
+
+# RFC 7638 §3.2: the required members of each public key type, the only ones hashed and published.
+_JWK_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n")}
+_MAX_JWK = 2_048
+
+
+def canonical_jwk(jwk: Mapping[str, str]) -> bytes:
+    """The RFC 7638 thumbprint input of a public JWK: its required members, sorted, no whitespace, UTF-8.
+
+    Other members (kid, alg, use) are dropped; their SHA-256 is the key's thumbprint. ValueError when a
+    required member is missing or not a string (symmetric "oct" keys are never published).
+    """
+    members = _JWK_MEMBERS.get(jwk.get("kty", ""))
+    if members is None:
+        raise ValueError("public_jwk must be an EC, OKP or RSA public key")
+    required: dict[str, str] = {}
+    for name in members:
+        value = jwk.get(name)
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"public_jwk lacks the {name!r} member")
+        required[name] = value
+    return json.dumps(required, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _published_jwk(raw: bytes, thumbprint: bytes) -> dict[str, str] | None:
+    """The JWK in a KeyRegistered log, when it is canonical and hashes to `thumbprint`; None otherwise."""
+    if len(raw) > _MAX_JWK or hashlib.sha256(raw).digest() != thumbprint:
+        return None
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({k for k, _ in items}) != len(items):
+            raise ValueError("duplicate member")
+        return dict(items)
+
+    try:
+        jwk = json.loads(raw.decode("utf-8"), object_pairs_hook=pairs)
+        if not isinstance(jwk, dict) or not all(isinstance(v, str) for v in jwk.values()):
+            return None
+        if canonical_jwk(jwk) != raw:  # exactly the required members, in canonical form
+            return None
+    except ValueError:  # also UnicodeDecodeError and JSONDecodeError
+        return None
+    return cast(dict[str, str], jwk)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -409,9 +461,17 @@ class Registry:
 
     # ---- keys (operator) -------------------------------------------------------------------------------
 
-    def register_key(self, thumbprint: bytes, valid_from: int) -> TxOutcome:
-        """Register a signing key (RFC 7638 thumbprint, 32 bytes); a past `valid_from` becomes the block time."""
-        return self._transact("registerKey", _nonzero(_b32(thumbprint, "thumbprint")), _u64(valid_from))
+    def register_key(self, thumbprint: bytes, valid_from: int, public_jwk: Mapping[str, str]) -> TxOutcome:
+        """Register and publish a signing key: `thumbprint` (RFC 7638, 32 bytes) of `public_jwk`.
+
+        A past `valid_from` becomes the block time. Only the JWK's required members are published
+        (`canonical_jwk`); ValueError when their SHA-256 is not `thumbprint` (the contract checks it too).
+        """
+        t = _b32(thumbprint, "thumbprint")
+        jwk = canonical_jwk(public_jwk)
+        if hashlib.sha256(jwk).digest() != t:
+            raise ValueError("public_jwk does not match the thumbprint")
+        return self._transact("registerKey", t, _u64(valid_from), jwk)
 
     def retire_key(self, thumbprint: bytes, at: int = 0) -> TxOutcome:
         """Normal rotation: the key stops being valid at `at` (never earlier than the block time)."""
@@ -614,6 +674,38 @@ class Registry:
             return None
         return KeyInfo(t, int(municipality), int(valid_from), int(retired_at), int(revoked_at))
 
+    def public_jwk(self, thumbprint: bytes, *, log_chunk: int = _LOG_CHUNK) -> dict[str, str] | None:
+        """The public JWK (required members only) published with key `thumbprint`; None for an unknown key.
+
+        Reads the key's KeyRegistered log (topic filter on the key, getLogs in chunks of `log_chunk` blocks
+        from the deployment block) and re-checks that the JWK hashes to `thumbprint`. ChainError(KEY_UNKNOWN)
+        when the key is registered but the node returns no log with a matching JWK.
+        """
+        t = _b32(thumbprint, "thumbprint")
+        number = self.chain.block_number()
+        if self.key(t, block=number) is None:
+            return None
+        topics = [HexBytes(_abi().events["KeyRegistered"]).to_0x_hex(), None, HexBytes(t).to_0x_hex()]
+        for log in self._logs(topics, number, log_chunk):
+            jwk = _published_jwk(_logged_jwk(log), t)
+            if jwk is not None:
+                return jwk
+        raise ChainError(ReasonCode.KEY_UNKNOWN, "no registry log publishes a JWK for the key", field="jwk")
+
+    def _logs(self, topics: list[Any], to_block: int, log_chunk: int) -> Iterable[Any]:
+        """This registry's logs matching `topics` from the deployment block to `to_block`, in chunks."""
+        start = self.deployed_block()
+        while start <= to_block:
+            end = min(start + log_chunk - 1, to_block)
+            try:
+                logs = self._w3.eth.get_logs(
+                    {"address": self.address, "fromBlock": start, "toBlock": end, "topics": topics}
+                )
+            except _TRANSPORT_ERRORS as exc:
+                raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
+            yield from logs
+            start = end + 1
+
     def is_key_valid_at(self, municipality: int | str, thumbprint: bytes, t: int) -> bool:
         args = (municipality_code(municipality), _b32(thumbprint, "thumbprint"), _u64(t))
         return bool(self._call("isKeyValidAt", *args)[0])
@@ -671,7 +763,8 @@ class Registry:
         """Every municipality and key with its current state, read at one pinned block.
 
         Enumerates via MunicipalityRegistered / KeyRegistered logs from the deployment block (getLogs in
-        chunks of `log_chunk` blocks), then reads each entry's state through the views at that block.
+        chunks of `log_chunk` blocks), then reads each entry's state through the views at that block. Each key
+        carries its published public JWK ("jwk"; None if no log held one hashing to the thumbprint).
         """
         latest = self._w3.eth.get_block("latest")
         number = int(latest["number"])
@@ -679,27 +772,18 @@ class Registry:
         topic_m = abi.events["MunicipalityRegistered"]
         topic_k = abi.events["KeyRegistered"]
         codes: set[int] = set()
-        keys: list[bytes] = []
-        start = self.deployed_block()
-        while start <= number:
-            end = min(start + log_chunk - 1, number)
-            logs = self._w3.eth.get_logs(
-                {
-                    "address": self.address,
-                    "fromBlock": start,
-                    "toBlock": end,
-                    "topics": [[HexBytes(topic_m).to_0x_hex(), HexBytes(topic_k).to_0x_hex()]],
-                }
-            )
-            for log in logs:
-                topics = [bytes(t) for t in log["topics"]]
-                if topics[0] == topic_m:
-                    codes.add(int.from_bytes(topics[1], "big"))
-                elif topics[0] == topic_k:
-                    keys.append(topics[2])
-            start = end + 1
+        jwks: dict[bytes, dict[str, str] | None] = {}
+        wanted = [[HexBytes(topic_m).to_0x_hex(), HexBytes(topic_k).to_0x_hex()]]
+        for log in self._logs(wanted, number, log_chunk):
+            topics = [bytes(t) for t in log["topics"]]
+            if topics[0] == topic_m:
+                codes.add(int.from_bytes(topics[1], "big"))
+            elif topics[0] == topic_k:
+                thumb = topics[2]
+                if jwks.get(thumb) is None:
+                    jwks[thumb] = _published_jwk(_logged_jwk(log), thumb)
         key_infos: dict[int, list[dict[str, Any]]] = {}
-        for thumb in dict.fromkeys(keys):
+        for thumb, jwk in jwks.items():
             info = self.key(thumb, block=number)
             if info is None:
                 continue
@@ -709,6 +793,7 @@ class Registry:
                     "valid_from": info.valid_from,
                     "retired_at": info.retired_at or None,
                     "revoked_at": info.revoked_at or None,
+                    "jwk": jwk,
                 }
             )
         municipalities = []
@@ -733,6 +818,15 @@ class Registry:
             "block_time": int(latest["timestamp"]),
             "municipalities": municipalities,
         }
+
+
+def _logged_jwk(log: Any) -> bytes:
+    """The `jwk` bytes of a KeyRegistered log (data: uint64 validFrom, bytes jwk); b"" when malformed."""
+    try:
+        _valid_from, jwk = abi_decode(["uint64", "bytes"], bytes(log["data"]))
+    except Exception:  # a malformed log is "no JWK", never a crash
+        return b""
+    return bytes(jwk)
 
 
 def _account(address: str) -> str:
