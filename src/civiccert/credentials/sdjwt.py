@@ -12,6 +12,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
+import operator
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -110,9 +111,9 @@ def split(sd_jwt: str) -> tuple[str, list[str], str | None]:
     jwt, disclosures, kb = parts[0], parts[1:-1], parts[-1]
     if jwt.count(".") != 2:
         raise CredentialError(ReasonCode.MALFORMED, "issuer-signed part is not a compact JWS")
-    for index, disclosure in enumerate(disclosures):
-        if not disclosure:
-            raise CredentialError(ReasonCode.MALFORMED, "empty disclosure", field=f"disclosures[{index}]")
+    if "" in disclosures:
+        index = disclosures.index("")
+        raise CredentialError(ReasonCode.MALFORMED, "empty disclosure", field=f"disclosures[{index}]")
     if kb and kb.count(".") != 2:
         raise CredentialError(ReasonCode.MALFORMED, "key-binding part is not a compact JWS", field="kb_jwt")
     return jwt, disclosures, kb or None
@@ -137,54 +138,68 @@ def strip_sd(obj: Any) -> Any:
 # --- issuer --------------------------------------------------------------------------------------------
 
 
-class _Issuance:
-    """One issuance: builds the payload bottom-up and collects disclosures (as ASCII bytes)."""
+def _b64_digests(hashes: list[bytes]) -> list[str]:
+    """base64url of each 32-byte digest, with one base64 call for all of them.
 
-    __slots__ = ("_buffer", "_decoys", "_position", "_salt", "disclosures")
+    A 32-byte digest followed by one zero byte encodes to the digest's 43 unpadded characters plus "A".
+    """
+    if not hashes:
+        return []
+    text = _b2a(b"\0".join(hashes) + b"\0", newline=False).translate(_TO_URLSAFE).decode("ascii")
+    return [text[i : i + 43] for i in range(0, len(text), 44)]
+
+
+def _salt_pool() -> list[str]:
+    """32 fresh salts, JSON-quoted: 22 base64url characters of CSPRNG output carry 132 bits each."""
+    text = b64url_encode(secrets.token_bytes(33 * 16))
+    return ['"' + text[i : i + 22] + '"' for i in range(0, len(text), 22)]
+
+
+class _Issuance:
+    """One issuance: builds the payload bottom-up and collects disclosures (as ASCII bytes).
+
+    Salts are drawn in the same order as the disclosures are made (a claim's salt before the salts
+    inside its value), so an injected ``SaltSource`` gives reproducible output.
+    """
+
+    __slots__ = ("_decoys", "_pool", "_salt", "disclosures")
 
     def __init__(self, salt: SaltSource | None, decoys: tuple[int, int]) -> None:
         self.disclosures: list[bytes] = []
         self._salt = salt
         self._decoys = decoys
-        self._buffer = ""
-        self._position = 0
-
-    def _next_salt(self) -> str:
-        if self._salt is not None:
-            return self._salt()
-        # 22 base64url characters of CSPRNG output carry 132 bits; one draw serves 32 salts.
-        position = self._position
-        if position + 22 > len(self._buffer):
-            self._buffer = b64url_encode(secrets.token_bytes(33 * 16))
-            position = 0
-        self._position = position + 22
-        return self._buffer[position : position + 22]
+        self._pool: list[str] = []
 
     def _quoted_salt(self) -> str:
-        # Our own salts are base64url, so quoting them is just adding the quotes.
-        return '"' + self._next_salt() + '"' if self._salt is None else _quote(self._salt())
-
-    def _disclose(self, text: str) -> str:
-        """Record the disclosure of JSON ``text`` and return its digest."""
-        disclosure = _b2a(text.encode("utf-8"), newline=False).rstrip(b"=").translate(_TO_URLSAFE)
-        self.disclosures.append(disclosure)
-        return _b2a(_sha256(disclosure).digest(), newline=False)[:43].translate(_TO_URLSAFE).decode("ascii")
+        """The next salt as a JSON string (our own salts are base64url, so quoting is adding quotes)."""
+        if self._salt is not None:
+            return _quote(self._salt())
+        pool = self._pool
+        if not pool:
+            pool.extend(_salt_pool())
+        return pool.pop()
 
     def _value_text(self, node: Any) -> str:
         # Compact JSON exactly as json_text writes it; strings (the common case) go straight to the C
         # escaper, which is what JSONEncoder(ensure_ascii=False) uses too.
+        if type(node) is str:
+            return _quote(node)
         value = self.build(node)
         return _quote(value) if type(value) is str else json_text(value)
 
-    def _decoy_digests(self) -> list[str]:
+    def _disclose(self, text: str) -> bytes:
+        """Record the disclosure of JSON ``text``; return its raw SHA-256 digest."""
+        disclosure = _b2a(text.encode("utf-8"), newline=False).rstrip(b"=").translate(_TO_URLSAFE)
+        self.disclosures.append(disclosure)
+        return _sha256(disclosure).digest()
+
+    def _decoy_hashes(self) -> list[bytes]:
+        """Raw digests of fresh salts (RFC 9901 §4.2.5), in the configured count range."""
         low, high = self._decoys
         count = low + secrets.randbelow(high - low + 1) if high > low else low
-        return [
-            _b2a(_sha256(self._next_salt().encode("ascii")).digest(), newline=False)[:43]
-            .translate(_TO_URLSAFE)
-            .decode("ascii")
-            for _ in range(count)
-        ]
+        if self._salt is not None:
+            return [_sha256(self._salt().encode("ascii")).digest() for _ in range(count)]
+        return [_sha256(self._quoted_salt().encode("ascii")).digest() for _ in range(count)]
 
     def build(self, node: Any, top: bool = False) -> Any:
         kind = type(node)
@@ -202,7 +217,7 @@ class _Issuance:
 
     def _build_object(self, node: Mapping[Any, Any], top: bool) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        digests: list[str] = []
+        hashes: list[bytes] = []
         names: set[str] = set()
         for key, value in node.items():
             marked = type(key) is Sd
@@ -217,28 +232,33 @@ class _Issuance:
             if marked:
                 if top and name in NEVER_DISCLOSABLE:
                     raise ValueError(f"claim {name!r} must never be selectively disclosable")
-                salt = self._quoted_salt()  # drawn before the value's own salts, as before
-                digests.append(self._disclose("[" + salt + "," + _quote(name) + "," + self._value_text(value) + "]"))
+                salt = self._quoted_salt()  # drawn before the value's own salts
+                hashes.append(self._disclose("[" + salt + "," + _quote(name) + "," + self._value_text(value) + "]"))
             else:
                 out[name] = self.build(value)
-        if digests:
-            digests.extend(self._decoy_digests())
+        if hashes:
+            hashes.extend(self._decoy_hashes())
+            digests = _b64_digests(hashes)
             digests.sort()
             out[SD_DIGESTS_KEY] = digests
         return out
 
     def _build_array(self, node: Iterable[Any]) -> list[Any]:
         out: list[Any] = []
-        has_sd = False
+        positions: list[int] = []
+        hashes: list[bytes] = []
         for element in node:
             if isinstance(element, Sd):
-                has_sd = True
                 salt = self._quoted_salt()
-                out.append({ARRAY_DIGEST_KEY: self._disclose("[" + salt + "," + self._value_text(element.value) + "]")})
+                hashes.append(self._disclose("[" + salt + "," + self._value_text(element.value) + "]"))
+                positions.append(len(out))
+                out.append(None)  # the digest goes here once all are encoded
             else:
                 out.append(self.build(element))
-        if has_sd:
-            for decoy in self._decoy_digests():
+        if hashes:
+            for position, digest in zip(positions, _b64_digests(hashes), strict=True):
+                out[position] = {ARRAY_DIGEST_KEY: digest}
+            for decoy in _b64_digests(self._decoy_hashes()):
                 out.insert(secrets.randbelow(len(out) + 1), {ARRAY_DIGEST_KEY: decoy})
         return out
 
@@ -513,21 +533,35 @@ class _Unfolder:
                 out[name] = self._array(value, _child(path, name))
             else:
                 out[name] = value
+        if not digests:
+            return out
+        seen, by_digest, paths = self.seen, self.by_digest, self.paths
         for digest in digests:
-            found = self._claim(digest, path, None)
+            # _claim, inlined: this loop runs once per digest in the credential.
+            if type(digest) is not str or digest in seen:
+                self._claim(digest, path, None)  # raises MALFORMED or DIGEST_DUPLICATE
+            seen.add(digest)
+            found = by_digest.get(digest)
             if found is None:
                 continue  # a decoy or a withheld claim
+            self.used += 1
             index, content = found
             if len(content) != 3:
                 raise CredentialError(
                     ReasonCode.DISCLOSURE_MALFORMED, "array disclosure used for a claim", field=f"disclosures[{index}]"
                 )
-            name = content[1]
-            claim_path = _child(path, name)
+            _, name, value = content
+            claim_path = f"{path}.{name}" if path else name
             if name in out:
                 raise CredentialError(ReasonCode.CLAIM_OVERWRITE, "disclosed claim already exists", field=claim_path)
-            self.paths.append(claim_path)
-            out[name] = self.unfold(content[2], claim_path)
+            paths.append(claim_path)
+            kind = type(value)
+            if kind is dict:
+                out[name] = self._object(value, claim_path)
+            elif kind is list:
+                out[name] = self._array(value, claim_path)
+            else:
+                out[name] = value
         return out
 
     def _array(self, obj: list[Any], path: str) -> list[Any]:
@@ -557,35 +591,37 @@ _CONTAINERS = frozenset({dict, list})
 
 
 def _digests(disclosures: list[str]) -> list[str]:
-    """base64url(SHA-256) of each disclosure, with one base64 call for all of them.
-
-    A 32-byte digest followed by one zero byte encodes to the digest's 43 unpadded characters plus "A".
-    """
-    if not disclosures:
-        return []
-    raw = b"\0".join([_sha256(d.encode("ascii")).digest() for d in disclosures]) + b"\0"
-    text = _b2a(raw, newline=False).translate(_TO_URLSAFE).decode("ascii")
-    return [text[i : i + 43] for i in range(0, len(text), 44)]
+    """base64url(SHA-256) of each disclosure."""
+    return _b64_digests([_sha256(d.encode("ascii")).digest() for d in disclosures])
 
 
 def _decode_disclosures(disclosures: list[str]) -> dict[str, tuple[int, list[Any]]]:
-    """``digest -> (index, [salt, (name,) value])``; one batched pass when every disclosure is well formed."""
+    """``digest -> (index, [salt, (name,) value])``; one batched pass when every disclosure is well formed.
+
+    The batched checks (C-level ``map``/``set`` over all disclosures) accept exactly what the one-by-one
+    loop accepts; on any doubt that loop runs and raises with the right code and index.
+    """
     contents = b64url_json_many(disclosures)
     if contents is None:
         return _decode_disclosures_one_by_one(disclosures)
-    by_digest: dict[str, tuple[int, list[Any]]] = {}
-    reserved = _RESERVED_NAMES
-    for index, (digest, content) in enumerate(zip(_digests(disclosures), contents, strict=True)):
-        if (
-            type(content) is not list
-            or not 2 <= len(content) <= 3
-            or type(content[0]) is not str
-            or (len(content) == 3 and (type(content[1]) is not str or content[1] in reserved))
-            or digest in by_digest
-        ):
-            return _decode_disclosures_one_by_one(disclosures)  # raises with the right code and index
-        by_digest[digest] = (index, content)
-    return by_digest
+    digests = _digests(disclosures)
+    if (
+        not set(map(type, contents)) <= _LIST_TYPE
+        or not set(map(len, contents)) <= _DISCLOSURE_LENGTHS
+        or not set(map(type, map(_first, contents))) <= _STR_TYPE
+        or len(set(digests)) != len(digests)
+    ):
+        return _decode_disclosures_one_by_one(disclosures)
+    names = [content[1] for content in contents if len(content) == 3]
+    if not set(map(type, names)) <= _STR_TYPE or not _RESERVED_NAMES.isdisjoint(names):
+        return _decode_disclosures_one_by_one(disclosures)
+    return dict(zip(digests, enumerate(contents), strict=True))
+
+
+_LIST_TYPE = frozenset({list})
+_STR_TYPE = frozenset({str})
+_DISCLOSURE_LENGTHS = frozenset({2, 3})
+_first = operator.itemgetter(0)
 
 
 def _decode_disclosures_one_by_one(disclosures: list[str]) -> dict[str, tuple[int, list[Any]]]:
