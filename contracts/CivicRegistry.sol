@@ -70,8 +70,8 @@ contract CivicRegistry {
     mapping(uint32 code => Municipality) private _municipalities;
     mapping(bytes32 thumbprint => Key) private _keys;
     mapping(bytes32 root => Anchor) private _anchors;
-    /// @dev Keyed by keccak256(abi.encode(municipality, credentialHash)): one namespace per municipality.
-    mapping(bytes32 slotKey => Revocation) private _revocations;
+    /// @dev One namespace per municipality.
+    mapping(uint32 municipality => mapping(bytes32 credentialHash => Revocation)) private _revocations;
 
     // ---------------------------------------------------------------------------------------------
     // Events
@@ -92,7 +92,8 @@ contract CivicRegistry {
     event KeyRetired(uint32 indexed municipality, bytes32 indexed key, uint64 retiredAt);
     event KeyRevoked(uint32 indexed municipality, bytes32 indexed key, uint64 revokedAt);
     event BatchAnchored(uint32 indexed municipality, bytes32 indexed root, uint32 leafCount);
-    event CredentialRevoked(uint32 indexed municipality, bytes32 indexed credentialHash, uint8 reason);
+    /// @dev The reason is not logged: read it with {revocationOf}, it never changes (invariant 2).
+    event CredentialRevoked(uint32 indexed municipality, bytes32 indexed credentialHash);
     /// @dev One event for a {revokeMany} call, listing only the hashes that were newly revoked.
     event CredentialsRevoked(uint32 indexed municipality, uint8 reason, bytes32[] credentialHashes);
 
@@ -327,10 +328,10 @@ contract CivicRegistry {
      */
     function revoke(bytes32 credentialHash, uint8 reason) external {
         uint32 code = _activeMunicipality();
-        Revocation storage r = _revocations[_revocationKey(code, credentialHash)];
+        Revocation storage r = _revocations[code][credentialHash];
         if (r.revokedAt != 0) return;
         _writeRevocation(r, reason);
-        emit CredentialRevoked(code, credentialHash, reason);
+        emit CredentialRevoked(code, credentialHash);
     }
 
     /**
@@ -345,7 +346,7 @@ contract CivicRegistry {
         uint256 count = 0;
         for (uint256 i = 0; i < credentialHashes.length; ++i) {
             bytes32 h = credentialHashes[i];
-            Revocation storage r = _revocations[_revocationKey(code, h)];
+            Revocation storage r = _revocations[code][h];
             if (r.revokedAt != 0) continue;
             _writeRevocation(r, reason);
             revoked[count] = h;
@@ -425,7 +426,7 @@ contract CivicRegistry {
         uint32 municipality,
         bytes32 credentialHash
     ) external view returns (uint8 reason, uint64 revokedAt) {
-        Revocation storage r = _revocations[_revocationKey(municipality, credentialHash)];
+        Revocation storage r = _revocations[municipality][credentialHash];
         return (r.reason, r.revokedAt);
     }
 
@@ -452,7 +453,7 @@ contract CivicRegistry {
         Anchor storage a = _anchors[root];
         municipality = a.municipality;
         if (municipality == 0) return (0, 0, 0, 0, 0, 0);
-        Revocation storage r = _revocations[_revocationKey(municipality, credentialHash)];
+        Revocation storage r = _revocations[municipality][credentialHash];
         return (municipality, a.timestamp, a.blockNumber, a.leafCount, r.reason, r.revokedAt);
     }
 
@@ -507,9 +508,5 @@ contract CivicRegistry {
         }
         if (suspended) emit MunicipalitySuspended(code);
         else emit MunicipalityUnsuspended(code);
-    }
-
-    function _revocationKey(uint32 municipality, bytes32 credentialHash) private pure returns (bytes32) {
-        return keccak256(abi.encode(municipality, credentialHash));
     }
 }

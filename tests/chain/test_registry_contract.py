@@ -280,7 +280,10 @@ def test_pipelined_builds_get_consecutive_nonces(deployed: Deployed) -> None:
 def test_revocation_is_never_undone_or_overwritten(deployed: Deployed) -> None:
     cred = h32()
     first = deployed.city.revoke([cred], 1)
-    assert len(logs_of(deployed.chain, first.tx_hash)) == 1
+    (log,) = logs_of(deployed.chain, first.tx_hash)
+    assert int.from_bytes(bytes(log["topics"][1]), "big") == CITY
+    assert bytes(log["topics"][2]) == cred
+    assert bytes(log["data"]) == b""  # the reason is read from revocationOf
     recorded = deployed.city.revocation(CITY, cred)
     assert recorded is not None
     assert recorded[0] == 1
