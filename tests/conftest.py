@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from chainkit import CITY, Deployed  # tests/ is on sys.path (rootdir conftest)
 from civiccert.chain.nodes import AnvilNode, Chain, GanacheNode, connect, dev_account, find_anvil
 from civiccert.chain.registry import Registry
 from civiccert.errors import ConfigError
+
+from chainkit import CITY, Deployed  # tests/ is on sys.path (rootdir conftest)
 
 REPO = Path(__file__).resolve().parent.parent
 

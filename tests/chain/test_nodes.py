@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from chainkit import CITY
 from civiccert.chain.nodes import AnvilNode, Chain, GanacheNode, connect, dev_account
 from civiccert.chain.registry import Registry
 from civiccert.errors import ChainError, ConfigError, ReasonCode
+
+from chainkit import CITY
 
 REPO = Path(__file__).resolve().parents[2]
 
