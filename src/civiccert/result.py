@@ -19,12 +19,16 @@ RESULT_FORMAT = "civiccert-verification/1"
 
 
 class Verdict(StrEnum):
+    """The answer for one input; derived from the checks, never set directly."""
+
     VALID = "VALID"
     INVALID = "INVALID"
     INDETERMINATE = "INDETERMINATE"
 
 
 class Outcome(StrEnum):
+    """How one check ended."""
+
     PASSED = "passed"
     FAILED = "failed"
     UNKNOWN = "unknown"  # asked for, but could not be made (node down, stale snapshot, no receipt)
