@@ -149,10 +149,10 @@ def _b64_digests(hashes: list[bytes]) -> list[str]:
     return [text[i : i + 43] for i in range(0, len(text), 44)]
 
 
-def _salt_pool() -> list[str]:
-    """32 fresh salts, JSON-quoted: 22 base64url characters of CSPRNG output carry 132 bits each."""
-    text = b64url_encode(secrets.token_bytes(33 * 16))
-    return ['"' + text[i : i + 22] + '"' for i in range(0, len(text), 22)]
+#: One CSPRNG draw per 64 salts: 33 bytes are 44 base64url characters, i.e. two salts of 22 characters
+#: (132 bits each); the 32 bytes after them feed decoy counts and positions.
+_SALT_BYTES = 33 * 32
+_SALT_SLICES = tuple(slice(i, i + 22) for i in range(0, _SALT_BYTES * 4 // 3, 22))
 
 
 class _Issuance:
@@ -162,30 +162,52 @@ class _Issuance:
     inside its value), so an injected ``SaltSource`` gives reproducible output.
     """
 
-    __slots__ = ("_decoys", "_pool", "_salt", "disclosures")
+    __slots__ = ("_decoys", "_pool", "_random", "_salt", "disclosures")
 
     def __init__(self, salt: SaltSource | None, decoys: tuple[int, int]) -> None:
         self.disclosures: list[bytes] = []
         self._salt = salt
         self._decoys = decoys
-        self._pool: list[str] = []
+        self._pool: list[str] = []  # our own salts, unquoted
+        self._random = bytearray()  # spare CSPRNG bytes
 
-    def _quoted_salt(self) -> str:
-        """The next salt as a JSON string (our own salts are base64url, so quoting is adding quotes)."""
+    def _refill(self) -> None:
+        data = secrets.token_bytes(_SALT_BYTES + 32)
+        self._pool.extend(map(b64url_encode(data[:_SALT_BYTES]).__getitem__, _SALT_SLICES))
+        self._random += data[_SALT_BYTES:]
+
+    def _next_salt(self) -> str:
         if self._salt is not None:
-            return _quote(self._salt())
-        pool = self._pool
-        if not pool:
-            pool.extend(_salt_pool())
-        return pool.pop()
+            return self._salt()
+        if not self._pool:
+            self._refill()
+        return self._pool.pop()
+
+    def _below(self, n: int) -> int:
+        """A uniform integer in ``[0, n)`` from the CSPRNG bytes (rejection sampling: no modulo bias)."""
+        if n > 256:
+            return secrets.randbelow(n)
+        limit = 256 - 256 % n
+        random = self._random
+        while True:
+            if not random:
+                random += secrets.token_bytes(32)
+            byte = random.pop()
+            if byte < limit:
+                return byte % n
 
     def _value_text(self, node: Any) -> str:
         # Compact JSON exactly as json_text writes it; strings (the common case) go straight to the C
-        # escaper, which is what JSONEncoder(ensure_ascii=False) uses too.
+        # escaper, which is what JSONEncoder(ensure_ascii=False) uses too, and an object whose claims
+        # are all disclosable is only base64url digests, which need no escaping.
         if type(node) is str:
             return _quote(node)
         value = self.build(node)
-        return _quote(value) if type(value) is str else json_text(value)
+        if type(value) is str:
+            return _quote(value)
+        if type(value) is dict and len(value) == 1 and SD_DIGESTS_KEY in value:
+            return '{"_sd":["' + '","'.join(value[SD_DIGESTS_KEY]) + '"]}'
+        return json_text(value)
 
     def _disclose(self, text: str) -> bytes:
         """Record the disclosure of JSON ``text``; return its raw SHA-256 digest."""
@@ -196,10 +218,8 @@ class _Issuance:
     def _decoy_hashes(self) -> list[bytes]:
         """Raw digests of fresh salts (RFC 9901 §4.2.5), in the configured count range."""
         low, high = self._decoys
-        count = low + secrets.randbelow(high - low + 1) if high > low else low
-        if self._salt is not None:
-            return [_sha256(self._salt().encode("ascii")).digest() for _ in range(count)]
-        return [_sha256(self._quoted_salt().encode("ascii")).digest() for _ in range(count)]
+        count = low + self._below(high - low + 1) if high > low else low
+        return [_sha256(self._next_salt().encode("ascii")).digest() for _ in range(count)]
 
     def build(self, node: Any, top: bool = False) -> Any:
         kind = type(node)
@@ -219,6 +239,8 @@ class _Issuance:
         out: dict[str, Any] = {}
         hashes: list[bytes] = []
         names: set[str] = set()
+        # The hot loop of issuance (once per claim): salt, value text and disclosure are inlined.
+        pool, disclosures, salt_source = self._pool, self.disclosures, self._salt
         for key, value in node.items():
             marked = type(key) is Sd
             name = key.value if marked else key
@@ -232,8 +254,19 @@ class _Issuance:
             if marked:
                 if top and name in NEVER_DISCLOSABLE:
                     raise ValueError(f"claim {name!r} must never be selectively disclosable")
-                salt = self._quoted_salt()  # drawn before the value's own salts
-                hashes.append(self._disclose("[" + salt + "," + _quote(name) + "," + self._value_text(value) + "]"))
+                # The claim's salt is drawn before the salts inside its value.
+                if salt_source is not None:
+                    head = "[" + _quote(salt_source()) + ","
+                else:
+                    if not pool:
+                        self._refill()
+                    head = '["' + pool.pop() + '",'  # base64url: quoting is adding the quotes
+                text = _quote(value) if type(value) is str else self._value_text(value)
+                disclosure = _b2a(
+                    (head + _quote(name) + "," + text + "]").encode("utf-8"), newline=False
+                ).rstrip(b"=").translate(_TO_URLSAFE)
+                disclosures.append(disclosure)
+                hashes.append(_sha256(disclosure).digest())
             else:
                 out[name] = self.build(value)
         if hashes:
@@ -249,7 +282,7 @@ class _Issuance:
         hashes: list[bytes] = []
         for element in node:
             if isinstance(element, Sd):
-                salt = self._quoted_salt()
+                salt = _quote(self._next_salt())
                 hashes.append(self._disclose("[" + salt + "," + self._value_text(element.value) + "]"))
                 positions.append(len(out))
                 out.append(None)  # the digest goes here once all are encoded
@@ -259,7 +292,7 @@ class _Issuance:
             for position, digest in zip(positions, _b64_digests(hashes), strict=True):
                 out[position] = {ARRAY_DIGEST_KEY: digest}
             for decoy in _b64_digests(self._decoy_hashes()):
-                out.insert(secrets.randbelow(len(out) + 1), {ARRAY_DIGEST_KEY: decoy})
+                out.insert(self._below(len(out) + 1), {ARRAY_DIGEST_KEY: decoy})
         return out
 
 
