@@ -266,7 +266,10 @@ class Issuer:
         except KeyError as exc:  # pragma: no cover - journal raises its own error
             raise JournalError(ReasonCode.CREDENTIAL_UNKNOWN, "credential not issued by this home") from exc
 
-    def status(self) -> dict[str, int]:
+    def status(self) -> dict[str, Any]:
+        """Counts by state; with a chain, also the open batches' last error code and next retry time."""
+        if self._anchorer is not None:
+            return self._anchorer.status()
         return dict(self._journal.status_counts())
 
     def _require_anchorer(self) -> Anchorer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -205,7 +206,9 @@ def status(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> None:
         emit_json(counts)
     else:
         for name, count in counts.items():
-            typer.echo(f"{name:>10}  {count}")
+            if name == "next_attempt_at" and count:
+                count = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(count))  # noqa: PLW2901
+            typer.echo(f"{name:>16}  {'-' if count is None else count}")
 
 
 @app.command("print")
