@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from civiccert.errors import CredentialError, ReasonCode
+from civiccert.fileio import write_atomic
 
 __all__ = ["CREDENTIAL_FORMAT", "CredentialFile"]
 
@@ -55,13 +54,7 @@ class CredentialFile:
 
     def save(self, path: Path) -> Path:
         """Write atomically with mode 0600: the file carries personal data."""
-        parent = path.parent if str(path.parent) else Path(".")
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=".cred-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(self.dumps())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-        return path
+        return write_atomic(path, self.dumps().encode("utf-8"), mode=0o600)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CredentialFile:

@@ -10,13 +10,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from civiccert.errors import ConfigError, ReasonCode
+from civiccert.fileio import write_atomic
 
 __all__ = ["HOME_FORMAT", "ChainSettings", "HomeConfig"]
 
@@ -70,10 +69,7 @@ class HomeConfig:
     def save(self, home: Path) -> None:
         data = {"format": HOME_FORMAT, **asdict(self)}
         home.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=home, prefix=".config-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-        os.replace(tmp, home / CONFIG_NAME)
+        write_atomic(home / CONFIG_NAME, (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode())
 
     @classmethod
     def load(cls, home: Path) -> HomeConfig:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import record_claims
 from civiccert.credentials.keys import IssuerKey
 from civiccert.errors import ConfigError, JournalError, ReasonCode
+from civiccert.fileio import write_atomic
 from civiccert.home import ChainSettings, HomeConfig
 from civiccert.journal import CredentialEntry, CredentialKind, SqliteJournal, new_credential_id
 from civiccert.paper import payload as paper_payload
@@ -116,10 +116,7 @@ class Issuer:
         key.save(HomeConfig.key_path(home), passphrase)
         account: LocalAccount = Account.create()
         keystore = Account.encrypt(account.key, passphrase.decode("utf-8"), iterations=_KEYSTORE_ITERATIONS)
-        path = HomeConfig.account_path(home)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(keystore, fh)
+        write_atomic(HomeConfig.account_path(home), json.dumps(keystore).encode("utf-8"), overwrite=False)
         config = HomeConfig(municipality_code=code, municipality_name=municipality_name, kid=key.kid, alg=alg,
                             sample=sample)
         config.save(home)

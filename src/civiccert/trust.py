@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from civiccert.errors import ConfigError, ReasonCode
+from civiccert.fileio import write_atomic
 
 __all__ = [
     "TRUST_FORMAT",
@@ -189,10 +188,7 @@ class TrustSnapshot:
 
     def save(self, path: Path) -> None:
         text = json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=".trust-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        write_atomic(path, text.encode("utf-8"), mode=0o644)  # public keys only: meant to be published
 
     @classmethod
     def load(cls, path: Path) -> TrustSnapshot:
