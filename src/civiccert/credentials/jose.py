@@ -12,7 +12,6 @@ import binascii
 import hashlib
 import json
 import math
-import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -73,7 +72,21 @@ class Signer(Protocol):
 
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_B64URL_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _strict_table(keep: bytes) -> bytes:
+    """A ``bytes.translate`` table from base64url (plus ``keep``) to standard base64 in which every
+    other byte becomes ``!``: one C pass both converts and marks what a2b_base64 would silently skip."""
+    table = bytearray(b"!" * 256)
+    for byte in _B64URL_BYTES + keep:
+        table[byte] = byte
+    table[ord("-")], table[ord("_")] = ord("+"), ord("/")
+    return bytes(table)
+
+
+_STRICT = _strict_table(b"")
+_STRICT_TILDE = _strict_table(b"~")
 # The last character of a 2- or 3-character tail may only use the bits that carry data.
 _PADDING = (b"", b"", b"==", b"=")
 _CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
@@ -93,9 +106,12 @@ def b64url_decode(text: str, *, field: str | None = None) -> bytes:
     if not isinstance(text, str):
         raise TypeError("b64url_decode expects str")
     tail = len(text) & 3
-    if tail == 1 or (tail and text[-1] not in _CANONICAL_LAST[tail]) or not _B64URL.fullmatch(text):
+    if tail == 1 or (tail and text[-1] not in _CANONICAL_LAST[tail]) or not text.isascii():
         raise CredentialError(ReasonCode.BASE64URL_INVALID, "not canonical unpadded base64url", field=field)
-    return binascii.a2b_base64(text.encode("ascii").translate(_FROM_URLSAFE) + _PADDING[tail])
+    data = text.encode("ascii").translate(_STRICT)
+    if b"!" in data:
+        raise CredentialError(ReasonCode.BASE64URL_INVALID, "not canonical unpadded base64url", field=field)
+    return binascii.a2b_base64(data + _PADDING[tail])
 
 
 def sha256_b64url(data: bytes) -> str:
@@ -147,7 +163,6 @@ def json_dumps(obj: Any) -> bytes:
 
 
 _scan_once: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
-_B64URL_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _CANONICAL_LAST_BYTES = {2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
 
 
@@ -176,13 +191,13 @@ def b64url_json_many(items: Sequence[str]) -> list[Any] | None:
     the caller then decodes item by item to get the first error with its reason code. The alphabet check
     covers all items at once, which is what makes this cheaper than the per-item path.
     """
-    try:
-        raw = "~".join(items).encode("ascii")
-    except UnicodeEncodeError:
+    joined = "~".join(items)
+    if not joined.isascii():
         return None
-    if raw.translate(None, _B64URL_BYTES + b"~"):
+    data = joined.encode("ascii").translate(_STRICT_TILDE)
+    if b"!" in data:
         return None  # a character outside the base64url alphabet
-    parts = raw.translate(_FROM_URLSAFE).split(b"~")
+    parts = data.split(b"~")
     if len(parts) != len(items):
         return None
     values: list[Any] = []

@@ -58,6 +58,7 @@ KB_JWT_TYP = "kb+jwt"
 #: Envelope claims that must stay visible (RFC 9901 §9.7, SD-JWT VC): ``Sd`` on them is a bug.
 NEVER_DISCLOSABLE = frozenset({"iss", "vct", "cnf", "status", "iat", "nbf", "exp", SD_ALG_KEY})
 _RESERVED_NAMES = frozenset({SD_DIGESTS_KEY, ARRAY_DIGEST_KEY})
+_STR_TYPE = frozenset({str})
 
 #: resolve_key(header, unverified payload) -> issuer public key; may raise CredentialError(KEY_UNKNOWN).
 IssuerKeyResolver: TypeAlias = Callable[[dict[str, Any], dict[str, Any]], PublicKey]
@@ -236,11 +237,47 @@ class _Issuance:
         raise TypeError(f"claim values must be JSON types, not {type(node).__name__}")
 
     def _build_object(self, node: Mapping[Any, Any], top: bool) -> dict[str, Any]:
+        names = [key.value if type(key) is Sd else key for key in node]
+        if (
+            top
+            or not set(map(type, names)) <= _STR_TYPE
+            or not _RESERVED_NAMES.isdisjoint(names)
+            or len(set(names)) != len(names)
+        ):
+            return self._build_object_checked(node, top)  # raises for the first bad name, as always
+        # The hot loop of issuance (once per claim), names already checked: salt, value text and
+        # disclosure are inlined.
+        out: dict[str, Any] = {}
+        hashes: list[bytes] = []
+        pool, disclosures, salt_source = self._pool, self.disclosures, self._salt
+        for key, value in node.items():
+            if type(key) is not Sd:
+                out[key] = self.build(value)
+                continue
+            # The claim's salt is drawn before the salts inside its value.
+            if salt_source is not None:
+                head = "[" + _quote(salt_source()) + ","
+            else:
+                if not pool:
+                    self._refill()
+                head = '["' + pool.pop() + '",'  # base64url: quoting is adding the quotes
+            text = _quote(value) if type(value) is str else self._value_text(value)
+            disclosure = _b2a((head + _quote(key.value) + "," + text + "]").encode("utf-8"), newline=False)
+            disclosure = disclosure.rstrip(b"=").translate(_TO_URLSAFE)
+            disclosures.append(disclosure)
+            hashes.append(_sha256(disclosure).digest())
+        if hashes:
+            hashes.extend(self._decoy_hashes())
+            digests = _b64_digests(hashes)
+            digests.sort()
+            out[SD_DIGESTS_KEY] = digests
+        return out
+
+    def _build_object_checked(self, node: Mapping[Any, Any], top: bool) -> dict[str, Any]:
+        """``_build_object`` checking each name as it goes: the top level, and any object with a bad name."""
         out: dict[str, Any] = {}
         hashes: list[bytes] = []
         names: set[str] = set()
-        # The hot loop of issuance (once per claim): salt, value text and disclosure are inlined.
-        pool, disclosures, salt_source = self._pool, self.disclosures, self._salt
         for key, value in node.items():
             marked = type(key) is Sd
             name = key.value if marked else key
@@ -254,19 +291,8 @@ class _Issuance:
             if marked:
                 if top and name in NEVER_DISCLOSABLE:
                     raise ValueError(f"claim {name!r} must never be selectively disclosable")
-                # The claim's salt is drawn before the salts inside its value.
-                if salt_source is not None:
-                    head = "[" + _quote(salt_source()) + ","
-                else:
-                    if not pool:
-                        self._refill()
-                    head = '["' + pool.pop() + '",'  # base64url: quoting is adding the quotes
-                text = _quote(value) if type(value) is str else self._value_text(value)
-                disclosure = _b2a(
-                    (head + _quote(name) + "," + text + "]").encode("utf-8"), newline=False
-                ).rstrip(b"=").translate(_TO_URLSAFE)
-                disclosures.append(disclosure)
-                hashes.append(_sha256(disclosure).digest())
+                salt = _quote(self._next_salt())  # drawn before the value's own salts
+                hashes.append(self._disclose("[" + salt + "," + _quote(name) + "," + self._value_text(value) + "]"))
             else:
                 out[name] = self.build(value)
         if hashes:
@@ -652,7 +678,6 @@ def _decode_disclosures(disclosures: list[str]) -> dict[str, tuple[int, list[Any
 
 
 _LIST_TYPE = frozenset({list})
-_STR_TYPE = frozenset({str})
 _DISCLOSURE_LENGTHS = frozenset({2, 3})
 _first = operator.itemgetter(0)
 
