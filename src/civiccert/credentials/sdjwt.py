@@ -605,11 +605,12 @@ class _Unfolder:
                 continue  # a decoy or a withheld claim
             self.used += 1
             index, content = found
-            if len(content) != 3:
+            try:
+                _, name, value = content
+            except ValueError:
                 raise CredentialError(
                     ReasonCode.DISCLOSURE_MALFORMED, "array disclosure used for a claim", field=f"disclosures[{index}]"
-                )
-            _, name, value = content
+                ) from None
             claim_path = f"{path}.{name}" if path else name
             if name in out:
                 raise CredentialError(ReasonCode.CLAIM_OVERWRITE, "disclosed claim already exists", field=claim_path)
@@ -811,16 +812,16 @@ def verify(
         raise CredentialError(ReasonCode.INPUT_TOO_LARGE, "SD-JWT exceeds the size cap")
     algorithms = tuple(algorithms)
     jwt, disclosures, kb_jwt = split(sd_jwt)
-    unverified: dict[str, Any] = {}
+    parsed: list[dict[str, Any]] = []
 
     def issuer_key(header: dict[str, Any], raw_payload: bytes) -> PublicKey:
-        unverified.update(json_loads(raw_payload, field="payload", max_size=max_size))
-        return resolve_key(header, unverified)
+        parsed.append(json_loads(raw_payload, field="payload", max_size=max_size))
+        return resolve_key(header, parsed[0])
 
     jws = verify_compact(
         jwt, algorithms=algorithms, resolve_key=issuer_key, expected_typ=expected_typ, max_size=max_size
     )
-    payload = unverified
+    payload = parsed[0]
     sd_alg = payload.get(SD_ALG_KEY, SD_ALG)
     if sd_alg != SD_ALG:
         raise CredentialError(ReasonCode.SD_ALG_UNSUPPORTED, "unsupported _sd_alg", field=SD_ALG_KEY)
