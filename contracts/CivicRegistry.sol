@@ -8,7 +8,11 @@ pragma solidity 0.8.28;
  *
  * Invariants (each is tested against every external function):
  *
- * 1. An anchored root never changes: `anchor` writes a root's slot once and nothing else writes it.
+ * 0. A municipality's anchors and revocations live in its own namespace; no other account can write there.
+ *    Roots and credential hashes are keyed by (municipality, hash), so another municipality anchoring or
+ *    revoking the same hash (e.g. front-running it from the mempool) writes only into its own namespace.
+ * 1. An anchored root never changes: `anchor` writes a (municipality, root) slot once and nothing else
+ *    writes it.
  * 2. A revocation is never undone or overwritten: a credential revocation is written once (a repeat is
  *    a no-op) and a key's `revokedAt` is written once.
  * 3. Only an operator of a registered, non-suspended municipality anchors roots, revokes credentials and
@@ -47,9 +51,9 @@ contract CivicRegistry {
         uint64 revokedAt;
     }
 
-    /// @dev One slot per root. `municipality == 0` means "not anchored".
+    /// @dev One slot per (municipality, root). `leafCount == 0` means "not anchored" ({anchor} requires a
+    /// non-zero leaf count).
     struct Anchor {
-        uint32 municipality;
         uint64 timestamp;
         uint64 blockNumber;
         uint32 leafCount;
@@ -69,8 +73,9 @@ contract CivicRegistry {
     mapping(address account => Operator) private _operators;
     mapping(uint32 code => Municipality) private _municipalities;
     mapping(bytes32 thumbprint => Key) private _keys;
-    mapping(bytes32 root => Anchor) private _anchors;
-    /// @dev One namespace per municipality.
+    /// @dev One namespace per municipality (invariant 0).
+    mapping(uint32 municipality => mapping(bytes32 root => Anchor)) private _anchors;
+    /// @dev One namespace per municipality (invariant 0).
     mapping(uint32 municipality => mapping(bytes32 credentialHash => Revocation)) private _revocations;
 
     // ---------------------------------------------------------------------------------------------
@@ -91,9 +96,13 @@ contract CivicRegistry {
     event KeyRegistered(uint32 indexed municipality, bytes32 indexed key, uint64 validFrom, bytes jwk);
     event KeyRetired(uint32 indexed municipality, bytes32 indexed key, uint64 retiredAt);
     event KeyRevoked(uint32 indexed municipality, bytes32 indexed key, uint64 revokedAt);
-    event BatchAnchored(uint32 indexed municipality, bytes32 indexed root, uint32 leafCount);
-    /// @dev The reason is not logged: read it with {revocationOf}, it never changes (invariant 2).
-    event CredentialRevoked(uint32 indexed municipality, bytes32 indexed credentialHash);
+    /// @dev OpenAttestation DocumentStore shape: only the root, as topic (docs/gas.md). The municipality is
+    /// the caller's ({operatorOf} the caller at that block); the leaf count is read with {anchorOf}. Several
+    /// municipalities may log the same root: a log is a pointer, the namespace in storage is the record.
+    event BatchAnchored(bytes32 indexed root);
+    /// @dev Only the hash, as topic (like {BatchAnchored}): the municipality is the caller's, the reason is
+    /// read with {revocationOf}; neither ever changes (invariant 2).
+    event CredentialRevoked(bytes32 indexed credentialHash);
     /// @dev One event for a {revokeMany} call, listing only the hashes that were newly revoked.
     event CredentialsRevoked(uint32 indexed municipality, uint8 reason, bytes32[] credentialHashes);
 
@@ -133,7 +142,7 @@ contract CivicRegistry {
     error RegistryInvalidKeyTime(bytes32 key, uint64 at);
     /// @dev An anchored batch must contain at least one leaf.
     error RegistryInvalidLeafCount(uint32 leafCount);
-    /// @dev `root` is already anchored; an anchored root never changes.
+    /// @dev `root` is already anchored in the caller's municipality; an anchored root never changes.
     error RegistryRootAlreadyAnchored(bytes32 root);
 
     // ---------------------------------------------------------------------------------------------
@@ -299,9 +308,11 @@ contract CivicRegistry {
     // ---------------------------------------------------------------------------------------------
 
     /**
-     * @dev Anchors the Merkle root of a batch of `leafCount` credentials for the caller's municipality.
+     * @dev Anchors the Merkle root of a batch of `leafCount` credentials in the caller's municipality's
+     * namespace. The same root anchored by another municipality is another record (invariant 0).
      *
-     * Requirements: `root` is not zero and not anchored yet (invariant 1); `leafCount` is not zero.
+     * Requirements: `root` is not zero and not anchored yet in the caller's municipality (invariant 1);
+     * `leafCount` is not zero.
      *
      * Emits a {BatchAnchored} event.
      */
@@ -309,14 +320,14 @@ contract CivicRegistry {
         uint32 code = _activeMunicipality();
         if (root == bytes32(0)) revert RegistryInvalidHash(root);
         if (leafCount == 0) revert RegistryInvalidLeafCount(leafCount);
-        Anchor storage a = _anchors[root];
-        if (a.municipality != 0) revert RegistryRootAlreadyAnchored(root);
-        // One SSTORE of the packed Anchor (municipality | timestamp << 32 | blockNumber << 96 | leafCount << 160);
-        // the field-by-field form costs a read-modify-write per field.
+        Anchor storage a = _anchors[code][root];
+        if (a.leafCount != 0) revert RegistryRootAlreadyAnchored(root);
+        // One SSTORE of the packed Anchor (timestamp | blockNumber << 64 | leafCount << 128); the
+        // field-by-field form costs a read-modify-write per field.
         assembly ("memory-safe") {
-            sstore(a.slot, or(or(code, shl(32, timestamp())), or(shl(96, number()), shl(160, leafCount))))
+            sstore(a.slot, or(or(timestamp(), shl(64, number())), shl(128, leafCount)))
         }
-        emit BatchAnchored(code, root, leafCount);
+        emit BatchAnchored(root);
     }
 
     /**
@@ -331,7 +342,7 @@ contract CivicRegistry {
         Revocation storage r = _revocations[code][credentialHash];
         if (r.revokedAt != 0) return;
         _writeRevocation(r, reason);
-        emit CredentialRevoked(code, credentialHash);
+        emit CredentialRevoked(credentialHash);
     }
 
     /**
@@ -413,12 +424,13 @@ contract CivicRegistry {
             (k.revokedAt == 0 || t < k.revokedAt);
     }
 
-    /// @dev All zero when `root` is not anchored.
+    /// @dev All zero when `root` is not anchored in `municipality`'s namespace.
     function anchorOf(
+        uint32 municipality,
         bytes32 root
-    ) external view returns (uint32 municipality, uint64 anchoredAt, uint64 blockNumber, uint32 leafCount) {
-        Anchor storage a = _anchors[root];
-        return (a.municipality, a.timestamp, a.blockNumber, a.leafCount);
+    ) external view returns (uint64 anchoredAt, uint64 blockNumber, uint32 leafCount) {
+        Anchor storage a = _anchors[municipality][root];
+        return (a.timestamp, a.blockNumber, a.leafCount);
     }
 
     /// @dev `revokedAt == 0` means not revoked in `municipality`'s namespace.
@@ -431,30 +443,22 @@ contract CivicRegistry {
     }
 
     /**
-     * @dev Everything a verifier needs in one call: the anchor of `root` and the revocation of
-     * `credentialHash` in the namespace of the municipality that anchored `root`. All zero when `root`
-     * is not anchored.
+     * @dev Everything a verifier needs in one call, all in the issuer `municipality`'s namespace: the anchor
+     * of `root` (zeros when not anchored there, whoever else anchored it) and the revocation of
+     * `credentialHash` (zeros when not revoked there).
      */
     function status(
+        uint32 municipality,
         bytes32 root,
         bytes32 credentialHash
     )
         external
         view
-        returns (
-            uint32 municipality,
-            uint64 anchoredAt,
-            uint64 blockNumber,
-            uint32 leafCount,
-            uint8 revocationReason,
-            uint64 revokedAt
-        )
+        returns (uint64 anchoredAt, uint64 blockNumber, uint32 leafCount, uint8 revocationReason, uint64 revokedAt)
     {
-        Anchor storage a = _anchors[root];
-        municipality = a.municipality;
-        if (municipality == 0) return (0, 0, 0, 0, 0, 0);
+        Anchor storage a = _anchors[municipality][root];
         Revocation storage r = _revocations[municipality][credentialHash];
-        return (municipality, a.timestamp, a.blockNumber, a.leafCount, r.reason, r.revokedAt);
+        return (a.timestamp, a.blockNumber, a.leafCount, r.reason, r.revokedAt);
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -14,10 +14,12 @@ Crash safety is the journal's outbox order, never an in-memory promise:
 
 A crash between any two steps leaves a journal state from which ``resume`` finishes the work: a ``sent``
 batch is looked up by its transaction hash and otherwise re-broadcast byte for byte, so the same
-transaction (same nonce) is what gets mined. A root is never anchored twice: the contract rejects a
-second anchor of a root (``RegistryRootAlreadyAnchored``), and when it does, the Anchorer reads
-``registry.root(root)`` and adopts the existing anchor if it is its own municipality's (block, time and
-transaction taken from the chain and its ``BatchAnchored`` event).
+transaction (same nonce) is what gets mined. A root is never anchored twice: anchors live in the operator's
+municipality's namespace, the contract rejects a second anchor of a root there
+(``RegistryRootAlreadyAnchored``), and when it does, the Anchorer reads ``registry.root(own code, root)``
+and adopts that anchor (block, time and transaction taken from the chain and its ``BatchAnchored`` event).
+Another municipality anchoring the same root (e.g. front-running it from the mempool) writes only into its
+own namespace and never affects ours.
 
 A node outage never raises out of ``flush``/``resume``/``reconcile``: the failure's reason code (never a
 message) is journaled with an exponential, capped backoff, the credentials stay batched, and
@@ -47,7 +49,7 @@ RECEIPT_VERSION = 1
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` with credential counts while a flush/resume works through batches."""
 
-_BATCH_ANCHORED_TOPIC = keccak(text="BatchAnchored(uint32,bytes32,uint32)")
+_BATCH_ANCHORED_TOPIC = keccak(text="BatchAnchored(bytes32)")
 _TREE_CACHE = 4  # batches whose trees are kept for receipts (a 100k tree is ~13 MB)
 
 
@@ -167,7 +169,7 @@ class Anchorer:
             changed: list[BatchOutcome] = []
             for batch in self._journal.batches(BatchState.ANCHORED, anchored_since_block=max(0, head - window)):
                 try:
-                    info = self._registry.root(batch.root)
+                    info = self._registry.root(self._own_municipality(), batch.root)
                     moved = info is not None and self._block_hash(info.block_number) != batch.block_hash
                 except ChainError as exc:
                     changed.append(_outcome(batch, error=exc.code))
@@ -329,7 +331,7 @@ class Anchorer:
     def _finish(self, batch: BatchRecord, outcome: TxOutcome) -> BatchOutcome:
         if not outcome.success:
             # reverted on chain: typically the root was anchored meanwhile (by our own earlier tx)
-            info = self._registry.root(batch.root)
+            info = self._registry.root(self._own_municipality(), batch.root)
             if info is not None:
                 return self._adopt_or_defer(batch, info)
             assert batch.tx_hash is not None
@@ -346,7 +348,7 @@ class Anchorer:
 
     def _rejected(self, batch: BatchRecord, signed: SignedTx, *, resigned: bool) -> BatchOutcome:
         """The node refuses the journaled transaction and does not know it: was it overtaken?"""
-        info = self._registry.root(batch.root)
+        info = self._registry.root(self._own_municipality(), batch.root)
         if info is not None:
             return self._adopt_or_defer(batch, info)
         if resigned:
@@ -360,13 +362,11 @@ class Anchorer:
         return self._sign_and_send(rebuilt, nonce=reuse, resigned=True)
 
     def _adopt_or_defer(self, batch: BatchRecord, info: RootInfo | None = None) -> BatchOutcome:
-        """The root is on chain already: adopt the anchor if it is ours (never anchor a root twice)."""
+        """The root is anchored in our namespace already: adopt that anchor (never anchor a root twice)."""
         if info is None:
-            info = self._registry.root(batch.root)
+            info = self._registry.root(self._own_municipality(), batch.root)
         if info is None:
             return self._defer(batch, ReasonCode.NOT_ANCHORED)
-        if info.municipality != self._own_municipality():
-            return self._defer(batch, ReasonCode.ANCHORED_BY_OTHER)
         if self._confirmations and self._registry.chain.block_number() - info.block_number < self._confirmations:
             return _outcome(batch)  # ours, but not confirmed yet
         tx_hash, block_hash = self._find_anchor(batch.root, info.block_number)
@@ -460,19 +460,32 @@ class Anchorer:
             return None
 
     def _find_anchor(self, root: bytes, block_number: int) -> tuple[bytes | None, bytes]:
-        """(tx hash, block hash) of the BatchAnchored event of ``root`` in ``block_number``."""
+        """(tx hash, block hash) of our ``BatchAnchored(root)`` log in ``block_number`` (tx None if not found).
+
+        The event carries only the root, and other municipalities may log the same root in the same block,
+        so a log counts as ours only when its transaction was sent by our account or by another operator of
+        our municipality at that block.
+        """
+        own = self._own_municipality()
+        account = self._registry.account
+        assert account is not None
         try:
-            logs = self._w3().eth.get_logs(
+            w3 = self._w3()
+            logs = w3.eth.get_logs(
                 {
                     "address": self._registry.address,
                     "fromBlock": block_number,
                     "toBlock": block_number,
-                    "topics": [HexBytes(_BATCH_ANCHORED_TOPIC).to_0x_hex(), None, HexBytes(root).to_0x_hex()],
+                    "topics": [HexBytes(_BATCH_ANCHORED_TOPIC).to_0x_hex(), HexBytes(root).to_0x_hex()],
                 }
             )
-            if logs:
-                return bytes(logs[0]["transactionHash"]), bytes(logs[0]["blockHash"])
-            return None, bytes(self._w3().eth.get_block(block_number)["hash"])
+            for log in logs:
+                sender = str(w3.eth.get_transaction(log["transactionHash"])["from"])
+                if sender == account.address or self._registry.operator_of(sender, block=block_number) == own:
+                    return bytes(log["transactionHash"]), bytes(log["blockHash"])
+            return None, bytes(w3.eth.get_block(block_number)["hash"])
+        except ChainError:
+            raise  # already classified (operator_of)
         except Exception as exc:  # transport errors of any provider
             raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
 

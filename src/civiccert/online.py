@@ -20,7 +20,7 @@ __all__ = ["ChainStatus", "OnlineRegistry", "RootStatus"]
 
 @dataclass(frozen=True)
 class RootStatus:
-    municipality: str  # 6-digit code of the anchoring municipality
+    municipality: str  # 6-digit code of the issuer, in whose namespace the root is anchored
     anchored_at: int
     block_number: int
     leaf_count: int
@@ -103,22 +103,24 @@ class OnlineRegistry:
     def statuses(self, queries: Sequence[tuple[str, str, bytes | None, bytes]]) -> list[ChainStatus]:
         """For each (issuer code, kid, receipt root or None, credential hash): anchor, revocation, trust.
 
-        Raises ChainError when the node cannot answer; the caller turns that into UNKNOWN checks.
+        Anchor and revocation are read in the issuer's namespace (one ``status`` per credential, batched): a
+        root anchored only by another municipality is not anchored for this issuer. Raises ChainError when
+        the node cannot answer; the caller turns that into UNKNOWN checks.
         """
         registry = self.registry
-        with_root = [(i, q) for i, q in enumerate(queries) if q[2] is not None]
-        batch = registry.statuses([(q[2], q[3]) for _, q in with_root]) if with_root else []  # type: ignore[misc]
+        with_root = [(i, (q[0], q[2], q[3])) for i, q in enumerate(queries) if q[0] and q[2] is not None]
+        batch = registry.statuses([t for _, t in with_root]) if with_root else []
         by_index = {i: s for (i, _), s in zip(with_root, batch, strict=True)}
         out: list[ChainStatus] = []
         for i, (code, kid, _root, credential_hash) in enumerate(queries):
             status = by_index.get(i)
             root: RootStatus | None = None
             reason = 0
-            if status is not None and status.anchored:
-                root = RootStatus(format_municipality_code(status.municipality), status.anchored_at,
-                                  status.block_number, status.leaf_count)
-            if root is not None and root.municipality == code:
-                reason = status.revocation_reason if status is not None else 0
+            if status is not None:
+                reason = status.revocation_reason if status.revoked else 0
+                if status.anchored:
+                    root = RootStatus(format_municipality_code(status.municipality), status.anchored_at,
+                                      status.block_number, status.leaf_count)
             elif code:
                 revocation = registry.revocation(code, credential_hash)
                 reason = revocation[0] if revocation else 0

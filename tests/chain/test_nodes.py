@@ -60,7 +60,7 @@ def test_dev_account_refuses_non_dev_chains(anvil_chain: Chain) -> None:
 def test_no_registry_at_address(anvil_chain: Chain) -> None:
     empty = Registry(anvil_chain, "0x" + "11" * 20)
     with pytest.raises(ChainError) as info:
-        empty.root(os.urandom(32))
+        empty.root(CITY, os.urandom(32))
     assert info.value.code is ReasonCode.REGISTRY_NOT_DEPLOYED
 
 
@@ -87,15 +87,15 @@ def test_anvil_state_survives_restart_and_kill_9(tmp_path: Path) -> None:
     with AnvilNode(state_path=state) as node:
         chain = connect(node.url)
         city = Registry(chain, registry.address, operator)
-        assert city.root(root_a) is not None
+        assert city.root(CITY, root_a) is not None
         city.anchor(root_b, 2)
         time.sleep(2.5)  # --state-interval 1 dumps at least once
         node.kill()
     # after SIGKILL: what the interval dump saved is there
     with AnvilNode(state_path=state) as node:
         city = Registry(connect(node.url), registry.address, operator)
-        assert city.root(root_a) is not None
-        info = city.root(root_b)
+        assert city.root(CITY, root_a) is not None
+        info = city.root(CITY, root_b)
         assert info is not None
         assert info.leaf_count == 2
 
@@ -112,9 +112,10 @@ def test_ganache_deploy_anchor_status(ganache: GanacheNode) -> None:
     root, cred = os.urandom(32), os.urandom(32)
     city.anchor(root, 3)
     city.revoke([cred], 1)
-    status = city.status(root, cred)
+    status = city.status(CITY, root, cred)
     assert (status.municipality, status.leaf_count, status.revoked) == (CITY, 3, True)
-    assert city.statuses([(root, cred), (os.urandom(32), cred)]) == [status, city.status(os.urandom(32), cred)]
+    unknown = os.urandom(32)
+    assert city.statuses([(CITY, root, cred), (CITY, unknown, cred)]) == [status, city.status(CITY, unknown, cred)]
     with pytest.raises(ChainError) as info:
         city.anchor(root, 3)
     assert info.value.code is ReasonCode.ROOT_ALREADY_ANCHORED

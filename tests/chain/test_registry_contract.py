@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 
 from civiccert.chain.nodes import Chain, dev_account
 from civiccert.chain.registry import Registry, canonical_jwk
@@ -200,7 +201,7 @@ def test_suspended_municipality_cannot_act_until_unsuspended(deployed: Deployed)
             lambda c=client: c.revoke_key(key, 0),
         ):
             expect(ReasonCode.MUNICIPALITY_SUSPENDED, "RegistryMunicipalitySuspended", (CITY,), call)
-    root_info = deployed.admin.root(root)
+    root_info = deployed.admin.root(CITY, root)
     assert root_info is not None
     assert root_info.leaf_count == 3  # what was recorded stays
     deployed.admin.suspend(CITY)  # idempotent
@@ -215,36 +216,52 @@ def test_suspended_municipality_cannot_act_until_unsuspended(deployed: Deployed)
 def test_anchored_root_never_changes(deployed: Deployed, dev_accounts: Any) -> None:
     root = h32()
     outcome = deployed.city.anchor(root, 7)
-    info = deployed.city.root(root)
+    info = deployed.city.root(CITY, root)
     assert info is not None
     assert (info.municipality, info.leaf_count, info.block_number) == (CITY, 7, outcome.block_number)
     assert info.anchored_at == outcome.block_timestamp
-    (other,) = dev_accounts(deployed.chain, 1)
-    deployed.admin.register_municipality(OTHER_CITY, other.address)
-    for client in (deployed.city, deployed.client(other)):
+    second = dev_accounts(deployed.chain, 1)[0]
+    deployed.admin.add_operator(CITY, second.address)
+    for client in (deployed.city, deployed.client(second)):  # any operator of the same municipality
         expect(
             ReasonCode.ROOT_ALREADY_ANCHORED,
             "RegistryRootAlreadyAnchored",
             ("0x" + root.hex(),),
             partial(client.anchor, root, 9),
         )
-    assert deployed.city.root(root) == info
-    assert deployed.city.root(h32()) is None
+    assert deployed.city.root(CITY, root) == info
+    assert deployed.city.root(CITY, h32()) is None
 
 
-def test_anchor_emits_batch_anchored(deployed: Deployed) -> None:
+def test_another_municipality_anchoring_our_root_first_does_not_affect_us(deployed: Deployed) -> None:
+    """Front-running: 札幌市 copies 松戸市's root from the mempool and anchors it first."""
+    other = dev_account(deployed.chain)
+    deployed.admin.register_municipality(OTHER_CITY, other.address)
+    root = h32()
+    theirs = deployed.client(other).anchor(root, 1)
+    assert deployed.city.root(CITY, root) is None  # their namespace, not ours
+    ours = deployed.city.anchor(root, 7)
+    mine = deployed.city.root(CITY, root)
+    assert mine is not None
+    assert (mine.municipality, mine.leaf_count, mine.block_number) == (CITY, 7, ours.block_number)
+    squatted = deployed.city.root(OTHER_CITY, root)
+    assert squatted is not None
+    assert (squatted.municipality, squatted.leaf_count, squatted.block_number) == (OTHER_CITY, 1, theirs.block_number)
+    assert deployed.city.status(CITY, root, h32()).leaf_count == 7
+
+
+def test_anchor_emits_batch_anchored_with_the_root_only(deployed: Deployed) -> None:
     root = h32()
     outcome = deployed.city.anchor(root, 5)
     (log,) = logs_of(deployed.chain, outcome.tx_hash)
-    assert int.from_bytes(bytes(log["topics"][1]), "big") == CITY
-    assert bytes(log["topics"][2]) == root
-    assert int.from_bytes(bytes(log["data"]), "big") == 5
+    assert [bytes(t) for t in log["topics"]] == [keccak(text="BatchAnchored(bytes32)"), root]
+    assert bytes(log["data"]) == b""  # municipality: the sender's; leaf count: anchorOf
 
 
 def test_two_phase_anchor_is_idempotent(deployed: Deployed) -> None:
     root = h32()
     signed = deployed.city.build_anchor(root, 2)
-    assert deployed.city.root(root) is None  # built, not sent
+    assert deployed.city.root(CITY, root) is None  # built, not sent
     assert deployed.city.send_raw(signed) == signed.hash
     assert deployed.city.send_raw(signed) == signed.hash  # "already known" / mined: not an error
     outcome = deployed.city.wait_for_receipt(signed.hash, timeout=10)
@@ -252,7 +269,7 @@ def test_two_phase_anchor_is_idempotent(deployed: Deployed) -> None:
     assert outcome.success
     assert outcome.tx_hash == signed.hash
     assert deployed.city.send_raw(signed) == signed.hash  # "nonce too low" for our own hash
-    assert deployed.city.root(root) is not None
+    assert deployed.city.root(CITY, root) is not None
     assert deployed.city.wait_for_receipt("0x" + "ab" * 32, timeout=0.2) is None
 
 
@@ -281,9 +298,8 @@ def test_revocation_is_never_undone_or_overwritten(deployed: Deployed) -> None:
     cred = h32()
     first = deployed.city.revoke([cred], 1)
     (log,) = logs_of(deployed.chain, first.tx_hash)
-    assert int.from_bytes(bytes(log["topics"][1]), "big") == CITY
-    assert bytes(log["topics"][2]) == cred
-    assert bytes(log["data"]) == b""  # the reason is read from revocationOf
+    assert [bytes(t) for t in log["topics"]] == [keccak(text="CredentialRevoked(bytes32)"), cred]
+    assert bytes(log["data"]) == b""  # the reason is read from revocationOf, the municipality is the sender's
     recorded = deployed.city.revocation(CITY, cred)
     assert recorded is not None
     assert recorded[0] == 1
@@ -317,11 +333,13 @@ def test_revocation_lands_in_own_namespace_only(deployed: Deployed) -> None:
     deployed.client(other).revoke([cred], 1)  # another municipality "revokes" CITY's credential
     assert deployed.city.revocation(CITY, cred) is None
     assert deployed.city.revocation(OTHER_CITY, cred) is not None
-    status = deployed.city.status(root, cred)
+    status = deployed.city.status(CITY, root, cred)
     assert status.anchored
     assert not status.revoked
+    assert deployed.city.status(OTHER_CITY, root, cred).revoked  # in its namespace, where nothing is anchored
+    assert not deployed.city.status(OTHER_CITY, root, cred).anchored
     deployed.city.revoke([cred], 6)
-    status = deployed.city.status(root, cred)
+    status = deployed.city.status(CITY, root, cred)
     assert status.revoked
     assert status.revocation_reason == 6
 
@@ -482,12 +500,13 @@ def test_invariants_hold_across_every_external_function(deployed: Deployed) -> N
     deployed.city.revoke([cred], 1)
     register(deployed.city, pub)
     deployed.city.revoke_key(key, now(deployed.chain))
-    before = (deployed.city.root(root), deployed.city.revocation(CITY, cred), deployed.city.key(key))
+    before = (deployed.city.root(CITY, root), deployed.city.revocation(CITY, cred), deployed.city.key(key))
     other, extra, new_admin = (dev_account(deployed.chain) for _ in range(3))
     calls: list[Callable[[], object]] = [
         lambda: deployed.admin.register_municipality(OTHER_CITY, other.address),
         lambda: deployed.admin.add_operator(CITY, extra.address),
         lambda: deployed.client(other).anchor(h32(), 1),
+        lambda: deployed.client(other).anchor(root, 1),  # our root, into its own namespace
         lambda: deployed.client(other).revoke([cred], 9),
         lambda: deployed.client(other).revoke([cred, h32()], 9),
         lambda: deployed.city.revoke([cred], 9),
@@ -506,31 +525,38 @@ def test_invariants_hold_across_every_external_function(deployed: Deployed) -> N
     for call in calls:
         with contextlib.suppress(RegistryError):  # reverting is fine; changing the records is not
             call()
-        assert (deployed.city.root(root), deployed.city.revocation(CITY, cred), deployed.city.key(key)) == before
+        assert (deployed.city.root(CITY, root), deployed.city.revocation(CITY, cred), deployed.city.key(key)) == before
 
 
 # ---- views -------------------------------------------------------------------------------------------
 
 
-def test_status_of_unanchored_root_is_all_zero(deployed: Deployed) -> None:
+def test_status_of_unanchored_root_still_reports_the_revocation(deployed: Deployed) -> None:
     cred = h32()
     deployed.city.revoke([cred], 1)
-    status = deployed.city.status(h32(), cred)
+    status = deployed.city.status(CITY, h32(), cred)
     assert not status.anchored
-    assert not status.revoked
-    assert (status.municipality, status.anchored_at, status.leaf_count, status.revocation_reason) == (0, 0, 0, 0)
+    assert (status.municipality, status.anchored_at, status.block_number, status.leaf_count) == (CITY, 0, 0, 0)
+    assert (status.revoked, status.revocation_reason) == (True, 1)
+    fresh = deployed.city.status(OTHER_CITY, h32(), cred)
+    assert (fresh.anchored, fresh.revoked, fresh.revocation_reason) == (False, False, 0)
 
 
 def test_statuses_batch_matches_single_calls(deployed: Deployed) -> None:
-    root = h32()
+    other = dev_account(deployed.chain)
+    deployed.admin.register_municipality(OTHER_CITY, other.address)
+    root, theirs = h32(), h32()
     creds = [h32() for _ in range(25)]
     deployed.city.anchor(root, len(creds))
     deployed.city.revoke(creds[::3], 2)
-    pairs = [(root, c) for c in creds] + [(h32(), creds[0])]
-    batch = deployed.city.statuses(pairs)
-    assert batch == [deployed.city.status(r, c) for r, c in pairs]
-    assert [s.revoked for s in batch[:-1]] == [i % 3 == 0 for i in range(len(creds))]
-    assert not batch[-1].anchored
+    deployed.client(other).anchor(theirs, 1)
+    triples: list[tuple[int | str, bytes, bytes]] = [(CITY, root, c) for c in creds]
+    triples += [(CITY, h32(), creds[0]), ("011002", root, creds[0]), (CITY, theirs, creds[1])]
+    batch = deployed.city.statuses(triples)
+    assert batch == [deployed.city.status(m, r, c) for m, r, c in triples]
+    assert [s.revoked for s in batch[:25]] == [i % 3 == 0 for i in range(len(creds))]
+    assert [s.anchored for s in batch[25:]] == [False, False, False]  # unknown root, other namespaces
+    assert (batch[25].revoked, batch[26].revoked) == (True, False)
     assert deployed.city.statuses([]) == []
 
 

@@ -7,8 +7,12 @@
     registry.public_jwk(thumbprint)                                # the published JWK, None when unknown
     outcome = city.anchor(root, leaf_count)                        # build + send + wait -> TxOutcome
     city.revoke([credential_hash], reason=1)
-    registry.status(root, credential_hash)                         # CredentialStatus (zeros: not anchored)
-    registry.statuses([(root, h1), (root, h2), ...])               # ONE JSON-RPC batch of eth_call
+    registry.root(122076, root)                                    # RootInfo in 122076's namespace, or None
+    registry.status(122076, root, credential_hash)                 # CredentialStatus in 122076's namespace
+    registry.statuses([(122076, root, h1), (122076, root, h2), ...])   # ONE JSON-RPC batch of eth_call
+
+Anchors and revocations are namespaced by municipality: a root anchored by another municipality is simply
+not anchored in yours (so nobody can front-run or squat your roots), and every read names the namespace.
 
 Crash-safe anchoring (what the journal uses) is two-phase:
 
@@ -154,7 +158,7 @@ class TxOutcome:
 
 @dataclass(frozen=True)
 class RootInfo:
-    municipality: int
+    municipality: int  # the namespace it is anchored in
     anchored_at: int  # unix seconds (block time)
     block_number: int
     leaf_count: int
@@ -162,18 +166,18 @@ class RootInfo:
 
 @dataclass(frozen=True)
 class CredentialStatus:
-    """`status(root, hash)`: anchor of `root` + revocation of `hash` in the anchoring municipality."""
+    """`status(municipality, root, hash)`: anchor of `root` and revocation of `hash`, both in `municipality`."""
 
-    municipality: int  # 0 when the root is not anchored
-    anchored_at: int
+    municipality: int  # the namespace queried
+    anchored_at: int  # 0 when the root is not anchored in this namespace
     block_number: int
-    leaf_count: int
+    leaf_count: int  # 0 when not anchored (an anchor always has at least one leaf)
     revocation_reason: int
     revoked_at: int  # 0 when not revoked
 
     @property
     def anchored(self) -> bool:
-        return self.municipality != 0
+        return self.leaf_count != 0
 
     @property
     def revoked(self) -> bool:
@@ -378,6 +382,10 @@ def _raise_for_call_error(exc: BaseException) -> None:
     if "insufficient funds" in text:
         raise ChainError(ReasonCode.INSUFFICIENT_FUNDS, "account cannot pay for gas") from exc
     raise ChainError(ReasonCode.TRANSACTION_FAILED, "the node rejected the call") from exc
+
+
+def _triple(municipality: int | str, root: bytes, credential_hash: bytes) -> tuple[int, bytes, bytes]:
+    return municipality_code(municipality), _b32(root, "root"), _b32(credential_hash, "credential hash")
 
 
 def _b32(value: bytes, what: str) -> bytes:
@@ -654,8 +662,8 @@ class Registry:
     def deployed_block(self) -> int:
         return int(self._call("deployedBlock")[0])
 
-    def operator_of(self, account: str) -> int | None:
-        code = int(self._call("operatorOf", _account(account))[0])
+    def operator_of(self, account: str, *, block: BlockIdentifier = "latest") -> int | None:
+        code = int(self._call("operatorOf", _account(account), block=block)[0])
         return code or None
 
     def municipality(self, code: int | str, *, block: BlockIdentifier = "latest") -> MunicipalityInfo | None:
@@ -710,11 +718,13 @@ class Registry:
         args = (municipality_code(municipality), _b32(thumbprint, "thumbprint"), _u64(t))
         return bool(self._call("isKeyValidAt", *args)[0])
 
-    def root(self, root: bytes) -> RootInfo | None:
-        municipality, anchored_at, block_number, leaf_count = self._call("anchorOf", _b32(root, "root"))
-        if municipality == 0:
+    def root(self, municipality: int | str, root: bytes) -> RootInfo | None:
+        """The anchor of `root` in `municipality`'s namespace; None when that municipality did not anchor it."""
+        code = municipality_code(municipality)
+        anchored_at, block_number, leaf_count = self._call("anchorOf", code, _b32(root, "root"))
+        if leaf_count == 0:
             return None
-        return RootInfo(int(municipality), int(anchored_at), int(block_number), int(leaf_count))
+        return RootInfo(code, int(anchored_at), int(block_number), int(leaf_count))
 
     def revocation(self, municipality: int | str, credential_hash: bytes) -> tuple[int, int] | None:
         """(reason, revoked_at) in `municipality`'s namespace, None when not revoked."""
@@ -722,23 +732,31 @@ class Registry:
         reason, revoked_at = self._call("revocationOf", *args)
         return (int(reason), int(revoked_at)) if revoked_at else None
 
-    def status(self, root: bytes, credential_hash: bytes, *, block: BlockIdentifier = "latest") -> CredentialStatus:
-        """Anchor of `root` and revocation of `credential_hash` (zeros when `root` is not anchored)."""
-        out = self._call("status", _b32(root, "root"), _b32(credential_hash, "credential hash"), block=block)
-        return CredentialStatus(*(int(v) for v in out))
+    def status(
+        self,
+        municipality: int | str,
+        root: bytes,
+        credential_hash: bytes,
+        *,
+        block: BlockIdentifier = "latest",
+    ) -> CredentialStatus:
+        """Anchor of `root` and revocation of `credential_hash`, both in `municipality`'s namespace."""
+        code, r, h = _triple(municipality, root, credential_hash)
+        out = self._call("status", code, r, h, block=block)
+        return CredentialStatus(code, *(int(v) for v in out))
 
     def statuses(
-        self, pairs: Iterable[tuple[bytes, bytes]], *, block: int | BlockTag = "latest"
+        self, triples: Iterable[tuple[int | str, bytes, bytes]], *, block: int | BlockTag = "latest"
     ) -> list[CredentialStatus]:
-        """`status` for many (root, hash) pairs in one JSON-RPC batch of eth_call per 1,000 pairs.
+        """`status` for many (municipality, root, hash) triples in one JSON-RPC batch of eth_call per 1,000.
 
-        Falls back to one call per pair on providers without batch support (the embedded EVM).
+        Falls back to one call per triple on providers without batch support (the embedded EVM).
         """
-        checked = [(_b32(r, "root"), _b32(h, "credential hash")) for r, h in pairs]
+        checked = [_triple(m, r, h) for m, r, h in triples]
         provider = self._w3.provider
         if not isinstance(provider, HTTPProvider):
-            return [self.status(r, h, block=block) for r, h in checked]
-        datas = ["0x" + _calldata("status", r, h).hex() for r, h in checked]
+            return [self.status(m, r, h, block=block) for m, r, h in checked]
+        datas = ["0x" + _calldata("status", m, r, h).hex() for m, r, h in checked]
         block_id = block if isinstance(block, str) else hex(block)
         results: list[CredentialStatus] = []
         for start in range(0, len(datas), _BATCH_CHUNK):
@@ -750,13 +768,13 @@ class Registry:
                 raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
             if not isinstance(responses, list) or len(responses) != len(chunk):
                 raise ChainError(ReasonCode.TRANSACTION_FAILED, "node rejected the batch request")
-            for response in responses:
+            for (code, _, _), response in zip(checked[start : start + _BATCH_CHUNK], responses, strict=True):
                 result = response.get("result")
-                if not isinstance(result, str) or len(result) < 2 + 6 * 64:
+                if not isinstance(result, str) or len(result) < 2 + 5 * 64:
                     self.ensure_deployed()
                     raise ChainError(ReasonCode.TRANSACTION_FAILED, "node failed a call in the batch")
                 out = _decode_output("status", bytes.fromhex(result[2:]))
-                results.append(CredentialStatus(*(int(v) for v in out)))
+                results.append(CredentialStatus(code, *(int(v) for v in out)))
         return results
 
     def trust_snapshot(self, *, log_chunk: int = _LOG_CHUNK) -> dict[str, Any]:
