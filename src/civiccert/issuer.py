@@ -256,6 +256,8 @@ class Issuer:
 
     def revoke(self, cred: CredentialFile | str, reason: int = RevocationReason.UNSPECIFIED) -> None:
         """Revoke a credential and its paper twin on chain (journaled first, resumable)."""
+        if not 1 <= reason <= 255:
+            raise ValueError("revocation reason must be 1..255 (see RevocationReason)")
         cred_id = cred.id if isinstance(cred, CredentialFile) else cred
         anchorer = self._require_anchorer()
         try:

@@ -31,6 +31,7 @@ class ChainStatus:
     """What the registry says about one credential, its root, its issuer and its key."""
 
     root: RootStatus | None
+    revoked: bool  # by revocation time, not reason: a revocation with reason 0 is still a revocation
     revoked_reason: int
     key: TrustedKey | None
     municipality: TrustedMunicipality | None
@@ -116,15 +117,19 @@ class OnlineRegistry:
             status = by_index.get(i)
             root: RootStatus | None = None
             reason = 0
+            revoked = False
             if status is not None:
+                revoked = status.revoked
                 reason = status.revocation_reason if status.revoked else 0
                 if status.anchored:
                     root = RootStatus(format_municipality_code(status.municipality), status.anchored_at,
                                       status.block_number, status.leaf_count)
             elif code:
                 revocation = registry.revocation(code, credential_hash)
+                revoked = revocation is not None
                 reason = revocation[0] if revocation else 0
-            out.append(ChainStatus(root=root, revoked_reason=reason, key=self.key(kid) if kid else None,
+            out.append(ChainStatus(root=root, revoked=revoked, revoked_reason=reason,
+                                   key=self.key(kid) if kid else None,
                                    municipality=self.municipality(code) if code else None))
         return out
 

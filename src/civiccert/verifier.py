@@ -358,7 +358,7 @@ class Verifier:
             draft.set(CheckName.REVOCATION, Outcome.UNKNOWN, code)
             return
         # revocation does not need the receipt: it is keyed by (municipality, credential hash)
-        if status.revoked_reason:
+        if status.revoked:
             draft.set(CheckName.REVOCATION, Outcome.FAILED, ReasonCode.REVOKED, f"reason {status.revoked_reason}")
         else:
             draft.set(CheckName.REVOCATION, Outcome.PASSED, ReasonCode.OK)

@@ -217,3 +217,13 @@ def test_bulk_verification_matches_single_verification(world: World) -> None:
     assert [r.verdict for r in results] == [Verdict.VALID, Verdict.VALID, Verdict.INVALID, Verdict.VALID,
                                             Verdict.VALID]
     assert results[2].reasons == [ReasonCode.REVOKED]
+
+
+def test_revocation_with_reason_zero_still_counts(world: World) -> None:
+    cred = world.issue_anchored()
+    from civiccert.credentials import sdjwt
+
+    digital = __import__("hashlib").sha256(sdjwt.issuer_signed_part(cred.sd_jwt).encode()).digest()
+    assert world.issuer.registry is not None
+    world.issuer.registry.revoke([digital], 0)  # a raw client call; the Issuer itself never uses 0
+    assert codes(world.online_verifier().verify(cred))["revocation"] == "revoked"
