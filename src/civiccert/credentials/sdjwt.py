@@ -212,7 +212,7 @@ class _Issuance:
 
     def _disclose(self, text: str) -> bytes:
         """Record the disclosure of JSON ``text``; return its raw SHA-256 digest."""
-        disclosure = _b2a(text.encode("utf-8"), newline=False).rstrip(b"=").translate(_TO_URLSAFE)
+        disclosure = _b2a(text.encode()).rstrip(b"=\n").translate(_TO_URLSAFE)
         self.disclosures.append(disclosure)
         return _sha256(disclosure).digest()
 
@@ -255,15 +255,18 @@ class _Issuance:
                 out[key] = self.build(value)
                 continue
             # The claim's salt is drawn before the salts inside its value.
-            if salt_source is not None:
-                head = "[" + _quote(salt_source()) + ","
-            else:
+            if salt_source is None:
                 if not pool:
                     self._refill()
-                head = '["' + pool.pop() + '",'  # base64url: quoting is adding the quotes
-            text = _quote(value) if type(value) is str else self._value_text(value)
-            disclosure = _b2a((head + _quote(key.value) + "," + text + "]").encode("utf-8"), newline=False)
-            disclosure = disclosure.rstrip(b"=").translate(_TO_URLSAFE)
+                salt = pool.pop()
+                text = _quote(value) if type(value) is str else self._value_text(value)
+                data = f'["{salt}",{_quote(key.value)},{text}]'  # base64url salts need no escaping
+            else:
+                salt = _quote(salt_source())
+                text = _quote(value) if type(value) is str else self._value_text(value)
+                data = f"[{salt},{_quote(key.value)},{text}]"
+            # b2a's trailing newline goes with the padding in one rstrip.
+            disclosure = _b2a(data.encode()).rstrip(b"=\n").translate(_TO_URLSAFE)
             disclosures.append(disclosure)
             hashes.append(_sha256(disclosure).digest())
         if hashes:
@@ -537,15 +540,16 @@ class _Unfolder:
     Parsed JSON holds exact ``dict``/``list``/``str`` objects, so ``type() is`` checks are enough.
     """
 
-    __slots__ = ("by_digest", "paths", "seen", "used")
+    __slots__ = ("by_digest", "order", "paths", "seen", "used")
 
-    def __init__(self, by_digest: dict[str, tuple[int, list[Any]]]) -> None:
+    def __init__(self, order: list[str], by_digest: dict[str, list[Any]]) -> None:
+        self.order = order  # digests in disclosure order: an error names disclosures[index]
         self.by_digest = by_digest
         self.seen: set[str] = set()
         self.used = 0
         self.paths: list[str] = []
 
-    def _claim(self, digest: Any, path: str, position: int | None) -> tuple[int, list[Any]] | None:
+    def _claim(self, digest: Any, path: str, position: int | None) -> list[Any] | None:
         """The disclosure ``digest`` names, if sent; ``position`` is None in ``_sd``, else the array index."""
         if type(digest) is not str:
             raise CredentialError(ReasonCode.MALFORMED, "digest is not a string", field=_where(path, position))
@@ -563,7 +567,8 @@ class _Unfolder:
         """Index of the first disclosure no digest in the payload points to, or None."""
         if self.used == len(self.by_digest):
             return None
-        return min(i for d, (i, _) in self.by_digest.items() if d not in self.seen)
+        seen = self.seen
+        return next(i for i, digest in enumerate(self.order) if digest not in seen)
 
     def unfold(self, obj: Any, path: str) -> Any:
         kind = type(obj)
@@ -604,12 +609,12 @@ class _Unfolder:
             if found is None:
                 continue  # a decoy or a withheld claim
             self.used += 1
-            index, content = found
             try:
-                _, name, value = content
+                _, name, value = found
             except ValueError:
+                field = f"disclosures[{self.order.index(digest)}]"
                 raise CredentialError(
-                    ReasonCode.DISCLOSURE_MALFORMED, "array disclosure used for a claim", field=f"disclosures[{index}]"
+                    ReasonCode.DISCLOSURE_MALFORMED, "array disclosure used for a claim", field=field
                 ) from None
             claim_path = f"{path}.{name}" if path else name
             if name in out:
@@ -629,15 +634,15 @@ class _Unfolder:
         for element in obj:
             if type(element) is dict and len(element) == 1 and ARRAY_DIGEST_KEY in element:
                 position = len(out)
-                found = self._claim(element[ARRAY_DIGEST_KEY], path, position)
-                if found is None:
+                digest = element[ARRAY_DIGEST_KEY]
+                content = self._claim(digest, path, position)
+                if content is None:
                     continue
-                index, content = found
                 if len(content) != 2:
                     raise CredentialError(
                         ReasonCode.DISCLOSURE_MALFORMED,
                         "claim disclosure used for an array element",
-                        field=f"disclosures[{index}]",
+                        field=f"disclosures[{self.order.index(digest)}]",
                     )
                 element_path = f"{path}[{position}]"
                 self.paths.append(element_path)
@@ -655,8 +660,8 @@ def _digests(disclosures: list[str]) -> list[str]:
     return _b64_digests([_sha256(d.encode("ascii")).digest() for d in disclosures])
 
 
-def _decode_disclosures(disclosures: list[str]) -> dict[str, tuple[int, list[Any]]]:
-    """``digest -> (index, [salt, (name,) value])``; one batched pass when every disclosure is well formed.
+def _decode_disclosures(disclosures: list[str]) -> tuple[list[str], dict[str, list[Any]]]:
+    """The digests in order and ``digest -> [salt, (name,) value]``; batched when all are well formed.
 
     The batched checks (C-level ``map``/``set`` over all disclosures) accept exactly what the one-by-one
     loop accepts; on any doubt that loop runs and raises with the right code and index.
@@ -675,7 +680,7 @@ def _decode_disclosures(disclosures: list[str]) -> dict[str, tuple[int, list[Any
     names = [content[1] for content in contents if len(content) == 3]
     if not set(map(type, names)) <= _STR_TYPE or not _RESERVED_NAMES.isdisjoint(names):
         return _decode_disclosures_one_by_one(disclosures)
-    return dict(zip(digests, enumerate(contents), strict=True))
+    return digests, dict(zip(digests, contents, strict=True))
 
 
 _LIST_TYPE = frozenset({list})
@@ -683,8 +688,8 @@ _DISCLOSURE_LENGTHS = frozenset({2, 3})
 _first = operator.itemgetter(0)
 
 
-def _decode_disclosures_one_by_one(disclosures: list[str]) -> dict[str, tuple[int, list[Any]]]:
-    by_digest: dict[str, tuple[int, list[Any]]] = {}
+def _decode_disclosures_one_by_one(disclosures: list[str]) -> tuple[list[str], dict[str, list[Any]]]:
+    by_digest: dict[str, list[Any]] = {}
     for index, disclosure in enumerate(disclosures):
         try:
             content = json_parse(b64url_decode(disclosure))
@@ -704,8 +709,8 @@ def _decode_disclosures_one_by_one(disclosures: list[str]) -> dict[str, tuple[in
         if digest in by_digest:
             field = f"disclosures[{index}]"
             raise CredentialError(ReasonCode.DISCLOSURE_DUPLICATE, "disclosure sent twice", field=field)
-        by_digest[digest] = (index, content)
-    return by_digest
+        by_digest[digest] = content
+    return list(by_digest), by_digest
 
 
 def _numeric_date(payload: Mapping[str, Any], name: str, field: str) -> float | None:
@@ -829,7 +834,7 @@ def verify(
     if check_validity:
         _check_validity(payload, current, skew)
 
-    unfolder = _Unfolder(_decode_disclosures(disclosures))
+    unfolder = _Unfolder(*_decode_disclosures(disclosures))
     claims = unfolder.unfold_payload(payload)
     index = unfolder.unreferenced()
     if index is not None:
