@@ -6,20 +6,31 @@ go through the QR scanner and may yield several codes (each reported with its pa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from civiccert.errors import CredentialError, PaperError, ReasonCode
 
-__all__ = ["MAX_INPUT_BYTES", "read_inputs"]
+__all__ = ["MAX_INPUT_BYTES", "InputItem", "read_inputs"]
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024  # a 600-dpi multi-page scan stays well below this
+
+@dataclass(frozen=True)
+class InputItem:
+    """One thing to verify: its text, where it came from, and the PDF page's own text when there is one
+    (so that a QR pasted onto another copy's page is caught)."""
+
+    text: str
+    source: str
+    page_text: str | None = None
+
 
 _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG = b"\xff\xd8\xff"
 _PDF = b"%PDF-"
 
 
-def read_inputs(path: Path) -> list[tuple[str, str]]:
+def read_inputs(path: Path) -> list[InputItem]:
     """Texts to verify with a source label (file name, and page for scans); never the content itself."""
     try:
         size = path.stat().st_size
@@ -35,9 +46,29 @@ def read_inputs(path: Path) -> list[tuple[str, str]]:
         hits = scan(path)
         if not hits:
             raise PaperError(ReasonCode.QR_NOT_FOUND, "no QR code found")
-        return [(hit.text, f"{path.name} p.{hit.page}") for hit in hits]
+        texts = _pdf_page_texts(path) if head.startswith(_PDF) else {}
+        return [InputItem(hit.text, f"{path.name} p.{hit.page}", texts.get(hit.page)) for hit in hits]
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CredentialError(ReasonCode.MALFORMED, "input is neither an image, a PDF nor UTF-8 text") from exc
-    return [(text.strip(), path.name)]
+    return [InputItem(text.strip(), path.name)]
+
+
+def _pdf_page_texts(path: Path) -> dict[int, str]:
+    """Text layer of each page (1-based); empty for a scanned PDF, which then relies on the reader's eyes."""
+    import pypdfium2 as pdfium
+
+    texts: dict[int, str] = {}
+    try:
+        document = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError:
+        return texts
+    try:
+        for index in range(len(document)):
+            text = document[index].get_textpage().get_text_range()
+            if text.strip():
+                texts[index + 1] = text
+    finally:
+        document.close()
+    return texts

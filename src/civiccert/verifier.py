@@ -23,6 +23,7 @@ from civiccert.credential_file import CREDENTIAL_FORMAT, CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.keys import jwk_thumbprint, public_key_from_jwk
 from civiccert.errors import ChainError, CivicCertError, CredentialError, PaperError, ReasonCode
+from civiccert.inputs import InputItem, read_inputs
 from civiccert.online import ChainStatus, OnlineRegistry, RootStatus
 from civiccert.paper import payload as paper_payload
 from civiccert.result import Check, CheckName, Outcome, VerificationResult
@@ -133,10 +134,16 @@ class Verifier:
 
     def verify_path(self, path: Path) -> list[VerificationResult]:
         """A credential file, a presentation file, or a photo / scan / PDF of a printed copy."""
-        from civiccert.inputs import read_inputs  # local: scanning pulls in imaging libraries
+        return self.verify_items(read_inputs(path))
 
-        texts = read_inputs(path)
-        return self.verify_many([t for t, _ in texts], sources=[s for _, s in texts])
+    def verify_items(self, items: Sequence[InputItem]) -> list[VerificationResult]:
+        """Verify what ``read_inputs`` found; a printed copy's QR must also belong to its PDF page."""
+        drafts = [self._local(item.text, item.source) for item in items]
+        for draft, item in zip(drafts, items, strict=True):
+            if item.page_text is not None and draft.form == "paper":
+                _bind_to_page(draft, item.page_text)
+        self._chain_checks(drafts)
+        return [d.freeze() for d in drafts]
 
     # --- local checks (no network) -------------------------------------------------------------------
     def _local(self, item: str | bytes | CredentialFile, source: str | None) -> _Draft:
@@ -424,6 +431,15 @@ class Verifier:
             draft.set(CheckName.ISSUER, Outcome.PASSED, verdict, where)
         else:
             draft.set(CheckName.ISSUER, Outcome.FAILED, verdict, where)
+
+
+def _bind_to_page(draft: _Draft, page_text: str) -> None:
+    """A QR from one copy pasted onto another: the page's certificate serial is not the QR's."""
+    certificate = draft.claims.get("certificate")
+    serial = certificate.get("serial") if isinstance(certificate, Mapping) else None
+    if not isinstance(serial, str) or serial not in page_text:
+        draft.set(CheckName.DISCLOSURES, Outcome.FAILED, ReasonCode.DISCLOSURE_MISMATCH,
+                  "the QR does not belong to this page (certificate serial differs)")
 
 
 def _issuer_code(iss: object) -> str | None:

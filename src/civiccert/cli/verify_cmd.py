@@ -64,28 +64,23 @@ def verify(
                     max_trust_age_seconds=max_trust_age)
     verifier = Verifier(trust=snapshot, registry=online, policy=policy)
 
-    from civiccert.inputs import read_inputs
+    from civiccert.inputs import InputItem, read_inputs
 
-    texts: list[str] = []
-    sources: list[str | None] = []
+    items: list[InputItem] = []
     failures: list[dict[str, str]] = []
     for item, label in _expand(inputs):
         try:
-            found = [(sys.stdin.read(), "stdin")] if item == "-" else read_inputs(Path(item))
+            items.extend([InputItem(sys.stdin.read().strip(), "stdin")] if item == "-" else read_inputs(Path(item)))
         except CivicCertError as exc:
             failures.append({"source": label, "code": exc.code.value})
-            continue
-        for text, source in found:
-            texts.append(text)
-            sources.append(source)
     results: list[dict[str, Any]] = []
-    if texts:
+    if items:
         from rich.progress import Progress
 
-        with Progress(transient=True, disable=len(texts) < 20, console=_stderr_console()) as bar:
-            task = bar.add_task("verifying", total=len(texts))
-            for start in range(0, len(texts), _CHUNK):  # one JSON-RPC batch per chunk
-                chunk = verifier.verify_many(texts[start:start + _CHUNK], sources=sources[start:start + _CHUNK])
+        with Progress(transient=True, disable=len(items) < 20, console=_stderr_console()) as bar:
+            task = bar.add_task("verifying", total=len(items))
+            for start in range(0, len(items), _CHUNK):  # one JSON-RPC batch per chunk
+                chunk = verifier.verify_items(items[start:start + _CHUNK])
                 results.extend(r.to_dict() for r in chunk)
                 bar.update(task, advance=len(chunk))
 
