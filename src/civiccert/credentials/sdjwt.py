@@ -599,7 +599,7 @@ class _Unfolder:
                 out[name] = value
         if not digests:
             return out
-        seen, by_digest, paths = self.seen, self.by_digest, self.paths
+        seen, by_digest, paths, prefix = self.seen, self.by_digest, self.paths, f"{path}." if path else ""
         for digest in digests:
             # _claim, inlined: this loop runs once per digest in the credential.
             if type(digest) is not str or digest in seen:
@@ -616,7 +616,7 @@ class _Unfolder:
                 raise CredentialError(
                     ReasonCode.DISCLOSURE_MALFORMED, "array disclosure used for a claim", field=field
                 ) from None
-            claim_path = f"{path}.{name}" if path else name
+            claim_path = prefix + name
             if name in out:
                 raise CredentialError(ReasonCode.CLAIM_OVERWRITE, "disclosed claim already exists", field=claim_path)
             paths.append(claim_path)
