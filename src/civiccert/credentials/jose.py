@@ -163,7 +163,13 @@ def json_dumps(obj: Any) -> bytes:
 
 
 _scan_once: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
-_CANONICAL_LAST_BYTES = {2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
+#: By length % 4, the last characters canonical base64url allows (none when a character is left over).
+_CANONICAL_ENDS: tuple[frozenset[int], ...] = (
+    frozenset(),
+    frozenset(),
+    frozenset(b"AQgw"),
+    frozenset(b"AEIMQUYcgkosw048"),
+)
 
 
 def json_parse(data: bytes | str, *, field: str | None = None) -> Any:
@@ -201,17 +207,17 @@ def b64url_json_many(items: Sequence[str]) -> list[Any] | None:
     if len(parts) != len(items):
         return None
     values: list[Any] = []
-    a2b, scan, canonical, padding = binascii.a2b_base64, _scan_once, _CANONICAL_LAST_BYTES, _PADDING
+    append, a2b, scan, canonical, padding = values.append, binascii.a2b_base64, _scan_once, _CANONICAL_ENDS, _PADDING
     try:
         for part in parts:
             tail = len(part) & 3
-            if tail and (tail == 1 or part[-1] not in canonical[tail]):
-                return None
-            text = a2b(part + padding[tail] if tail else part).decode("utf-8")
+            if tail and part[-1] not in canonical[tail]:
+                return None  # 4n+1 characters, or unused bits set in the last one
+            text = a2b(part + padding[tail]).decode()
             value, end = scan(text, 0)
             if end != len(text):
                 return None
-            values.append(value)
+            append(value)
     except (StopIteration, ValueError, _DuplicateKey, _BadConstant, RecursionError):
         return None
     return values
