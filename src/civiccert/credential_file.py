@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from civiccert.credentials.jose import json_parse
 from civiccert.errors import CredentialError, ReasonCode
 from civiccert.fileio import write_atomic
 
@@ -79,10 +80,7 @@ class CredentialFile:
     def loads(cls, text: str) -> CredentialFile:
         if len(text) > MAX_CREDENTIAL_FILE_BYTES:
             raise CredentialError(ReasonCode.INPUT_TOO_LARGE, "credential file is too large")
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise CredentialError(ReasonCode.JSON_INVALID, "credential file is not JSON") from exc
+        data = json_parse(text, field="$")
         if not isinstance(data, dict):
             raise CredentialError(ReasonCode.MALFORMED, "credential file is not a JSON object")
         return cls.from_dict(data)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from civiccert.errors import ConfigError, ReasonCode
+from civiccert.credentials.jose import json_parse
+from civiccert.errors import ConfigError, CredentialError, ReasonCode
 from civiccert.fileio import write_atomic
 
 __all__ = [
@@ -195,11 +196,11 @@ class TrustSnapshot:
         try:
             if path.stat().st_size > MAX_TRUST_FILE_BYTES:
                 raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is too large")
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json_parse(path.read_bytes(), field="$")
         except OSError as exc:
             raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file cannot be read") from exc
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is not JSON") from exc
+        except CredentialError as exc:
+            raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is not strict JSON") from exc
         if not isinstance(data, dict):
             raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is not a JSON object")
         return cls.from_dict(data)

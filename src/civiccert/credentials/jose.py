@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -163,6 +164,29 @@ def json_dumps(obj: Any) -> bytes:
 
 
 _scan_once: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+
+#: Deepest JSON nesting we parse. py-evm (the embedded chain) raises Python's recursion limit to 100,000, so a
+#: deeply nested document would overflow the C stack inside json's scanner and kill the process: the depth
+#: is checked before any parser sees the text. Our own documents nest fewer than 10 levels.
+MAX_JSON_DEPTH = 64
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth_ok(text: str, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``text`` nests at most ``max_depth`` arrays/objects (strings are skipped, so brackets in
+    values do not count). Cheap when the text holds few brackets, linear in its length otherwise."""
+    if text.count("[") + text.count("{") <= max_depth:
+        return True
+    depth = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > max_depth:
+                return False
+        elif token in ("]", "}"):
+            depth -= 1
+    return True
 #: By length % 4, the last characters canonical base64url allows (none when a character is left over).
 _CANONICAL_ENDS: tuple[frozenset[int], ...] = (
     frozenset(),
@@ -173,9 +197,14 @@ _CANONICAL_ENDS: tuple[frozenset[int], ...] = (
 
 
 def json_parse(data: bytes | str, *, field: str | None = None) -> Any:
-    """Strict JSON of any type: duplicate member names and NaN/Infinity are rejected."""
+    """Strict JSON of any type: duplicate member names, NaN/Infinity and deep nesting are rejected."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError:
+        raise CredentialError(ReasonCode.MALFORMED, "not valid JSON", field=field) from None
+    if not json_depth_ok(text):
+        raise CredentialError(ReasonCode.MALFORMED, "JSON nests too deeply", field=field)
+    try:
         # Fast path: one C scanner call for a value with no surrounding whitespace (what we emit).
         value, end = _scan_once(text, 0)
         if end == len(text):
@@ -183,7 +212,7 @@ def json_parse(data: bytes | str, *, field: str | None = None) -> Any:
     except (StopIteration, ValueError, _DuplicateKey, _BadConstant, RecursionError):
         pass  # the full parse below decides, and names the reason
     try:
-        return _DECODER.decode(data.decode("utf-8") if isinstance(data, bytes) else data)
+        return _DECODER.decode(text)
     except _DuplicateKey:
         raise CredentialError(ReasonCode.JSON_DUPLICATE_KEY, "JSON object repeats a member", field=field) from None
     except (_BadConstant, ValueError, RecursionError):

@@ -28,7 +28,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from civiccert.errors import ReasonCode, RecordError
+from civiccert.credentials.jose import json_parse
+from civiccert.errors import CredentialError, ReasonCode, RecordError
 from civiccert.records.codes import Municipality
 from civiccert.records.juminhyo import CopyRequest, ForeignResident, Member, ResidentRecord
 from civiccert.records.seal import MAX_SEAL_BYTES, SealCertificate, SealImpression, SealRegistrant
@@ -95,25 +96,14 @@ def record_schema(record_type: str) -> Mapping[str, Any]:
 # --- JSON -------------------------------------------------------------------------------------------
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise RecordError(ReasonCode.JSON_DUPLICATE_KEY, "a JSON object repeats a member name")
-        result[key] = value
-    return result
-
-
-def _reject_constant(_name: str) -> Any:
-    raise RecordError(ReasonCode.JSON_INVALID, "NaN and Infinity are not JSON")
-
-
 def _parse_json(raw: bytes) -> Any:
+    """The project's one strict JSON parser (duplicates, NaN, deep nesting), with record error codes."""
     try:
-        text = raw.decode("utf-8")
-        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise RecordError(ReasonCode.JSON_INVALID, "input is not well-formed UTF-8 JSON") from None
+        return json_parse(raw, field="$")
+    except CredentialError as exc:
+        code = ReasonCode.JSON_DUPLICATE_KEY if exc.code is ReasonCode.JSON_DUPLICATE_KEY else ReasonCode.JSON_INVALID
+        raise RecordError(code, "input is not well-formed UTF-8 JSON (or repeats a member, or nests too deeply)"
+                          ) from None
 
 
 # --- schema -----------------------------------------------------------------------------------------

@@ -1,0 +1,5 @@
+"""`python -m civiccert.cli`."""
+
+from civiccert.cli import main
+
+main()
