@@ -332,6 +332,18 @@ _DETACHED: list[subprocess.Popen[bytes]] = []
 
 def stop_pid(pid: int, timeout: float = 5.0) -> bool:
     """SIGTERM a detached node by PID, then SIGKILL after ``timeout``; False if it was not running."""
+    own = next((p for p in _DETACHED if p.pid == pid), None)
+    if own is not None:  # started by this process: let Popen reap it
+        _DETACHED.remove(own)
+        if own.poll() is not None:
+            return False
+        own.terminate()
+        try:
+            own.wait(timeout)
+        except subprocess.TimeoutExpired:
+            own.kill()
+            own.wait(timeout)
+        return True
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
