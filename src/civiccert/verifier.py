@@ -21,6 +21,7 @@ from typing import Any
 from civiccert.chain.merkle import verify_inclusion
 from civiccert.credential_file import CREDENTIAL_FORMAT, CredentialFile
 from civiccert.credentials import sdjwt
+from civiccert.credentials.claims import VCT_RESIDENT_RECORD, VCT_SEAL_CERTIFICATE
 from civiccert.credentials.keys import jwk_thumbprint, public_key_from_jwk
 from civiccert.errors import ChainError, CivicCertError, CredentialError, PaperError, ReasonCode
 from civiccert.inputs import InputItem, read_inputs
@@ -32,6 +33,7 @@ from civiccert.trust import TrustSnapshot, key_status_at
 __all__ = ["Policy", "Verifier"]
 
 ISSUER_PREFIX = "urn:civiccert:lg:"
+_KNOWN_VCTS = frozenset({VCT_RESIDENT_RECORD, VCT_SEAL_CERTIFICATE})
 _ENVELOPE = ("iss", "iat", "nbf", "exp", "vct", "cnf", "status", "_sd_alg")
 
 _DISCLOSURE_CODES = frozenset({
@@ -226,14 +228,18 @@ class Verifier:
             draft.set(CheckName.SIGNATURE, Outcome.FAILED, ReasonCode.SIGNATURE_INVALID)
             return draft
         draft.set(CheckName.DISCLOSURES, Outcome.PASSED, ReasonCode.OK, "printed copy: every printed item")
-        draft.set(CheckName.HOLDER_BINDING, Outcome.SKIPPED if not self._policy.require_holder_binding
-                  else Outcome.FAILED, ReasonCode.NOT_CHECKED if not self._policy.require_holder_binding
-                  else ReasonCode.HOLDER_BINDING_MISSING)
+        if self._policy.require_holder_binding:
+            draft.set(CheckName.HOLDER_BINDING, Outcome.FAILED, ReasonCode.HOLDER_BINDING_MISSING,
+                      "a printed copy cannot prove who holds it")
+        else:
+            draft.set(CheckName.HOLDER_BINDING, Outcome.SKIPPED, ReasonCode.NOT_CHECKED)
         self._common_envelope(draft, envelope, decoded.claims.get("municipality"))
         return draft
 
     def _common_envelope(self, draft: _Draft, payload: Mapping[str, Any], municipality: object) -> None:
-        """Issuer identity, validity window: the same rules for the digital and the paper form."""
+        """Credential type, issuer identity, validity window: the same rules for the digital and the paper form."""
+        if draft.vct not in _KNOWN_VCTS:
+            draft.set(CheckName.FORMAT, Outcome.FAILED, ReasonCode.VCT_UNKNOWN, "not a civiccert credential type")
         code = _issuer_code(payload.get("iss"))
         draft.issuer_code = code
         body_code = municipality.get("code") if isinstance(municipality, Mapping) else None

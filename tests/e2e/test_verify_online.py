@@ -227,3 +227,14 @@ def test_revocation_with_reason_zero_still_counts(world: World) -> None:
     assert world.issuer.registry is not None
     world.issuer.registry.revoke([digital], 0)  # a raw client call; the Issuer itself never uses 0
     assert codes(world.online_verifier().verify(cred))["revocation"] == "revoked"
+
+
+def test_a_registered_key_signing_another_credential_type_is_refused(world: World) -> None:
+    from civiccert.credentials import sdjwt
+
+    foreign = sdjwt.issue({"iss": "urn:civiccert:lg:122076", "iat": 1, "exp": 2**40, "vct": "urn:example:loyalty-card",
+                           "municipality": {"code": "122076", "name": "松戸市"}}, world.issuer.key,
+                          header={"jwk": world.issuer.key.public_jwk()})
+    result = world.online_verifier().verify(foreign)
+    assert result.verdict is Verdict.INVALID
+    assert codes(result)["format"] == "vct_unknown"
