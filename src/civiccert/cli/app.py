@@ -55,14 +55,17 @@ def init(
     issuer.close()
 
 
-def _issue(ctx: typer.Context, record_path: Path, out: Path, pdf: Path | None, anchor: bool, as_json: bool) -> None:
+def _issue(ctx: typer.Context, record_path: Path, out: Path, pdf: Path | None, anchor: bool | None,
+           as_json: bool) -> None:
     from civiccert.records import load_record
 
     record = load_record(record_path)
     issuer = open_issuer(ctx)
     try:
         cred = issuer.issue(record)
-        if anchor:
+        # a printed copy carries its receipt in the QR: anchor first when a chain is configured (a batch of
+        # one credential keeps the proof, and the QR, small); if the node is down the copy prints without it
+        if anchor or (anchor is None and pdf is not None and issuer.registry is not None):
             issuer.anchor()
             cred = issuer.with_receipts(cred)
         cred.save(out)
@@ -74,14 +77,15 @@ def _issue(ctx: typer.Context, record_path: Path, out: Path, pdf: Path | None, a
             emit_json(summary)
         else:
             info(f"issued {cred.id} -> {out}" + (f", printed {pdf}" if pdf else "")
-                 + (" (anchored)" if cred.receipt else " (pending anchoring)"))
+                 + (" (anchored)" if cred.receipt else " (pending anchoring: run 'civiccert anchor')"))
     finally:
         issuer.close()
 
 
 _OUT = typer.Option("-o", "--out", help="Credential file to write.")
 _PDF = typer.Option("--pdf", help="Also print the copy as a PDF with a signed QR.")
-_ANCHOR = typer.Option("--anchor/--no-anchor", help="Anchor right away and embed the receipt.")
+_ANCHOR = typer.Option("--anchor/--no-anchor", help="Anchor right away and embed the receipt (default: only "
+                       "with --pdf, so the printed QR carries its receipt).")
 _JSON = typer.Option("--json", help="Machine-readable output on stdout.")
 
 
@@ -91,7 +95,7 @@ def issue_resident_record(
     record: Annotated[Path, typer.Argument(help="Record JSON (type resident_record).")],
     out: Annotated[Path, _OUT],
     pdf: Annotated[Path | None, _PDF] = None,
-    anchor: Annotated[bool, _ANCHOR] = False,
+    anchor: Annotated[bool | None, _ANCHOR] = None,
     as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Issue a 住民票の写し."""
@@ -104,7 +108,7 @@ def issue_seal_certificate(
     record: Annotated[Path, typer.Argument(help="Record JSON (type seal_certificate).")],
     out: Annotated[Path, _OUT],
     pdf: Annotated[Path | None, _PDF] = None,
-    anchor: Annotated[bool, _ANCHOR] = False,
+    anchor: Annotated[bool | None, _ANCHOR] = None,
     as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Issue a 印鑑登録証明書."""
