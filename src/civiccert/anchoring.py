@@ -35,9 +35,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils.crypto import keccak
-from hexbytes import HexBytes
-
 from civiccert.chain.merkle import MerkleTree
 from civiccert.chain.registry import Registry, RootInfo, SignedTx, TxOutcome
 from civiccert.errors import ChainError, JournalError, ReasonCode, RegistryError
@@ -49,7 +46,6 @@ RECEIPT_VERSION = 1
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` with credential counts while a flush/resume works through batches."""
 
-_BATCH_ANCHORED_TOPIC = keccak(text="BatchAnchored(bytes32)")
 _TREE_CACHE = 4  # batches whose trees are kept for receipts (a 100k tree is ~13 MB)
 
 
@@ -460,34 +456,14 @@ class Anchorer:
             return None
 
     def _find_anchor(self, root: bytes, block_number: int) -> tuple[bytes | None, bytes]:
-        """(tx hash, block hash) of our ``BatchAnchored(root)`` log in ``block_number`` (tx None if not found).
-
-        The event carries only the root, and other municipalities may log the same root in the same block,
-        so a log counts as ours only when its transaction was sent by our account or by another operator of
-        our municipality at that block.
-        """
-        own = self._own_municipality()
-        account = self._registry.account
-        assert account is not None
+        """(tx hash, block hash) of our ``BatchAnchored(root)`` log in ``block_number`` (tx None if not found)."""
         try:
-            w3 = self._w3()
-            logs = w3.eth.get_logs(
-                {
-                    "address": self._registry.address,
-                    "fromBlock": block_number,
-                    "toBlock": block_number,
-                    "topics": [HexBytes(_BATCH_ANCHORED_TOPIC).to_0x_hex(), HexBytes(root).to_0x_hex()],
-                }
-            )
-            for log in logs:
-                sender = str(w3.eth.get_transaction(log["transactionHash"])["from"])
-                if sender == account.address or self._registry.operator_of(sender, block=block_number) == own:
-                    return bytes(log["transactionHash"]), bytes(log["blockHash"])
-            return None, bytes(w3.eth.get_block(block_number)["hash"])
+            tx_hash, block_hash = self._registry.anchor_transaction(self._own_municipality(), root, block_number)
         except ChainError:
-            raise  # already classified (operator_of)
+            raise
         except Exception as exc:  # transport errors of any provider
             raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
+        return (_hash_bytes(tx_hash) if tx_hash else None), _hash_bytes(block_hash)
 
     def _tree(self, batch: BatchRecord) -> MerkleTree:
         tree = self._trees.get(batch.batch_id)

@@ -50,6 +50,7 @@ class OnlineRegistry:
         self._keys: dict[str, TrustedKey | None] = {}
         self._munis: dict[str, TrustedMunicipality | None] = {}
         self._jwks: dict[str, Mapping[str, str] | None] = {}
+        self._txs: dict[tuple[str, bytes, int], str | None] = {}
 
     @classmethod
     def lazy(cls, connect: Callable[[], Chain], address: str) -> OnlineRegistry:
@@ -94,6 +95,13 @@ class OnlineRegistry:
             thumb = _kid_bytes(kid)
             self._jwks[kid] = self.registry.public_jwk(thumb) if thumb is not None else None
         return self._jwks[kid]
+
+    def anchor_transaction(self, code: str, root: bytes, block_number: int) -> str | None:
+        """The transaction that anchored ``root`` for ``code`` (read from the chain, once per root)."""
+        key = (code, root, block_number)
+        if key not in self._txs:
+            self._txs[key] = self.registry.anchor_transaction(code, root, block_number)[0]
+        return self._txs[key]
 
     def municipality(self, code: str) -> TrustedMunicipality | None:
         if code not in self._munis:

@@ -398,9 +398,13 @@ class Verifier:
         if root_status is None:  # also when only another municipality anchored it: namespaces are per issuer
             draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.NOT_ANCHORED)
             return
+        try:  # shown, not trusted from the receipt: read from the chain
+            tx = self._registry.anchor_transaction(draft.issuer_code or "", root, root_status.block_number)
+        except ChainError:
+            tx = None
         draft.anchor = {"chain_id": self._registry.chain_id, "registry": self._registry.address,
                         "root": "0x" + root.hex(), "block": root_status.block_number,
-                        "anchored_at": root_status.anchored_at, "tx": receipt.get("tx")}
+                        "anchored_at": root_status.anchored_at, "tx": tx}
         draft.set(CheckName.ANCHOR, Outcome.PASSED, ReasonCode.OK, f"block {root_status.block_number}")
 
     def _issuer_check(self, draft: _Draft, status: ChainStatus | ChainError | None) -> None:

@@ -238,3 +238,14 @@ def test_a_registered_key_signing_another_credential_type_is_refused(world: Worl
     result = world.online_verifier().verify(foreign)
     assert result.verdict is Verdict.INVALID
     assert codes(result)["format"] == "vct_unknown"
+
+
+def test_anchor_details_come_from_the_chain_not_from_the_receipt(world: World) -> None:
+    cred = world.issue_anchored()
+    assert cred.receipt is not None
+    genuine = world.online_verifier().verify(cred)
+    forged = dataclasses.replace(cred, receipt={**cred.receipt, "tx": "0x" + "ee" * 32, "block": 99_999})
+    shown = world.online_verifier().verify(forged)
+    assert shown.verdict is Verdict.VALID  # the receipt's tx and block are hints, never trusted
+    assert shown.anchor["tx"] == genuine.anchor["tx"] == cred.receipt["tx"]
+    assert shown.anchor["block"] == cred.receipt["block"]

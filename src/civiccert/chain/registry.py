@@ -726,6 +726,28 @@ class Registry:
             return None
         return RootInfo(code, int(anchored_at), int(block_number), int(leaf_count))
 
+    def anchor_transaction(self, municipality: int | str, root: bytes, block_number: int) -> tuple[str | None, str]:
+        """(transaction hash or None, block hash) of the ``BatchAnchored(root)`` log that ``municipality``
+        wrote in ``block_number``.
+
+        The event carries only the root and other municipalities may log the same root in the same block,
+        so a log counts only when its transaction was sent by an operator of ``municipality`` at that block.
+        """
+        code = municipality_code(municipality)
+        topics = [HexBytes(_abi().events["BatchAnchored"]).to_0x_hex(), HexBytes(_b32(root, "root")).to_0x_hex()]
+        try:
+            logs = self._w3.eth.get_logs(
+                {"address": self.address, "fromBlock": block_number, "toBlock": block_number, "topics": topics}
+            )
+            block_hash = HexBytes(self._w3.eth.get_block(block_number)["hash"]).to_0x_hex()
+            for log in logs:
+                sender = str(self._w3.eth.get_transaction(log["transactionHash"])["from"])
+                if self.operator_of(sender, block=block_number) == code:
+                    return HexBytes(log["transactionHash"]).to_0x_hex(), block_hash
+        except _TRANSPORT_ERRORS as exc:
+            raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
+        return None, block_hash
+
     def revocation(self, municipality: int | str, credential_hash: bytes) -> tuple[int, int] | None:
         """(reason, revoked_at) in `municipality`'s namespace, None when not revoked."""
         args = (municipality_code(municipality), _b32(credential_hash, "credential hash"))
