@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from civiccert.chain.nodes import Chain
-from civiccert.chain.registry import Registry, format_municipality_code, municipality_code
+from civiccert.chain.registry import KeyInfo, Registry, format_municipality_code, municipality_code
 from civiccert.trust import TrustedKey, TrustedMunicipality
 
 __all__ = ["ChainStatus", "OnlineRegistry", "RootStatus"]
@@ -50,7 +50,8 @@ class OnlineRegistry:
         self._keys: dict[str, TrustedKey | None] = {}
         self._munis: dict[str, TrustedMunicipality | None] = {}
         self._jwks: dict[str, Mapping[str, str] | None] = {}
-        self._txs: dict[tuple[str, bytes, int], str | None] = {}
+        self._txs: dict[tuple[str, bytes, int, str], str | None] = {}
+        self._operators: dict[str, tuple[str, ...]] = {}
 
     @classmethod
     def lazy(cls, connect: Callable[[], Chain], address: str) -> OnlineRegistry:
@@ -80,13 +81,7 @@ class OnlineRegistry:
         if kid not in self._keys:
             thumb = _kid_bytes(kid)
             info = self.registry.key(thumb) if thumb is not None else None
-            self._keys[kid] = None if info is None else TrustedKey(
-                kid=kid,
-                municipality=format_municipality_code(info.municipality),
-                valid_from=info.valid_from,
-                retired_at=info.retired_at or None,
-                revoked_at=info.revoked_at or None,
-            )
+            self._keys[kid] = None if info is None else _trusted_key(kid, info)
         return self._keys[kid]
 
     def public_jwk(self, kid: str) -> Mapping[str, str] | None:
@@ -96,50 +91,74 @@ class OnlineRegistry:
             self._jwks[kid] = self.registry.public_jwk(thumb) if thumb is not None else None
         return self._jwks[kid]
 
-    def anchor_transaction(self, code: str, root: bytes, block_number: int) -> str | None:
-        """The transaction that anchored ``root`` for ``code`` (read from the chain, once per root)."""
-        key = (code, root, block_number)
+    def confirmed_anchor_transaction(self, code: str, root: bytes, block_number: int, claimed: object) -> str | None:
+        """The receipt's transaction hash if the chain confirms it anchored ``root`` for ``code`` (else None)."""
+        if not isinstance(claimed, str) or len(claimed) != 66 or not claimed.startswith("0x"):
+            return None
+        key = (code, root, block_number, claimed)
         if key not in self._txs:
-            self._txs[key] = self.registry.anchor_transaction(code, root, block_number)[0]
+            try:
+                ok = self.registry.is_anchor_transaction(code, root, block_number, claimed,
+                                                         operators=self._operators.get(code, ()))
+            except ValueError:
+                ok = False
+            self._txs[key] = claimed if ok else None
         return self._txs[key]
 
     def municipality(self, code: str) -> TrustedMunicipality | None:
         if code not in self._munis:
             info = self.registry.municipality(municipality_code(code))
             self._munis[code] = None if info is None else TrustedMunicipality(code=code, suspended=info.suspended)
+            self._operators[code] = info.operators if info else ()
         return self._munis[code]
 
     def statuses(self, queries: Sequence[tuple[str, str, bytes | None, bytes]]) -> list[ChainStatus]:
         """For each (issuer code, kid, receipt root or None, credential hash): anchor, revocation, trust.
 
-        Anchor and revocation are read in the issuer's namespace (one ``status`` per credential, batched): a
-        root anchored only by another municipality is not anchored for this issuer. Raises ChainError when
-        the node cannot answer; the caller turns that into UNKNOWN checks.
+        One JSON-RPC batch reads every ``status`` (in the issuer's namespace: a root anchored only by another
+        municipality is not anchored for this issuer; without a receipt the zero root reads the revocation
+        alone) together with the keys and municipalities not yet cached. Raises ChainError when the node
+        cannot answer; the caller turns that into UNKNOWN checks.
         """
         registry = self.registry
-        with_root = [(i, (q[0], q[2], q[3])) for i, q in enumerate(queries) if q[0] and q[2] is not None]
-        batch = registry.statuses([t for _, t in with_root]) if with_root else []
-        by_index = {i: s for (i, _), s in zip(with_root, batch, strict=True)}
+        calls: list[tuple[str, tuple[object, ...]]] = []
+        for code, _kid, root, credential_hash in queries:
+            if code:
+                calls.append(("status", (municipality_code(code), root or _ZERO, credential_hash)))
+        new_kids = sorted({kid for _, kid, _, _ in queries if kid and kid not in self._keys})
+        new_codes = sorted({code for code, _, _, _ in queries if code and code not in self._munis})
+        thumbs = {kid: _kid_bytes(kid) for kid in new_kids}
+        calls += [("keyInfo", (thumbs[kid],)) for kid in new_kids if thumbs[kid] is not None]
+        calls += [("municipalityInfo", (municipality_code(code),)) for code in new_codes]
+        outs = iter(registry.read_many(calls) if calls else [])
+        statuses = [next(outs) if code else None for code, _, _, _ in queries]
+        for kid in new_kids:
+            info = registry.key_from(thumbs[kid], next(outs)) if thumbs[kid] is not None else None  # type: ignore[arg-type]
+            self._keys[kid] = None if info is None else _trusted_key(kid, info)
+        for code in new_codes:
+            m = registry.municipality_from(code, next(outs))
+            self._munis[code] = None if m is None else TrustedMunicipality(code=code, suspended=m.suspended)
+            self._operators[code] = m.operators if m else ()
         out: list[ChainStatus] = []
-        for i, (code, kid, _root, credential_hash) in enumerate(queries):
-            status = by_index.get(i)
-            root: RootStatus | None = None
-            reason = 0
-            revoked = False
+        for (code, kid, _root, _hash), status in zip(queries, statuses, strict=True):
+            root_status: RootStatus | None = None
+            revoked, reason = False, 0
             if status is not None:
-                revoked = status.revoked
-                reason = status.revocation_reason if status.revoked else 0
-                if status.anchored:
-                    root = RootStatus(format_municipality_code(status.municipality), status.anchored_at,
-                                      status.block_number, status.leaf_count)
-            elif code:
-                revocation = registry.revocation(code, credential_hash)
-                revoked = revocation is not None
-                reason = revocation[0] if revocation else 0
-            out.append(ChainStatus(root=root, revoked=revoked, revoked_reason=reason,
-                                   key=self.key(kid) if kid else None,
-                                   municipality=self.municipality(code) if code else None))
+                anchored_at, block_number, leaf_count, reason, revoked_at = (int(v) for v in status)
+                revoked = revoked_at != 0
+                if leaf_count:
+                    root_status = RootStatus(code, anchored_at, block_number, leaf_count)
+            out.append(ChainStatus(root=root_status, revoked=revoked, revoked_reason=reason if revoked else 0,
+                                   key=self._keys.get(kid) if kid else None,
+                                   municipality=self._munis.get(code) if code else None))
         return out
+
+_ZERO = bytes(32)
+
+
+def _trusted_key(kid: str, info: KeyInfo) -> TrustedKey:
+    return TrustedKey(kid=kid, municipality=format_municipality_code(info.municipality), valid_from=info.valid_from,
+                      retired_at=info.retired_at or None, revoked_at=info.revoked_at or None)
 
 
 def _kid_bytes(kid: str) -> bytes | None:

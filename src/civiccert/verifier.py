@@ -300,20 +300,16 @@ class Verifier:
         return key
 
     def _trusted_jwk(self, kid: str, header_jwk: object) -> Mapping[str, str] | None:
-        """A JWK for ``kid`` from the trust snapshot, or the header's JWK if its thumbprint is ``kid``
-        and the registry (online) or snapshot knows ``kid``."""
+        """Public key material for ``kid``: the trust snapshot's JWK; else the header's JWK when its RFC 7638
+        thumbprint is ``kid`` and a trust source can vouch for ``kid`` (the snapshot lists it, or online the
+        registry, whose answer comes in the same batch as anchor and revocation: the ISSUER check fails
+        the credential when the registry does not know the key); else the JWK the registry published."""
         known = self._trust.keys.get(kid) if self._trust else None
         if known is not None and known.jwk:
             return known.jwk
-        if isinstance(header_jwk, Mapping) and jwk_thumbprint(header_jwk) == kid:
-            if known is not None:
-                return {str(k): str(v) for k, v in header_jwk.items()}
-            if self._registry is not None:
-                try:
-                    if self._registry.key(kid) is not None:
-                        return {str(k): str(v) for k, v in header_jwk.items()}
-                except ChainError:
-                    return None
+        if isinstance(header_jwk, Mapping) and jwk_thumbprint(header_jwk) == kid and (
+                known is not None or self._registry is not None):
+            return {str(k): str(v) for k, v in header_jwk.items()}
         if self._registry is not None:
             try:
                 return self._registry.public_jwk(kid)
@@ -398,8 +394,9 @@ class Verifier:
         if root_status is None:  # also when only another municipality anchored it: namespaces are per issuer
             draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.NOT_ANCHORED)
             return
-        try:  # shown, not trusted from the receipt: read from the chain
-            tx = self._registry.anchor_transaction(draft.issuer_code or "", root, root_status.block_number)
+        try:  # shown only when the chain confirms the receipt's claim; informational, never a failure
+            tx = self._registry.confirmed_anchor_transaction(draft.issuer_code or "", root, root_status.block_number,
+                                                             receipt.get("tx"))
         except ChainError:
             tx = None
         draft.anchor = {"chain_id": self._registry.chain_id, "registry": self._registry.address,

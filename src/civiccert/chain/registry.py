@@ -54,6 +54,7 @@ from typing import Any, Literal, cast
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed as _EmbeddedRevert
 from eth_utils.address import to_checksum_address
@@ -668,19 +669,11 @@ class Registry:
 
     def municipality(self, code: int | str, *, block: BlockIdentifier = "latest") -> MunicipalityInfo | None:
         c = municipality_code(code)
-        registered_at, suspended, operators = self._call("municipalityInfo", c, block=block)
-        if registered_at == 0:
-            return None
-        return MunicipalityInfo(
-            c, int(registered_at), bool(suspended), tuple(to_checksum_address(o) for o in operators)
-        )
+        return self.municipality_from(c, self._call("municipalityInfo", c, block=block))
 
     def key(self, thumbprint: bytes, *, block: BlockIdentifier = "latest") -> KeyInfo | None:
         t = _b32(thumbprint, "thumbprint")
-        municipality, valid_from, retired_at, revoked_at = self._call("keyInfo", t, block=block)
-        if municipality == 0:
-            return None
-        return KeyInfo(t, int(municipality), int(valid_from), int(retired_at), int(revoked_at))
+        return self.key_from(t, self._call("keyInfo", t, block=block))
 
     def public_jwk(self, thumbprint: bytes, *, log_chunk: int = _LOG_CHUNK) -> dict[str, str] | None:
         """The public JWK (required members only) published with key `thumbprint`; None for an unknown key.
@@ -748,6 +741,27 @@ class Registry:
             raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
         return None, block_hash
 
+    def is_anchor_transaction(
+        self, municipality: int | str, root: bytes, block_number: int, tx_hash: str, *, operators: Sequence[str] = ()
+    ) -> bool:
+        """Whether ``tx_hash`` is the transaction in which ``municipality`` anchored ``root`` at ``block_number``:
+        its receipt logs ``BatchAnchored(root)`` and its sender is one of ``operators`` (the municipality's
+        current operators, when the caller has them) or operated ``municipality`` at that block."""
+        code = municipality_code(municipality)
+        topics = [bytes(_abi().events["BatchAnchored"]), _b32(root, "root")]
+        try:
+            receipt = self._w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return False
+        except _TRANSPORT_ERRORS as exc:
+            raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
+        if int(receipt["status"]) != 1 or int(receipt["blockNumber"]) != block_number:
+            return False
+        logged = any(str(log["address"]).lower() == self.address.lower()
+                     and [bytes(t) for t in log["topics"]] == topics for log in receipt["logs"])
+        sender = str(receipt["from"])
+        return logged and (sender in operators or self.operator_of(sender, block=block_number) == code)
+
     def revocation(self, municipality: int | str, credential_hash: bytes) -> tuple[int, int] | None:
         """(reason, revoked_at) in `municipality`'s namespace, None when not revoked."""
         args = (municipality_code(municipality), _b32(credential_hash, "credential hash"))
@@ -770,34 +784,63 @@ class Registry:
     def statuses(
         self, triples: Iterable[tuple[int | str, bytes, bytes]], *, block: int | BlockTag = "latest"
     ) -> list[CredentialStatus]:
-        """`status` for many (municipality, root, hash) triples in one JSON-RPC batch of eth_call per 1,000.
-
-        Falls back to one call per triple on providers without batch support (the embedded EVM).
-        """
+        """`status` for many (municipality, root, hash) triples in one JSON-RPC batch of eth_call per 1,000."""
         checked = [_triple(m, r, h) for m, r, h in triples]
+        outs = self.read_many([("status", t) for t in checked], block=block)
+        return [CredentialStatus(code, *(int(v) for v in out)) for (code, _, _), out in zip(checked, outs, strict=True)]
+
+    def read_many(
+        self, calls: Sequence[tuple[str, tuple[Any, ...]]], *, block: int | BlockTag = "latest"
+    ) -> list[tuple[Any, ...]]:
+        """Decoded results of many view calls (function name, arguments), one JSON-RPC batch per 1,000 calls.
+
+        Bulk verification reads statuses, keys and municipalities this way in one round-trip (web3's per-call
+        path costs a round-trip each). Falls back to one call each on providers without batch support (the
+        embedded EVM).
+        """
         provider = self._w3.provider
         if not isinstance(provider, HTTPProvider):
-            return [self.status(m, r, h, block=block) for m, r, h in checked]
-        datas = ["0x" + _calldata("status", m, r, h).hex() for m, r, h in checked]
+            return [self._call(fn, *args, block=block) for fn, args in calls]
         block_id = block if isinstance(block, str) else hex(block)
-        results: list[CredentialStatus] = []
-        for start in range(0, len(datas), _BATCH_CHUNK):
-            chunk = datas[start : start + _BATCH_CHUNK]
-            requests_ = [("eth_call", [{"to": self.address, "data": d}, block_id]) for d in chunk]
+        results: list[tuple[Any, ...]] = []
+        for start in range(0, len(calls), _BATCH_CHUNK):
+            chunk = calls[start : start + _BATCH_CHUNK]
+            requests_ = [("eth_call", [{"to": self.address, "data": "0x" + _calldata(fn, *args).hex()}, block_id])
+                         for fn, args in chunk]
             try:
                 responses = provider.make_batch_request(requests_)  # type: ignore[arg-type]
             except _TRANSPORT_ERRORS as exc:
                 raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
             if not isinstance(responses, list) or len(responses) != len(chunk):
                 raise ChainError(ReasonCode.TRANSACTION_FAILED, "node rejected the batch request")
-            for (code, _, _), response in zip(checked[start : start + _BATCH_CHUNK], responses, strict=True):
+            for (fn, _), response in zip(chunk, responses, strict=True):
                 result = response.get("result")
-                if not isinstance(result, str) or len(result) < 2 + 5 * 64:
+                if not isinstance(result, str) or len(result) <= 2:
                     self.ensure_deployed()
                     raise ChainError(ReasonCode.TRANSACTION_FAILED, "node failed a call in the batch")
-                out = _decode_output("status", bytes.fromhex(result[2:]))
-                results.append(CredentialStatus(code, *(int(v) for v in out)))
+                try:
+                    results.append(_decode_output(fn, bytes.fromhex(result[2:])))
+                except (ValueError, DecodingError) as exc:
+                    raise ChainError(ReasonCode.TRANSACTION_FAILED, "undecodable answer in the batch") from exc
         return results
+
+    @staticmethod
+    def municipality_from(code: int | str, out: tuple[Any, ...]) -> MunicipalityInfo | None:
+        """A `municipalityInfo` result (e.g. from `read_many`) as MunicipalityInfo."""
+        registered_at, suspended, operators = out
+        if registered_at == 0:
+            return None
+        return MunicipalityInfo(municipality_code(code), int(registered_at), bool(suspended),
+                                tuple(to_checksum_address(o) for o in operators))
+
+    @staticmethod
+    def key_from(thumbprint: bytes, out: tuple[Any, ...]) -> KeyInfo | None:
+        """A `keyInfo` result (e.g. from `read_many`) as KeyInfo."""
+        municipality, valid_from, retired_at, revoked_at = out
+        if municipality == 0:
+            return None
+        return KeyInfo(_b32(thumbprint, "thumbprint"), int(municipality), int(valid_from), int(retired_at),
+                       int(revoked_at))
 
     def trust_snapshot(self, *, log_chunk: int = _LOG_CHUNK) -> dict[str, Any]:
         """Every municipality and key with its current state, read at one pinned block.
