@@ -8,7 +8,6 @@ the same key) and both hashes are durably journaled before ``issue`` returns. An
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -218,15 +217,15 @@ class Issuer:
         iss = ISSUER_PREFIX + self.config.municipality_code
         claims: dict[Any, Any] = {"iss": iss, "iat": now, "nbf": now, "exp": exp, "vct": vct, **body}
         token = sdjwt.issue(claims, self.key, holder_jwk=holder_jwk, header={"jwk": self.key.public_jwk()})
-        digital_hash = hashlib.sha256(sdjwt.issuer_signed_part(token).encode("ascii")).digest()
+        digital_hash = sdjwt.credential_hash(token)
         cose: bytes | None = None
         paper_hash: bytes | None = None
         if paper:
             cose = paper_payload.encode_paper(
                 vct, sdjwt.strip_sd(body), self.key, iss=iss, iat=now, exp=exp, nbf=now,
-                include_individual_number=include_individual_number,
+                include_individual_number=include_individual_number, cti=digital_hash[:8],
             )
-            paper_hash = hashlib.sha256(cose).digest()
+            paper_hash = paper_payload.paper_credential_hash(cose)
         cred_id = new_credential_id()
         return _Signed(CredentialFile(id=cred_id, vct=vct, sd_jwt=token, paper_cose=cose), digital_hash, paper_hash)
 

@@ -10,7 +10,6 @@ UNKNOWN and the verdict INDETERMINATE. A node that is down never turns a genuine
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -194,7 +193,7 @@ class Verifier:
         else:
             draft.set(CheckName.HOLDER_BINDING, Outcome.SKIPPED, ReasonCode.NOT_CHECKED)
         payload = verified.payload
-        draft.credential_hash = hashlib.sha256(verified.issuer_signed_jwt.encode("ascii")).digest()
+        draft.credential_hash = sdjwt.credential_hash(verified.issuer_signed_jwt)
         draft.vct = str(payload.get("vct"))
         draft.claims = {k: v for k, v in verified.claims.items() if k not in _ENVELOPE}
         self._common_envelope(draft, payload, verified.claims.get("municipality"))

@@ -56,7 +56,7 @@ def test_round_trip_is_exact_including_ext_b_and_ivs(signer: ThrowawaySigner) ->
     assert (payload.vct, payload.iss, payload.iat, payload.exp, payload.nbf) == (VCT_JUMINHYO, ISS, IAT, EXP, IAT)
     assert (payload.alg, payload.kid) == ("ES256", signer.kid)
     assert payload.cose == cose
-    assert payload.credential_hash == hashlib.sha256(cose).digest()
+    assert payload.credential_hash == hashlib.sha256(payload.sig_structure).digest()
     assert verify_paper_signature(payload, signer.public_key())
 
 
@@ -126,7 +126,7 @@ def test_edited_claim_byte_breaks_the_signature(signer: ThrowawaySigner) -> None
     tampered = cose.replace(original, forged, 1)
     payload = decode_qr_text(qr_text(tampered))
     assert "次郎" in payload.claims["household"]["householder"]
-    assert payload.credential_hash != hashlib.sha256(cose).digest()
+    assert payload.credential_hash != decode_qr_text(qr_text(cose)).credential_hash
     assert not verify_paper_signature(payload, signer.public_key())
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "NEVER_DISCLOSABLE",
     "Sd",
     "VerifiedSdJwt",
+    "credential_hash",
     "issue",
     "issuer_signed_part",
     "present",
@@ -123,6 +124,18 @@ def split(sd_jwt: str) -> tuple[str, list[str], str | None]:
 def issuer_signed_part(sd_jwt: str) -> str:
     """The issuer-signed JWT (everything before the first ``~``): what the credential hash covers."""
     return split(sd_jwt)[0]
+
+
+def credential_hash(sd_jwt: str) -> bytes:
+    """SHA-256 of the issuer's JWS signing input (``header.payload``): the Merkle leaf input and revocation key.
+
+    Accepts the SD-JWT, a presentation of it, or its issuer-signed JWT: all give the same hash.
+
+    The signature is left out on purpose: ECDSA signatures are malleable (s and n−s both verify), so hashing
+    them would let anyone derive a second valid credential whose hash escapes its revocation.
+    """
+    jwt = sd_jwt.split("~", 1)[0]  # an SD-JWT, a presentation, or the issuer-signed JWT alone
+    return hashlib.sha256(jwt[: jwt.rfind(".")].encode("ascii")).digest()
 
 
 def strip_sd(obj: Any) -> Any:

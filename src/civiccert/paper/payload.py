@@ -55,7 +55,7 @@ _MAX_INFLATED = 64 * 1024  # zlib bomb cap; a six-person household inflates to ~
 _COSE_SIGN1_TAG = 18
 _HDR_ALG, _HDR_CT, _HDR_KID = 1, 3, 4
 _CT_CWT = 61  # CoAP content-format of application/cwt
-_CWT_ISS, _CWT_EXP, _CWT_NBF, _CWT_IAT = 1, 4, 5, 6
+_CWT_ISS, _CWT_EXP, _CWT_NBF, _CWT_IAT, _CWT_CTI = 1, 4, 5, 6, 7
 _CWT_BODY = -65537  # first private-use CWT claim key (RFC 8392 sec. 9.1)
 _ALGS = {"ES256": -7, "EdDSA": -8}
 _ALG_NAMES = {v: k for k, v in _ALGS.items()}
@@ -89,7 +89,7 @@ class PaperPayload:
     signature: bytes
     sig_structure: bytes  # the COSE Sig_structure bytes the signature covers
     cose: bytes
-    credential_hash: bytes  # SHA-256(cose): the Merkle leaf input and the revocation key
+    credential_hash: bytes  # SHA-256(Sig_structure): the Merkle leaf input and the revocation key
     receipt: dict[str, Any] | None  # DESIGN.md receipt shape without "tx"; None when printed without one
 
 
@@ -129,11 +129,14 @@ def encode_paper(
     nbf: int | None = None,
     include_individual_number: bool = False,
     include_seal_image: bool = False,
+    cti: bytes | None = None,
 ) -> bytes:
     """Sign the plain claims as a COSE_Sign1 CWT and return its bytes (hash them for the Merkle leaf).
 
     The 個人番号 is dropped unless ``include_individual_number``; the seal impression's PNG bytes are
     dropped unless ``include_seal_image`` (a PNG alone fills a version-40 code), keeping its SHA-256 and size.
+    ``cti`` (CWT ID) makes two copies of the same record issued in the same second distinct documents (the
+    issuer passes the first 8 bytes of the digital twin's credential hash, which also links the two).
     """
     if signer.alg not in _ALGS:
         raise PaperError(ReasonCode.ALGORITHM_UNSUPPORTED, "paper form supports ES256 and EdDSA only")
@@ -148,6 +151,10 @@ def encode_paper(
     cwt: dict[int, Any] = {_CWT_ISS: iss, _CWT_IAT: iat, _CWT_EXP: exp, _CWT_BODY: pack_body(vct, claims)}
     if nbf is not None:
         cwt[_CWT_NBF] = nbf
+    if cti is not None:
+        if not isinstance(cti, bytes) or not 1 <= len(cti) <= 32:
+            raise ValueError("cti must be 1..32 bytes")
+        cwt[_CWT_CTI] = cti
     payload = cbor2.dumps(cwt, canonical=True)
     protected = cbor2.dumps({_HDR_ALG: _ALGS[signer.alg], _HDR_CT: _CT_CWT, _HDR_KID: kid}, canonical=True)
     signature = signer.sign(_sig_structure(protected, payload))
@@ -268,6 +275,12 @@ def _loads(data: bytes) -> Any:
     return value
 
 
+def paper_credential_hash(cose: bytes) -> bytes:
+    """SHA-256 of what the issuer signed (the COSE Sig_structure), not of the COSE bytes: re-encoding the
+    container or re-randomising an ECDSA signature yields the same hash, so a revocation cannot be dodged."""
+    return decode_qr_text(qr_text(cose)).credential_hash
+
+
 def decode_qr_text(text: str) -> PaperPayload:
     """Parse a QR text into its (unverified) parts; strict, bounded, never trusts the content."""
     outer = _loads(_inflate(text.strip()))
@@ -291,11 +304,13 @@ def decode_qr_text(text: str) -> PaperPayload:
     cwt = _loads(payload)
     if not isinstance(cwt, dict) or not {_CWT_ISS, _CWT_IAT, _CWT_EXP, _CWT_BODY} <= set(cwt):
         raise _invalid("CWT claims")
-    if not set(cwt) <= {_CWT_ISS, _CWT_IAT, _CWT_EXP, _CWT_NBF, _CWT_BODY}:
+    if not set(cwt) <= {_CWT_ISS, _CWT_IAT, _CWT_EXP, _CWT_NBF, _CWT_CTI, _CWT_BODY}:
         raise _invalid("unknown CWT claim")
     iss = cwt[_CWT_ISS]
     if not isinstance(iss, str):
         raise _invalid("iss")
+    if _CWT_CTI in cwt and not isinstance(cwt[_CWT_CTI], bytes):
+        raise _invalid("cti")
     vct, claims = unpack_body(cwt[_CWT_BODY])
     return PaperPayload(
         vct=vct,
@@ -309,7 +324,7 @@ def decode_qr_text(text: str) -> PaperPayload:
         signature=signature,
         sig_structure=_sig_structure(protected, payload),
         cose=cose,
-        credential_hash=hashlib.sha256(cose).digest(),
+        credential_hash=hashlib.sha256(_sig_structure(protected, payload)).digest(),
         receipt=receipt,
     )
 
