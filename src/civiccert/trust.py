@@ -97,20 +97,27 @@ class TrustSnapshot:
         return max(0, now - self.generated_at)
 
     def merged(self, other: TrustSnapshot) -> TrustSnapshot:
-        """Union of two snapshots; for the same key the newer snapshot wins, JWKs are kept from either."""
-        newer, older = (other, self) if other.generated_at >= self.generated_at else (self, other)
-        keys = dict(older.keys)
-        for kid, key in newer.keys.items():
-            jwk = key.jwk or (keys[kid].jwk if kid in keys else None)
-            keys[kid] = replace(key, jwk=jwk)
+        """Union of two snapshots that never loosens trust: for a key known to both, the later start, the
+        earlier retirement and the earlier revocation win; a municipality suspended in either stays suspended.
+        JWKs and names are kept from either. The merge is as old as its oldest part."""
+        keys = dict(self.keys)
+        for kid, key in other.keys.items():
+            mine = keys.get(kid)
+            keys[kid] = key if mine is None else _strictest(mine, key)
+        munis = dict(self.municipalities)
+        for code, muni in other.municipalities.items():
+            mine_m = munis.get(code)
+            munis[code] = muni if mine_m is None else TrustedMunicipality(
+                code, mine_m.name or muni.name, mine_m.suspended or muni.suspended)
+        newer = other if other.generated_at >= self.generated_at else self
         return TrustSnapshot(
-            source=newer.source if newer.source == older.source else "merged",
+            source=self.source if self.source == other.source else "merged",
             generated_at=min(self.generated_at, other.generated_at),
-            municipalities={**older.municipalities, **newer.municipalities},
+            municipalities=munis,
             keys=keys,
-            chain_id=newer.chain_id or older.chain_id,
-            registry=newer.registry or older.registry,
-            block=newer.block if newer.block is not None else older.block,
+            chain_id=self.chain_id or other.chain_id,
+            registry=self.registry or other.registry,
+            block=newer.block if newer.block is not None else (self.block or other.block),
         )
 
     def with_jwks_from(self, published: TrustSnapshot) -> TrustSnapshot:
@@ -207,15 +214,39 @@ class TrustSnapshot:
 
     @classmethod
     def load_many(cls, paths: Iterable[Path]) -> TrustSnapshot | None:
-        result: TrustSnapshot | None = None
-        for p in paths:
-            snap = cls.load(p)
-            result = snap if result is None else result.merged(snap)
-        return result
+        """Several trust files as one. Registry snapshots decide validity; municipalities' own exports then
+        only lend public keys and names to keys the registry lists (an export says nothing about suspension or
+        revocation, so it must never override a snapshot). Without any registry snapshot, the exports decide."""
+        snaps = [cls.load(p) for p in paths]
+        registry = [s for s in snaps if s.source == "registry"]
+        published = [s for s in snaps if s.source != "registry"]
+        base = _merge_all(registry) if registry else _merge_all(published)
+        if base is not None and registry and published:
+            exports = _merge_all(published)
+            assert exports is not None
+            base = base.with_jwks_from(exports)
+        return base
 
 
 def _opt_int(value: object) -> int | None:
     return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def _strictest(a: TrustedKey, b: TrustedKey) -> TrustedKey:
+    """The same key as two sources saw it, with the stricter answer to every validity question."""
+    def earliest(x: int | None, y: int | None) -> int | None:
+        return min(v for v in (x, y) if v is not None) if x is not None or y is not None else None
+
+    return TrustedKey(kid=a.kid, municipality=a.municipality, valid_from=max(a.valid_from, b.valid_from),
+                      retired_at=earliest(a.retired_at, b.retired_at), revoked_at=earliest(a.revoked_at, b.revoked_at),
+                      jwk=a.jwk or b.jwk)
+
+
+def _merge_all(snaps: list[TrustSnapshot]) -> TrustSnapshot | None:
+    result: TrustSnapshot | None = None
+    for snap in snaps:
+        result = snap if result is None else result.merged(snap)
+    return result
 
 
 def snapshot_from_registry(data: Mapping[str, Any]) -> TrustSnapshot:

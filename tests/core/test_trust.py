@@ -41,15 +41,36 @@ def test_snapshot_round_trips_through_a_file(tmp_path: Path) -> None:
     assert TrustSnapshot.load(path) == snap
 
 
-def test_merge_keeps_jwk_from_the_older_snapshot_and_state_from_the_newer() -> None:
-    old = TrustSnapshot(source="issuer", generated_at=10, municipalities={"122076": MUNI},
-                        keys={"k1": TrustedKey("k1", "122076", 0, jwk={"kty": "EC"})})
-    new = TrustSnapshot(source="registry", generated_at=20, municipalities={"122076": MUNI},
-                        keys={"k1": TrustedKey("k1", "122076", 1_000, revoked_at=3_000)})
-    merged = old.merged(new)
-    assert merged.keys["k1"].jwk == {"kty": "EC"}
-    assert merged.keys["k1"].revoked_at == 3_000
-    assert merged.generated_at == 10  # the age of a merge is the age of its oldest part
+def test_merge_never_loosens_trust() -> None:
+    registry = TrustSnapshot(source="registry", generated_at=10,
+                             municipalities={"122076": TrustedMunicipality("122076", suspended=True)},
+                             keys={"k1": TrustedKey("k1", "122076", 1_000, retired_at=9_000, revoked_at=3_000)})
+    export = TrustSnapshot(source="issuer", generated_at=20, municipalities={"122076": MUNI},
+                           keys={"k1": TrustedKey("k1", "122076", 0, jwk={"kty": "EC"})})
+    for merged in (registry.merged(export), export.merged(registry)):
+        key = merged.keys["k1"]
+        assert (key.valid_from, key.retired_at, key.revoked_at) == (1_000, 9_000, 3_000)
+        assert key.jwk == {"kty": "EC"}
+        assert merged.municipalities["122076"].suspended is True
+        assert merged.generated_at == 10  # as old as its oldest part
+
+
+def test_exports_lend_keys_to_a_registry_snapshot_but_never_override_it(tmp_path: Path) -> None:
+    registry = TrustSnapshot(source="registry", generated_at=10,
+                             municipalities={"122076": TrustedMunicipality("122076", suspended=True)},
+                             keys={"k1": TrustedKey("k1", "122076", 1_000, revoked_at=3_000)})
+    export = TrustSnapshot(source="issuer", generated_at=20, municipalities={"122076": MUNI},
+                           keys={"k1": TrustedKey("k1", "122076", 0, jwk={"kty": "EC"}),
+                                 "k2": TrustedKey("k2", "122076", 0, jwk={"kty": "EC"})})
+    registry.save(tmp_path / "snapshot.json")
+    export.save(tmp_path / "export.json")
+    loaded = TrustSnapshot.load_many([tmp_path / "export.json", tmp_path / "snapshot.json"])
+    assert loaded is not None
+    assert set(loaded.keys) == {"k1"}  # an export cannot add a key the registry does not list
+    assert loaded.keys["k1"].revoked_at == 3_000
+    assert loaded.keys["k1"].jwk == {"kty": "EC"}
+    assert loaded.municipalities["122076"].suspended is True
+    assert loaded.municipalities["122076"].name == "松戸市"
 
 
 @pytest.mark.parametrize("content", ["not json", "[]", json.dumps({"format": "other"}),
