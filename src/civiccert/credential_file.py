@@ -61,6 +61,9 @@ class CredentialFile:
     def from_dict(cls, data: Mapping[str, Any]) -> CredentialFile:
         if data.get("format") != CREDENTIAL_FORMAT:
             raise CredentialError(ReasonCode.MALFORMED, "not a civiccert credential file", field="format")
+        for name in ("receipt", "paper_receipt"):
+            if data.get(name) is not None and not isinstance(data.get(name), Mapping):
+                raise CredentialError(ReasonCode.MALFORMED, "receipt must be an object", field=name)
         try:
             paper = data.get("paper")
             return cls(

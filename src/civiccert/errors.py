@@ -114,6 +114,8 @@ class ReasonCode(StrEnum):
     RECEIPT_MISSING = "receipt_missing"  # credential carries no anchoring receipt (yet)
     RECEIPT_MISMATCH = "receipt_mismatch"  # receipt names another chain id or registry address
     REVOKED = "revoked"  # the credential was revoked by its issuer
+    ISSUANCE_TIME_UNVERIFIED = "issuance_time_unverified"  # key since revoked; no anchor proves issuance before it
+    ISSUER_MISMATCH = "issuer_mismatch"  # iss and the certifying municipality in the body differ
 
     # --- journal ------------------------------------------------------------------------------------
     JOURNAL_UNAVAILABLE = "journal_unavailable"  # the journal database cannot be opened or written

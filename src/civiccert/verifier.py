@@ -217,7 +217,7 @@ class Verifier:
             return draft
         envelope = {"iss": decoded.iss, "iat": decoded.iat, "exp": decoded.exp, "nbf": decoded.nbf}
         draft.issuer_code = _issuer_code(decoded.iss)
-        jwk = self._trusted_jwk(decoded.kid, None)
+        jwk = self._trusted_jwk(decoded.kid, None, draft.issuer_code)
         if jwk is None:
             draft.set(CheckName.SIGNATURE, Outcome.UNKNOWN, ReasonCode.KEY_UNKNOWN,
                       "no trusted public key for this printed copy's key id")
@@ -245,7 +245,7 @@ class Verifier:
         draft.issuer = {"code": code, "name": municipality.get("name") if isinstance(municipality, Mapping)
                         else None, "kid": draft.kid}
         if code is None or body_code != code:
-            draft.set(CheckName.ISSUER, Outcome.FAILED, ReasonCode.DISCLOSURE_MISMATCH,
+            draft.set(CheckName.ISSUER, Outcome.FAILED, ReasonCode.ISSUER_MISMATCH,
                       "issuer and certifying municipality differ")
         iat, nbf, exp = _opt_int(payload.get("iat")), _opt_int(payload.get("nbf")), _opt_int(payload.get("exp"))
         draft.issued_at, draft.expires_at = iat, exp
@@ -286,7 +286,7 @@ class Verifier:
         if not isinstance(kid, str):
             raise CredentialError(ReasonCode.KEY_UNKNOWN, "header has no kid")
         draft.kid = kid
-        jwk = self._trusted_jwk(kid, header.get("jwk"))
+        jwk = self._trusted_jwk(kid, header.get("jwk"), _issuer_code(payload.get("iss")))
         if jwk is None:
             raise CredentialError(ReasonCode.KEY_UNKNOWN, "no trusted key for this kid")
         return self._public_key(kid, jwk)
@@ -298,20 +298,21 @@ class Verifier:
             key = self._public_keys[cache_key] = public_key_from_jwk(jwk)
         return key
 
-    def _trusted_jwk(self, kid: str, header_jwk: object) -> Mapping[str, str] | None:
+    def _trusted_jwk(self, kid: str, header_jwk: object, code: str | None) -> Mapping[str, str] | None:
         """Public key material for ``kid``: the trust snapshot's JWK; else the header's JWK when its RFC 7638
         thumbprint is ``kid`` and a trust source can vouch for ``kid`` (the snapshot lists it, or online the
         registry, whose answer comes in the same batch as anchor and revocation: the ISSUER check fails
-        the credential when the registry does not know the key); else the JWK the registry published."""
+        the credential when the registry does not know the key); else the JWK issuer ``code`` published in its
+        own namespace of the registry (``code`` from the unverified ``iss``; the ISSUER check re-reads it)."""
         known = self._trust.keys.get(kid) if self._trust else None
         if known is not None and known.jwk:
             return known.jwk
         if isinstance(header_jwk, Mapping) and jwk_thumbprint(header_jwk) == kid and (
                 known is not None or self._registry is not None):
             return {str(k): str(v) for k, v in header_jwk.items()}
-        if self._registry is not None:
+        if self._registry is not None and code is not None:
             try:
-                return self._registry.public_jwk(kid)
+                return self._registry.public_jwk(code, kid)
             except ChainError:
                 return None
         return None
@@ -356,42 +357,60 @@ class Verifier:
 
     def _anchor_check(self, draft: _Draft, status: ChainStatus | ChainError | None) -> None:
         policy = self._policy
-        if self._registry is None or not policy.check_anchor:
+        if self._registry is None:
             draft.set(CheckName.ANCHOR, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "offline")
             draft.set(CheckName.REVOCATION, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "offline")
             return
+        if not policy.check_anchor:
+            draft.set(CheckName.ANCHOR, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "not requested")
         if isinstance(status, ChainError) or status is None:
             code = status.code if isinstance(status, ChainError) else ReasonCode.CHAIN_UNREACHABLE
-            draft.set(CheckName.ANCHOR, Outcome.UNKNOWN, code)
+            if policy.check_anchor:
+                draft.set(CheckName.ANCHOR, Outcome.UNKNOWN, code)
             draft.set(CheckName.REVOCATION, Outcome.UNKNOWN, code)
             return
-        # revocation does not need the receipt: it is keyed by (municipality, credential hash)
+        # revocation needs no receipt (keyed by municipality and credential hash): always checked online
         if status.revoked:
             draft.set(CheckName.REVOCATION, Outcome.FAILED, ReasonCode.REVOKED, f"reason {status.revoked_reason}")
         else:
             draft.set(CheckName.REVOCATION, Outcome.PASSED, ReasonCode.OK)
+        if policy.check_anchor:
+            self._anchor_from_receipt(draft, status)
+
+    def _anchor_from_receipt(self, draft: _Draft, status: ChainStatus) -> None:
+        """The receipt's proof leads from the credential to a root anchored in the issuer's namespace."""
+        assert self._registry is not None
         receipt = draft.receipt
         if not receipt:
             draft.set(CheckName.ANCHOR, Outcome.UNKNOWN, ReasonCode.RECEIPT_MISSING, "no anchoring receipt yet")
             return
-        if (int(receipt.get("chain_id", -1)) != self._registry.chain_id
-                or str(receipt.get("registry", "")).lower() != self._registry.address.lower()):
+        try:
+            same_chain = (int(receipt.get("chain_id", -1)) == self._registry.chain_id
+                          and str(receipt.get("registry", "")).lower() == self._registry.address.lower())
+        except (TypeError, ValueError, AttributeError):
+            same_chain = False
+        if not same_chain:
             draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.RECEIPT_MISMATCH,
-                      "receipt names another chain or registry")
+                      "receipt names another chain or registry, or is malformed")
             return
         root = _receipt_root(receipt)
         try:
             proof = [bytes.fromhex(str(p).removeprefix("0x")) for p in receipt["proof"]]
+            size = int(receipt["size"])
             ok = root is not None and draft.credential_hash is not None and verify_inclusion(
-                draft.credential_hash, int(receipt["index"]), int(receipt["size"]), proof, root)
-        except (KeyError, TypeError, ValueError):
-            ok = False
+                draft.credential_hash, int(receipt["index"]), size, proof, root)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            ok, size = False, -1
         if not ok or root is None:
             draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.PROOF_INVALID)
             return
         root_status: RootStatus | None = status.root
         if root_status is None:  # also when only another municipality anchored it: namespaces are per issuer
             draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.NOT_ANCHORED)
+            return
+        if size != root_status.leaf_count:
+            draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.PROOF_INVALID,
+                      "the proof's tree size differs from the anchored batch")
             return
         try:  # shown only when the chain confirms the receipt's claim; informational, never a failure
             tx = self._registry.confirmed_anchor_transaction(draft.issuer_code or "", root, root_status.block_number,
@@ -410,26 +429,37 @@ class Verifier:
         if code is None or kid is None:
             draft.set(CheckName.ISSUER, Outcome.FAILED, ReasonCode.KEY_UNKNOWN)
             return
+        known_name = self._trust.municipalities[code].name if self._trust and code in self._trust.municipalities \
+            else ""
+        if known_name:  # the name a business sees comes from a trust source, not from the credential body
+            draft.issuer["name"] = known_name
         # issuance time: the block that anchored it when known (cannot be backdated), else iat
-        at = draft.anchor.get("anchored_at") or draft.issued_at or 0
+        anchored_at = draft.anchor.get("anchored_at")
+        at = int(anchored_at or draft.issued_at or 0)
         if isinstance(status, ChainStatus):
-            verdict = key_status_at(status.key, status.municipality, code, int(at), skew=self._policy.skew_seconds)
-            self._set_issuer(draft, verdict, "registry")
-            return
-        if self._trust is None:
+            key, muni, where = status.key, status.municipality, "registry"
+        elif self._trust is None:
             reason = status.code if isinstance(status, ChainError) else ReasonCode.KEY_UNKNOWN
             draft.set(CheckName.ISSUER, Outcome.UNKNOWN, reason, "no trust snapshot and no registry")
             return
-        if self._stale():
+        elif self._stale():
             draft.set(CheckName.ISSUER, Outcome.UNKNOWN, ReasonCode.TRUST_SNAPSHOT_STALE,
                       f"snapshot is {self._trust.age(int(self._clock()))} s old")
             return
-        verdict = key_status_at(self._trust.keys.get(kid), self._trust.municipalities.get(code), code, int(at),
-                                skew=self._policy.skew_seconds)
-        if verdict in (ReasonCode.ISSUER_NOT_REGISTERED, ReasonCode.KEY_UNKNOWN) and self._trust.source != "registry":
+        else:
+            key, muni = self._trust.keys.get(kid), self._trust.municipalities.get(code)
+            where = f"trust snapshot, {self._trust.age(int(self._clock()))} s old"
+        verdict = key_status_at(key, muni, code, at, skew=self._policy.skew_seconds)
+        if verdict in (ReasonCode.ISSUER_NOT_REGISTERED, ReasonCode.KEY_UNKNOWN) and not isinstance(
+                status, ChainStatus) and self._trust is not None and self._trust.source != "registry":
             draft.set(CheckName.ISSUER, Outcome.UNKNOWN, verdict, "not in the given trust file")
             return
-        self._set_issuer(draft, verdict, f"trust snapshot, {self._trust.age(int(self._clock()))} s old")
+        if verdict is ReasonCode.OK and anchored_at is None and key is not None and key.revoked_at is not None:
+            # the key was compromised: a forger holding it can write any iat, only a block cannot lie
+            draft.set(CheckName.ISSUER, Outcome.UNKNOWN, ReasonCode.ISSUANCE_TIME_UNVERIFIED,
+                      "the key was revoked; only an anchor can prove this credential was issued before that")
+            return
+        self._set_issuer(draft, verdict, where)
 
     @staticmethod
     def _set_issuer(draft: _Draft, verdict: ReasonCode, where: str) -> None:
@@ -456,7 +486,7 @@ def _issuer_code(iss: object) -> str | None:
 
 
 def _receipt_root(receipt: Mapping[str, Any] | None) -> bytes | None:
-    if not receipt or "root" not in receipt:
+    if not isinstance(receipt, Mapping) or "root" not in receipt:
         return None
     try:
         root = bytes.fromhex(str(receipt["root"]).removeprefix("0x"))
