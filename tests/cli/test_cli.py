@@ -105,8 +105,11 @@ def test_unreadable_inputs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     garbage = tmp_path / "garbage.txt"
     garbage.write_text("not a credential", encoding="utf-8")
     code, out, _ = run(capsys, "verify", garbage, "--json")
-    assert code == 1
+    assert code == 65  # not even a credential: malformed input, not an INVALID credential
     assert json.loads(out)["checks"][0]["code"] == "malformed"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run(capsys, "verify", empty)[0] == 65
     code, _, _ = run(capsys, "verify", tmp_path / "missing.json")
     assert code == 65
 
@@ -174,3 +177,28 @@ def test_chain_up_issue_anchor_verify_revoke_on_real_anvil(capsys: pytest.Captur
         assert json.loads(out)["anchored"] >= 2
     finally:
         assert run(capsys, "--home", home, "chain", "down")[0] == 0
+
+
+def test_input_mistakes_are_usage_or_data_errors_never_internal(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    home = init_home(capsys, tmp_path)
+    household = sample_record_path("household-matsudo.json")
+    cred = tmp_path / "cred.json"
+    assert run(capsys, "--home", home, "issue", "resident-record", household, "-o", cred)[0] == 0
+    assert run(capsys, "present", cred, "-d", "members[0].nmae")[0] == 64
+    assert run(capsys, "present", cred, "-d", "members[x")[0] == 64
+    assert run(capsys, "verify", cred, "--offline")[0] == 64  # offline needs a trust file
+    assert run(capsys, "--home", home, "issue", "seal-certificate", household, "-o", tmp_path / "x.json")[0] == 65
+    assert run(capsys, "--home", home, "issue", "resident-record", tmp_path, "-o", tmp_path / "y.json")[0] == 74
+    before = json.loads(run(capsys, "--home", home, "status", "--json")[1])["pending"]
+    code = run(capsys, "--home", home, "issue", "resident-record", household, "-o", tmp_path / "no" / "c.json")[0]
+    assert code == 64
+    assert json.loads(run(capsys, "--home", home, "status", "--json")[1])["pending"] == before  # nothing issued
+
+    class BinaryStdin:
+        buffer = __import__("io").BytesIO(bytes(range(256)))
+
+    monkeypatch.setattr("sys.stdin", BinaryStdin())
+    code, _, err = run(capsys, "verify", "-")
+    assert code == 65
+    assert "Traceback" not in err

@@ -15,7 +15,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import typer
 
     from civiccert.cli.app import app
-    from civiccert.cli.errors import EXIT_INTERNAL, EXIT_USAGE, exit_code_for, next_step_for
+    from civiccert.cli.errors import EXIT_INTERNAL, EXIT_IO, EXIT_USAGE, exit_code_for, next_step_for
     from civiccert.errors import CivicCertError
 
     # the vendored Click UsageError / ClickException, reached without importing click
@@ -44,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click_exception as exc:
         exc.show()  # type: ignore[attr-defined]
         code = EXIT_USAGE
+    except OSError as exc:  # a file the user named cannot be read or written; the name itself is not repeated
+        sys.stderr.write(f"error: file_io: {exc.strerror or type(exc).__name__}\n")
+        code = EXIT_IO
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:

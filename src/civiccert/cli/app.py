@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -55,11 +56,23 @@ def init(
     issuer.close()
 
 
-def _issue(ctx: typer.Context, record_path: Path, out: Path, pdf: Path | None, anchor: bool | None,
+def _writable(path: Path, option: str) -> None:
+    """Refuse an output path before anything is signed: a credential must never be issued into the void."""
+    if path.is_dir() or not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+        raise typer.BadParameter("not a writable file path", param_hint=option)
+
+
+def _issue(ctx: typer.Context, kind: type, record_path: Path, out: Path, pdf: Path | None, anchor: bool | None,
            as_json: bool) -> None:
+    from civiccert.errors import ReasonCode, RecordError
     from civiccert.records import load_record
 
+    _writable(out, "--out")
+    if pdf is not None:
+        _writable(pdf, "--pdf")
     record = load_record(record_path)
+    if not isinstance(record, kind):
+        raise RecordError(ReasonCode.FIELD_INVALID, "the record's type does not match this command", field="type")
     issuer = open_issuer(ctx)
     try:
         cred = issuer.issue(record)
@@ -99,7 +112,9 @@ def issue_resident_record(
     as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Issue a 住民票の写し."""
-    _issue(ctx, record, out, pdf, anchor, as_json)
+    from civiccert.records import ResidentRecord
+
+    _issue(ctx, ResidentRecord, record, out, pdf, anchor, as_json)
 
 
 @issue_app.command("seal-certificate")
@@ -112,7 +127,9 @@ def issue_seal_certificate(
     as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Issue a 印鑑登録証明書."""
-    _issue(ctx, record, out, pdf, anchor, as_json)
+    from civiccert.records import SealCertificate
+
+    _issue(ctx, SealCertificate, record, out, pdf, anchor, as_json)
 
 
 @app.command()
@@ -129,16 +146,21 @@ def present(
     """Make a presentation that reveals only the chosen claims."""
     from civiccert.credential_file import CredentialFile
     from civiccert.credentials.keys import IssuerKey
+    from civiccert.fileio import write_atomic
     from civiccert.presentation import present as make_presentation
 
     cred = CredentialFile.load(credential)
     key = IssuerKey.load(holder_key, passphrase()) if holder_key else None
-    shown = make_presentation(cred, disclose, holder_key=key, aud=aud, nonce=nonce)
+    try:
+        shown = make_presentation(cred, disclose, holder_key=key, aud=aud, nonce=nonce)
+    except ValueError as exc:  # a path that names nothing, or is not a path
+        raise typer.BadParameter("a claim path is malformed or names no claim of this credential",
+                                 param_hint="--disclose") from exc
     text = shown.sd_jwt + "\n" if compact else shown.dumps()
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        write_atomic(out, text.encode("utf-8"), mode=0o600)  # personal data
         info(f"presentation -> {out}")
 
 

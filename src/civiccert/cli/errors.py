@@ -6,7 +6,7 @@ Exit codes (documented in the README):
     2   INDETERMINATE                64  usage error (bad option, missing argument)
     65  unreadable or malformed input (record, credential, image, PDF)
     69  chain unavailable or a transaction failed
-    74  journal or file I/O error
+    74  journal or file I/O error (a file named on the command line cannot be read or written)
     78  configuration: issuer home, key file, passphrase, trust file
     70  internal error (a bug: please report; set CIVICCERT_DEBUG=1 for the traceback)
 """
@@ -25,7 +25,7 @@ from civiccert.errors import (
     RecordError,
 )
 
-__all__ = ["EXIT_DATA", "EXIT_INTERNAL", "EXIT_USAGE", "exit_code_for", "next_step_for"]
+__all__ = ["EXIT_DATA", "EXIT_INTERNAL", "EXIT_IO", "EXIT_USAGE", "exit_code_for", "next_step_for"]
 
 EXIT_USAGE = 64
 EXIT_DATA = 65

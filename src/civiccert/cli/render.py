@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from civiccert.credentials.claims import CLAIM_LABELS_EN, CLAIM_LABELS_JA
+from civiccert.records.juminhyo import NAME_KANA_NOT_RECORDED_JA
 
 __all__ = ["render_results"]
 
@@ -71,6 +72,8 @@ def _flatten(value: Any, labels: Mapping[str, str], path: str, depth: int = 0) -
         for key, item in value.items():
             if key == "image_png":  # the seal image itself is shown on paper, not in a terminal
                 item = f"<PNG {len(str(item)) * 3 // 4} bytes>"  # noqa: PLW2901
+            elif key == "name_kana" and item is None:  # the register has no 振り仮名 yet
+                item = NAME_KANA_NOT_RECORDED_JA  # noqa: PLW2901
             label = labels.get(f"{path}.{key}".lstrip("."), labels.get(str(key), str(key)))
             if isinstance(item, Mapping | list):
                 lines.append(f"{pad}{label}:")

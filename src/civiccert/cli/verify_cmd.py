@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from civiccert.cli.common import emit_json
+from civiccert.cli.common import emit_json, info
 from civiccert.errors import CivicCertError
 
 __all__ = ["verify"]
@@ -53,6 +53,8 @@ def verify(
         raise typer.BadParameter("--offline excludes --rpc/--registry", param_hint="--offline")
     if bool(rpc) != bool(registry):
         raise typer.BadParameter("--rpc and --registry go together", param_hint="--rpc/--registry")
+    if offline and not trust:
+        raise typer.BadParameter("--offline needs at least one --trust file", param_hint="--offline")
     snapshot = TrustSnapshot.load_many(trust) if trust else None
     online = None
     if rpc and registry:
@@ -68,9 +70,13 @@ def verify(
 
     items: list[InputItem] = []
     failures: list[dict[str, str]] = []
-    for item, label in _expand(inputs):
+    expanded = _expand(inputs)
+    if not expanded:
+        info("nothing to verify: no credential, presentation, image or PDF among the inputs")
+        raise typer.Exit(65)
+    for item, label in expanded:
         try:
-            items.extend([InputItem(sys.stdin.read().strip(), "stdin")] if item == "-" else read_inputs(Path(item)))
+            items.extend([_stdin_item()] if item == "-" else read_inputs(Path(item)))
         except CivicCertError as exc:
             failures.append({"source": label, "code": exc.code.value})
     results: list[dict[str, Any]] = []
@@ -91,7 +97,9 @@ def verify(
         from civiccert.cli.render import render_results
 
         render_results(results, failures, language)
-    if failures and not results:
+    readable = [r for r in results if r["checks"] and r["checks"][0]["check"] == "format"
+                and r["checks"][0]["outcome"] != "failed"]
+    if not readable:  # nothing was even a civiccert credential: malformed or unreadable input
         raise typer.Exit(65)
     verdicts = {r["verdict"] for r in results}
     worst = "INVALID" if "INVALID" in verdicts else "INDETERMINATE" if "INDETERMINATE" in verdicts or failures \
@@ -109,6 +117,19 @@ def _expand(inputs: list[str]) -> list[tuple[str, str]]:
         else:
             items.append((raw, "stdin" if raw == "-" else path.name))
     return items
+
+
+def _stdin_item() -> Any:
+    from civiccert.errors import CredentialError, ReasonCode
+    from civiccert.inputs import MAX_INPUT_BYTES, InputItem
+
+    data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+    if len(data) > MAX_INPUT_BYTES:
+        raise CredentialError(ReasonCode.INPUT_TOO_LARGE, "standard input is too large")
+    try:
+        return InputItem(data.decode("utf-8").strip(), "stdin")
+    except UnicodeDecodeError as exc:
+        raise CredentialError(ReasonCode.MALFORMED, "standard input is not UTF-8 text") from exc
 
 
 def _stderr_console() -> Any:
