@@ -19,7 +19,6 @@ before CBOR, and anything unexpected is QR_PAYLOAD_INVALID (unknown prefix: PAYL
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import zlib
@@ -29,11 +28,8 @@ from typing import Any, Protocol
 
 import base45
 import cbor2
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from civiccert.credentials.jose import b64url_decode, b64url_encode, verify_signature
 from civiccert.errors import PaperError, ReasonCode
 from civiccert.paper._claimtable import pack_body, unpack_body
 
@@ -93,14 +89,6 @@ class PaperPayload:
     receipt: dict[str, Any] | None  # DESIGN.md receipt shape without "tx"; None when printed without one
 
 
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
 def _sig_structure(protected: bytes, payload: bytes) -> bytes:
     return cbor2.dumps(["Signature1", protected, b"", payload])
 
@@ -140,7 +128,7 @@ def encode_paper(
     """
     if signer.alg not in _ALGS:
         raise PaperError(ReasonCode.ALGORITHM_UNSUPPORTED, "paper form supports ES256 and EdDSA only")
-    kid = _b64url_decode(signer.kid)
+    kid = b64url_decode(signer.kid, field="kid")
     if len(kid) != 32:
         raise ValueError("signer.kid must be a base64url RFC 7638 SHA-256 thumbprint")
     if not include_individual_number:
@@ -320,7 +308,7 @@ def decode_qr_text(text: str) -> PaperPayload:
         exp=_int(cwt[_CWT_EXP]),
         nbf=_int(cwt[_CWT_NBF]) if _CWT_NBF in cwt else None,
         alg=_ALG_NAMES[header[_HDR_ALG]],
-        kid=_b64url(kid),
+        kid=b64url_encode(kid),
         signature=signature,
         sig_structure=_sig_structure(protected, payload),
         cose=cose,
@@ -330,25 +318,7 @@ def decode_qr_text(text: str) -> PaperPayload:
 
 
 def verify_paper_signature(payload: PaperPayload, public_key: object) -> bool:
-    """True when ``public_key`` (a cryptography public key) signed this paper form under its alg."""
-    if payload.alg == "ES256":
-        if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
-            return False
-        if len(payload.signature) != 64:
-            return False
-        r = int.from_bytes(payload.signature[:32], "big")
-        s = int.from_bytes(payload.signature[32:], "big")
-        try:
-            public_key.verify(encode_dss_signature(r, s), payload.sig_structure, ec.ECDSA(hashes.SHA256()))
-        except InvalidSignature:
-            return False
-        return True
-    if payload.alg == "EdDSA":
-        if not isinstance(public_key, ed25519.Ed25519PublicKey):
-            return False
-        try:
-            public_key.verify(payload.signature, payload.sig_structure)
-        except InvalidSignature:
-            return False
-        return True
-    return False
+    """True when ``public_key`` (a cryptography public key) signed this paper form under its alg.
+
+    The same primitive as the digital form's JWS (raw r||s, 0 < r, s < n, key fits the algorithm)."""
+    return verify_signature(payload.alg, public_key, payload.sig_structure, payload.signature)  # type: ignore[arg-type]
