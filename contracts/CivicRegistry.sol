@@ -8,15 +8,19 @@ pragma solidity 0.8.28;
  *
  * Invariants (each is tested against every external function):
  *
- * 0. A municipality's anchors and revocations live in its own namespace; no other account can write there.
- *    Roots and credential hashes are keyed by (municipality, hash), so another municipality anchoring or
- *    revoking the same hash (e.g. front-running it from the mempool) writes only into its own namespace.
+ * 0. A municipality's anchors, revocations and signing keys live in its own namespace; no other account can
+ *    write there. Roots, credential hashes and key thumbprints are keyed by (municipality, hash), so another
+ *    municipality anchoring, revoking or registering the same hash (e.g. copying a public JWK or a root from
+ *    the mempool and front-running it) writes only into its own namespace; verifiers of a municipality read
+ *    only that municipality's entries.
  * 1. An anchored root never changes: `anchor` writes a (municipality, root) slot once and nothing else
  *    writes it.
  * 2. A revocation is never undone or overwritten: a credential revocation is written once (a repeat is
  *    a no-op) and a key's `revokedAt` is written once.
- * 3. Only an operator of a registered, non-suspended municipality anchors roots, revokes credentials and
- *    registers, retires or revokes keys, and only in its own municipality's namespace.
+ * 3. Only an operator of a registered municipality writes, and only in its own municipality's namespace.
+ *    While the municipality is suspended its operators can still revoke (credentials with {revoke} and
+ *    {revokeMany}, keys with {revokeKey}), so a compromise can be contained during a suspension and nothing
+ *    comes back to life on unsuspension; anchoring, registering and retiring keys wait for unsuspension.
  * 4. A key is never valid before the block that registered it (`validFrom` is clamped to the block time).
  *
  * Municipalities are identified by their 地方公共団体コード (6 digits with check digit, e.g. 122076).
@@ -43,9 +47,10 @@ contract CivicRegistry {
         address[] operators;
     }
 
-    /// @dev One slot. `municipality == 0` means "unknown key".
+    /// @dev One slot per (municipality, key). `validFrom == 0` means "not registered in this namespace":
+    /// {registerKey} raises `validFrom` to the block time, and every block after genesis has a non-zero
+    /// timestamp (it exceeds its parent's), so a registered key's `validFrom` is never 0.
     struct Key {
-        uint32 municipality;
         uint64 validFrom;
         uint64 retiredAt;
         uint64 revokedAt;
@@ -72,7 +77,8 @@ contract CivicRegistry {
     address private _pendingAdmin;
     mapping(address account => Operator) private _operators;
     mapping(uint32 code => Municipality) private _municipalities;
-    mapping(bytes32 thumbprint => Key) private _keys;
+    /// @dev One namespace per municipality (invariant 0): the same thumbprint may be registered by two.
+    mapping(uint32 municipality => mapping(bytes32 thumbprint => Key)) private _keys;
     /// @dev One namespace per municipality (invariant 0).
     mapping(uint32 municipality => mapping(bytes32 root => Anchor)) private _anchors;
     /// @dev One namespace per municipality (invariant 0).
@@ -92,7 +98,8 @@ contract CivicRegistry {
     event OperatorAdded(uint32 indexed municipality, address indexed operator);
     event OperatorRemoved(uint32 indexed municipality, address indexed operator);
     /// @dev `jwk` is the key's public JWK in RFC 7638 canonical form; `sha256(jwk) == key`. It is only logged:
-    /// verifiers read it from this event (filtered by `key`), the contract never needs it again.
+    /// verifiers read it from this event (filtered by `municipality` and `key`: another municipality may log
+    /// the same key in its own namespace), the contract never needs it again.
     event KeyRegistered(uint32 indexed municipality, bytes32 indexed key, uint64 validFrom, bytes jwk);
     event KeyRetired(uint32 indexed municipality, bytes32 indexed key, uint64 retiredAt);
     event KeyRevoked(uint32 indexed municipality, bytes32 indexed key, uint64 revokedAt);
@@ -116,7 +123,7 @@ contract CivicRegistry {
     error RegistryUnauthorizedPendingAdmin(address account);
     /// @dev `account` is not an operator of any municipality.
     error RegistryUnauthorizedOperator(address account);
-    /// @dev The operator's municipality is suspended by the admin.
+    /// @dev The operator's municipality is suspended by the admin (revocations are still allowed).
     error RegistryMunicipalitySuspended(uint32 municipality);
     /// @dev `municipality` is not a 6-digit 地方公共団体コード (0 or above 999999).
     error RegistryInvalidMunicipality(uint32 municipality);
@@ -131,11 +138,10 @@ contract CivicRegistry {
     error RegistryInvalidHash(bytes32 value);
     /// @dev `key` is not the SHA-256 of the given JWK bytes, i.e. not their RFC 7638 thumbprint.
     error RegistryKeyMismatch(bytes32 key);
+    /// @dev `key` is already registered in `municipality`'s (the caller's) namespace.
     error RegistryKeyAlreadyRegistered(bytes32 key, uint32 municipality);
+    /// @dev `key` is not registered in the caller's municipality's namespace (whoever else registered it).
     error RegistryUnknownKey(bytes32 key);
-    /// @dev The key belongs to `keyMunicipality`, not to the caller's municipality.
-    /// NOTE: Don't confuse with {RegistryUnknownKey}.
-    error RegistryKeyWrongMunicipality(bytes32 key, uint32 keyMunicipality);
     error RegistryKeyAlreadyRetired(bytes32 key, uint64 retiredAt);
     error RegistryKeyAlreadyRevoked(bytes32 key, uint64 revokedAt);
     /// @dev A key revocation time earlier than the key's `validFrom`.
@@ -247,23 +253,26 @@ contract CivicRegistry {
     // ---------------------------------------------------------------------------------------------
 
     /**
-     * @dev Registers signing key `key` (RFC 7638 thumbprint) for the caller's municipality and publishes
-     * its public key: `jwk` is the thumbprint input, the JWK's required members in canonical form (UTF-8,
-     * sorted, no whitespace), e.g. `{"crv":"P-256","kty":"EC","x":"…","y":"…"}`. Binding it to `key` here
+     * @dev Registers signing key `key` (RFC 7638 thumbprint) in the caller's municipality's namespace and
+     * publishes its public key: `jwk` is the thumbprint input, the JWK's required members in canonical form
+     * (UTF-8, sorted, no whitespace), e.g. `{"crv":"P-256","kty":"EC","x":"…","y":"…"}`. Binding it to `key` here
      * means a published public key can never disagree with its thumbprint (nor can `key` be zero).
      * `validFrom` earlier than the current block time is raised to it (invariant 4).
      *
-     * Requirements: `sha256(jwk) == key`; `key` is not registered yet.
+     * The same key registered by another municipality (its public JWK is public) is another record and
+     * does not stop this one (invariant 0).
+     *
+     * Requirements: the caller's municipality is not suspended; `sha256(jwk) == key`; `key` is not
+     * registered yet in the caller's municipality.
      *
      * Emits a {KeyRegistered} event carrying `jwk`.
      */
     function registerKey(bytes32 key, uint64 validFrom, bytes calldata jwk) external {
         uint32 code = _activeMunicipality();
         if (sha256(jwk) != key) revert RegistryKeyMismatch(key);
-        Key storage k = _keys[key];
-        if (k.municipality != 0) revert RegistryKeyAlreadyRegistered(key, k.municipality);
+        Key storage k = _keys[code][key];
+        if (k.validFrom != 0) revert RegistryKeyAlreadyRegistered(key, code);
         uint64 from = validFrom < block.timestamp ? uint64(block.timestamp) : validFrom;
-        k.municipality = code;
         k.validFrom = from;
         emit KeyRegistered(code, key, from, jwk);
     }
@@ -272,17 +281,19 @@ contract CivicRegistry {
      * @dev Retires `key` (normal rotation) from time `at`; `at` earlier than the current block time is
      * raised to it, so retirement never invalidates past signatures (that is what {revokeKey} is for).
      *
-     * Requirements: the key belongs to the caller's municipality and is neither retired nor revoked.
+     * Requirements: the caller's municipality is not suspended; the key is registered in its namespace and
+     * is neither retired nor revoked.
      *
      * Emits a {KeyRetired} event.
      */
     function retireKey(bytes32 key, uint64 at) external {
-        Key storage k = _ownKey(key);
+        uint32 code = _activeMunicipality();
+        Key storage k = _ownKey(code, key);
         if (k.retiredAt != 0) revert RegistryKeyAlreadyRetired(key, k.retiredAt);
         if (k.revokedAt != 0) revert RegistryKeyAlreadyRevoked(key, k.revokedAt);
         uint64 when = at < block.timestamp ? uint64(block.timestamp) : at;
         k.retiredAt = when;
-        emit KeyRetired(k.municipality, key, when);
+        emit KeyRetired(code, key, when);
     }
 
     /**
@@ -290,17 +301,21 @@ contract CivicRegistry {
      * made from then on are invalid) but not before the key's `validFrom`; `at` later than the current
      * block time is lowered to it. A key can be revoked after it was retired.
      *
-     * Requirements: the key belongs to the caller's municipality and is not revoked yet.
+     * Allowed while the caller's municipality is suspended (invariant 3): a key compromised during a
+     * suspension must not sign valid credentials again once the suspension ends.
+     *
+     * Requirements: the key is registered in the caller's municipality's namespace and not revoked yet.
      *
      * Emits a {KeyRevoked} event.
      */
     function revokeKey(bytes32 key, uint64 at) external {
-        Key storage k = _ownKey(key);
+        uint32 code = _operatorMunicipality();
+        Key storage k = _ownKey(code, key);
         if (k.revokedAt != 0) revert RegistryKeyAlreadyRevoked(key, k.revokedAt);
         uint64 when = at > block.timestamp ? uint64(block.timestamp) : at;
         if (when < k.validFrom) revert RegistryInvalidKeyTime(key, at);
         k.revokedAt = when;
-        emit KeyRevoked(k.municipality, key, when);
+        emit KeyRevoked(code, key, when);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -311,8 +326,8 @@ contract CivicRegistry {
      * @dev Anchors the Merkle root of a batch of `leafCount` credentials in the caller's municipality's
      * namespace. The same root anchored by another municipality is another record (invariant 0).
      *
-     * Requirements: `root` is not zero and not anchored yet in the caller's municipality (invariant 1);
-     * `leafCount` is not zero.
+     * Requirements: the caller's municipality is not suspended; `root` is not zero and not anchored yet in
+     * the caller's municipality (invariant 1); `leafCount` is not zero.
      *
      * Emits a {BatchAnchored} event.
      */
@@ -333,12 +348,12 @@ contract CivicRegistry {
     /**
      * @dev Revokes one credential in the caller's municipality's namespace. Revoking an already revoked
      * credential is a no-op that emits nothing: the first reason and time stay (invariant 2), and a
-     * retried call is harmless.
+     * retried call is harmless. Allowed while the caller's municipality is suspended (invariant 3).
      *
      * May emit a {CredentialRevoked} event.
      */
     function revoke(bytes32 credentialHash, uint8 reason) external {
-        uint32 code = _activeMunicipality();
+        uint32 code = _operatorMunicipality();
         Revocation storage r = _revocations[code][credentialHash];
         if (r.revokedAt != 0) return;
         _writeRevocation(r, reason);
@@ -348,11 +363,12 @@ contract CivicRegistry {
     /**
      * @dev Revokes many credentials with one reason; already revoked ones are skipped (see {revoke}).
      * One event lists the newly revoked hashes (per-item events would cost ~1,500 gas more each).
+     * Allowed while the caller's municipality is suspended (invariant 3).
      *
      * May emit a {CredentialsRevoked} event.
      */
     function revokeMany(bytes32[] calldata credentialHashes, uint8 reason) external {
-        uint32 code = _activeMunicipality();
+        uint32 code = _operatorMunicipality();
         bytes32[] memory revoked = new bytes32[](credentialHashes.length);
         uint256 count = 0;
         for (uint256 i = 0; i < credentialHashes.length; ++i) {
@@ -402,23 +418,24 @@ contract CivicRegistry {
         return (m.registeredAt, m.suspended, m.operators);
     }
 
-    /// @dev All zero for an unknown key.
+    /// @dev `key` in `municipality`'s namespace; `validFrom == 0` (all zero) means not registered there,
+    /// whoever else registered it.
     function keyInfo(
+        uint32 municipality,
         bytes32 key
-    ) external view returns (uint32 municipality, uint64 validFrom, uint64 retiredAt, uint64 revokedAt) {
-        Key storage k = _keys[key];
-        return (k.municipality, k.validFrom, k.retiredAt, k.revokedAt);
+    ) external view returns (uint64 validFrom, uint64 retiredAt, uint64 revokedAt) {
+        Key storage k = _keys[municipality][key];
+        return (k.validFrom, k.retiredAt, k.revokedAt);
     }
 
     /**
-     * @dev Whether `key` of `municipality` was valid at time `t`: registered for that municipality,
-     * `validFrom <= t`, and `t` before its retirement and before its revocation (when set).
+     * @dev Whether `key` of `municipality` was valid at time `t`: registered in that municipality's
+     * namespace, `validFrom <= t`, and `t` before its retirement and before its revocation (when set).
      */
     function isKeyValidAt(uint32 municipality, bytes32 key, uint64 t) external view returns (bool) {
-        Key storage k = _keys[key];
+        Key storage k = _keys[municipality][key];
         return
-            k.municipality != 0 &&
-            k.municipality == municipality &&
+            k.validFrom != 0 &&
             k.validFrom <= t &&
             (k.retiredAt == 0 || t < k.retiredAt) &&
             (k.revokedAt == 0 || t < k.revokedAt);
@@ -477,6 +494,13 @@ contract CivicRegistry {
         if (word >> 32 != 0) revert RegistryMunicipalitySuspended(code);
     }
 
+    /// @dev The caller's municipality, suspended or not (for revocations); reverts unless the caller is an
+    /// operator. An operator always acts for a registered municipality.
+    function _operatorMunicipality() private view returns (uint32 code) {
+        code = _operators[msg.sender].municipality;
+        if (code == 0) revert RegistryUnauthorizedOperator(msg.sender);
+    }
+
     /// @dev One SSTORE of the packed Revocation (reason | revokedAt << 8) into an empty slot.
     function _writeRevocation(Revocation storage r, uint8 reason) private {
         assembly ("memory-safe") {
@@ -484,12 +508,10 @@ contract CivicRegistry {
         }
     }
 
-    /// @dev The key, when it belongs to the caller's active municipality.
-    function _ownKey(bytes32 key) private view returns (Key storage k) {
-        uint32 code = _activeMunicipality();
-        k = _keys[key];
-        if (k.municipality == 0) revert RegistryUnknownKey(key);
-        if (k.municipality != code) revert RegistryKeyWrongMunicipality(key, k.municipality);
+    /// @dev The key in municipality `code`'s namespace; reverts when it is not registered there.
+    function _ownKey(uint32 code, bytes32 key) private view returns (Key storage k) {
+        k = _keys[code][key];
+        if (k.validFrom == 0) revert RegistryUnknownKey(key);
     }
 
     function _addOperator(uint32 code, Municipality storage m, address operator) private {

@@ -25,7 +25,7 @@ from civiccert.credential_file import CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import record_claims
 from civiccert.credentials.keys import IssuerKey
-from civiccert.errors import ConfigError, JournalError, ReasonCode
+from civiccert.errors import ConfigError, JournalError, ReasonCode, RecordError
 from civiccert.fileio import write_atomic
 from civiccert.home import ChainSettings, HomeConfig
 from civiccert.journal import CredentialEntry, CredentialKind, SqliteJournal, new_credential_id
@@ -163,7 +163,7 @@ class Issuer:
         code = int(self.config.municipality_code)
         if admin_registry.municipality(code) is None:
             admin_registry.register_municipality(code, self._account.address)
-        if self._registry.key(self.key.thumbprint) is None:
+        if self._registry.key(code, self.key.thumbprint) is None:
             start = int(self._clock()) - 60 if valid_from is None else valid_from
             self._registry.register_key(self.key.thumbprint, start, public_jwk=self.key.public_jwk())
 
@@ -211,6 +211,10 @@ class Issuer:
         paper: bool,
         include_individual_number: bool,
     ) -> _Signed:
+        if (record.municipality.code, record.municipality.name) != (self.config.municipality_code,
+                                                                    self.config.municipality_name):
+            raise RecordError(ReasonCode.FIELD_INVALID, "the record certifies another municipality than this issuer",
+                              field="municipality")
         vct, body = record_claims(record)
         now = int(self._clock())
         exp = now + self.config.validity_days * DAY

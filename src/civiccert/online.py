@@ -47,9 +47,9 @@ class OnlineRegistry:
         self._connect = connect
         self._address = registry.address if registry else address or ""
         self._lock = threading.Lock()
-        self._keys: dict[str, TrustedKey | None] = {}
+        self._keys: dict[tuple[str, str], TrustedKey | None] = {}  # (issuer code, kid): keys are per municipality
         self._munis: dict[str, TrustedMunicipality | None] = {}
-        self._jwks: dict[str, Mapping[str, str] | None] = {}
+        self._jwks: dict[tuple[str, str], Mapping[str, str] | None] = {}
         self._txs: dict[tuple[str, bytes, int, str], str | None] = {}
         self._operators: dict[str, tuple[str, ...]] = {}
 
@@ -77,19 +77,22 @@ class OnlineRegistry:
     def chain_id(self) -> int:
         return self.registry.chain.chain_id
 
-    def key(self, kid: str) -> TrustedKey | None:
-        if kid not in self._keys:
+    def key(self, code: str, kid: str) -> TrustedKey | None:
+        """Key ``kid`` in issuer ``code``'s namespace (another municipality registering it changes nothing)."""
+        if (code, kid) not in self._keys:
             thumb = _kid_bytes(kid)
-            info = self.registry.key(thumb) if thumb is not None else None
-            self._keys[kid] = None if info is None else _trusted_key(kid, info)
-        return self._keys[kid]
+            info = self.registry.key(municipality_code(code), thumb) if thumb is not None else None
+            self._keys[(code, kid)] = None if info is None else _trusted_key(kid, info)
+        return self._keys[(code, kid)]
 
-    def public_jwk(self, kid: str) -> Mapping[str, str] | None:
-        """The key's public JWK as published on chain at registration (bound to the thumbprint there)."""
-        if kid not in self._jwks:
+    def public_jwk(self, code: str, kid: str) -> Mapping[str, str] | None:
+        """The key's public JWK as issuer ``code`` published it on chain at registration (bound to the
+        thumbprint there)."""
+        if (code, kid) not in self._jwks:
             thumb = _kid_bytes(kid)
-            self._jwks[kid] = self.registry.public_jwk(thumb) if thumb is not None else None
-        return self._jwks[kid]
+            self._jwks[(code, kid)] = (self.registry.public_jwk(municipality_code(code), thumb)
+                                       if thumb is not None else None)
+        return self._jwks[(code, kid)]
 
     def confirmed_anchor_transaction(self, code: str, root: bytes, block_number: int, claimed: object) -> str | None:
         """The receipt's transaction hash if the chain confirms it anchored ``root`` for ``code`` (else None)."""
@@ -125,16 +128,19 @@ class OnlineRegistry:
         for code, _kid, root, credential_hash in queries:
             if code:
                 calls.append(("status", (municipality_code(code), root or _ZERO, credential_hash)))
-        new_kids = sorted({kid for _, kid, _, _ in queries if kid and kid not in self._keys})
+        new_keys = sorted({(code, kid) for code, kid, _, _ in queries
+                           if code and kid and (code, kid) not in self._keys})
         new_codes = sorted({code for code, _, _, _ in queries if code and code not in self._munis})
-        thumbs = {kid: _kid_bytes(kid) for kid in new_kids}
-        calls += [("keyInfo", (thumbs[kid],)) for kid in new_kids if thumbs[kid] is not None]
+        thumbs = {kid: _kid_bytes(kid) for _, kid in new_keys}
+        calls += [("keyInfo", (municipality_code(code), thumbs[kid])) for code, kid in new_keys
+                  if thumbs[kid] is not None]
         calls += [("municipalityInfo", (municipality_code(code),)) for code in new_codes]
         outs = iter(registry.read_many(calls) if calls else [])
         statuses = [next(outs) if code else None for code, _, _, _ in queries]
-        for kid in new_kids:
-            info = registry.key_from(thumbs[kid], next(outs)) if thumbs[kid] is not None else None  # type: ignore[arg-type]
-            self._keys[kid] = None if info is None else _trusted_key(kid, info)
+        for code, kid in new_keys:
+            thumb = thumbs[kid]
+            info = registry.key_from(code, thumb, next(outs)) if thumb is not None else None
+            self._keys[(code, kid)] = None if info is None else _trusted_key(kid, info)
         for code in new_codes:
             m = registry.municipality_from(code, next(outs))
             self._munis[code] = None if m is None else TrustedMunicipality(code=code, suspended=m.suspended)
@@ -149,7 +155,7 @@ class OnlineRegistry:
                 if leaf_count:
                     root_status = RootStatus(code, anchored_at, block_number, leaf_count)
             out.append(ChainStatus(root=root_status, revoked=revoked, revoked_reason=reason if revoked else 0,
-                                   key=self._keys.get(kid) if kid else None,
+                                   key=self._keys.get((code, kid)) if code and kid else None,
                                    municipality=self._munis.get(code) if code else None))
         return out
 

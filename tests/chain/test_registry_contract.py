@@ -180,7 +180,7 @@ def test_admin_transfer_takes_two_steps(deployed: Deployed) -> None:
 # ---- suspension --------------------------------------------------------------------------------------
 
 
-def test_suspended_municipality_cannot_act_until_unsuspended(deployed: Deployed) -> None:
+def test_suspended_municipality_cannot_anchor_or_manage_keys_until_unsuspended(deployed: Deployed) -> None:
     root, pub = h32(), new_key()
     key = pub.thumbprint
     deployed.city.anchor(root, 3)
@@ -194,11 +194,8 @@ def test_suspended_municipality_cannot_act_until_unsuspended(deployed: Deployed)
     for client in (deployed.city, deployed.client(late)):
         for call in (
             lambda c=client: c.anchor(h32(), 1),
-            lambda c=client: c.revoke([h32()], 1),
-            lambda c=client: c.revoke([h32(), h32()], 1),
             lambda c=client: register(c, new_key()),
             lambda c=client: c.retire_key(key, 0),
-            lambda c=client: c.revoke_key(key, 0),
         ):
             expect(ReasonCode.MUNICIPALITY_SUSPENDED, "RegistryMunicipalitySuspended", (CITY,), call)
     root_info = deployed.admin.root(CITY, root)
@@ -208,6 +205,29 @@ def test_suspended_municipality_cannot_act_until_unsuspended(deployed: Deployed)
     deployed.admin.unsuspend(CITY)
     deployed.city.anchor(h32(), 1)
     deployed.client(late).anchor(h32(), 1)
+    deployed.city.retire_key(key, 0)
+
+
+def test_suspended_municipality_can_still_revoke_and_it_outlives_the_suspension(deployed: Deployed) -> None:
+    """A compromise found during a suspension is contained now, not "when someone remembers" afterwards."""
+    pub, one, many = new_key(), h32(), [h32(), h32()]
+    key = pub.thumbprint
+    register(deployed.city, pub)
+    deployed.admin.suspend(CITY)
+    late = dev_account(deployed.chain)
+    deployed.admin.add_operator(CITY, late.address)  # joins suspended: may revoke too
+    deployed.city.revoke([one], 1)
+    deployed.client(late).revoke(many, 2)
+    outcome = deployed.city.revoke_key(key, 2**63)
+    deployed.admin.unsuspend(CITY)
+    assert [r[0] if r else None for r in (deployed.city.revocation(CITY, h) for h in [one, *many])] == [1, 2, 2]
+    info = deployed.city.key(CITY, key)
+    assert info is not None
+    assert info.revoked_at == outcome.block_timestamp
+    assert deployed.city.is_key_valid_at(CITY, key, outcome.block_timestamp) is False
+    stranger = dev_account(deployed.chain)  # not an operator: still refused
+    expect(ReasonCode.UNAUTHORIZED, "RegistryUnauthorizedOperator", (addr(stranger),),
+           lambda: deployed.client(stranger).revoke_key(key, 0))
 
 
 # ---- anchors -----------------------------------------------------------------------------------------
@@ -363,7 +383,7 @@ def test_key_validity_over_time(deployed: Deployed) -> None:
     t0 = now(deployed.chain)
     register(deployed.city, pub, t0 + 100)
     deployed.city.retire_key(key, t0 + 1000)
-    info = deployed.city.key(key)
+    info = deployed.city.key(CITY, key)
     assert info is not None
     assert (info.municipality, info.valid_from, info.retired_at, info.revoked_at) == (CITY, t0 + 100, t0 + 1000, 0)
     for t, valid in ((t0 + 99, False), (t0 + 100, True), (t0 + 999, True), (t0 + 1000, False)):
@@ -372,7 +392,7 @@ def test_key_validity_over_time(deployed: Deployed) -> None:
     assert deployed.city.is_key_valid_at(OTHER_CITY, key, t0 + 500) is False
     advance_time(deployed.chain, 600)
     deployed.city.revoke_key(key, t0 + 400)  # compromise found later: revoked into the past
-    revoked = deployed.city.key(key)
+    revoked = deployed.city.key(CITY, key)
     assert revoked is not None
     assert revoked.revoked_at == t0 + 400
     assert deployed.city.is_key_valid_at(CITY, key, t0 + 399) is True
@@ -396,7 +416,7 @@ def test_key_revocation_in_the_future_is_capped_at_now(deployed: Deployed) -> No
     key = pub.thumbprint
     register(deployed.city, pub)
     outcome = deployed.city.revoke_key(key, 2**63)
-    info = deployed.city.key(key)
+    info = deployed.city.key(CITY, key)
     assert info is not None
     assert info.revoked_at == outcome.block_timestamp
 
@@ -404,7 +424,7 @@ def test_key_revocation_in_the_future_is_capped_at_now(deployed: Deployed) -> No
 def test_key_never_valid_before_registration_block(deployed: Deployed) -> None:
     pub = new_key()
     outcome = register(deployed.city, pub, 1)  # far in the past: raised to the block time
-    info = deployed.city.key(pub.thumbprint)
+    info = deployed.city.key(CITY, pub.thumbprint)
     assert info is not None
     assert info.valid_from == outcome.block_timestamp
 
@@ -432,25 +452,50 @@ def test_key_errors(deployed: Deployed) -> None:
     other = dev_account(deployed.chain)
     deployed.admin.register_municipality(OTHER_CITY, other.address)
     for call in (lambda: deployed.client(other).retire_key(key, 0), lambda: deployed.client(other).revoke_key(key, 0)):
-        expect(ReasonCode.KEY_WRONG_MUNICIPALITY, "RegistryKeyWrongMunicipality", (hexkey, CITY), call)
-    info = deployed.city.key(key)
+        expect(ReasonCode.KEY_UNKNOWN, "RegistryUnknownKey", (hexkey,), call)  # not in its namespace
+    info = deployed.city.key(CITY, key)
     assert info is not None
     assert (info.retired_at, info.revoked_at) == (0, 0)
+
+
+def test_another_municipality_registering_our_key_first_does_not_affect_us(deployed: Deployed) -> None:
+    """Squatting: 札幌市 copies 松戸市's public JWK (trust export, mempool) and registers its thumbprint first."""
+    other = dev_account(deployed.chain)
+    deployed.admin.register_municipality(OTHER_CITY, other.address)
+    pub = new_key()
+    key = pub.thumbprint
+    theirs = register(deployed.client(other), pub)
+    assert deployed.city.key(CITY, key) is None  # their namespace, not ours
+    assert deployed.city.public_jwk(CITY, key) is None
+    ours = register(deployed.city, pub)  # not RegistryKeyAlreadyRegistered
+    mine = deployed.city.key(CITY, key)
+    assert mine is not None
+    assert (mine.municipality, mine.valid_from) == (CITY, ours.block_timestamp)
+    squatted = deployed.city.key(OTHER_CITY, key)
+    assert squatted is not None
+    assert (squatted.municipality, squatted.valid_from) == (OTHER_CITY, theirs.block_timestamp)
+    assert deployed.city.is_key_valid_at(CITY, key, ours.block_timestamp) is True
+    assert deployed.city.public_jwk(CITY, key) == {m: pub.jwk[m] for m in ("crv", "kty", "x", "y")}
+    deployed.client(other).revoke_key(key, 2**63)  # only in its namespace
+    assert deployed.city.key(CITY, key) == mine
+    assert deployed.city.is_key_valid_at(CITY, key, ours.block_timestamp) is True
+    expect(ReasonCode.KEY_EXISTS, "RegistryKeyAlreadyRegistered", ("0x" + key.hex(), OTHER_CITY),
+           lambda: register(deployed.client(other), pub))
 
 
 def test_registered_key_publishes_its_jwk(deployed: Deployed) -> None:
     for alg, members in (("ES256", ("crv", "kty", "x", "y")), ("EdDSA", ("crv", "kty", "x"))):
         pub = new_key(alg)
         outcome = register(deployed.city, pub)
-        assert deployed.admin.public_jwk(pub.thumbprint) == {m: pub.jwk[m] for m in members}  # no kid/alg/use
+        assert deployed.admin.public_jwk(CITY, pub.thumbprint) == {m: pub.jwk[m] for m in members}  # no kid/alg/use
         (log,) = logs_of(deployed.chain, outcome.tx_hash)
-        assert bytes(log["topics"][2]) == pub.thumbprint
+        assert [bytes(t) for t in log["topics"][1:]] == [CITY.to_bytes(32, "big"), pub.thumbprint]
         assert canonical_jwk(pub.jwk) in bytes(log["data"])  # logged, not stored
 
 
 def test_public_jwk_of_unknown_key_is_none(deployed: Deployed) -> None:
     register(deployed.city, new_key())
-    assert deployed.admin.public_jwk(new_key().thumbprint) is None
+    assert deployed.admin.public_jwk(CITY, new_key().thumbprint) is None
 
 
 def test_key_must_be_the_thumbprint_of_its_jwk(deployed: Deployed) -> None:
@@ -470,7 +515,7 @@ def test_key_must_be_the_thumbprint_of_its_jwk(deployed: Deployed) -> None:
         ("0x" + pub.thumbprint.hex(),),
         lambda: deployed.city._transact("registerKey", pub.thumbprint, 0, json.dumps(pub.jwk).encode()),
     )
-    assert deployed.city.key(pub.thumbprint) is None
+    assert deployed.city.key(CITY, pub.thumbprint) is None
 
 
 def test_canonical_jwk_is_the_rfc_7638_thumbprint_input() -> None:
@@ -500,7 +545,10 @@ def test_invariants_hold_across_every_external_function(deployed: Deployed) -> N
     deployed.city.revoke([cred], 1)
     register(deployed.city, pub)
     deployed.city.revoke_key(key, now(deployed.chain))
-    before = (deployed.city.root(CITY, root), deployed.city.revocation(CITY, cred), deployed.city.key(key))
+    def records() -> tuple[object, ...]:
+        return deployed.city.root(CITY, root), deployed.city.revocation(CITY, cred), deployed.city.key(CITY, key)
+
+    before = records()
     other, extra, new_admin = (dev_account(deployed.chain) for _ in range(3))
     calls: list[Callable[[], object]] = [
         lambda: deployed.admin.register_municipality(OTHER_CITY, other.address),
@@ -515,7 +563,9 @@ def test_invariants_hold_across_every_external_function(deployed: Deployed) -> N
         lambda: register(deployed.city, pub),
         lambda: deployed.city.retire_key(key, 0),
         lambda: deployed.city.revoke_key(key, 0),
-        lambda: register(deployed.client(other), pub),
+        lambda: register(deployed.client(other), pub),  # our key, into its own namespace
+        lambda: deployed.client(other).retire_key(key, 0),
+        lambda: deployed.client(other).revoke_key(key, 0),
         lambda: deployed.admin.suspend(CITY),
         lambda: deployed.admin.unsuspend(CITY),
         lambda: deployed.admin.remove_operator(extra.address),
@@ -525,7 +575,7 @@ def test_invariants_hold_across_every_external_function(deployed: Deployed) -> N
     for call in calls:
         with contextlib.suppress(RegistryError):  # reverting is fine; changing the records is not
             call()
-        assert (deployed.city.root(CITY, root), deployed.city.revocation(CITY, cred), deployed.city.key(key)) == before
+        assert records() == before
 
 
 # ---- views -------------------------------------------------------------------------------------------
@@ -568,6 +618,8 @@ def test_trust_snapshot_lists_municipalities_and_keys(deployed: Deployed) -> Non
     register(deployed.city, live_key)
     register(deployed.city, retired_key)
     deployed.city.retire_key(retired, 0)
+    register(deployed.client(other), live_key)  # the same public key, squatted in 011002's namespace
+    deployed.client(other).revoke_key(live, 2**63)
     deployed.admin.suspend(OTHER_CITY)
     snap = deployed.admin.trust_snapshot(log_chunk=2)  # small chunks exercise the paging
     assert snap["chain_id"] == deployed.chain.chain_id
@@ -576,10 +628,11 @@ def test_trust_snapshot_lists_municipalities_and_keys(deployed: Deployed) -> Non
     by_code = {m["code"]: m for m in snap["municipalities"]}
     assert set(by_code) == {"122076", "011002"}
     assert by_code["011002"]["suspended"] is True
-    assert by_code["011002"]["keys"] == []
+    (squatted,) = by_code["011002"]["keys"]
+    assert (squatted["thumbprint"], squatted["revoked_at"] is not None) == ("0x" + live.hex(), True)
     keys = {k["thumbprint"]: k for k in by_code["122076"]["keys"]}
     assert set(keys) == {"0x" + live.hex(), "0x" + retired.hex()}
-    assert keys["0x" + live.hex()]["retired_at"] is None
+    assert (keys["0x" + live.hex()]["retired_at"], keys["0x" + live.hex()]["revoked_at"]) == (None, None)
     assert keys["0x" + retired.hex()]["retired_at"] is not None
     assert keys["0x" + live.hex()]["jwk"] == {k: live_key.jwk[k] for k in ("crv", "kty", "x", "y")}
     assert keys["0x" + retired.hex()]["jwk"] == {k: retired_key.jwk[k] for k in ("crv", "kty", "x")}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from functools import partial
 from pathlib import Path
+
+import pytest
 
 import civiccert as cc
 from civiccert import CheckName, Outcome, ReasonCode, Verdict
@@ -102,7 +105,7 @@ def test_root_anchored_only_by_another_municipality_is_not_anchored(world: World
 def test_key_revoked_before_issuance_invalidates_later_credentials(world: World) -> None:
     cred = world.issue_anchored()
     assert world.issuer.registry is not None
-    info = world.issuer.registry.key(world.issuer.key.thumbprint)
+    info = world.issuer.registry.key(122076, world.issuer.key.thumbprint)
     assert info is not None
     world.issuer.registry.revoke_key(world.issuer.key.thumbprint, info.valid_from)  # compromised from the start
     result = world.online_verifier().verify(cred)
@@ -250,3 +253,35 @@ def test_anchor_details_come_from_the_chain_not_from_the_receipt(world: World) -
     assert genuine.anchor["tx"] == cred.receipt["tx"]
     assert shown.anchor["tx"] is None  # the chain does not confirm the forged hash: not shown
     assert shown.anchor["block"] == genuine.anchor["block"] == cred.receipt["block"]
+
+
+@pytest.mark.anvil
+def test_another_municipality_registering_our_key_first_does_not_affect_us(chain: cc.Chain, tmp_path: Path) -> None:
+    """Squatting: 札幌市 registers 松戸市's public key (it is public) before 松戸市 does; keys are per municipality."""
+    registry = cc.Registry.deploy(chain, cc.dev_account(chain))
+    issuer = cc.Issuer.init(tmp_path / "matsudo", municipality_code="122076", municipality_name="松戸市",
+                            passphrase=b"squatted-key-passphrase")
+    try:
+        squatter = cc.dev_account(chain)
+        registry.register_municipality(11002, squatter.address)
+        cc.Registry(chain, registry.address, squatter).register_key(issuer.key.thumbprint, 0,
+                                                                    public_jwk=issuer.key.public_jwk())
+        assert issuer.account is not None
+        cc.fund_dev_account(chain, issuer.account.address)
+        issuer.use_chain(chain, registry.address)
+        issuer.register_on_chain(registry)  # no RegistryKeyAlreadyRegistered
+        assert registry.key(122076, issuer.key.thumbprint) is not None
+        cred = issuer.issue(cc.load_record(cc.sample_record_path("household-matsudo.json")))
+        issuer.anchor()
+        cred = issuer.with_receipts(cred)
+        from civiccert.paper.payload import qr_text
+
+        assert cred.paper_cose is not None
+        paper = qr_text(cred.paper_cose, cred.paper_receipt)  # no JWK inside: read from 松戸市's KeyRegistered log
+        online = partial(cc.OnlineRegistry.of, chain, registry.address)
+        for verifier in (cc.Verifier(registry=online()), cc.Verifier(trust=issuer.trust_export(), registry=online())):
+            results = [verifier.verify(cred), verifier.verify(paper), *verifier.verify_many([cred, paper])]
+            assert [r.verdict for r in results] == [Verdict.VALID] * 4, [codes(r) for r in results]
+            assert {codes(r)["issuer"] for r in results} == {"ok"}
+    finally:
+        issuer.close()

@@ -4,15 +4,18 @@
     Registry(chain, registry.address, account=admin).register_municipality(122076, operator.address)
     city = Registry(chain, registry.address, account=operator)
     city.register_key(issuer_key.thumbprint, now, public_jwk=issuer_key.public_jwk())
-    registry.public_jwk(thumbprint)                                # the published JWK, None when unknown
+    registry.key(122076, thumbprint)                               # KeyInfo in 122076's namespace, or None
+    registry.public_jwk(122076, thumbprint)                        # its published JWK, None when unknown
     outcome = city.anchor(root, leaf_count)                        # build + send + wait -> TxOutcome
     city.revoke([credential_hash], reason=1)
     registry.root(122076, root)                                    # RootInfo in 122076's namespace, or None
     registry.status(122076, root, credential_hash)                 # CredentialStatus in 122076's namespace
     registry.statuses([(122076, root, h1), (122076, root, h2), ...])   # ONE JSON-RPC batch of eth_call
 
-Anchors and revocations are namespaced by municipality: a root anchored by another municipality is simply
-not anchored in yours (so nobody can front-run or squat your roots), and every read names the namespace.
+Anchors, revocations and keys are namespaced by municipality: a root anchored (or a key registered) by another
+municipality is simply not anchored (registered) in yours, so nobody can front-run or squat your roots or your
+public key, and every read names the namespace. Revocations (`revoke`, `revoke_key`) also work while the
+operator's municipality is suspended; anchoring and registering or retiring keys do not.
 
 Crash-safe anchoring (what the journal uses) is two-phase:
 
@@ -103,7 +106,6 @@ ERROR_CODES: dict[str, ReasonCode] = {
     "RegistryKeyAlreadyRegistered": ReasonCode.KEY_EXISTS,
     "RegistryKeyMismatch": ReasonCode.TRANSACTION_FAILED,
     "RegistryUnknownKey": ReasonCode.KEY_UNKNOWN,
-    "RegistryKeyWrongMunicipality": ReasonCode.KEY_WRONG_MUNICIPALITY,
     "RegistryKeyAlreadyRetired": ReasonCode.KEY_RETIRED,
     "RegistryKeyAlreadyRevoked": ReasonCode.KEY_REVOKED,
     "RegistryInvalidKeyTime": ReasonCode.KEY_NOT_YET_VALID,
@@ -196,7 +198,7 @@ class MunicipalityInfo:
 @dataclass(frozen=True)
 class KeyInfo:
     thumbprint: bytes
-    municipality: int
+    municipality: int  # the namespace it is registered in
     valid_from: int
     retired_at: int  # 0 = not retired
     revoked_at: int  # 0 = not revoked
@@ -471,7 +473,8 @@ class Registry:
     # ---- keys (operator) -------------------------------------------------------------------------------
 
     def register_key(self, thumbprint: bytes, valid_from: int, public_jwk: Mapping[str, str]) -> TxOutcome:
-        """Register and publish a signing key: `thumbprint` (RFC 7638, 32 bytes) of `public_jwk`.
+        """Register and publish a signing key in this operator's municipality: `thumbprint` (RFC 7638, 32 bytes)
+        of `public_jwk`. Another municipality having registered the same key does not matter (own namespace).
 
         A past `valid_from` becomes the block time. Only the JWK's required members are published
         (`canonical_jwk`); ValueError when their SHA-256 is not `thumbprint` (the contract checks it too).
@@ -487,7 +490,10 @@ class Registry:
         return self._transact("retireKey", _b32(thumbprint, "thumbprint"), _u64(at))
 
     def revoke_key(self, thumbprint: bytes, at: int) -> TxOutcome:
-        """Compromise: the key is invalid from `at` (may be past, not before valid_from; capped at now)."""
+        """Compromise: the key is invalid from `at` (may be past, not before valid_from; capped at now).
+
+        Works while the municipality is suspended, like `revoke`.
+        """
         return self._transact("revokeKey", _b32(thumbprint, "thumbprint"), _u64(at))
 
     # ---- anchors and revocations (operator) ------------------------------------------------------------
@@ -506,7 +512,8 @@ class Registry:
         return self._wait_or_fail(signed.hash, timeout)
 
     def revoke(self, hashes: Sequence[bytes], reason: int, *, timeout: float = 60) -> TxOutcome:
-        """Revoke credential hashes in this operator's municipality; already revoked ones are no-ops."""
+        """Revoke credential hashes in this operator's municipality (also while it is suspended); already revoked
+        ones are no-ops."""
         if not 0 <= reason < 256:
             raise ValueError("reason must fit in uint8")
         items = [_b32(h, "credential hash") for h in hashes]
@@ -671,22 +678,26 @@ class Registry:
         c = municipality_code(code)
         return self.municipality_from(c, self._call("municipalityInfo", c, block=block))
 
-    def key(self, thumbprint: bytes, *, block: BlockIdentifier = "latest") -> KeyInfo | None:
-        t = _b32(thumbprint, "thumbprint")
-        return self.key_from(t, self._call("keyInfo", t, block=block))
+    def key(self, municipality: int | str, thumbprint: bytes, *, block: BlockIdentifier = "latest") -> KeyInfo | None:
+        """Key `thumbprint` in `municipality`'s namespace; None when that municipality did not register it."""
+        code, t = municipality_code(municipality), _b32(thumbprint, "thumbprint")
+        return self.key_from(code, t, self._call("keyInfo", code, t, block=block))
 
-    def public_jwk(self, thumbprint: bytes, *, log_chunk: int = _LOG_CHUNK) -> dict[str, str] | None:
-        """The public JWK (required members only) published with key `thumbprint`; None for an unknown key.
+    def public_jwk(
+        self, municipality: int | str, thumbprint: bytes, *, log_chunk: int = _LOG_CHUNK
+    ) -> dict[str, str] | None:
+        """The public JWK (required members only) `municipality` published with key `thumbprint`; None when
+        the key is not registered in its namespace.
 
-        Reads the key's KeyRegistered log (topic filter on the key, getLogs in chunks of `log_chunk` blocks
-        from the deployment block) and re-checks that the JWK hashes to `thumbprint`. ChainError(KEY_UNKNOWN)
-        when the key is registered but the node returns no log with a matching JWK.
+        Reads the KeyRegistered log (topic filter on municipality and key, getLogs in chunks of `log_chunk`
+        blocks from the deployment block) and re-checks that the JWK hashes to `thumbprint`.
+        ChainError(KEY_UNKNOWN) when the key is registered but the node returns no log with a matching JWK.
         """
-        t = _b32(thumbprint, "thumbprint")
+        code, t = municipality_code(municipality), _b32(thumbprint, "thumbprint")
         number = self.chain.block_number()
-        if self.key(t, block=number) is None:
+        if self.key(code, t, block=number) is None:
             return None
-        topics = [HexBytes(_abi().events["KeyRegistered"]).to_0x_hex(), None, HexBytes(t).to_0x_hex()]
+        topics = [HexBytes(_abi().events["KeyRegistered"]).to_0x_hex(), _topic_u32(code), HexBytes(t).to_0x_hex()]
         for log in self._logs(topics, number, log_chunk):
             jwk = _published_jwk(_logged_jwk(log), t)
             if jwk is not None:
@@ -834,20 +845,22 @@ class Registry:
                                 tuple(to_checksum_address(o) for o in operators))
 
     @staticmethod
-    def key_from(thumbprint: bytes, out: tuple[Any, ...]) -> KeyInfo | None:
-        """A `keyInfo` result (e.g. from `read_many`) as KeyInfo."""
-        municipality, valid_from, retired_at, revoked_at = out
-        if municipality == 0:
+    def key_from(municipality: int | str, thumbprint: bytes, out: tuple[Any, ...]) -> KeyInfo | None:
+        """A `keyInfo(municipality, thumbprint)` result (e.g. from `read_many`) as KeyInfo."""
+        valid_from, retired_at, revoked_at = out
+        if valid_from == 0:  # never 0 once registered: raised to the (non-zero) block time
             return None
-        return KeyInfo(_b32(thumbprint, "thumbprint"), int(municipality), int(valid_from), int(retired_at),
-                       int(revoked_at))
+        return KeyInfo(_b32(thumbprint, "thumbprint"), municipality_code(municipality), int(valid_from),
+                       int(retired_at), int(revoked_at))
 
     def trust_snapshot(self, *, log_chunk: int = _LOG_CHUNK) -> dict[str, Any]:
         """Every municipality and key with its current state, read at one pinned block.
 
         Enumerates via MunicipalityRegistered / KeyRegistered logs from the deployment block (getLogs in
-        chunks of `log_chunk` blocks), then reads each entry's state through the views at that block. Each key
-        carries its published public JWK ("jwk"; None if no log held one hashing to the thumbprint).
+        chunks of `log_chunk` blocks), then reads each entry's state through the views at that block. Keys are
+        grouped by the KeyRegistered municipality topic: each municipality lists the keys of its own namespace
+        (a thumbprint another municipality also registered appears under both, each with its own state). Each
+        key carries its published public JWK ("jwk"; None if no log held one hashing to the thumbprint).
         """
         latest = self._w3.eth.get_block("latest")
         number = int(latest["number"])
@@ -855,22 +868,22 @@ class Registry:
         topic_m = abi.events["MunicipalityRegistered"]
         topic_k = abi.events["KeyRegistered"]
         codes: set[int] = set()
-        jwks: dict[bytes, dict[str, str] | None] = {}
+        jwks: dict[tuple[int, bytes], dict[str, str] | None] = {}
         wanted = [[HexBytes(topic_m).to_0x_hex(), HexBytes(topic_k).to_0x_hex()]]
         for log in self._logs(wanted, number, log_chunk):
             topics = [bytes(t) for t in log["topics"]]
             if topics[0] == topic_m:
                 codes.add(int.from_bytes(topics[1], "big"))
             elif topics[0] == topic_k:
-                thumb = topics[2]
-                if jwks.get(thumb) is None:
-                    jwks[thumb] = _published_jwk(_logged_jwk(log), thumb)
+                entry = (int.from_bytes(topics[1], "big"), topics[2])
+                if jwks.get(entry) is None:
+                    jwks[entry] = _published_jwk(_logged_jwk(log), entry[1])
         key_infos: dict[int, list[dict[str, Any]]] = {}
-        for thumb, jwk in jwks.items():
-            info = self.key(thumb, block=number)
+        for (code, thumb), jwk in jwks.items():
+            info = self.key(code, thumb, block=number) if 0 < code <= 999_999 else None
             if info is None:
                 continue
-            key_infos.setdefault(info.municipality, []).append(
+            key_infos.setdefault(code, []).append(
                 {
                     "thumbprint": "0x" + thumb.hex(),
                     "valid_from": info.valid_from,
@@ -910,6 +923,11 @@ def _logged_jwk(log: Any) -> bytes:
     except Exception:  # a malformed log is "no JWK", never a crash
         return b""
     return bytes(jwk)
+
+
+def _topic_u32(value: int) -> str:
+    """An indexed uint32 event argument as a log topic (32-byte big-endian, 0x-hex)."""
+    return "0x" + value.to_bytes(32, "big").hex()
 
 
 def _account(address: str) -> str:
