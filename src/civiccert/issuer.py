@@ -306,7 +306,7 @@ class Issuer:
             source="issuer",
             generated_at=int(self._clock()),
             municipalities={code: TrustedMunicipality(code, self.config.municipality_name)},
-            keys={key.kid: key},
+            keys={(code, key.kid): key},
         )
 
     def close(self) -> None:

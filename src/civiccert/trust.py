@@ -46,7 +46,7 @@ class TrustedKey:
     valid_from: int
     retired_at: int | None = None
     revoked_at: int | None = None
-    jwk: Mapping[str, str] | None = None  # public key material, when known (issuer export or chain event)
+    jwk: Mapping[str, Any] | None = None  # public key material, when known (issuer export or chain event)
 
 
 def key_status_at(
@@ -88,10 +88,14 @@ class TrustSnapshot:
     source: str  # "issuer" (a municipality's own export) | "registry" (read from the chain)
     generated_at: int
     municipalities: Mapping[str, TrustedMunicipality] = field(default_factory=dict)
-    keys: Mapping[str, TrustedKey] = field(default_factory=dict)
+    keys: Mapping[tuple[str, str], TrustedKey] = field(default_factory=dict)  # (municipality, kid) -> key
     chain_id: int | None = None
     registry: str | None = None
     block: int | None = None
+
+    def key(self, municipality: str, kid: str) -> TrustedKey | None:
+        """The key ``kid`` in ``municipality``'s namespace (another city listing the same key does not count)."""
+        return self.keys.get((municipality, kid))
 
     def age(self, now: int) -> int:
         return max(0, now - self.generated_at)
@@ -101,9 +105,9 @@ class TrustSnapshot:
         earlier retirement and the earlier revocation win; a municipality suspended in either stays suspended.
         JWKs and names are kept from either. The merge is as old as its oldest part."""
         keys = dict(self.keys)
-        for kid, key in other.keys.items():
-            mine = keys.get(kid)
-            keys[kid] = key if mine is None else _strictest(mine, key)
+        for ident, key in other.keys.items():
+            mine = keys.get(ident)
+            keys[ident] = key if mine is None else _strictest(mine, key)
         munis = dict(self.municipalities)
         for code, muni in other.municipalities.items():
             mine_m = munis.get(code)
@@ -125,8 +129,8 @@ class TrustSnapshot:
 
         Only keys this snapshot already trusts get a JWK: a published file cannot add a key.
         """
-        keys = {kid: replace(k, jwk=k.jwk or (published.keys[kid].jwk if kid in published.keys else None))
-                for kid, k in self.keys.items()}
+        keys = {ident: replace(k, jwk=k.jwk or (published.keys[ident].jwk if ident in published.keys else None))
+                for ident, k in self.keys.items()}
         munis = {code: replace(m, name=m.name or (published.municipalities[code].name
                                                    if code in published.municipalities else ""))
                  for code, m in self.municipalities.items()}
@@ -154,7 +158,7 @@ class TrustSnapshot:
                     "revoked_at": k.revoked_at,
                     "jwk": dict(k.jwk) if k.jwk else None,
                 }
-                for k in sorted(self.keys.values(), key=lambda k: k.kid)
+                for k in sorted(self.keys.values(), key=lambda k: (k.municipality, k.kid))
             ],
         }
 
@@ -169,13 +173,13 @@ class TrustSnapshot:
                 for m in data["municipalities"]
             }
             keys = {
-                str(k["kid"]): TrustedKey(
+                (str(k["municipality"]), str(k["kid"])): TrustedKey(
                     kid=str(k["kid"]),
                     municipality=str(k["municipality"]),
                     valid_from=int(k["valid_from"]),
                     retired_at=_opt_int(k.get("retired_at")),
                     revoked_at=_opt_int(k.get("revoked_at")),
-                    jwk={str(a): str(b) for a, b in k["jwk"].items()} if k.get("jwk") else None,
+                    jwk=dict(k["jwk"]) if k.get("jwk") else None,
                 )
                 for k in data["keys"]
             }
@@ -252,15 +256,17 @@ def _merge_all(snaps: list[TrustSnapshot]) -> TrustSnapshot | None:
 def snapshot_from_registry(data: Mapping[str, Any]) -> TrustSnapshot:
     """A TrustSnapshot from ``Registry.trust_snapshot()`` (times are the pinned block's)."""
     munis: dict[str, TrustedMunicipality] = {}
-    keys: dict[str, TrustedKey] = {}
+    keys: dict[tuple[str, str], TrustedKey] = {}
     for m in data["municipalities"]:
         code = str(m["code"])
         munis[code] = TrustedMunicipality(code=code, suspended=bool(m["suspended"]))
         for k in m["keys"]:
             raw = bytes.fromhex(str(k["thumbprint"]).removeprefix("0x"))
             kid = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-            keys[kid] = TrustedKey(kid=kid, municipality=code, valid_from=int(k["valid_from"]),
-                                   retired_at=_opt_int(k.get("retired_at")), revoked_at=_opt_int(k.get("revoked_at")))
+            keys[(code, kid)] = TrustedKey(kid=kid, municipality=code, valid_from=int(k["valid_from"]),
+                                           retired_at=_opt_int(k.get("retired_at")),
+                                           revoked_at=_opt_int(k.get("revoked_at")),
+                                           jwk=dict(k["jwk"]) if k.get("jwk") else None)  # published on chain
     return TrustSnapshot(source="registry", generated_at=int(data["block_time"]), municipalities=munis, keys=keys,
                          chain_id=int(data["chain_id"]), registry=str(data["registry"]),
                          block=int(data["block_number"]))

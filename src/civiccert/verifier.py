@@ -217,10 +217,17 @@ class Verifier:
             return draft
         envelope = {"iss": decoded.iss, "iat": decoded.iat, "exp": decoded.exp, "nbf": decoded.nbf}
         draft.issuer_code = _issuer_code(decoded.iss)
-        jwk = self._trusted_jwk(decoded.kid, None, draft.issuer_code)
-        if jwk is None:
-            draft.set(CheckName.SIGNATURE, Outcome.UNKNOWN, ReasonCode.KEY_UNKNOWN,
-                      "no trusted public key for this printed copy's key id")
+        try:
+            jwk = self._trusted_jwk(decoded.kid, None, draft.issuer_code)
+        except ChainError:
+            jwk = None
+            draft.set(CheckName.SIGNATURE, Outcome.UNKNOWN, ReasonCode.CHAIN_UNREACHABLE,
+                      "the issuer's public key could not be read from the chain")
+        if CheckName.SIGNATURE in draft.checks:
+            pass  # already UNKNOWN: the node is down
+        elif jwk is None:
+            draft.set(CheckName.SIGNATURE, Outcome.FAILED if self._authoritative() else Outcome.UNKNOWN,
+                      ReasonCode.KEY_UNKNOWN, "no trusted public key for this printed copy's key id")
         elif paper_payload.verify_paper_signature(decoded, self._public_key(decoded.kid, jwk)):
             draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, decoded.alg)
         else:
@@ -262,7 +269,7 @@ class Verifier:
     def _classify_failure(self, draft: _Draft, exc: CredentialError) -> None:
         code = exc.code
         if draft.checks.get(CheckName.FORMAT) is None and code not in _SIGNATURE_CODES | _DISCLOSURE_CODES | \
-                _BINDING_CODES | {ReasonCode.KEY_UNKNOWN}:
+                _BINDING_CODES | {ReasonCode.KEY_UNKNOWN, ReasonCode.CHAIN_UNREACHABLE}:
             draft.set(CheckName.FORMAT, Outcome.FAILED, code, "input is not a well-formed SD-JWT")
             return
         draft.set(CheckName.FORMAT, Outcome.PASSED, ReasonCode.OK)
@@ -272,6 +279,8 @@ class Verifier:
         elif code in _BINDING_CODES:
             draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK)
             draft.set(CheckName.HOLDER_BINDING, Outcome.FAILED, code)
+        elif code is ReasonCode.CHAIN_UNREACHABLE:
+            draft.set(CheckName.SIGNATURE, Outcome.UNKNOWN, code, "issuer key could not be looked up")
         elif code is ReasonCode.KEY_UNKNOWN:
             outcome = Outcome.FAILED if self._authoritative() else Outcome.UNKNOWN
             draft.set(CheckName.SIGNATURE, outcome, code, "signing key is not trusted")
@@ -286,7 +295,10 @@ class Verifier:
         if not isinstance(kid, str):
             raise CredentialError(ReasonCode.KEY_UNKNOWN, "header has no kid")
         draft.kid = kid
-        jwk = self._trusted_jwk(kid, header.get("jwk"), _issuer_code(payload.get("iss")))
+        try:
+            jwk = self._trusted_jwk(kid, header.get("jwk"), _issuer_code(payload.get("iss")))
+        except ChainError as exc:  # the node is down: the key cannot be looked up, which is not a bad key
+            raise CredentialError(ReasonCode.CHAIN_UNREACHABLE, "issuer key could not be looked up") from exc
         if jwk is None:
             raise CredentialError(ReasonCode.KEY_UNKNOWN, "no trusted key for this kid")
         return self._public_key(kid, jwk)
@@ -304,16 +316,18 @@ class Verifier:
         registry, whose answer comes in the same batch as anchor and revocation: the ISSUER check fails
         the credential when the registry does not know the key); else the JWK issuer ``code`` published in its
         own namespace of the registry (``code`` from the unverified ``iss``; the ISSUER check re-reads it)."""
-        known = self._trust.keys.get(kid) if self._trust else None
+        known = self._trust.key(code, kid) if self._trust and code else None
         if known is not None and known.jwk:
             return known.jwk
         if isinstance(header_jwk, Mapping) and jwk_thumbprint(header_jwk) == kid and (
                 known is not None or self._registry is not None):
-            return {str(k): str(v) for k, v in header_jwk.items()}
+            return dict(header_jwk)  # as given: public_key_from_jwk validates every member
         if self._registry is not None and code is not None:
             try:
                 return self._registry.public_jwk(code, kid)
-            except ChainError:
+            except ChainError as exc:
+                if exc.code is ReasonCode.CHAIN_UNREACHABLE:
+                    raise
                 return None
         return None
 
@@ -447,7 +461,7 @@ class Verifier:
                       f"snapshot is {self._trust.age(int(self._clock()))} s old")
             return
         else:
-            key, muni = self._trust.keys.get(kid), self._trust.municipalities.get(code)
+            key, muni = self._trust.key(code, kid), self._trust.municipalities.get(code)
             where = f"trust snapshot, {self._trust.age(int(self._clock()))} s old"
         verdict = key_status_at(key, muni, code, at, skew=self._policy.skew_seconds)
         if verdict in (ReasonCode.ISSUER_NOT_REGISTERED, ReasonCode.KEY_UNKNOWN) and not isinstance(

@@ -11,6 +11,7 @@ from civiccert import ConfigError, ReasonCode, TrustSnapshot
 from civiccert.trust import TrustedKey, TrustedMunicipality, key_status_at
 
 MUNI = TrustedMunicipality("122076", "松戸市")
+K1 = ("122076", "k1")
 KEY = TrustedKey(kid="k1", municipality="122076", valid_from=1_000, retired_at=5_000, revoked_at=None)
 
 
@@ -35,7 +36,7 @@ def test_key_status_at_covers_every_rule(key: TrustedKey | None, muni: TrustedMu
 
 def test_snapshot_round_trips_through_a_file(tmp_path: Path) -> None:
     snap = TrustSnapshot(source="registry", generated_at=42, municipalities={"122076": MUNI},
-                         keys={"k1": KEY}, chain_id=31337, registry="0x" + "ab" * 20, block=7)
+                         keys={K1: KEY}, chain_id=31337, registry="0x" + "ab" * 20, block=7)
     path = tmp_path / "trust.json"
     snap.save(path)
     assert TrustSnapshot.load(path) == snap
@@ -44,11 +45,11 @@ def test_snapshot_round_trips_through_a_file(tmp_path: Path) -> None:
 def test_merge_never_loosens_trust() -> None:
     registry = TrustSnapshot(source="registry", generated_at=10,
                              municipalities={"122076": TrustedMunicipality("122076", suspended=True)},
-                             keys={"k1": TrustedKey("k1", "122076", 1_000, retired_at=9_000, revoked_at=3_000)})
+                             keys={K1: TrustedKey("k1", "122076", 1_000, retired_at=9_000, revoked_at=3_000)})
     export = TrustSnapshot(source="issuer", generated_at=20, municipalities={"122076": MUNI},
-                           keys={"k1": TrustedKey("k1", "122076", 0, jwk={"kty": "EC"})})
+                           keys={K1: TrustedKey("k1", "122076", 0, jwk={"kty": "EC"})})
     for merged in (registry.merged(export), export.merged(registry)):
-        key = merged.keys["k1"]
+        key = merged.keys[K1]
         assert (key.valid_from, key.retired_at, key.revoked_at) == (1_000, 9_000, 3_000)
         assert key.jwk == {"kty": "EC"}
         assert merged.municipalities["122076"].suspended is True
@@ -58,17 +59,17 @@ def test_merge_never_loosens_trust() -> None:
 def test_exports_lend_keys_to_a_registry_snapshot_but_never_override_it(tmp_path: Path) -> None:
     registry = TrustSnapshot(source="registry", generated_at=10,
                              municipalities={"122076": TrustedMunicipality("122076", suspended=True)},
-                             keys={"k1": TrustedKey("k1", "122076", 1_000, revoked_at=3_000)})
+                             keys={K1: TrustedKey("k1", "122076", 1_000, revoked_at=3_000)})
     export = TrustSnapshot(source="issuer", generated_at=20, municipalities={"122076": MUNI},
-                           keys={"k1": TrustedKey("k1", "122076", 0, jwk={"kty": "EC"}),
-                                 "k2": TrustedKey("k2", "122076", 0, jwk={"kty": "EC"})})
+                           keys={K1: TrustedKey("k1", "122076", 0, jwk={"kty": "EC"}),
+                                 ("122076", "k2"): TrustedKey("k2", "122076", 0, jwk={"kty": "EC"})})
     registry.save(tmp_path / "snapshot.json")
     export.save(tmp_path / "export.json")
     loaded = TrustSnapshot.load_many([tmp_path / "export.json", tmp_path / "snapshot.json"])
     assert loaded is not None
-    assert set(loaded.keys) == {"k1"}  # an export cannot add a key the registry does not list
-    assert loaded.keys["k1"].revoked_at == 3_000
-    assert loaded.keys["k1"].jwk == {"kty": "EC"}
+    assert set(loaded.keys) == {K1}  # an export cannot add a key the registry does not list
+    assert loaded.keys[K1].revoked_at == 3_000
+    assert loaded.keys[K1].jwk == {"kty": "EC"}
     assert loaded.municipalities["122076"].suspended is True
     assert loaded.municipalities["122076"].name == "松戸市"
 
@@ -81,3 +82,13 @@ def test_bad_trust_files_raise_trust_file_invalid(tmp_path: Path, content: str) 
     with pytest.raises(ConfigError) as info:
         TrustSnapshot.load(path)
     assert info.value.code is ReasonCode.TRUST_FILE_INVALID
+
+
+def test_the_same_key_listed_by_two_municipalities_stays_two_entries() -> None:
+    """Another city may list our public key in its own namespace; it never replaces ours."""
+    ours = TrustedKey("k1", "122076", 1_000)
+    squatter = TrustedKey("k1", "011002", 1_000, revoked_at=1_001)
+    snap = TrustSnapshot(source="registry", generated_at=1, municipalities={"122076": MUNI},
+                         keys={K1: ours, ("011002", "k1"): squatter})
+    assert snap.key("122076", "k1") == ours
+    assert key_status_at(snap.key("122076", "k1"), MUNI, "122076", 5_000) is ReasonCode.OK

@@ -24,7 +24,8 @@ def test_offline_a_revoked_key_cannot_vouch_for_an_unanchored_issuance_time(worl
     [key] = export.keys.values()
     snapshot = TrustSnapshot(source="registry", generated_at=export.generated_at,
                              municipalities=export.municipalities,
-                             keys={key.kid: dataclasses.replace(key, revoked_at=2**40)})  # revoked, later than iat
+                             # revoked, later than iat
+                             keys={(key.municipality, key.kid): dataclasses.replace(key, revoked_at=2**40)})
     result = cc.Verifier(trust=snapshot).verify(cred)
     assert result.verdict is cc.Verdict.INDETERMINATE  # iat is the forger's word; no anchor was checked
     assert _codes(result)["issuer"] == "issuance_time_unverified"
@@ -55,3 +56,24 @@ def test_receipts_that_are_not_objects_make_the_file_malformed(world: World, tmp
     result = world.online_verifier().verify(text)
     assert result.verdict is cc.Verdict.INVALID
     assert _codes(result)["format"] == "malformed"
+
+
+def test_the_issuer_refuses_a_record_of_another_municipality(world: World) -> None:
+    record = world.household()
+    other = dataclasses.replace(record, municipality=dataclasses.replace(record.municipality, name="千代田区"))
+    with pytest.raises(cc.RecordError) as info:
+        world.issuer.issue(other)
+    assert info.value.code is cc.ReasonCode.FIELD_INVALID
+    assert info.value.field == "municipality"
+
+
+def test_node_down_while_resolving_the_key_is_indeterminate(world: World) -> None:
+    cred = world.issue_anchored()
+    from civiccert.credentials import sdjwt
+
+    bare = sdjwt.issue({"iss": "urn:civiccert:lg:122076", "iat": 1, "exp": 2**40, "vct": cc.VCT_RESIDENT_RECORD,
+                        "municipality": {"code": "122076", "name": "松戸市"}}, world.issuer.key)  # no header JWK
+    down = cc.OnlineRegistry.lazy(lambda: cc.connect("http://127.0.0.1:9", timeout=1), world.registry.address)
+    for item in (bare, cred):
+        result = cc.Verifier(registry=down).verify(item)
+        assert result.verdict is cc.Verdict.INDETERMINATE, result.to_dict()["checks"]
