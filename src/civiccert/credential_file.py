@@ -6,14 +6,13 @@ with its receipt at any time without touching the signature.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from civiccert.credentials.jose import json_parse
+from civiccert.credentials.jose import b64url_decode, b64url_encode, json_parse
 from civiccert.errors import CredentialError, ReasonCode
 from civiccert.fileio import write_atomic
 
@@ -44,7 +43,7 @@ class CredentialFile:
             "id": self.id,
             "vct": self.vct,
             "sd_jwt": self.sd_jwt,
-            "paper": base64.urlsafe_b64encode(self.paper_cose).decode().rstrip("=") if self.paper_cose else None,
+            "paper": b64url_encode(self.paper_cose) if self.paper_cose else None,
             "receipt": dict(self.receipt) if self.receipt else None,
             "paper_receipt": dict(self.paper_receipt) if self.paper_receipt else None,
             "presentation": self.presentation,
@@ -70,7 +69,7 @@ class CredentialFile:
                 id=str(data["id"]),
                 vct=str(data["vct"]),
                 sd_jwt=_require_str(data["sd_jwt"]),
-                paper_cose=base64.urlsafe_b64decode(paper + "=" * (-len(paper) % 4)) if paper else None,
+                paper_cose=b64url_decode(paper, field="paper") if paper else None,
                 receipt=data.get("receipt") or None,
                 paper_receipt=data.get("paper_receipt") or None,
                 presentation=data.get("presentation") is True,

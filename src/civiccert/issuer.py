@@ -37,7 +37,6 @@ from civiccert.verifier import ISSUER_PREFIX
 __all__ = ["Issuer", "RevocationReason"]
 
 DAY = 24 * 3600
-_ENVELOPE_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "vct", "cnf", "status"})
 _KEYSTORE_ITERATIONS = 2**15
 
 
@@ -293,7 +292,7 @@ class Issuer:
             raise ConfigError(ReasonCode.CONFIG_INVALID, "credential was issued without a paper form")
         verified = sdjwt.verify(cred.sd_jwt, resolve_key=lambda _h, _p: self.key.public_key,
                                 algorithms=(self.key.alg,), check_validity=False)
-        claims = {k: v for k, v in verified.claims.items() if k not in _ENVELOPE_CLAIMS}
+        claims = {k: v for k, v in verified.claims.items() if k not in sdjwt.NEVER_DISCLOSABLE}
         text = paper_payload.qr_text(cred.paper_cose, cred.paper_receipt)
         return render_pdf(cred.vct, claims, text, out, sample=self.config.sample)
 

@@ -6,13 +6,13 @@ municipalities are read once per verifier, since a batch of credentials comes fr
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from civiccert.chain.nodes import Chain
 from civiccert.chain.registry import KeyInfo, Registry, format_municipality_code, municipality_code
+from civiccert.credentials.keys import thumbprint_of
 from civiccert.trust import TrustedKey, TrustedMunicipality
 
 __all__ = ["ChainStatus", "OnlineRegistry", "RootStatus"]
@@ -80,7 +80,7 @@ class OnlineRegistry:
     def key(self, code: str, kid: str) -> TrustedKey | None:
         """Key ``kid`` in issuer ``code``'s namespace (another municipality registering it changes nothing)."""
         if (code, kid) not in self._keys:
-            thumb = _kid_bytes(kid)
+            thumb = thumbprint_of(kid)
             info = self.registry.key(municipality_code(code), thumb) if thumb is not None else None
             self._keys[(code, kid)] = None if info is None else _trusted_key(kid, info)
         return self._keys[(code, kid)]
@@ -89,7 +89,7 @@ class OnlineRegistry:
         """The key's public JWK as issuer ``code`` published it on chain at registration (bound to the
         thumbprint there)."""
         if (code, kid) not in self._jwks:
-            thumb = _kid_bytes(kid)
+            thumb = thumbprint_of(kid)
             self._jwks[(code, kid)] = (self.registry.public_jwk(municipality_code(code), thumb)
                                        if thumb is not None else None)
         return self._jwks[(code, kid)]
@@ -131,7 +131,7 @@ class OnlineRegistry:
         new_keys = sorted({(code, kid) for code, kid, _, _ in queries
                            if code and kid and (code, kid) not in self._keys})
         new_codes = sorted({code for code, _, _, _ in queries if code and code not in self._munis})
-        thumbs = {kid: _kid_bytes(kid) for _, kid in new_keys}
+        thumbs = {kid: thumbprint_of(kid) for _, kid in new_keys}
         calls += [("keyInfo", (municipality_code(code), thumbs[kid])) for code, kid in new_keys
                   if thumbs[kid] is not None]
         calls += [("municipalityInfo", (municipality_code(code),)) for code in new_codes]
@@ -166,11 +166,4 @@ def _trusted_key(kid: str, info: KeyInfo) -> TrustedKey:
     return TrustedKey(kid=kid, municipality=format_municipality_code(info.municipality), valid_from=info.valid_from,
                       retired_at=info.retired_at or None, revoked_at=info.revoked_at or None)
 
-
-def _kid_bytes(kid: str) -> bytes | None:
-    try:
-        raw = base64.urlsafe_b64decode(kid + "=" * (-len(kid) % 4))
-    except (ValueError, TypeError):
-        return None
-    return raw if len(raw) == 32 else None
 

@@ -8,7 +8,6 @@ rule below is the only one in the code base.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from civiccert.credentials.jose import json_parse
+from civiccert.credentials.keys import kid_of
 from civiccert.errors import ConfigError, CredentialError, ReasonCode
 from civiccert.fileio import write_atomic
 
@@ -261,8 +261,7 @@ def snapshot_from_registry(data: Mapping[str, Any]) -> TrustSnapshot:
         code = str(m["code"])
         munis[code] = TrustedMunicipality(code=code, suspended=bool(m["suspended"]))
         for k in m["keys"]:
-            raw = bytes.fromhex(str(k["thumbprint"]).removeprefix("0x"))
-            kid = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+            kid = kid_of(bytes.fromhex(str(k["thumbprint"]).removeprefix("0x")))
             keys[(code, kid)] = TrustedKey(kid=kid, municipality=code, valid_from=int(k["valid_from"]),
                                            retired_at=_opt_int(k.get("retired_at")),
                                            revoked_at=_opt_int(k.get("revoked_at")),

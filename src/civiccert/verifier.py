@@ -33,7 +33,6 @@ __all__ = ["Policy", "Verifier"]
 
 ISSUER_PREFIX = "urn:civiccert:lg:"
 _KNOWN_VCTS = frozenset({VCT_RESIDENT_RECORD, VCT_SEAL_CERTIFICATE})
-_ENVELOPE = ("iss", "iat", "nbf", "exp", "vct", "cnf", "status", "_sd_alg")
 
 _DISCLOSURE_CODES = frozenset({
     ReasonCode.DISCLOSURE_MALFORMED, ReasonCode.DISCLOSURE_UNREFERENCED, ReasonCode.DISCLOSURE_DUPLICATE,
@@ -195,7 +194,7 @@ class Verifier:
         payload = verified.payload
         draft.credential_hash = sdjwt.credential_hash(verified.issuer_signed_jwt)
         draft.vct = str(payload.get("vct"))
-        draft.claims = {k: v for k, v in verified.claims.items() if k not in _ENVELOPE}
+        draft.claims = {k: v for k, v in verified.claims.items() if k not in sdjwt.NEVER_DISCLOSABLE}  # no envelope
         self._common_envelope(draft, payload, verified.claims.get("municipality"))
         return draft
 

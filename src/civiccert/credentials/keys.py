@@ -27,9 +27,11 @@ __all__ = [
     "PublicKey",
     "jwk_thumbprint",
     "jwks",
+    "kid_of",
     "passphrase_from_env",
     "public_jwk_of",
     "public_key_from_jwk",
+    "thumbprint_of",
     "verify_signature",
 ]
 
@@ -46,6 +48,20 @@ _THUMBPRINT_MEMBERS = {
 }
 _ALG_OF: dict[tuple[Any, Any], str] = {("EC", "P-256"): "ES256", ("OKP", "Ed25519"): "EdDSA"}
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+def kid_of(thumbprint: bytes) -> str:
+    """The RFC 7638 key id (base64url) of a 32-byte thumbprint, as the registry stores it."""
+    return b64url_encode(thumbprint)
+
+
+def thumbprint_of(kid: str) -> bytes | None:
+    """The 32-byte thumbprint a key id stands for; None when ``kid`` is not one."""
+    try:
+        raw = b64url_decode(kid, field="kid")
+    except CredentialError:
+        return None
+    return raw if len(raw) == 32 else None
 
 
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
