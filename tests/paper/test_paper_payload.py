@@ -260,3 +260,10 @@ def test_capacity_table_matches_iso_endpoints() -> None:
         3391,
     )
     assert min_version(3392) is None
+
+
+def test_paper_credential_hash_is_the_decoded_hash(signer: ThrowawaySigner) -> None:
+    from civiccert.paper.payload import paper_credential_hash
+
+    cose = _encode(signer, household(2))
+    assert paper_credential_hash(cose) == decode_qr_text(qr_text(cose)).credential_hash

@@ -266,7 +266,10 @@ def _loads(data: bytes) -> Any:
 def paper_credential_hash(cose: bytes) -> bytes:
     """SHA-256 of what the issuer signed (the COSE Sig_structure), not of the COSE bytes: re-encoding the
     container or re-randomising an ECDSA signature yields the same hash, so a revocation cannot be dodged."""
-    return decode_qr_text(qr_text(cose)).credential_hash
+    tagged = _loads(cose)
+    if not isinstance(tagged, cbor2.CBORTag) or tagged.tag != _COSE_SIGN1_TAG or len(tagged.value) != 4:
+        raise _invalid("COSE_Sign1 structure")
+    return hashlib.sha256(_sig_structure(_bytes(tagged.value[0]), _bytes(tagged.value[2]))).digest()
 
 
 def decode_qr_text(text: str) -> PaperPayload:
