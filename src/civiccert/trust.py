@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from civiccert.credentials.jose import json_parse
-from civiccert.credentials.keys import kid_of
+from civiccert.credentials.keys import jwk_thumbprint, kid_of
 from civiccert.errors import ConfigError, CredentialError, ReasonCode
 from civiccert.fileio import write_atomic
 
@@ -47,6 +47,11 @@ class TrustedKey:
     retired_at: int | None = None
     revoked_at: int | None = None
     jwk: Mapping[str, Any] | None = None  # public key material, when known (issuer export or chain event)
+
+    def __post_init__(self) -> None:
+        # a key id names exactly one public key: a JWK that hashes to another id is a forgery, not a key
+        if self.jwk is not None and _thumbprint(self.jwk) != self.kid:
+            raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "a public key does not match its key id", field="jwk")
 
 
 def key_status_at(
@@ -234,6 +239,13 @@ class TrustSnapshot:
 
 def _opt_int(value: object) -> int | None:
     return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def _thumbprint(jwk: Mapping[str, Any]) -> str | None:
+    try:
+        return jwk_thumbprint(jwk)
+    except (CredentialError, KeyError, TypeError, ValueError):
+        return None
 
 
 def _strictest(a: TrustedKey, b: TrustedKey) -> TrustedKey:

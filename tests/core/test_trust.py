@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from civiccert import ConfigError, ReasonCode, TrustSnapshot
+from civiccert import ConfigError, IssuerKey, ReasonCode, TrustSnapshot
 from civiccert.trust import TrustedKey, TrustedMunicipality, key_status_at
 
 MUNI = TrustedMunicipality("122076", "松戸市")
 K1 = ("122076", "k1")
+REAL = IssuerKey.generate()
+JWK = REAL.public_jwk()
 KEY = TrustedKey(kid="k1", municipality="122076", valid_from=1_000, retired_at=5_000, revoked_at=None)
 
 
@@ -47,11 +49,10 @@ def test_merge_never_loosens_trust() -> None:
                              municipalities={"122076": TrustedMunicipality("122076", suspended=True)},
                              keys={K1: TrustedKey("k1", "122076", 1_000, retired_at=9_000, revoked_at=3_000)})
     export = TrustSnapshot(source="issuer", generated_at=20, municipalities={"122076": MUNI},
-                           keys={K1: TrustedKey("k1", "122076", 0, jwk={"kty": "EC"})})
+                           keys={K1: TrustedKey("k1", "122076", 0)})
     for merged in (registry.merged(export), export.merged(registry)):
         key = merged.keys[K1]
         assert (key.valid_from, key.retired_at, key.revoked_at) == (1_000, 9_000, 3_000)
-        assert key.jwk == {"kty": "EC"}
         assert merged.municipalities["122076"].suspended is True
         assert merged.generated_at == 10  # as old as its oldest part
 
@@ -61,15 +62,14 @@ def test_exports_lend_keys_to_a_registry_snapshot_but_never_override_it(tmp_path
                              municipalities={"122076": TrustedMunicipality("122076", suspended=True)},
                              keys={K1: TrustedKey("k1", "122076", 1_000, revoked_at=3_000)})
     export = TrustSnapshot(source="issuer", generated_at=20, municipalities={"122076": MUNI},
-                           keys={K1: TrustedKey("k1", "122076", 0, jwk={"kty": "EC"}),
-                                 ("122076", "k2"): TrustedKey("k2", "122076", 0, jwk={"kty": "EC"})})
+                           keys={K1: TrustedKey("k1", "122076", 0),
+                                 ("122076", REAL.kid): TrustedKey(REAL.kid, "122076", 0, jwk=JWK)})
     registry.save(tmp_path / "snapshot.json")
     export.save(tmp_path / "export.json")
     loaded = TrustSnapshot.load_many([tmp_path / "export.json", tmp_path / "snapshot.json"])
     assert loaded is not None
     assert set(loaded.keys) == {K1}  # an export cannot add a key the registry does not list
     assert loaded.keys[K1].revoked_at == 3_000
-    assert loaded.keys[K1].jwk == {"kty": "EC"}
     assert loaded.municipalities["122076"].suspended is True
     assert loaded.municipalities["122076"].name == "松戸市"
 
@@ -92,3 +92,19 @@ def test_the_same_key_listed_by_two_municipalities_stays_two_entries() -> None:
                          keys={K1: ours, ("011002", "k1"): squatter})
     assert snap.key("122076", "k1") == ours
     assert key_status_at(snap.key("122076", "k1"), MUNI, "122076", 5_000) is ReasonCode.OK
+
+
+def test_a_public_key_must_hash_to_its_key_id(tmp_path: Path) -> None:
+    """An export pairing a trusted key id with somebody else's public key is refused, not believed."""
+    attacker = IssuerKey.generate().public_jwk()
+    with pytest.raises(ConfigError) as info:
+        TrustedKey(REAL.kid, "122076", 0, jwk=attacker)
+    assert info.value.code is ReasonCode.TRUST_FILE_INVALID
+    good = TrustSnapshot(source="issuer", generated_at=1, municipalities={"122076": MUNI},
+                         keys={("122076", REAL.kid): TrustedKey(REAL.kid, "122076", 0, jwk=JWK)})
+    path = tmp_path / "export.json"
+    good.save(path)
+    path.write_text(path.read_text().replace(JWK["x"], attacker["x"]).replace(JWK["y"], attacker["y"]))
+    with pytest.raises(ConfigError) as loaded:
+        TrustSnapshot.load(path)
+    assert loaded.value.code is ReasonCode.TRUST_FILE_INVALID
