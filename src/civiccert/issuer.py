@@ -18,7 +18,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from civiccert.anchoring import Anchorer
+from civiccert.anchoring import Anchorer, RevocationOutcome
 from civiccert.chain.nodes import Chain, connect
 from civiccert.chain.registry import Registry
 from civiccert.credential_file import CredentialFile
@@ -28,7 +28,7 @@ from civiccert.credentials.keys import IssuerKey
 from civiccert.errors import ConfigError, JournalError, ReasonCode, RecordError
 from civiccert.fileio import write_atomic
 from civiccert.home import ChainSettings, HomeConfig
-from civiccert.journal import CredentialEntry, CredentialKind, SqliteJournal, new_credential_id
+from civiccert.journal import CredentialEntry, CredentialKind, RevocationState, SqliteJournal, new_credential_id
 from civiccert.paper import payload as paper_payload
 from civiccert.records import ResidentRecord, SealCertificate
 from civiccert.trust import TrustedKey, TrustedMunicipality, TrustSnapshot
@@ -246,7 +246,9 @@ class Issuer:
         """Anchor what is pending (``force``: now, not only when the batch is full or old enough)."""
         anchorer = self._require_anchorer()
         anchorer.resume()
-        return anchorer.flush(force=force, progress=progress)
+        outcomes = anchorer.flush(force=force, progress=progress)
+        anchorer.reconcile()  # a recent anchor dropped by a reorg goes back to be anchored again
+        return outcomes
 
     def with_receipts(self, cred: CredentialFile) -> CredentialFile:
         """The same credential file with its anchoring receipts, if its batch is anchored by now."""
@@ -256,16 +258,32 @@ class Issuer:
         paper_receipt = anchorer.receipt(twin) if twin and cred.paper_cose else None
         return cred.with_receipts(receipt, paper_receipt)
 
-    def revoke(self, cred: CredentialFile | str, reason: int = RevocationReason.UNSPECIFIED) -> None:
-        """Revoke a credential and its paper twin on chain (journaled first, resumable)."""
+    def revoke(self, cred: CredentialFile | str, reason: int = RevocationReason.UNSPECIFIED) -> RevocationOutcome:
+        """Revoke a credential and its paper twin on chain (journaled first, resumable).
+
+        A credential file is matched by its signed content, never by its unsigned ``id`` field alone, so a
+        file carrying somebody else's id cannot make the city revoke somebody else's credential. The outcome
+        says whether the revocation is on chain (``state`` confirmed) or journaled for a retry (``error``).
+        """
         if not 1 <= reason <= 255:
             raise ValueError("revocation reason must be 1..255 (see RevocationReason)")
-        cred_id = cred.id if isinstance(cred, CredentialFile) else cred
         anchorer = self._require_anchorer()
-        try:
-            anchorer.revoke([cred_id], reason)
-        except KeyError as exc:  # pragma: no cover - journal raises its own error
-            raise JournalError(ReasonCode.CREDENTIAL_UNKNOWN, "credential not issued by this home") from exc
+        if isinstance(cred, CredentialFile):
+            journaled = self._journal.credential(cred.id)
+            if journaled.credential_hash != sdjwt.credential_hash(cred.sd_jwt):
+                raise JournalError(ReasonCode.CREDENTIAL_UNKNOWN, "this file's content was not issued under its id")
+            cred_id = cred.id
+        else:
+            cred_id = cred
+        outcome = anchorer.revoke([cred_id], reason)
+        if outcome is not None:
+            return outcome
+        anchorer.resume()  # requested before: retry it now, then report where it stands
+        for record in self._journal.revocations(RevocationState.REQUESTED, RevocationState.SENT):
+            if cred_id in record.credential_ids:
+                return RevocationOutcome(record.revocation_id, record.credential_ids, record.state, None,
+                                         error=record.last_error, next_attempt_at=record.next_attempt_at)
+        return RevocationOutcome(0, (cred_id,), RevocationState.CONFIRMED, None)
 
     def status(self) -> dict[str, Any]:
         """Counts by state; with a chain, also the open batches' last error code and next retry time."""

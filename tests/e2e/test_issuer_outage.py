@@ -38,13 +38,16 @@ def test_node_outage_keeps_credentials_pending_then_anchors_them(tmp_path: Path)
         assert status["last_error"] == "chain_unreachable"
         assert issuer.with_receipts(cred).receipt is None
 
+        pending = issuer.revoke(cred)  # asked while the node is down: journaled, and said so
+        assert pending.error is cc.ReasonCode.CHAIN_UNREACHABLE
+
         node = cc.AnvilNode(state_path=state, port=port).start()  # back, same URL, same chain state
         issuer.anchor()
         assert issuer.status()["anchored"] == 2
         anchored = issuer.with_receipts(cred)
         assert anchored.receipt is not None
         verifier = cc.Verifier(registry=cc.OnlineRegistry.of(chain, registry.address))
-        assert verifier.verify(anchored).verdict is cc.Verdict.VALID
+        assert verifier.verify(anchored).reasons == [cc.ReasonCode.REVOKED]  # the journaled revocation landed
         issuer.close()
     finally:
         node.stop()

@@ -77,3 +77,13 @@ def test_node_down_while_resolving_the_key_is_indeterminate(world: World) -> Non
     for item in (bare, cred):
         result = cc.Verifier(registry=down).verify(item)
         assert result.verdict is cc.Verdict.INDETERMINATE, result.to_dict()["checks"]
+
+
+def test_a_file_with_somebody_elses_id_cannot_revoke_their_credential(world: World) -> None:
+    victim = world.issue_anchored()
+    attacker = world.issue_anchored(world.seal())
+    forged = dataclasses.replace(attacker, id=victim.id)
+    with pytest.raises(cc.JournalError) as info:
+        world.issuer.revoke(forged)
+    assert info.value.code is cc.ReasonCode.CREDENTIAL_UNKNOWN
+    assert world.online_verifier().verify(victim).verdict is cc.Verdict.VALID

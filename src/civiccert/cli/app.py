@@ -11,6 +11,7 @@ import typer
 
 from civiccert.cli import chain_cmd, trust_cmd, verify_cmd
 from civiccert.cli.common import State, emit_json, info, open_issuer, passphrase, require_home
+from civiccert.cli.errors import EXIT_UNAVAILABLE
 
 app = typer.Typer(
     name="civiccert",
@@ -211,13 +212,17 @@ def revoke(
 
     if reason not in RevocationReason.NAMES:
         raise typer.BadParameter(f"unknown reason; one of {', '.join(RevocationReason.NAMES)}", param_hint="--reason")
-    cred_id = CredentialFile.load(credential).id if credential.is_file() else str(credential)
+    target = CredentialFile.load(credential) if credential.is_file() else str(credential)
     issuer = open_issuer(ctx)
     try:
-        issuer.revoke(cred_id, RevocationReason.NAMES[reason])
+        outcome = issuer.revoke(target, RevocationReason.NAMES[reason])
     finally:
         issuer.close()
-    info(f"revoked {cred_id} ({reason})")
+    if outcome.error is not None:
+        info(f"revocation journaled but not yet on chain ({outcome.error.value}); it is retried by "
+             "'civiccert anchor' and shown by 'civiccert status'")
+        raise typer.Exit(EXIT_UNAVAILABLE)
+    info(f"revoked {', '.join(outcome.credential_ids)} ({reason})")
 
 
 @app.command()

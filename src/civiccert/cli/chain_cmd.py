@@ -33,7 +33,8 @@ def _chain_dir(ctx: typer.Context) -> Path:
 @app.command()
 def up(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8545,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: a free one, recorded in the home).")] = 0,
+    confirmations: Annotated[int, typer.Option(min=0, help="Blocks on top before a batch counts as anchored.")] = 0,
 ) -> None:
     """Start a local anvil (state persisted in HOME/chain/), deploy the registry and register HOME's issuer."""
     from civiccert.chain.nodes import AnvilNode, connect
@@ -43,7 +44,7 @@ def up(
     chain_dir.mkdir(parents=True, exist_ok=True)
     pid_file = chain_dir / "anvil.pid"
     info_file = chain_dir / "chain.json"
-    if pid_file.exists() and _alive(int(pid_file.read_text())):
+    if pid_file.exists() and _our_anvil(pid_file):
         url = json.loads(info_file.read_text())["url"]
         info(f"anvil already running at {url} (pid {pid_file.read_text().strip()})")
     else:
@@ -61,7 +62,7 @@ def up(
         info(f"registry deployed at {address}")
     info_file.write_text(json.dumps({"url": url, "chain_id": chain.chain_id, "registry": address}, indent=2))
     if state_of(ctx).home is not None:
-        _register_home(ctx, chain, Registry(chain, address, account=admin), address)
+        _register_home(ctx, chain, Registry(chain, address, account=admin), address, confirmations)
     typer.echo(json.dumps({"url": url, "chain_id": chain.chain_id, "registry": address}))
 
 
@@ -73,6 +74,10 @@ def down(ctx: typer.Context) -> None:
     pid_file = _chain_dir(ctx) / "anvil.pid"
     if not pid_file.exists():
         info("no local anvil recorded")
+        return
+    if not _our_anvil(pid_file):  # a stale file: the PID may belong to an unrelated process by now
+        pid_file.unlink()
+        info("anvil was not running")
         return
     stopped = stop_pid(int(pid_file.read_text()))
     pid_file.unlink()
@@ -86,6 +91,7 @@ def deploy(
     admin_keystore: Annotated[Path | None, typer.Option(help="Admin account keystore (Ethereum JSON); "
                               f"passphrase from {ADMIN_KEYSTORE_ENV}. Omit on local dev chains.")] = None,
     chain_id: Annotated[int | None, typer.Option(help="Expected chain id (refuse another chain).")] = None,
+    confirmations: Annotated[int, typer.Option(min=0, help="Blocks on top before a batch counts as anchored.")] = 0,
 ) -> None:
     """Deploy the registry on any EVM JSON-RPC network; with --home, register that issuer too."""
     from civiccert.chain.nodes import connect, dev_account
@@ -96,11 +102,12 @@ def deploy(
     registry = Registry.deploy(chain, admin)
     info(f"registry deployed at {registry.address} (admin {admin.address})")
     if state_of(ctx).home is not None:
-        _register_home(ctx, chain, registry, registry.address)
+        _register_home(ctx, chain, registry, registry.address, confirmations)
     typer.echo(json.dumps({"url": rpc, "chain_id": chain.chain_id, "registry": registry.address}))
 
 
-def _register_home(ctx: typer.Context, chain: Chain, admin_registry: object, address: str) -> None:
+def _register_home(ctx: typer.Context, chain: Chain, admin_registry: object, address: str,
+                   confirmations: int) -> None:
     from civiccert.chain.nodes import fund_dev_account
     from civiccert.chain.registry import Registry
     from civiccert.issuer import Issuer
@@ -114,7 +121,7 @@ def _register_home(ctx: typer.Context, chain: Chain, admin_registry: object, add
             raise ConfigError(ReasonCode.CONFIG_INVALID, "issuer home has no chain account")
         if chain.kind in ("anvil", "ganache", "embedded"):
             fund_dev_account(chain, issuer.account.address)
-        issuer.use_chain(chain, address)
+        issuer.use_chain(chain, address, confirmations=confirmations)
         issuer.register_on_chain(admin_registry)
         info(f"{issuer.config.municipality_name} ({issuer.config.municipality_code}) registered; "
              f"home {home} now anchors on chain {chain.chain_id}")
@@ -149,9 +156,12 @@ def _deployed(chain: Chain, address: str) -> bool:
     return len(chain.w3.eth.get_code(chain.w3.to_checksum_address(address))) > 0
 
 
-def _alive(pid: int) -> bool:
+def _our_anvil(pid_file: Path) -> bool:
+    """Whether the PID in ``pid_file`` is still the anvil that 'chain up' started (not a reused PID)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
         return False
-    return True
+    return bool(cmdline) and Path(cmdline[0].decode(errors="replace")).name == "anvil" and any(
+        str(pid_file.parent).encode() in part for part in cmdline)

@@ -25,7 +25,15 @@ from civiccert.errors import (
     RecordError,
 )
 
-__all__ = ["EXIT_DATA", "EXIT_INTERNAL", "EXIT_IO", "EXIT_USAGE", "exit_code_for", "next_step_for"]
+__all__ = [
+    "EXIT_DATA",
+    "EXIT_INTERNAL",
+    "EXIT_IO",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "exit_code_for",
+    "next_step_for",
+]
 
 EXIT_USAGE = 64
 EXIT_DATA = 65
