@@ -61,13 +61,16 @@ def key_status_at(
     at: int,
     *,
     skew: int = 0,
+    issued_at: int | None = None,
 ) -> ReasonCode:
     """OK when ``key`` belonged to ``issuer_code`` and was valid at ``at``; otherwise the reason why not.
 
     A revoked (compromised) key keeps the credentials issued before the revocation time valid; that is why
     the caller passes the anchoring time when it knows it: a forger with a stolen key can backdate ``iat``
     but cannot backdate a block. ``skew`` tolerates clocks that differ (issuer vs chain) only for the start
-    of validity, never for a revocation.
+    of validity, never for a revocation. With ``issued_at`` (the signed iat), a normal retirement (key
+    rotation) is judged at signing time when the anchor came later, so credentials signed just before a
+    rotation and anchored just after it stay valid; a key must also have been valid when it signed.
     """
     if municipality is None:
         return ReasonCode.ISSUER_NOT_REGISTERED
@@ -77,11 +80,12 @@ def key_status_at(
         return ReasonCode.KEY_UNKNOWN
     if key.municipality != issuer_code:
         return ReasonCode.KEY_WRONG_MUNICIPALITY
+    signed = issued_at if issued_at is not None and issued_at <= at + skew else at
     if key.revoked_at is not None and at >= key.revoked_at:
         return ReasonCode.KEY_REVOKED_BEFORE_ISSUE
-    if at + skew < key.valid_from:
+    if min(at, signed) + skew < key.valid_from:
         return ReasonCode.KEY_NOT_YET_VALID
-    if key.retired_at is not None and at >= key.retired_at:
+    if key.retired_at is not None and signed >= key.retired_at:
         return ReasonCode.KEY_RETIRED
     return ReasonCode.OK
 

@@ -462,7 +462,7 @@ class Verifier:
         else:
             key, muni = self._trust.key(code, kid), self._trust.municipalities.get(code)
             where = f"trust snapshot, {self._trust.age(int(self._clock()))} s old"
-        verdict = key_status_at(key, muni, code, at, skew=self._policy.skew_seconds)
+        verdict = key_status_at(key, muni, code, at, skew=self._policy.skew_seconds, issued_at=draft.issued_at)
         if verdict in (ReasonCode.ISSUER_NOT_REGISTERED, ReasonCode.KEY_UNKNOWN) and not isinstance(
                 status, ChainStatus) and self._trust is not None and self._trust.source != "registry":
             draft.set(CheckName.ISSUER, Outcome.UNKNOWN, verdict, "not in the given trust file")

@@ -108,3 +108,13 @@ def test_a_public_key_must_hash_to_its_key_id(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as loaded:
         TrustSnapshot.load(path)
     assert loaded.value.code is ReasonCode.TRUST_FILE_INVALID
+
+
+def test_a_rotation_does_not_void_credentials_signed_before_it_and_anchored_after() -> None:
+    key = TrustedKey("k1", "122076", valid_from=1_000, retired_at=5_000)
+    assert key_status_at(key, MUNI, "122076", 5_030, issued_at=4_990) is ReasonCode.OK
+    assert key_status_at(key, MUNI, "122076", 5_030, issued_at=5_010) is ReasonCode.KEY_RETIRED
+    assert key_status_at(key, MUNI, "122076", 5_030, issued_at=900) is ReasonCode.KEY_NOT_YET_VALID
+    compromised = TrustedKey("k1", "122076", valid_from=1_000, revoked_at=5_000)
+    # a revocation is judged by the block, never by the signed (forgeable) time
+    assert key_status_at(compromised, MUNI, "122076", 5_030, issued_at=4_990) is ReasonCode.KEY_REVOKED_BEFORE_ISSUE
