@@ -11,6 +11,7 @@ UNKNOWN and the verdict INDETERMINATE. A node that is down never turns a genuine
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -232,7 +233,8 @@ class Verifier:
         else:
             draft.set(CheckName.SIGNATURE, Outcome.FAILED, ReasonCode.SIGNATURE_INVALID)
             return draft
-        draft.set(CheckName.DISCLOSURES, Outcome.PASSED, ReasonCode.OK, "printed copy: every printed item")
+        draft.set(CheckName.DISCLOSURES, Outcome.PASSED, ReasonCode.OK,
+                  "printed copy: compare the page with these claims (a photo has no text to check)")
         if self._policy.require_holder_binding:
             draft.set(CheckName.HOLDER_BINDING, Outcome.FAILED, ReasonCode.HOLDER_BINDING_MISSING,
                       "a printed copy cannot prove who holds it")
@@ -486,9 +488,14 @@ def _bind_to_page(draft: _Draft, page_text: str) -> None:
     """A QR from one copy pasted onto another: the page's certificate serial is not the QR's."""
     certificate = draft.claims.get("certificate")
     serial = certificate.get("serial") if isinstance(certificate, Mapping) else None
-    if not isinstance(serial, str) or serial not in page_text:
+    # the serial as a whole token: "…-0001" must not match a page printed "…-000123"
+    if not isinstance(serial, str) or not re.search(
+            r"(?<![0-9A-Za-z_-])" + re.escape(serial) + r"(?![0-9A-Za-z_-])", page_text):
         draft.set(CheckName.DISCLOSURES, Outcome.FAILED, ReasonCode.DISCLOSURE_MISMATCH,
                   "the QR does not belong to this page (certificate serial differs)")
+    elif CheckName.DISCLOSURES in draft.checks and draft.checks[CheckName.DISCLOSURES].outcome is Outcome.PASSED:
+        draft.set(CheckName.DISCLOSURES, Outcome.PASSED, ReasonCode.OK,
+                  "printed copy: the QR belongs to this PDF page (serial matches)")
 
 
 def _issuer_code(iss: object) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cbor2
@@ -56,3 +57,16 @@ def test_revoked_printed_copy_scanned_from_its_pdf_is_invalid(world: World, tmp_
     assert result.verdict is cc.Verdict.INVALID
     assert result.reasons == [cc.ReasonCode.REVOKED]
     assert result.source == "inkan.pdf p.1"
+
+
+def test_a_serial_that_is_a_prefix_of_the_page_serial_does_not_bind(world: World, tmp_path: Path) -> None:
+    page_cred = world.issue_anchored()  # printed serial MATSUDO-2026-000123
+    short = dataclasses.replace(world.household(), serial="MATSUDO-2026-0001")
+    qr_cred = world.issue_anchored(short)
+    assert qr_cred.paper_cose is not None
+    assert page_cred.paper_cose is not None
+    page_claims = decode_qr_text(qr_text(page_cred.paper_cose, page_cred.paper_receipt)).claims
+    forged = render_pdf(cc.VCT_RESIDENT_RECORD, page_claims, qr_text(qr_cred.paper_cose, qr_cred.paper_receipt),
+                        tmp_path / "prefix.pdf")
+    [result] = world.online_verifier().verify_path(forged)
+    assert _codes(result)["disclosures"] == "disclosure_mismatch"

@@ -90,3 +90,19 @@ def test_blank_image_and_blank_pdf_have_no_qr(tmp_path: Path) -> None:
     with pytest.raises(PaperError) as info:
         scan_image(Image.new("L", (100, 100), 255))
     assert info.value.code is ReasonCode.QR_NOT_FOUND
+
+
+def test_a_huge_pdf_page_is_refused_before_rendering(tmp_path: Path) -> None:
+    """A 1 KB PDF with a 5,000-point page would need ~200 MB per page at 200 dpi: refused up front."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    from civiccert.errors import PaperError, ReasonCode
+    from civiccert.paper.scan import scan
+
+    path = tmp_path / "huge.pdf"
+    canvas = Canvas(str(path), pagesize=(5000, 5000))
+    canvas.drawString(10, 10, "x")
+    canvas.save()
+    with pytest.raises(PaperError) as info:
+        scan(path)
+    assert info.value.code is ReasonCode.PDF_UNREADABLE

@@ -104,6 +104,9 @@ def _scan_pdf(path: Path, dpi: int) -> list[ScanHit]:
         for index in range(len(document)):
             try:
                 page = document[index]
+                width, height = page.get_size()  # points; checked before any pixel is allocated
+                if width * height * (dpi / 72) ** 2 > MAX_IMAGE_PIXELS:
+                    raise PaperError(ReasonCode.PDF_UNREADABLE, "PDF page is too large to rasterise")
                 image = page.render(scale=dpi / 72, grayscale=True).to_pil()
             except (pdfium.PdfiumError, OSError, ValueError) as exc:
                 raise PaperError(ReasonCode.PDF_UNREADABLE, "PDF page cannot be rasterised") from exc
