@@ -25,7 +25,7 @@ from civiccert.credential_file import CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import record_claims
 from civiccert.credentials.keys import IssuerKey
-from civiccert.errors import ConfigError, JournalError, ReasonCode, RecordError
+from civiccert.errors import ConfigError, CredentialError, JournalError, ReasonCode, RecordError
 from civiccert.fileio import write_atomic
 from civiccert.home import ChainSettings, HomeConfig
 from civiccert.journal import CredentialEntry, CredentialKind, RevocationState, SqliteJournal, new_credential_id
@@ -312,6 +312,11 @@ class Issuer:
                                 algorithms=(self.key.alg,), check_validity=False)
         claims = {k: v for k, v in verified.claims.items() if k not in sdjwt.NEVER_DISCLOSABLE}
         text = paper_payload.qr_text(cred.paper_cose, cred.paper_receipt)
+        paper = paper_payload.decode_qr_text(text)
+        # the page prints the digital form; its QR must be that form's own twin, signed by us
+        if paper.cti != sdjwt.credential_hash(cred.sd_jwt)[:8] or not paper_payload.verify_paper_signature(
+                paper, self.key.public_key):
+            raise CredentialError(ReasonCode.DISCLOSURE_MISMATCH, "the paper form is not this credential's twin")
         return render_pdf(cred.vct, claims, text, out, sample=self.config.sample)
 
     # --- trust -------------------------------------------------------------------------------------------

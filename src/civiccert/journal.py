@@ -69,7 +69,7 @@ class CredentialKind(StrEnum):
     """Which form of a certificate a journaled hash belongs to."""
 
     DIGITAL = "digital"  # the SD-JWT VC; hash of the issuer-signed JWT
-    PAPER = "paper"  # the compact signed QR form; hash of the COSE_Sign1 bytes
+    PAPER = "paper"  # the compact signed QR form; hash of its COSE Sig_structure
 
 
 class CredentialState(StrEnum):

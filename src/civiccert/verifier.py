@@ -179,6 +179,8 @@ class Verifier:
                 require_key_binding=policy.require_holder_binding,
                 aud=policy.aud,
                 nonce=policy.nonce,
+                now=self._clock(),
+                skew=policy.skew_seconds,
                 check_validity=False,
             )
         except CredentialError as exc:
@@ -448,6 +450,7 @@ class Verifier:
             else ""
         if known_name:  # the name a business sees comes from a trust source, not from the credential body
             draft.issuer["name"] = known_name
+        draft.issuer["name_verified"] = bool(known_name)  # else it is the name the issuer signed, unchecked
         # issuance time: the block that anchored it when known (cannot be backdated), else iat
         anchored_at = draft.anchor.get("anchored_at")
         at = int(anchored_at or draft.issued_at or 0)

@@ -48,7 +48,8 @@ def _render_one(out: Console, result: Mapping[str, Any], lang: str) -> None:
     out.print(f"[{_VERDICT_STYLE[verdict]}]{_VERDICT_TEXT[lang][verdict]}[/]{source}", highlight=False)
     issuer = result.get("issuer") or {}
     if issuer.get("code"):
-        out.print(f"  {issuer.get('name') or ''} ({issuer['code']})", highlight=False)
+        unverified = "" if issuer.get("name_verified") else (" ※名称は未確認" if lang == "ja" else " (name as signed)")
+        out.print(f"  {issuer.get('name') or ''} ({issuer['code']}){unverified}", highlight=False)
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for column in (("確認項目", "結果", "理由", "補足") if lang == "ja" else ("check", "outcome", "reason", "note")):
         table.add_column(column)

@@ -6,7 +6,8 @@ Digital COVID Certificate: a CWT (RFC 8392) whose private claim ``-65537`` holds
 
 - Protected header: ``{1: alg (-7 ES256 | -8 EdDSA), 3: 61 (application/cwt), 4: kid}``, where kid is the full
   32-byte RFC 7638 thumbprint (no prefix: a kid must name one key, and 32 bytes cost ~40 QR characters).
-- The paper credential hash is SHA-256 of the COSE_Sign1 bytes; it is anchored beside its digital twin.
+- The paper credential hash is SHA-256 of the COSE Sig_structure (what was signed); it is anchored beside its
+  digital twin.
 - The anchoring receipt travels OUTSIDE the signature (it exists only after the batch is anchored):
   QR content = CBOR ``[cose_sign1_bytes, receipt_or_null]``; compact receipt =
   ``[1, chain_id, registry(20), root(32), index, size, [proof(32)...], block, anchored_at_or_null]``.
@@ -87,6 +88,7 @@ class PaperPayload:
     cose: bytes
     credential_hash: bytes  # SHA-256(Sig_structure): the Merkle leaf input and the revocation key
     receipt: dict[str, Any] | None  # DESIGN.md receipt shape without "tx"; None when printed without one
+    cti: bytes | None = None  # CWT ID: the issuer puts the first 8 bytes of the digital twin's hash here
 
 
 def _sig_structure(protected: bytes, payload: bytes) -> bytes:
@@ -317,6 +319,7 @@ def decode_qr_text(text: str) -> PaperPayload:
         cose=cose,
         credential_hash=hashlib.sha256(_sig_structure(protected, payload)).digest(),
         receipt=receipt,
+        cti=cwt.get(_CWT_CTI),
     )
 
 
