@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -321,15 +321,56 @@ class Issuer:
 
     # --- trust -------------------------------------------------------------------------------------------
     def trust_export(self) -> TrustSnapshot:
-        """This municipality's own public key, as it publishes it for offline verifiers."""
+        """This municipality's public keys (the current one and those it rotated out or revoked, with their
+        times), as it publishes them for offline verifiers."""
         code = self.config.municipality_code
-        key = TrustedKey(kid=self.key.kid, municipality=code, valid_from=0, jwk=self.key.public_jwk())
+        keys = {(code, self.key.kid): TrustedKey(kid=self.key.kid, municipality=code, valid_from=0,
+                                                 jwk=self.key.public_jwk())}
+        for old in self.config.extra.get("previous_keys", []):
+            keys[(code, str(old["kid"]))] = TrustedKey(
+                kid=str(old["kid"]), municipality=code, valid_from=0, retired_at=old.get("retired_at"),
+                revoked_at=old.get("revoked_at"), jwk=dict(old["jwk"]))
         return TrustSnapshot(
             source="issuer",
             generated_at=int(self._clock()),
             municipalities={code: TrustedMunicipality(code, self.config.municipality_name)},
-            keys={(code, key.kid): key},
+            keys=keys,
         )
+
+    # --- key lifecycle -----------------------------------------------------------------------------------
+    def rotate_key(self, passphrase: bytes, *, compromised_at: int | None = None) -> IssuerKey:
+        """Replace the signing key: a new key is registered on chain and the old one is retired now, or, with
+        ``compromised_at``, revoked from that time (credentials anchored before it stay valid, later ones do
+        not). The old public key stays in ``trust_export`` so earlier credentials keep verifying offline."""
+        registry = self._require_registry()
+        old = self.key
+        now = int(self._clock())
+        new = IssuerKey.generate(old.alg)
+        registry.register_key(new.thumbprint, now, public_jwk=new.public_jwk())
+        # from here the new key is the home's key; retiring/revoking the old one comes last (a crash before it
+        # leaves the old key valid a little longer, never the home without a usable key)
+        entry: dict[str, Any] = {"kid": old.kid, "jwk": old.public_jwk()}
+        retire_at = now + 1  # the old key's last valid second is the one it last signed in
+        if compromised_at is None:
+            entry["retired_at"] = retire_at
+        else:
+            entry["revoked_at"] = compromised_at
+        new.save(HomeConfig.key_path(self.home), passphrase, overwrite=True)
+        previous = [*self.config.extra.get("previous_keys", []), entry]
+        self.config = replace(self.config, kid=new.kid, extra={**self.config.extra, "previous_keys": previous})
+        self.config.save(self.home)
+        self.key = new
+        if compromised_at is None:
+            registry.retire_key(old.thumbprint, retire_at)
+        else:
+            registry.revoke_key(old.thumbprint, compromised_at)
+        return new
+
+    def _require_registry(self) -> Registry:
+        if self._registry is None:
+            raise ConfigError(ReasonCode.CONFIG_INVALID, "no chain configured for this issuer home "
+                              "(civiccert chain up / chain deploy)")
+        return self._registry
 
     def close(self) -> None:
         self._journal.close()

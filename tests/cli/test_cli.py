@@ -168,6 +168,8 @@ def test_chain_up_issue_anchor_verify_revoke_on_real_anvil(capsys: pytest.Captur
         assert json.loads(snapshot.read_text())["source"] == "registry"
         code, out, _ = run(capsys, "verify", pdf, "--trust", snapshot, "--offline", "--json")
         assert code == 0, out
+        assert run(capsys, "--home", home, "key", "rotate")[0] == 0  # a rotation leaves issued credentials valid
+        assert run(capsys, "verify", cred, *online, "--json")[0] == 0
         assert run(capsys, "--home", home, "revoke", cred, "--reason", "holder_request")[0] == 0
         code, out, _ = run(capsys, "verify", cred, *online, "--json")
         assert code == 1

@@ -21,9 +21,12 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals hold personal data: never print them
     add_completion=False,
 )
+key_app = typer.Typer(help="The issuer's signing key: rotate it, or replace it after a compromise.",
+                      no_args_is_help=True)
 issue_app = typer.Typer(help="Issue a credential from a record JSON file (see examples/records/).",
                         no_args_is_help=True)
 app.add_typer(issue_app, name="issue")
+app.add_typer(key_app, name="key")
 app.add_typer(chain_cmd.app, name="chain")
 app.add_typer(trust_cmd.app, name="trust")
 app.command("verify")(verify_cmd.verify)
@@ -257,6 +260,34 @@ def print_copy(
     finally:
         issuer.close()
     info(f"printed {out}")
+
+
+@key_app.command("rotate")
+def key_rotate(ctx: typer.Context) -> None:
+    """New signing key, registered on chain; the old one is retired now and stays in 'trust export'."""
+    issuer = open_issuer(ctx)
+    try:
+        old = issuer.key.kid
+        new = issuer.rotate_key(passphrase())
+    finally:
+        issuer.close()
+    info(f"key {old} retired; now signing with {new.kid}")
+
+
+@key_app.command("compromised")
+def key_compromised(
+    ctx: typer.Context,
+    since: Annotated[int, typer.Option(help="Unix time from which the old key is not to be trusted.")],
+) -> None:
+    """The signing key leaked: revoke it on chain from SINCE and continue with a new key."""
+    issuer = open_issuer(ctx)
+    try:
+        old = issuer.key.kid
+        new = issuer.rotate_key(passphrase(), compromised_at=since)
+    finally:
+        issuer.close()
+    info(f"key {old} revoked from {since}; now signing with {new.kid}. Credentials anchored before that "
+         "time stay valid; re-issue the others.")
 
 
 @app.command()
