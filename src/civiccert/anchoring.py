@@ -38,7 +38,7 @@ from typing import Any
 from civiccert.chain.merkle import MerkleTree
 from civiccert.chain.registry import Registry, RootInfo, SignedTx, TxOutcome
 from civiccert.errors import ChainError, JournalError, ReasonCode, RegistryError
-from civiccert.journal import BatchRecord, BatchState, Journal, RevocationRecord, RevocationState
+from civiccert.journal import BatchRecord, BatchState, CredentialKind, Journal, RevocationRecord, RevocationState
 
 __all__ = ["RECEIPT_VERSION", "Anchorer", "BatchOutcome", "Progress", "RevocationOutcome"]
 
@@ -97,6 +97,7 @@ class Anchorer:
         registry: Registry,
         *,
         max_batch: int = 10_000,
+        max_paper_batch: int | None = None,
         max_age_seconds: float = 600.0,
         confirmations: int = 0,
         receipt_timeout: float = 5.0,
@@ -114,6 +115,11 @@ class Anchorer:
         self._journal = journal
         self._registry = registry
         self._max_batch = max_batch
+        # printed copies carry their inclusion proof in a QR: small batches of their own keep it short
+        # (32 bytes per doubling); None batches paper and digital forms together
+        if max_paper_batch is not None and not 0 < max_paper_batch < 2**32:
+            raise ValueError("max_paper_batch must be within 1..2**32-1")
+        self._max_paper_batch = max_paper_batch
         self._max_age = max_age_seconds
         self._confirmations = confirmations
         self._receipt_timeout = receipt_timeout
@@ -226,12 +232,20 @@ class Anchorer:
     # --- batching ----------------------------------------------------------------------------------------
 
     def _cut_batches(self, force: bool) -> None:
+        if self._max_paper_batch is None:
+            self._cut(None, self._max_batch, force)
+        else:
+            self._cut(CredentialKind.DIGITAL, self._max_batch, force)
+            self._cut(CredentialKind.PAPER, self._max_paper_batch, force)
+
+    def _cut(self, kind: CredentialKind | None, cap: int, force: bool) -> None:
+        """Cut due batches of at most ``cap`` pending credentials (of ``kind``, when given)."""
         while True:
-            oldest = self._journal.oldest_pending_at()
+            oldest = self._journal.oldest_pending_at(kind)
             if oldest is None:
                 return
-            pending = self._journal.pending(self._max_batch)
-            due = force or len(pending) >= self._max_batch or self._clock() - oldest >= self._max_age
+            pending = self._journal.pending(cap, kind)
+            due = force or len(pending) >= cap or self._clock() - oldest >= self._max_age
             if not due or not pending:
                 return
             tree = MerkleTree([c.credential_hash for c in pending])

@@ -41,6 +41,7 @@ class HomeConfig:
     sample: bool = True  # printed copies carry 見本 until a real issuer configuration turns it off
     validity_days: int = 90
     max_batch: int = 10_000
+    max_paper_batch: int = 64  # a 1-person printed copy's QR then stays within version 22 (docs/paper.md)
     max_batch_age_seconds: int = 60
     chain: ChainSettings | None = None
     extra: dict[str, Any] = field(default_factory=dict)

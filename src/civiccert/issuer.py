@@ -171,6 +171,7 @@ class Issuer:
             raise ConfigError(ReasonCode.CONFIG_INVALID, "no chain account in this issuer home")
         self._registry = Registry(chain, settings.registry, account=self._account)
         self._anchorer = Anchorer(self._journal, self._registry, max_batch=self.config.max_batch,
+                                  max_paper_batch=self.config.max_paper_batch,
                                   max_age_seconds=self.config.max_batch_age_seconds,
                                   confirmations=settings.confirmations, clock=self._clock)
 

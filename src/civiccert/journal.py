@@ -190,12 +190,12 @@ class Journal(Protocol):
         """One credential."""
         ...
 
-    def pending(self, limit: int) -> list[CredentialRecord]:
-        """Up to ``limit`` credentials in no batch, oldest first."""
+    def pending(self, limit: int, kind: CredentialKind | None = None) -> list[CredentialRecord]:
+        """Up to ``limit`` credentials (of ``kind``, when given) in no batch, oldest first."""
         ...
 
-    def oldest_pending_at(self) -> float | None:
-        """``created_at`` of the oldest credential in no batch, None when there is none."""
+    def oldest_pending_at(self, kind: CredentialKind | None = None) -> float | None:
+        """``created_at`` of the oldest credential (of ``kind``) in no batch, None when there is none."""
         ...
 
     def create_batch(self, credential_ids: Sequence[str], root: bytes, *, at: float | None = None) -> BatchRecord:
@@ -533,23 +533,27 @@ class SqliteJournal:
             raise JournalError(ReasonCode.CREDENTIAL_UNKNOWN, "credential is not journaled", field="credential_id")
         return _credential(row)
 
-    def pending(self, limit: int) -> list[CredentialRecord]:
-        """Up to ``limit`` credentials in no batch, in journal order."""
+    def pending(self, limit: int, kind: CredentialKind | None = None) -> list[CredentialRecord]:
+        """Up to ``limit`` credentials (of ``kind``, when given) in no batch, in journal order."""
         if limit <= 0:
             raise ValueError("limit must be positive")
+        kinds = [CredentialKind(kind).value] if kind is not None else [k.value for k in CredentialKind]
         with self._read() as conn:
             rows = conn.execute(
                 f"SELECT {_CREDENTIAL_COLUMNS} FROM credentials c LEFT JOIN batches b USING (batch_id)"  # noqa: S608
-                " WHERE c.batch_id IS NULL ORDER BY c.seq LIMIT ?",
-                (limit,),
+                f" WHERE c.batch_id IS NULL AND c.kind IN ({','.join('?' * len(kinds))}) ORDER BY c.seq LIMIT ?",
+                (*kinds, limit),
             ).fetchall()
         return [_credential(row) for row in rows]
 
-    def oldest_pending_at(self) -> float | None:
-        """``created_at`` of the oldest credential in no batch."""
+    def oldest_pending_at(self, kind: CredentialKind | None = None) -> float | None:
+        """``created_at`` of the oldest credential (of ``kind``, when given) in no batch."""
+        kinds = [CredentialKind(kind).value] if kind is not None else [k.value for k in CredentialKind]
         with self._read() as conn:
             row = conn.execute(
-                "SELECT created_at FROM credentials WHERE batch_id IS NULL ORDER BY seq LIMIT 1"
+                f"SELECT created_at FROM credentials WHERE batch_id IS NULL AND kind IN ({','.join('?' * len(kinds))})"  # noqa: S608
+                " ORDER BY seq LIMIT 1",
+                kinds,
             ).fetchone()
         return None if row is None else float(row[0])
 
