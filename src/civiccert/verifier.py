@@ -57,6 +57,7 @@ class Policy:
     max_trust_age_seconds: int = 7 * 24 * 3600
     check_anchor: bool = True  # only meaningful online; offline reports the anchor as skipped
     algorithms: tuple[str, ...] = ("ES256", "EdDSA")
+    kb_max_age_seconds: int = 300  # a key-binding JWT older than this is refused (with the nonce, no replay)
 
 
 @dataclass
@@ -182,6 +183,7 @@ class Verifier:
                 now=self._clock(),
                 skew=policy.skew_seconds,
                 check_validity=False,
+                kb_max_age=policy.kb_max_age_seconds,
             )
         except CredentialError as exc:
             self._classify_failure(draft, exc)

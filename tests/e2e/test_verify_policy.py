@@ -87,3 +87,15 @@ def test_a_file_with_somebody_elses_id_cannot_revoke_their_credential(world: Wor
         world.issuer.revoke(forged)
     assert info.value.code is cc.ReasonCode.CREDENTIAL_UNKNOWN
     assert world.online_verifier().verify(victim).verdict is cc.Verdict.VALID
+
+
+def test_an_old_key_binding_jwt_is_refused(world: World) -> None:
+    import time
+
+    holder = cc.IssuerKey.generate()
+    cred = world.issuer.issue(world.household(), holder_jwk=holder.public_jwk())
+    policy = {"require_holder_binding": True, "aud": "https://bank.example", "nonce": "n-1"}
+    stale = cc.present(cred, ["members[0].name"], holder_key=holder, aud="https://bank.example", nonce="n-1")
+    later = cc.Verifier(trust=world.issuer.trust_export(), policy=cc.Policy(**policy),  # type: ignore[arg-type]
+                        clock=lambda: time.time() + 3600)
+    assert _codes(later.verify(stale))["holder_binding"] == "holder_binding_failed"

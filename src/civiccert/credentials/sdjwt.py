@@ -762,6 +762,7 @@ def _verify_key_binding(
     now: float,
     skew: float,
     max_size: int,
+    kb_max_age: float | None = None,
 ) -> dict[str, Any]:
     cnf = payload.get("cnf")
     jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
@@ -796,6 +797,8 @@ def _verify_key_binding(
         raise _binding_failed("KB-JWT iat missing", "kb_jwt.iat")
     if iat > now + skew:
         raise _binding_failed("KB-JWT issued in the future", "kb_jwt.iat")
+    if kb_max_age is not None and iat < now - kb_max_age - skew:
+        raise _binding_failed("KB-JWT is older than the verifier accepts", "kb_jwt.iat")
     return claims
 
 
@@ -812,11 +815,13 @@ def verify(
     skew: float = 60,
     max_size: int = DEFAULT_MAX_SIZE,
     check_validity: bool = True,
+    kb_max_age: float | None = None,
 ) -> VerifiedSdJwt:
     """Verify an SD-JWT or presentation; raise ``CredentialError`` with the first failed check's code.
 
     ``check_validity=False`` leaves the credential's iat/nbf/exp to the caller (the Verifier reports the
-    validity window as its own check); the KB-JWT's time checks always run.
+    validity window as its own check); the KB-JWT's time checks always run. ``kb_max_age`` (seconds) bounds
+    how old a KB-JWT may be (RFC 9901 §7.3: the verifier's acceptable window), beside its nonce.
 
     ``resolve_key(header, payload)`` picks the issuer key from trusted data (``kid``, ``iss``); the
     payload it sees is not yet verified. With ``require_key_binding`` a KB-JWT must be present and
@@ -869,6 +874,7 @@ def verify(
             now=current,
             skew=skew,
             max_size=max_size,
+            kb_max_age=kb_max_age,
         )
     elif require_key_binding:
         raise CredentialError(ReasonCode.HOLDER_BINDING_MISSING, "key-binding JWT required", field="kb_jwt")
