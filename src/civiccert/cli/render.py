@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from civiccert.credentials.claims import CLAIM_LABELS_EN, CLAIM_LABELS_JA
+from civiccert.errors import CivicCertError
 from civiccert.records.juminhyo import NAME_KANA_NOT_RECORDED_JA
+from civiccert.records.wareki import to_wareki
 
 __all__ = ["render_results"]
 
@@ -66,28 +70,57 @@ def _render_one(out: Console, result: Mapping[str, Any], lang: str) -> None:
     out.print()
 
 
+_VALUE_JA = {
+    "household": "世帯全員", "selected": "世帯の一部", "self": "本人", "third_party": "第三者",
+}
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _order(labels: Mapping[str, str]) -> dict[str, int]:
+    """Claims are shown in the order of the vocabulary (氏名 first), not in disclosure order."""
+    return {name: i for i, name in enumerate(labels)}
+
+
+def _value(item: Any, labels: Mapping[str, str], japanese: bool, *, names_claim: bool = False) -> str:
+    """A claim value for people: 和暦 dates and Japanese words in Japanese; ``names_claim`` for lists whose
+    items are claim names (``omitted``), shown by their labels."""
+    if names_claim and isinstance(item, str):
+        return labels.get(item, item)
+    if japanese and isinstance(item, str):
+        if _DATE.fullmatch(item):
+            try:
+                return to_wareki(date.fromisoformat(item))
+            except (ValueError, CivicCertError):
+                return item
+        return _VALUE_JA.get(item, item)
+    return str(item)
+
+
 def _flatten(value: Any, labels: Mapping[str, str], path: str, depth: int = 0) -> list[str]:
     pad = "  " * depth
+    japanese = labels is CLAIM_LABELS_JA
+    order = _order(labels)
     lines: list[str] = []
     if isinstance(value, Mapping):
-        for key, item in value.items():
+        for key in sorted(value, key=lambda k: (order.get(str(k), len(order)), str(k))):
+            item = value[key]
             if key == "image_png":  # the seal image itself is shown on paper, not in a terminal
-                item = f"<PNG {len(str(item)) * 3 // 4} bytes>"  # noqa: PLW2901
+                item = f"<PNG {len(str(item)) * 3 // 4} bytes>"
             elif key == "name_kana" and item is None:  # the register has no 振り仮名 yet
-                item = NAME_KANA_NOT_RECORDED_JA  # noqa: PLW2901
+                item = NAME_KANA_NOT_RECORDED_JA
             label = labels.get(f"{path}.{key}".lstrip("."), labels.get(str(key), str(key)))
             if isinstance(item, Mapping | list):
                 lines.append(f"{pad}{label}:")
                 lines.extend(_flatten(item, labels, str(key), depth + 1))
             else:
-                lines.append(f"{pad}{label}: {item}")
+                lines.append(f"{pad}{label}: {_value(item, labels, japanese)}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if isinstance(item, Mapping):
                 lines.append(f"{pad}[{index + 1}]")
                 lines.extend(_flatten(item, labels, path, depth + 1))
             else:
-                lines.append(f"{pad}- {item}")
+                lines.append(f"{pad}- {_value(item, labels, japanese, names_claim=path == 'omitted')}")
     return lines
 
 
