@@ -66,10 +66,12 @@ def test_offline_flow_issue_present_verify(capsys: pytest.CaptureFixture[str], t
     assert result["form"] == "presentation"
     assert set(result["claims"]["household"]) == {"address"}
     # human output in Japanese: verdict line and labels
-    code, out, _ = run(capsys, "verify", shown, "--trust", trust, "--offline", "--lang", "ja")
+    code, out, _ = run(capsys, "verify", cred, "--trust", trust, "--offline", "--lang", "ja")
     assert code == 0
     assert "有効" in out
-    assert "住所" in out
+    assert "住所: 千葉県松戸市見本町一丁目2番3号" in out
+    assert "生年月日: 昭和55年4月1日" in out  # dates in 和暦
+    assert "- 個人番号" in out  # omitted items by their labels
 
 
 def test_verify_without_any_trust_is_indeterminate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
