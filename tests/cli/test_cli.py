@@ -165,7 +165,7 @@ def test_chain_up_issue_anchor_verify_revoke_on_real_anvil(capsys: pytest.Captur
         snapshot = tmp_path / "snapshot.json"
         export = tmp_path / "export.json"
         assert run(capsys, "--home", home, "trust", "export", "-o", export)[0] == 0
-        code, _, err = run(capsys, "trust", "sync", *online, "-o", snapshot, "--merge", export)
+        code, _, err = run(capsys, "trust", "sync", *online, "-o", snapshot)  # the chain publishes the keys
         assert code == 0, err
         assert json.loads(snapshot.read_text())["source"] == "registry"
         code, out, _ = run(capsys, "verify", pdf, "--trust", snapshot, "--offline", "--json")
