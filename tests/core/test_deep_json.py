@@ -50,3 +50,19 @@ def test_cli_verify_of_a_deep_file_exits_cleanly(tmp_path: Path) -> None:
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def test_a_deeply_nested_disclosure_is_refused_not_a_crash() -> None:
+    """A holder appending a 95,000-deep disclosure to a genuine credential must not kill the verifier."""
+    code = (
+        "import civiccert as cc\n"
+        "from civiccert.credentials import jose, sdjwt\n"
+        "key = cc.IssuerKey.generate()\n"
+        "token = sdjwt.issue({'iss': 'urn:civiccert:lg:122076', 'iat': 1, 'exp': 2**40,\n"
+        "                     'vct': cc.VCT_RESIDENT_RECORD, 'municipality': {'code': '122076', 'name': 'x'}}, key)\n"
+        "deep = jose.b64url_encode(('[\"s\",\"n\",' + '[' * 95000 + ']' * 95000 + ']').encode())\n"
+        "result = sdjwt.verify(token + deep + '~', resolve_key=lambda h, p: key.public_key)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr[-300:]  # a Python exception, not a segfault (-11)
+    assert "CredentialError" in done.stderr

@@ -235,18 +235,25 @@ def b64url_json_many(items: Sequence[str]) -> list[Any] | None:
     parts = data.split(b"~")
     if len(parts) != len(items):
         return None
-    values: list[Any] = []
-    append, a2b, scan, canonical, padding = values.append, binascii.a2b_base64, _scan_once, _CANONICAL_ENDS, _PADDING
+    texts: list[str] = []
+    append, a2b, canonical, padding = texts.append, binascii.a2b_base64, _CANONICAL_ENDS, _PADDING
     try:
         for part in parts:
             tail = len(part) & 3
             if tail and part[-1] not in canonical[tail]:
                 return None  # 4n+1 characters, or unused bits set in the last one
-            text = a2b(part + padding[tail]).decode()
+            append(a2b(part + padding[tail]).decode())
+        # the depth guard: few brackets in all of them together bound every item's depth; else item by item
+        blob = "".join(texts)
+        if blob.count("[") + blob.count("{") > MAX_JSON_DEPTH and not all(map(json_depth_ok, texts)):
+            return None  # the per-item path raises with the reason
+        values: list[Any] = []
+        scan = _scan_once
+        for text in texts:
             value, end = scan(text, 0)
             if end != len(text):
                 return None
-            append(value)
+            values.append(value)
     except (StopIteration, ValueError, _DuplicateKey, _BadConstant, RecursionError):
         return None
     return values
