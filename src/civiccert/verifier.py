@@ -168,6 +168,11 @@ class Verifier:
             draft = _Draft(form="unknown", source=source)
             draft.set(CheckName.FORMAT, Outcome.FAILED, exc.code, "input is not a civiccert credential")
             return draft
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError):
+            # malformed input that slipped past a parser's own checks: still a finding, never a crash
+            draft = _Draft(form="unknown", source=source)
+            draft.set(CheckName.FORMAT, Outcome.FAILED, ReasonCode.MALFORMED, "input is not a civiccert credential")
+            return draft
 
     def _local_sd_jwt(self, text: str, receipt: Mapping[str, Any] | None, form: str, source: str | None) -> _Draft:
         draft = _Draft(form=form, source=source, receipt=receipt)
@@ -236,6 +241,7 @@ class Verifier:
             draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, decoded.alg)
         else:
             draft.set(CheckName.SIGNATURE, Outcome.FAILED, ReasonCode.SIGNATURE_INVALID)
+            draft.claims = {}  # nothing of a forged copy is shown
             return draft
         draft.set(CheckName.DISCLOSURES, Outcome.PASSED, ReasonCode.OK,
                   "printed copy: compare the page with these claims (a photo has no text to check)")
@@ -302,7 +308,7 @@ class Verifier:
         draft.kid = kid
         try:
             jwk = self._trusted_jwk(kid, header.get("jwk"), _issuer_code(payload.get("iss")))
-        except ChainError as exc:  # the node is down: the key cannot be looked up, which is not a bad key
+        except ChainError as exc:  # the node could not answer: the key is unknown, which is not a bad key
             raise CredentialError(ReasonCode.CHAIN_UNREACHABLE, "issuer key could not be looked up") from exc
         if jwk is None:
             raise CredentialError(ReasonCode.KEY_UNKNOWN, "no trusted key for this kid")
@@ -330,10 +336,10 @@ class Verifier:
         if self._registry is not None and code is not None:
             try:
                 return self._registry.public_jwk(code, kid)
-            except ChainError as exc:
-                if exc.code is ReasonCode.CHAIN_UNREACHABLE:
-                    raise
-                return None
+            except ChainError:
+                raise  # the node could not say (down, rate-limited, pruned logs): unknown, never "no key"
+            except Exception as exc:  # any other failure of the external node is the same: unknown
+                raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "the node failed to answer") from exc
         return None
 
     def _authoritative(self) -> bool:
@@ -372,6 +378,10 @@ class Verifier:
             answers = self._registry.statuses(queries)
         except ChainError as exc:
             return dict.fromkeys(range(len(drafts)), exc)
+        except Exception as exc:  # a misbehaving node (odd replies, HTTP errors): unknown, never a crash
+            error = ChainError(ReasonCode.CHAIN_UNREACHABLE, "the node failed to answer")
+            error.__cause__ = exc
+            return dict.fromkeys(range(len(drafts)), error)
         return dict(enumerate(answers))
 
     def _anchor_check(self, draft: _Draft, status: ChainStatus | ChainError | None) -> None:
@@ -434,7 +444,7 @@ class Verifier:
         try:  # shown only when the chain confirms the receipt's claim; informational, never a failure
             tx = self._registry.confirmed_anchor_transaction(draft.issuer_code or "", root, root_status.block_number,
                                                              receipt.get("tx"))
-        except ChainError:
+        except Exception:  # informational: a node that cannot confirm it just leaves it out
             tx = None
         draft.anchor = {"chain_id": self._registry.chain_id, "registry": self._registry.address,
                         "root": "0x" + root.hex(), "block": root_status.block_number,
@@ -506,7 +516,7 @@ def _bind_to_page(draft: _Draft, page_text: str) -> None:
 def _issuer_code(iss: object) -> str | None:
     if isinstance(iss, str) and iss.startswith(ISSUER_PREFIX):
         code = iss[len(ISSUER_PREFIX):]
-        return code if len(code) == 6 and code.isdigit() else None
+        return code if len(code) == 6 and code.isascii() and code.isdigit() and code != "000000" else None
     return None
 
 

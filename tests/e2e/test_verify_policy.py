@@ -114,3 +114,46 @@ def test_kid_injection_is_just_an_unknown_key(world: World, kid: str) -> None:
     for verifier in (world.online_verifier(), world.offline_verifier()):
         result = verifier.verify(token)
         assert result.verdict is not cc.Verdict.VALID
+
+
+def test_a_misbehaving_node_gives_indeterminate_never_a_crash_or_invalid(world: World) -> None:
+    """A node answering HTTP 503 / JSON-RPC errors (rate limits, pruned state) is a node problem."""
+    import http.server
+    import threading
+
+    class Broken(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(503)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        cred = world.issue_anchored()
+        from civiccert.paper.payload import qr_text
+
+        assert cred.paper_cose is not None
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        broken = cc.OnlineRegistry.lazy(lambda: cc.connect(url, timeout=2), world.registry.address)
+        for item in (cred, qr_text(cred.paper_cose, cred.paper_receipt)):
+            for trust in (None, world.issuer.trust_export()):
+                result = cc.Verifier(trust=trust, registry=broken).verify(item)
+                assert result.verdict is cc.Verdict.INDETERMINATE, result.to_dict()["checks"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_issuer_code_000000_is_not_a_municipality(world: World) -> None:
+    from civiccert.credentials import sdjwt
+
+    attacker = cc.IssuerKey.generate()
+    token = sdjwt.issue({"iss": "urn:civiccert:lg:000000", "iat": 1, "exp": 2**40, "vct": cc.VCT_RESIDENT_RECORD,
+                         "municipality": {"code": "000000", "name": "x"}}, attacker,
+                        header={"jwk": attacker.public_jwk()})
+    assert world.online_verifier().verify(token).verdict is cc.Verdict.INVALID

@@ -86,8 +86,7 @@ class Chain:
 
 
 _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
+    requests.exceptions.RequestException,  # refused, timed out, or an HTTP error status (503, 429, …)
     ConnectionError,
     TimeoutError,
 )

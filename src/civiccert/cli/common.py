@@ -65,4 +65,5 @@ def info(message: str) -> None:
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    # default=repr: an unverifiable input may carry non-JSON values (CBOR bytes); print them, never crash
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=repr) + "\n")

@@ -291,7 +291,7 @@ def decode_qr_text(text: str) -> PaperPayload:
     header = _loads(protected)
     if not isinstance(header, dict) or set(header) != {_HDR_ALG, _HDR_CT, _HDR_KID}:
         raise _invalid("protected header")
-    if header[_HDR_ALG] not in _ALG_NAMES or header[_HDR_CT] != _CT_CWT:
+    if type(header[_HDR_ALG]) is not int or header[_HDR_ALG] not in _ALG_NAMES or header[_HDR_CT] != _CT_CWT:
         raise _invalid("alg or content type")
     kid = _bytes(header[_HDR_KID], 32)
     cwt = _loads(payload)
