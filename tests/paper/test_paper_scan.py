@@ -106,3 +106,21 @@ def test_a_huge_pdf_page_is_refused_before_rendering(tmp_path: Path) -> None:
     with pytest.raises(PaperError) as info:
         scan(path)
     assert info.value.code is ReasonCode.PDF_UNREADABLE
+
+
+def test_many_large_pages_exhaust_the_document_budget(tmp_path: Path) -> None:
+    """Each page under the per-page cap, but together far over it: refused, not rendered for minutes."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    from civiccert.errors import PaperError, ReasonCode
+    from civiccert.paper.scan import scan
+
+    path = tmp_path / "many.pdf"
+    canvas = Canvas(str(path), pagesize=(2000, 2000))
+    for _ in range(10):
+        canvas.drawString(10, 10, "x")
+        canvas.showPage()
+    canvas.save()
+    with pytest.raises(PaperError) as info:
+        scan(path)
+    assert info.value.code is ReasonCode.PDF_UNREADABLE

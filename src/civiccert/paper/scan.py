@@ -98,6 +98,7 @@ def _scan_pdf(path: Path, dpi: int) -> list[ScanHit]:
     except (pdfium.PdfiumError, OSError, ValueError) as exc:
         raise PaperError(ReasonCode.PDF_UNREADABLE, "PDF cannot be opened") from exc
     hits: list[ScanHit] = []
+    budget = MAX_IMAGE_PIXELS  # for the whole document: ~20 A4 pages at 200 dpi, however the pages are cut
     try:
         if len(document) > MAX_PDF_PAGES:
             raise PaperError(ReasonCode.PDF_UNREADABLE, "PDF has too many pages")
@@ -105,8 +106,10 @@ def _scan_pdf(path: Path, dpi: int) -> list[ScanHit]:
             try:
                 page = document[index]
                 width, height = page.get_size()  # points; checked before any pixel is allocated
-                if width * height * (dpi / 72) ** 2 > MAX_IMAGE_PIXELS:
-                    raise PaperError(ReasonCode.PDF_UNREADABLE, "PDF page is too large to rasterise")
+                pixels = width * height * (dpi / 72) ** 2
+                if pixels > budget:
+                    raise PaperError(ReasonCode.PDF_UNREADABLE, "PDF is too large to rasterise")
+                budget -= pixels
                 image = page.render(scale=dpi / 72, grayscale=True).to_pil()
             except (pdfium.PdfiumError, OSError, ValueError) as exc:
                 raise PaperError(ReasonCode.PDF_UNREADABLE, "PDF page cannot be rasterised") from exc
