@@ -43,13 +43,13 @@ class HomeConfig:
     max_batch: int = 10_000
     max_paper_batch: int = 64  # a 1-person printed copy's QR then stays within version 22 (docs/paper.md)
     max_batch_age_seconds: int = 60
+    key_file: str = "issuer.pem"  # under keys/; a rotation writes a new file and switches here (atomic)
     chain: ChainSettings | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     # --- paths -----------------------------------------------------------------------------------------
-    @staticmethod
-    def key_path(home: Path) -> Path:
-        return home / "keys" / "issuer.pem"
+    def key_path(self, home: Path) -> Path:
+        return home / "keys" / self.key_file
 
     @staticmethod
     def account_path(home: Path) -> Path:

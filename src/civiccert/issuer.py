@@ -24,8 +24,8 @@ from civiccert.chain.registry import Registry
 from civiccert.credential_file import CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import record_claims
-from civiccert.credentials.keys import IssuerKey
-from civiccert.errors import ConfigError, CredentialError, JournalError, ReasonCode, RecordError
+from civiccert.credentials.keys import IssuerKey, public_key_from_jwk, thumbprint_of
+from civiccert.errors import ConfigError, CredentialError, JournalError, ReasonCode, RecordError, RegistryError
 from civiccert.fileio import write_atomic
 from civiccert.home import ChainSettings, HomeConfig
 from civiccert.journal import CredentialEntry, CredentialKind, RevocationState, SqliteJournal, new_credential_id
@@ -111,12 +111,12 @@ class Issuer:
         key = IssuerKey.generate(alg)
         home.mkdir(parents=True, exist_ok=True)
         (home / "keys").mkdir(mode=0o700, exist_ok=True)
-        key.save(HomeConfig.key_path(home), passphrase)
+        config = HomeConfig(municipality_code=code, municipality_name=municipality_name, kid=key.kid, alg=alg,
+                            sample=sample)
+        key.save(config.key_path(home), passphrase)
         account: LocalAccount = Account.create()
         keystore = Account.encrypt(account.key, passphrase.decode("utf-8"), iterations=_KEYSTORE_ITERATIONS)
         write_atomic(HomeConfig.account_path(home), json.dumps(keystore).encode("utf-8"), overwrite=False)
-        config = HomeConfig(municipality_code=code, municipality_name=municipality_name, kid=key.kid, alg=alg,
-                            sample=sample)
         config.save(home)
         return cls(home, config, key, account=account, clock=clock)
 
@@ -131,7 +131,9 @@ class Issuer:
     ) -> Issuer:
         """Open an existing home; connects to its configured chain unless ``chain`` is given."""
         config = HomeConfig.load(home)
-        key = IssuerKey.load(HomeConfig.key_path(home), passphrase)
+        key = IssuerKey.load(config.key_path(home), passphrase)
+        if key.kid != config.kid:
+            raise ConfigError(ReasonCode.CONFIG_INVALID, "the key file is not the key this home's config names")
         account = _load_account(home, passphrase)
         if chain is None and config.chain is not None and config.chain.url != "embedded":
             chain = connect(config.chain.url, expected_chain_id=config.chain.chain_id)
@@ -246,6 +248,7 @@ class Issuer:
     def anchor(self, *, force: bool = True, progress: Callable[[int, int], None] | None = None) -> list[Any]:
         """Anchor what is pending (``force``: now, not only when the batch is full or old enough)."""
         anchorer = self._require_anchorer()
+        self.sync_keys()
         anchorer.resume()
         outcomes = anchorer.flush(force=force, progress=progress)
         anchorer.reconcile()  # a recent anchor dropped by a reorg goes back to be anchored again
@@ -309,14 +312,14 @@ class Issuer:
 
         if cred.paper_cose is None:
             raise ConfigError(ReasonCode.CONFIG_INVALID, "credential was issued without a paper form")
-        verified = sdjwt.verify(cred.sd_jwt, resolve_key=lambda _h, _p: self.key.public_key,
-                                algorithms=(self.key.alg,), check_validity=False)
+        verified = sdjwt.verify(cred.sd_jwt, resolve_key=lambda header, _p: self._own_public_key(header.get("kid")),
+                                algorithms=("ES256", "EdDSA"), check_validity=False)
         claims = {k: v for k, v in verified.claims.items() if k not in sdjwt.NEVER_DISCLOSABLE}
         text = paper_payload.qr_text(cred.paper_cose, cred.paper_receipt)
         paper = paper_payload.decode_qr_text(text)
         # the page prints the digital form; its QR must be that form's own twin, signed by us
         if paper.cti != sdjwt.credential_hash(cred.sd_jwt)[:8] or not paper_payload.verify_paper_signature(
-                paper, self.key.public_key):
+                paper, self._own_public_key(paper.kid)):
             raise CredentialError(ReasonCode.DISCLOSURE_MISMATCH, "the paper form is not this credential's twin")
         return render_pdf(cred.vct, claims, text, out, sample=self.config.sample)
 
@@ -342,30 +345,65 @@ class Issuer:
     def rotate_key(self, passphrase: bytes, *, compromised_at: int | None = None) -> IssuerKey:
         """Replace the signing key: a new key is registered on chain and the old one is retired now, or, with
         ``compromised_at``, revoked from that time (credentials anchored before it stay valid, later ones do
-        not). The old public key stays in ``trust_export`` so earlier credentials keep verifying offline."""
+        not). The old public key stays in ``trust_export`` so earlier credentials keep verifying offline.
+
+        Crash-safe order: a compromised key is revoked on chain first (nothing changes locally if that
+        fails); the new key is registered before the home signs with it; the home switches keys in one
+        atomic config write (the new key lives in a new file); a retirement still owed to the chain is
+        recorded there and finished by ``sync_keys`` (also run by ``anchor``).
+        """
         registry = self._require_registry()
         old = self.key
         now = int(self._clock())
+        code = self.config.municipality_code
+        if compromised_at is not None:
+            info = registry.key(code, old.thumbprint)
+            if info is None or compromised_at < info.valid_from:
+                raise ValueError("compromised_at must not precede the key's registration on chain")
+            try:
+                registry.revoke_key(old.thumbprint, compromised_at)
+            except RegistryError as exc:
+                if exc.code is not ReasonCode.KEY_REVOKED:  # revoked by an interrupted earlier attempt: fine
+                    raise
         new = IssuerKey.generate(old.alg)
         registry.register_key(new.thumbprint, now, public_jwk=new.public_jwk())
-        # from here the new key is the home's key; retiring/revoking the old one comes last (a crash before it
-        # leaves the old key valid a little longer, never the home without a usable key)
+        key_file = f"issuer-{new.kid}.pem"
+        new.save(self.home / "keys" / key_file, passphrase)
         entry: dict[str, Any] = {"kid": old.kid, "jwk": old.public_jwk()}
-        retire_at = now + 1  # the old key's last valid second is the one it last signed in
         if compromised_at is None:
-            entry["retired_at"] = retire_at
+            entry.update(retired_at=now + 1, on_chain=False)  # its last valid second is the one it signed in
         else:
-            entry["revoked_at"] = compromised_at
-        new.save(HomeConfig.key_path(self.home), passphrase, overwrite=True)
+            entry.update(revoked_at=compromised_at, on_chain=True)
         previous = [*self.config.extra.get("previous_keys", []), entry]
-        self.config = replace(self.config, kid=new.kid, extra={**self.config.extra, "previous_keys": previous})
-        self.config.save(self.home)
+        self.config = replace(self.config, kid=new.kid, key_file=key_file,
+                              extra={**self.config.extra, "previous_keys": previous})
+        self.config.save(self.home)  # the switch: from here the home signs with the new key
         self.key = new
-        if compromised_at is None:
-            registry.retire_key(old.thumbprint, retire_at)
-        else:
-            registry.revoke_key(old.thumbprint, compromised_at)
+        self.sync_keys()
         return new
+
+    def sync_keys(self) -> None:
+        """Finish key retirements recorded in the home but not yet on chain (after a crash or node outage)."""
+        previous = self.config.extra.get("previous_keys", [])
+        owed = [entry for entry in previous if not entry.get("on_chain", True)]
+        if not owed or self._registry is None:
+            return
+        for entry in owed:
+            thumbprint = thumbprint_of(str(entry["kid"]))
+            if thumbprint is not None:
+                self._registry.retire_key(thumbprint, int(entry["retired_at"]))
+            entry["on_chain"] = True
+        self.config = replace(self.config, extra={**self.config.extra, "previous_keys": previous})
+        self.config.save(self.home)
+
+    def _own_public_key(self, kid: object) -> Any:
+        """This home's public key for ``kid``: the current one, or one it rotated out (earlier credentials)."""
+        if kid == self.key.kid:
+            return self.key.public_key
+        for entry in self.config.extra.get("previous_keys", []):
+            if entry["kid"] == kid:
+                return public_key_from_jwk(entry["jwk"])
+        raise CredentialError(ReasonCode.KEY_UNKNOWN, "not signed by this issuer home")
 
     def _require_registry(self) -> Registry:
         if self._registry is None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import civiccert as cc
 from civiccert.credentials import sdjwt
+from civiccert.credentials.keys import thumbprint_of
 
 from worldkit import PASSPHRASE, World
 
@@ -45,3 +48,32 @@ def test_after_a_compromise_a_forgery_with_the_stolen_key_is_rejected(world: Wor
     offline = world.offline_verifier().verify(forged)  # the export knows the key was revoked
     assert offline.verdict is not cc.Verdict.VALID
     assert _codes(offline)["issuer"] == "issuance_time_unverified"
+
+
+def test_a_failed_compromise_report_changes_nothing_and_can_be_retried(world: World) -> None:
+    import pytest
+
+    old_kid = world.issuer.key.kid
+    with pytest.raises(ValueError, match="registration"):
+        world.issuer.rotate_key(PASSPHRASE, compromised_at=1)  # before the key existed: refused up front
+    assert world.issuer.key.kid == old_kid
+    reopened = cc.Issuer.open(world.home, passphrase=PASSPHRASE, chain=world.chain)
+    reopened.close()  # the home still opens with its old key: nothing was half-done
+
+
+def test_earlier_credentials_still_print_after_a_rotation(world: World, tmp_path: Path) -> None:
+    before = world.issue_anchored()
+    world.issuer.rotate_key(PASSPHRASE)
+    pdf = world.issuer.print_pdf(before, tmp_path / "before.pdf")
+    [result] = world.online_verifier().verify_path(pdf)
+    assert result.verdict is cc.Verdict.VALID
+
+
+def test_a_retirement_owed_to_the_chain_is_finished_by_the_next_anchor(world: World) -> None:
+    world.issuer.rotate_key(PASSPHRASE)
+    [entry] = world.issuer.config.extra["previous_keys"]
+    assert entry["on_chain"] is True
+    assert world.issuer.registry is not None
+    info = world.issuer.registry.key(world.issuer.config.municipality_code, thumbprint_of(entry["kid"]))
+    assert info is not None
+    assert info.retired_at != 0

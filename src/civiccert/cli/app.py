@@ -283,7 +283,10 @@ def key_compromised(
     issuer = open_issuer(ctx)
     try:
         old = issuer.key.kid
-        new = issuer.rotate_key(passphrase(), compromised_at=since)
+        try:
+            new = issuer.rotate_key(passphrase(), compromised_at=since)
+        except ValueError as exc:
+            raise typer.BadParameter("must not precede the key's registration", param_hint="--since") from exc
     finally:
         issuer.close()
     info(f"key {old} revoked from {since}; now signing with {new.kid}. Credentials anchored before that "
