@@ -7,6 +7,7 @@ municipalities are read once per verifier, since a batch of credentials comes fr
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,13 +43,17 @@ class OnlineRegistry:
     (an unreadable file) makes no network call at all."""
 
     def __init__(self, registry: Registry | None = None, *, connect: Callable[[], Chain] | None = None,
-                 address: str | None = None) -> None:
+                 address: str | None = None, max_state_age: float = 60.0) -> None:
         self._registry = registry
         self._connect = connect
         self._address = registry.address if registry else address or ""
         self._lock = threading.Lock()
         self._keys: dict[tuple[str, str], TrustedKey | None] = {}  # (issuer code, kid): keys are per municipality
         self._munis: dict[str, TrustedMunicipality | None] = {}
+        # key and municipality state can change (a key revoked after a compromise, a city suspended): a
+        # long-running verifier re-reads it after ``max_state_age`` seconds; JWKs and anchor txs never change
+        self._max_state_age = max_state_age
+        self._fresh_until = time.monotonic() + max_state_age
         self._jwks: dict[tuple[str, str], Mapping[str, str] | None] = {}
         self._txs: dict[tuple[str, bytes, int, str], str | None] = {}
         self._operators: dict[str, tuple[str, ...]] = {}
@@ -77,8 +82,16 @@ class OnlineRegistry:
     def chain_id(self) -> int:
         return self.registry.chain.chain_id
 
+    def _expire(self) -> None:
+        if time.monotonic() > self._fresh_until:
+            self._keys.clear()
+            self._munis.clear()
+            self._operators.clear()
+            self._fresh_until = time.monotonic() + self._max_state_age
+
     def key(self, code: str, kid: str) -> TrustedKey | None:
         """Key ``kid`` in issuer ``code``'s namespace (another municipality registering it changes nothing)."""
+        self._expire()
         if (code, kid) not in self._keys:
             thumb = thumbprint_of(kid)
             info = self.registry.key(municipality_code(code), thumb) if thumb is not None else None
@@ -109,6 +122,7 @@ class OnlineRegistry:
         return self._txs[key]
 
     def municipality(self, code: str) -> TrustedMunicipality | None:
+        self._expire()
         if code not in self._munis:
             info = self.registry.municipality(municipality_code(code))
             self._munis[code] = None if info is None else TrustedMunicipality(code=code, suspended=info.suspended)
@@ -124,6 +138,7 @@ class OnlineRegistry:
         cannot answer; the caller turns that into UNKNOWN checks.
         """
         registry = self.registry
+        self._expire()
         calls: list[tuple[str, tuple[object, ...]]] = []
         for code, _kid, root, credential_hash in queries:
             if code:

@@ -157,3 +157,12 @@ def test_issuer_code_000000_is_not_a_municipality(world: World) -> None:
                          "municipality": {"code": "000000", "name": "x"}}, attacker,
                         header={"jwk": attacker.public_jwk()})
     assert world.online_verifier().verify(token).verdict is cc.Verdict.INVALID
+
+
+def test_a_long_running_verifier_sees_a_later_suspension(world: World) -> None:
+    cred = world.issue_anchored()
+    online = cc.OnlineRegistry(cc.Registry(world.chain, world.registry.address), max_state_age=0)
+    verifier = cc.Verifier(registry=online)
+    assert verifier.verify(cred).verdict is cc.Verdict.VALID
+    world.registry.suspend(122076)
+    assert _codes(verifier.verify(cred))["issuer"] == "municipality_suspended"
