@@ -229,20 +229,18 @@ class Verifier:
         try:
             jwk = self._trusted_jwk(decoded.kid, None, draft.issuer_code)
         except ChainError:
-            jwk = None
             draft.set(CheckName.SIGNATURE, Outcome.UNKNOWN, ReasonCode.CHAIN_UNREACHABLE,
                       "the issuer's public key could not be read from the chain")
-        if CheckName.SIGNATURE in draft.checks:
-            pass  # already UNKNOWN: the node is down
-        elif jwk is None:
-            draft.set(CheckName.SIGNATURE, Outcome.FAILED if self._authoritative() else Outcome.UNKNOWN,
-                      ReasonCode.KEY_UNKNOWN, "no trusted public key for this printed copy's key id")
-        elif paper_payload.verify_paper_signature(decoded, self._public_key(decoded.kid, jwk)):
-            draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, decoded.alg)
         else:
-            draft.set(CheckName.SIGNATURE, Outcome.FAILED, ReasonCode.SIGNATURE_INVALID)
-            draft.claims = {}  # nothing of a forged copy is shown
-            return draft
+            if jwk is None:
+                draft.set(CheckName.SIGNATURE, Outcome.FAILED if self._authoritative() else Outcome.UNKNOWN,
+                          ReasonCode.KEY_UNKNOWN, "no trusted public key for this printed copy's key id")
+            elif paper_payload.verify_paper_signature(decoded, self._public_key(decoded.kid, jwk)):
+                draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, decoded.alg)
+            else:
+                draft.set(CheckName.SIGNATURE, Outcome.FAILED, ReasonCode.SIGNATURE_INVALID)
+                draft.claims = {}  # nothing of a forged copy is shown
+                return draft
         draft.set(CheckName.DISCLOSURES, Outcome.PASSED, ReasonCode.OK,
                   "printed copy: compare the page with these claims (a photo has no text to check)")
         if self._policy.require_holder_binding:
