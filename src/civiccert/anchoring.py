@@ -40,7 +40,7 @@ from civiccert.chain.registry import Registry, RootInfo, SignedTx, TxOutcome
 from civiccert.errors import ChainError, JournalError, ReasonCode, RegistryError
 from civiccert.journal import BatchRecord, BatchState, CredentialKind, Journal, RevocationRecord, RevocationState
 
-__all__ = ["RECEIPT_VERSION", "Anchorer", "BatchOutcome", "Progress", "RevocationOutcome"]
+__all__ = ["RECEIPT_VERSION", "Anchorer", "BatchOutcome", "Progress", "RevocationOutcome", "journal_status"]
 
 RECEIPT_VERSION = 1
 Progress = Callable[[int, int], None]
@@ -220,14 +220,7 @@ class Anchorer:
 
     def status(self) -> dict[str, Any]:
         """Credential counts by state plus the open batches' last error code and next attempt time."""
-        counts: dict[str, Any] = dict(self._journal.status_counts())
-        open_batches = self._journal.batches(BatchState.BUILT, BatchState.SENT)
-        failing = [b for b in open_batches if b.last_error is not None]
-        counts["open_batches"] = len(open_batches)
-        counts["last_error"] = failing[-1].last_error.value if failing and failing[-1].last_error else None
-        waits = [b.next_attempt_at for b in failing if b.next_attempt_at is not None]
-        counts["next_attempt_at"] = min(waits) if waits else None
-        return counts
+        return journal_status(self._journal)
 
     # --- batching ----------------------------------------------------------------------------------------
 
@@ -529,3 +522,18 @@ def _hash_bytes(value: str) -> bytes:
     if len(raw) != 32:
         raise ValueError("expected a 32-byte hash")
     return raw
+
+
+def journal_status(journal: Journal) -> dict[str, Any]:
+    """Credential counts by state plus the open batches' last error code and next attempt time.
+
+    Read from the journal alone, so ``civiccert status`` answers while the node is down.
+    """
+    counts: dict[str, Any] = dict(journal.status_counts())
+    open_batches = journal.batches(BatchState.BUILT, BatchState.SENT)
+    failing = [b for b in open_batches if b.last_error is not None]
+    counts["open_batches"] = len(open_batches)
+    counts["last_error"] = failing[-1].last_error.value if failing and failing[-1].last_error else None
+    waits = [b.next_attempt_at for b in failing if b.next_attempt_at is not None]
+    counts["next_attempt_at"] = min(waits) if waits else None
+    return counts

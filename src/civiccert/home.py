@@ -46,6 +46,8 @@ class HomeConfig:
     key_file: str = "issuer.pem"  # under keys/; a rotation writes a new file and switches here (atomic)
     chain: ChainSettings | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the signing key's public JWK, so publishing it (``trust export``) never needs the passphrase
+    public_jwk: dict[str, str] | None = None
 
     # --- paths -----------------------------------------------------------------------------------------
     def key_path(self, home: Path) -> Path:

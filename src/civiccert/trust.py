@@ -20,6 +20,7 @@ from civiccert.errors import ConfigError, CredentialError, ReasonCode
 from civiccert.fileio import write_atomic
 
 __all__ = [
+    "DEFAULT_MAX_TRUST_AGE",
     "TRUST_FORMAT",
     "TrustSnapshot",
     "TrustedKey",
@@ -30,6 +31,7 @@ __all__ = [
 
 TRUST_FORMAT = "civiccert-trust/1"
 MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_TRUST_AGE = 7 * 24 * 3600  # for a trust file whose publisher set no expiry (registry snapshots)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ class TrustSnapshot:
     chain_id: int | None = None
     registry: str | None = None
     block: int | None = None
+    # set by the publisher of an issuer export (it knows its rotation schedule); None: the verifier's age policy
+    expires_at: int | None = None
 
     def key(self, municipality: str, kid: str) -> TrustedKey | None:
         """The key ``kid`` in ``municipality``'s namespace (another city listing the same key does not count)."""
@@ -108,6 +112,15 @@ class TrustSnapshot:
 
     def age(self, now: int) -> int:
         return max(0, now - self.generated_at)
+
+    def stale(self, now: int, max_age: int | None) -> bool:
+        """Past the publisher's ``expires_at``, or older than the verifier's own ``max_age`` when it sets one;
+        a file with neither ages out after ``DEFAULT_MAX_TRUST_AGE``."""
+        if self.expires_at is not None and now > self.expires_at:
+            return True
+        if max_age is None:
+            max_age = DEFAULT_MAX_TRUST_AGE if self.expires_at is None else None
+        return max_age is not None and self.age(now) > max_age
 
     def merged(self, other: TrustSnapshot) -> TrustSnapshot:
         """Union of two snapshots that never loosens trust: for a key known to both, the later start, the
@@ -131,6 +144,7 @@ class TrustSnapshot:
             chain_id=self.chain_id or other.chain_id,
             registry=self.registry or other.registry,
             block=newer.block if newer.block is not None else (self.block or other.block),
+            expires_at=min((e for e in (self.expires_at, other.expires_at) if e is not None), default=None),
         )
 
     def with_jwks_from(self, published: TrustSnapshot) -> TrustSnapshot:
@@ -154,6 +168,7 @@ class TrustSnapshot:
             "chain_id": self.chain_id,
             "registry": self.registry,
             "block": self.block,
+            "expires_at": self.expires_at,
             "municipalities": [
                 {"code": m.code, "name": m.name, "suspended": m.suspended}
                 for m in sorted(self.municipalities.values(), key=lambda m: m.code)
@@ -200,6 +215,7 @@ class TrustSnapshot:
                 chain_id=_opt_int(data.get("chain_id")),
                 registry=str(data["registry"]) if data.get("registry") else None,
                 block=_opt_int(data.get("block")),
+                expires_at=_opt_int(data.get("expires_at")),
             )
         except ConfigError:
             raise

@@ -54,7 +54,8 @@ class Policy:
     aud: str | None = None
     nonce: str | None = None
     skew_seconds: int = 120
-    max_trust_age_seconds: int = 7 * 24 * 3600
+    # oldest trust file accepted; None: the publisher's expires_at, else DEFAULT_MAX_TRUST_AGE (7 days)
+    max_trust_age_seconds: int | None = None
     check_anchor: bool = True  # only meaningful online; offline reports the anchor as skipped
     algorithms: tuple[str, ...] = ("ES256", "EdDSA")
     kb_max_age_seconds: int = 300  # a key-binding JWT older than this is refused (with the nonce, no replay)
@@ -347,7 +348,7 @@ class Verifier:
         return self._trust is not None and self._trust.source == "registry" and not self._stale()
 
     def _stale(self) -> bool:
-        return self._trust is not None and self._trust.age(int(self._clock())) > self._policy.max_trust_age_seconds
+        return self._trust is not None and self._trust.stale(int(self._clock()), self._policy.max_trust_age_seconds)
 
     # --- issuer trust, anchor, revocation ------------------------------------------------------------
     def _chain_checks(self, drafts: list[_Draft]) -> None:

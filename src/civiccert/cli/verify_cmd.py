@@ -38,7 +38,9 @@ def verify(
     require_holder_binding: Annotated[bool, typer.Option(help="Require a key-binding JWT.")] = False,
     aud: Annotated[str | None, typer.Option(help="Expected audience of the key-binding JWT.")] = None,
     nonce: Annotated[str | None, typer.Option(help="Expected nonce of the key-binding JWT.")] = None,
-    max_trust_age: Annotated[int, typer.Option(help="Oldest acceptable trust snapshot, in seconds.")] = 7 * 86400,
+    max_trust_age: Annotated[int | None, typer.Option(
+        min=0, help="Oldest acceptable trust file, in seconds (default: the file's own expiry; 7 days for "
+                    "registry snapshots).")] = None,
 ) -> None:
     """Verify credentials, presentations and printed copies: VALID / INVALID / INDETERMINATE with every check."""
     from civiccert.trust import TrustSnapshot
