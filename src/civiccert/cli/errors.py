@@ -44,7 +44,7 @@ EXIT_CONFIG = 78
 
 _NEXT_STEP: dict[ReasonCode, str] = {
     ReasonCode.HOME_MISSING: "Run 'civiccert init HOME --municipality-code ... --municipality-name ...' first.",
-    ReasonCode.PASSPHRASE_MISSING: "Set CIVICCERT_KEY_PASSPHRASE or run in a terminal to be asked for it.",
+    ReasonCode.PASSPHRASE_MISSING: "Use --passphrase-file FILE or set CIVICCERT_KEY_PASSPHRASE.",
     ReasonCode.PASSPHRASE_WRONG: "Check CIVICCERT_KEY_PASSPHRASE.",
     ReasonCode.CHAIN_UNREACHABLE: "Is the node running? 'civiccert chain up' starts a local one.",
     ReasonCode.CONFIG_INVALID: "Check the issuer home's config.json or run 'civiccert chain up'.",
