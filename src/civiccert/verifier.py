@@ -23,7 +23,7 @@ from civiccert.credential_file import CREDENTIAL_FORMAT, CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import VCT_RESIDENT_RECORD, VCT_SEAL_CERTIFICATE
 from civiccert.credentials.keys import jwk_thumbprint, public_key_from_jwk
-from civiccert.errors import ChainError, CivicCertError, CredentialError, PaperError, ReasonCode
+from civiccert.errors import ChainError, CivicCertError, ConfigError, CredentialError, PaperError, ReasonCode
 from civiccert.inputs import InputItem, read_inputs
 from civiccert.online import ChainStatus, OnlineRegistry, RootStatus
 from civiccert.paper import payload as paper_payload
@@ -110,6 +110,8 @@ class Verifier:
         policy: Policy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if trust is not None and registry is not None:
+            _check_pinned(trust, registry)
         self._trust = trust
         self._registry = registry
         self._policy = policy or Policy()
@@ -294,7 +296,7 @@ class Verifier:
             outcome = Outcome.FAILED if self._authoritative() else Outcome.UNKNOWN
             draft.set(CheckName.SIGNATURE, outcome, code, "signing key is not trusted")
             if outcome is Outcome.UNKNOWN and self._stale():
-                draft.set(CheckName.ISSUER, Outcome.UNKNOWN, ReasonCode.TRUST_SNAPSHOT_STALE)
+                draft.set(CheckName.ISSUER, Outcome.UNKNOWN, self._stale_code())
         else:
             draft.set(CheckName.SIGNATURE, Outcome.FAILED, code)
 
@@ -347,7 +349,15 @@ class Verifier:
         return self._trust is not None and self._trust.source == "registry" and not self._stale()
 
     def _stale(self) -> bool:
-        return self._trust is not None and self._trust.age(int(self._clock())) > self._policy.max_trust_age_seconds
+        return self._trust is not None and (self._future() or
+                                            self._trust.age(int(self._clock())) > self._policy.max_trust_age_seconds)
+
+    def _future(self) -> bool:
+        """A snapshot dated after now is a forged or mis-clocked file: its age would read 0 for ever."""
+        return self._trust is not None and self._trust.generated_at > int(self._clock()) + self._policy.skew_seconds
+
+    def _stale_code(self) -> ReasonCode:
+        return ReasonCode.TRUST_SNAPSHOT_FUTURE if self._future() else ReasonCode.TRUST_SNAPSHOT_STALE
 
     # --- issuer trust, anchor, revocation ------------------------------------------------------------
     def _chain_checks(self, drafts: list[_Draft]) -> None:
@@ -373,6 +383,9 @@ class Verifier:
             root = _receipt_root(d.receipt)
             queries.append((d.issuer_code or "", d.kid or "", root, d.credential_hash or b""))
         try:
+            pinned = self._trust.chain_id if self._trust is not None else None
+            if pinned is not None and self._registry.chain_id != pinned:
+                raise ChainError(ReasonCode.CHAIN_ID_MISMATCH, "the node is not on the trust snapshot's chain")
             answers = self._registry.statuses(queries)
         except ChainError as exc:
             return dict.fromkeys(range(len(drafts)), exc)
@@ -387,6 +400,10 @@ class Verifier:
         if self._registry is None:
             draft.set(CheckName.ANCHOR, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "offline")
             draft.set(CheckName.REVOCATION, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "offline")
+            if draft.receipt and self._trust is not None and self._trust.registry and not _same_registry(
+                    draft.receipt, self._trust.chain_id, self._trust.registry):
+                draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.RECEIPT_MISMATCH,
+                          "receipt names another chain or registry than the trust snapshot")
             return
         if not policy.check_anchor:
             draft.set(CheckName.ANCHOR, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "not requested")
@@ -411,12 +428,7 @@ class Verifier:
         if not receipt:
             draft.set(CheckName.ANCHOR, Outcome.UNKNOWN, ReasonCode.RECEIPT_MISSING, "no anchoring receipt yet")
             return
-        try:
-            same_chain = (int(receipt.get("chain_id", -1)) == self._registry.chain_id
-                          and str(receipt.get("registry", "")).lower() == self._registry.address.lower())
-        except (TypeError, ValueError, AttributeError):
-            same_chain = False
-        if not same_chain:
+        if not _same_registry(receipt, self._registry.chain_id, self._registry.address):
             draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.RECEIPT_MISMATCH,
                       "receipt names another chain or registry, or is malformed")
             return
@@ -471,8 +483,8 @@ class Verifier:
             draft.set(CheckName.ISSUER, Outcome.UNKNOWN, reason, "no trust snapshot and no registry")
             return
         elif self._stale():
-            draft.set(CheckName.ISSUER, Outcome.UNKNOWN, ReasonCode.TRUST_SNAPSHOT_STALE,
-                      f"snapshot is {self._trust.age(int(self._clock()))} s old")
+            draft.set(CheckName.ISSUER, Outcome.UNKNOWN, self._stale_code(),
+                      f"snapshot generated at {self._trust.generated_at}")
             return
         else:
             key, muni = self._trust.key(code, kid), self._trust.municipalities.get(code)
@@ -495,6 +507,23 @@ class Verifier:
             draft.set(CheckName.ISSUER, Outcome.PASSED, verdict, where)
         else:
             draft.set(CheckName.ISSUER, Outcome.FAILED, verdict, where)
+
+
+def _check_pinned(trust: TrustSnapshot, registry: OnlineRegistry) -> None:
+    """A registry snapshot pins the registry: pointing the verifier at another contract (one an attacker
+    deployed and registered a city in) is a configuration error, never a source of trust."""
+    if trust.registry and trust.registry.lower() != registry.configured_address.lower():
+        raise ConfigError(ReasonCode.REGISTRY_MISMATCH, "the registry differs from the trust snapshot's registry",
+                          field="registry")
+
+
+def _same_registry(receipt: Mapping[str, Any], chain_id: int | None, address: str) -> bool:
+    """Whether a receipt names this chain (when known) and this registry contract."""
+    try:
+        return (chain_id is None or int(receipt.get("chain_id", -1)) == chain_id) and \
+            str(receipt.get("registry", "")).lower() == address.lower()
+    except (TypeError, ValueError, AttributeError):
+        return False
 
 
 def _bind_to_page(draft: _Draft, page_text: str) -> None:
