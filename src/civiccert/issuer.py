@@ -103,11 +103,11 @@ class Issuer:
         clock: Callable[[], float] = time.time,
     ) -> Issuer:
         """Create an issuer home: a new signing key and chain account, both encrypted with ``passphrase``."""
-        from civiccert.records.codes import check_municipality_code
+        from civiccert.records.municipalities import check_official_municipality
 
         if HomeConfig.exists(home):
             raise ConfigError(ReasonCode.HOME_EXISTS, "issuer home already initialised")
-        code = check_municipality_code(municipality_code, field="municipality_code")
+        code = check_official_municipality(municipality_code, municipality_name).code
         key = IssuerKey.generate(alg)
         home.mkdir(parents=True, exist_ok=True)
         (home / "keys").mkdir(mode=0o700, exist_ok=True)
@@ -163,8 +163,11 @@ class Issuer:
         The key is registered as valid from when this home began signing with it (``key_created_at``), so
         issuing before going on chain is fine (the contract raises a past start to the block time; the
         verifier then judges an anchored credential by its anchor time)."""
+        from civiccert.records.municipalities import check_official_municipality
+
         if self._account is None or self._registry is None:
             raise ConfigError(ReasonCode.CONFIG_INVALID, "issuer home has no chain configured")
+        check_official_municipality(self.config.municipality_code, self.config.municipality_name)
         code = int(self.config.municipality_code)
         if admin_registry.municipality(code) is None:
             admin_registry.register_municipality(code, self._account.address)

@@ -27,6 +27,7 @@ from civiccert.errors import ChainError, CivicCertError, ConfigError, Credential
 from civiccert.inputs import InputItem, read_inputs
 from civiccert.online import ChainStatus, OnlineRegistry, RootStatus
 from civiccert.paper import payload as paper_payload
+from civiccert.records.municipalities import official_municipality
 from civiccert.result import Check, CheckName, Outcome, VerificationResult
 from civiccert.trust import TrustSnapshot, key_status_at
 
@@ -260,11 +261,15 @@ class Verifier:
         code = _issuer_code(payload.get("iss"))
         draft.issuer_code = code
         body_code = municipality.get("code") if isinstance(municipality, Mapping) else None
-        draft.issuer = {"code": code, "name": municipality.get("name") if isinstance(municipality, Mapping)
-                        else None, "kid": draft.kid}
+        body_name = municipality.get("name") if isinstance(municipality, Mapping) else None
+        draft.issuer = {"code": code, "name": body_name, "kid": draft.kid}
+        official = official_municipality(code) if code is not None else None
         if code is None or body_code != code:
             draft.set(CheckName.ISSUER, Outcome.FAILED, ReasonCode.ISSUER_MISMATCH,
                       "issuer and certifying municipality differ")
+        elif official is not None and body_name != official.name:
+            draft.set(CheckName.ISSUER, Outcome.FAILED, ReasonCode.MUNICIPALITY_NAME_MISMATCH,
+                      "the certifying municipality's name is not the official name for its code")
         iat, nbf, exp = _opt_int(payload.get("iat")), _opt_int(payload.get("nbf")), _opt_int(payload.get("exp"))
         draft.issued_at, draft.expires_at = iat, exp
         now, skew = int(self._clock()), self._policy.skew_seconds
@@ -468,8 +473,9 @@ class Verifier:
         if code is None or kid is None:
             draft.set(CheckName.ISSUER, Outcome.FAILED, ReasonCode.KEY_UNKNOWN)
             return
-        known_name = self._trust.municipalities[code].name if self._trust and code in self._trust.municipalities \
-            else ""
+        official = official_municipality(code)  # the 総務省 list first: a trust file can say anything
+        known_name = official.name if official is not None else self._trust.municipalities[code].name \
+            if self._trust and code in self._trust.municipalities else ""
         if known_name:  # the name a business sees comes from a trust source, not from the credential body
             draft.issuer["name"] = known_name
         draft.issuer["name_verified"] = bool(known_name)  # else it is the name the issuer signed, unchecked

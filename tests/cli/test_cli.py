@@ -74,6 +74,15 @@ def test_offline_flow_issue_present_verify(capsys: pytest.CaptureFixture[str], t
     assert "- 個人番号" in out  # omitted items by their labels
 
 
+def test_init_refuses_a_name_that_is_not_the_official_name_for_the_code(capsys: pytest.CaptureFixture[str],
+                                                                        tmp_path: Path) -> None:
+    code, out, err = run(capsys, "init", tmp_path / "home", "--municipality-code", "122173",
+                         "--municipality-name", "松戸市")  # 122173 is 柏市
+    assert (code, out) == (65, "")
+    assert "municipality_name_mismatch" in err
+    assert not (tmp_path / "home").exists()
+
+
 def test_verify_refuses_a_registry_other_than_the_snapshots(capsys: pytest.CaptureFixture[str],
                                                              tmp_path: Path) -> None:
     """--registry pointing at an attacker's contract next to a genuine snapshot: a config error, never VALID."""

@@ -11,6 +11,7 @@ import pytest
 
 import civiccert as cc
 from civiccert import ReasonCode, Verdict
+from civiccert.records import Municipality
 from civiccert.trust import snapshot_from_registry
 
 from worldkit import PASSPHRASE, World
@@ -102,3 +103,36 @@ def test_a_credential_issued_before_the_key_went_on_chain_is_valid_once_anchored
         assert codes(unanchored.verify(cred))["issuer"] == "key_not_yet_valid"
     finally:
         issuer.close()
+
+
+@pytest.mark.parametrize(
+    ("code", "name", "reason"),
+    [
+        ("122173", "松戸市", ReasonCode.MUNICIPALITY_NAME_MISMATCH),  # 122173 is 柏市
+        ("122076", "松戸", ReasonCode.MUNICIPALITY_NAME_MISMATCH),
+        ("999997", "見本市", ReasonCode.MUNICIPALITY_CODE_INVALID),  # valid check digit, no such municipality
+        ("122076", "松戸市\u202e", ReasonCode.TEXT_CONTROL_CHAR),
+        ("122076", "", ReasonCode.TEXT_EMPTY),
+        ("122076", "市" * 65, ReasonCode.FIELD_INVALID),
+    ],
+)
+def test_init_accepts_only_the_official_name_for_a_code(tmp_path: Path, code: str, name: str,
+                                                       reason: ReasonCode) -> None:
+    with pytest.raises(cc.RecordError) as info:
+        cc.Issuer.init(tmp_path / "home", municipality_code=code, municipality_name=name, passphrase=PASSPHRASE)
+    assert info.value.code is reason
+    assert not (tmp_path / "home").exists()
+
+
+def test_a_credential_naming_another_city_for_its_code_is_invalid(world: World) -> None:
+    """A home made before the list existed (or edited by hand) signs 柏市 for 松戸市's code: INVALID."""
+    genuine = world.issue_anchored()
+    assert world.online_verifier().verify(genuine).issuer["name"] == "松戸市"
+    world.issuer.config = dataclasses.replace(world.issuer.config, municipality_name="柏市")
+    record = dataclasses.replace(world.household(), municipality=Municipality("122076", "柏市"))
+    result = world.online_verifier().verify(world.issue_anchored(record))
+    assert result.verdict is Verdict.INVALID
+    assert codes(result)["issuer"] == "municipality_name_mismatch"
+    with pytest.raises(cc.RecordError) as info:  # nor can such a home register on chain
+        world.issuer.register_on_chain(world.registry)
+    assert info.value.code is ReasonCode.MUNICIPALITY_NAME_MISMATCH
