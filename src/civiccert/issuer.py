@@ -108,16 +108,16 @@ class Issuer:
         clock: Callable[[], float] = time.time,
     ) -> Issuer:
         """Create an issuer home: a new signing key and chain account, both encrypted with ``passphrase``."""
-        from civiccert.records.codes import check_municipality_code
+        from civiccert.records.municipalities import check_official_municipality
 
         if HomeConfig.exists(home):
             raise ConfigError(ReasonCode.HOME_EXISTS, "issuer home already initialised")
-        code = check_municipality_code(municipality_code, field="municipality_code")
+        code = check_official_municipality(municipality_code, municipality_name).code
         key = IssuerKey.generate(alg)
         home.mkdir(parents=True, exist_ok=True)
         (home / "keys").mkdir(mode=0o700, exist_ok=True)
         config = HomeConfig(municipality_code=code, municipality_name=municipality_name, kid=key.kid, alg=alg,
-                            sample=sample, public_jwk=key.public_jwk())
+                            sample=sample, public_jwk=key.public_jwk(), key_created_at=int(clock()))
         key.save(config.key_path(home), passphrase)
         account: LocalAccount = Account.create()
         keystore = Account.encrypt(account.key, passphrase.decode("utf-8"), iterations=_KEYSTORE_ITERATIONS)
@@ -181,14 +181,22 @@ class Issuer:
         self._attach(chain, settings)
 
     def register_on_chain(self, admin_registry: Registry, *, valid_from: int | None = None) -> None:
-        """Admin registers this municipality with our account as operator; we register our signing key."""
+        """Admin registers this municipality with our account as operator; we register our signing key.
+
+        The key is registered as valid from when this home began signing with it (``key_created_at``), so
+        issuing before going on chain is fine (the contract raises a past start to the block time; the
+        verifier then judges an anchored credential by its anchor time)."""
+        from civiccert.records.municipalities import check_official_municipality
+
         if self._account is None or self.registry is None or self._registry is None:
             raise ConfigError(ReasonCode.CONFIG_INVALID, "issuer home has no chain configured")
+        check_official_municipality(self.config.municipality_code, self.config.municipality_name)
         code = int(self.config.municipality_code)
         if admin_registry.municipality(code) is None:
             admin_registry.register_municipality(code, self._account.address)
         if self._registry.key(code, self.key.thumbprint) is None:
-            start = int(self._clock()) - 60 if valid_from is None else valid_from
+            created = self.config.key_created_at
+            start = valid_from if valid_from is not None else created if created else int(self._clock()) - 60
             self._registry.register_key(self.key.thumbprint, start, public_jwk=self.key.public_jwk())
 
     def _attach(self, chain: Chain, settings: ChainSettings) -> None:
@@ -388,6 +396,7 @@ class Issuer:
             entry.update(revoked_at=compromised_at, on_chain=True)
         previous = [*self.config.extra.get("previous_keys", []), entry]
         self.config = replace(self.config, kid=new.kid, key_file=key_file, public_jwk=new.public_jwk(),
+                              key_created_at=now,
                               extra={**self.config.extra, "previous_keys": previous})
         self.config.save(self.home)  # the switch: from here the home signs with the new key
         self.key = new
