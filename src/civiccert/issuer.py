@@ -9,6 +9,7 @@ the same key) and both hashes are durably journaled before ``issue`` returns. An
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -18,7 +19,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from civiccert.anchoring import Anchorer, RevocationOutcome
+from civiccert.anchoring import Anchorer, BatchOutcome, RevocationOutcome
 from civiccert.chain.nodes import Chain, connect
 from civiccert.chain.registry import Registry
 from civiccert.credential_file import CredentialFile
@@ -161,12 +162,33 @@ class Issuer:
         """Admin registers this municipality with our account as operator; we register our signing key."""
         if self._account is None or self._registry is None:
             raise ConfigError(ReasonCode.CONFIG_INVALID, "issuer home has no chain configured")
+        if admin_registry.municipality(int(self.config.municipality_code)) is None:
+            admin_registry.register_municipality(int(self.config.municipality_code), self._account.address)
+        self.register_key(valid_from=valid_from)
+
+    def register_key(self, *, valid_from: int | None = None) -> bool:
+        """Register our signing key in our municipality's namespace; False when it is registered already.
+
+        Needs the municipality registered by the registry's admin with our account as an operator
+        (RegistryError(UNAUTHORIZED) otherwise) and gas on that account. ``valid_from`` defaults to a
+        minute ago, so a credential signed right now is covered despite clock skew.
+        """
+        registry = self._require_registry()
         code = int(self.config.municipality_code)
-        if admin_registry.municipality(code) is None:
-            admin_registry.register_municipality(code, self._account.address)
-        if self._registry.key(code, self.key.thumbprint) is None:
-            start = int(self._clock()) - 60 if valid_from is None else valid_from
-            self._registry.register_key(self.key.thumbprint, start, public_jwk=self.key.public_jwk())
+        if registry.key(code, self.key.thumbprint) is not None:
+            return False
+        start = int(self._clock()) - 60 if valid_from is None else valid_from
+        registry.register_key(self.key.thumbprint, start, public_jwk=self.key.public_jwk())
+        return True
+
+    def check_anchors(self) -> list[BatchOutcome]:
+        """Re-check EVERY batch the journal holds as anchored against the chain, sending nothing.
+
+        For a node that lost blocks it had mined (a local anvil killed before its state dump): a batch
+        whose anchor is gone goes back to ``sent``, and the next :meth:`anchor` re-broadcasts its journaled
+        transaction. Returns the batches that changed (``error`` set when the node could not be asked).
+        """
+        return self._require_anchorer().reconcile(window_blocks=sys.maxsize, resend=False)
 
     def _attach(self, chain: Chain, settings: ChainSettings) -> None:
         if self._account is None:
