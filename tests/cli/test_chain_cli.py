@@ -209,3 +209,17 @@ def test_missing_anvil_says_how_to_install_it(capsys: pytest.CaptureFixture[str]
     assert "config_invalid" in err
     assert "npm i @foundry-rs/anvil" in err
     assert "CIVICCERT_ANVIL" in err
+
+
+def test_a_torn_state_file_is_refused_and_the_last_good_copy_named(capsys: pytest.CaptureFixture[str],
+                                                                   tmp_path: Path, homes: list[Path]) -> None:
+    home = init_home(capsys, homes, tmp_path / "city")
+    state = home / "chain" / "anvil-state.json"
+    state.parent.mkdir()
+    state.write_text('{"block": {"num', encoding="utf-8")  # what a kill during anvil's in-place save leaves
+    code, out, err = run(capsys, "--home", home, "chain", "up", "--port", "0")
+    assert code == 78
+    assert out == ""
+    assert "(field: state)" in err
+    assert "anvil-state.json.prev" in err
+    assert not (home / "chain" / "anvil.pid").exists()  # no node was started on it

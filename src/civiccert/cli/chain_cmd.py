@@ -77,7 +77,9 @@ def up(
         if port is not None and port != urlsplit(url).port:
             info("--port ignored: run 'civiccert chain down' first to move the node to another port")
     else:
-        node = AnvilNode(state_path=chain_dir / "anvil-state.json", port=_choose_port(port, saved, info_file))
+        state = chain_dir / "anvil-state.json"
+        _keep_state_copy(state)
+        node = AnvilNode(state_path=state, port=_choose_port(port, saved, info_file))
         pid = node.start_detached(chain_dir / "anvil.log")
         pid_file.write_text(f"{pid}\n")
         url = node.url
@@ -115,6 +117,26 @@ def _choose_port(requested: int | None, saved: dict[str, Any], info_file: Path) 
     if port and not port_is_free(port):
         raise port_in_use_error(port)  # never silently move a URL that verifiers hold
     return port
+
+
+def _keep_state_copy(state: Path) -> None:
+    """Copy a loadable state file to ``*.prev`` before anvil starts; refuse a torn one, naming that copy.
+
+    anvil rewrites its state file in place (no temporary file, no fsync): a kill during a save leaves a
+    file it will not load. The copy is the chain as of the last good start.
+    """
+    import shutil
+
+    if not state.exists():
+        return
+    previous = state.with_name(state.name + ".prev")
+    try:
+        json.loads(state.read_bytes())
+    except ValueError:
+        raise ConfigError(ReasonCode.CONFIG_INVALID, f"{state} is torn (anvil was stopped while saving it): "
+                          f"replace it with {previous} (the chain at the last 'chain up') and run 'chain up' "
+                          "again; anchors made since are then put back to be anchored", field="state") from None
+    shutil.copyfile(state, previous)
 
 
 @app.command()

@@ -66,7 +66,7 @@ def exit_code_for(exc: CivicCertError) -> int:
 
 
 # fields whose messages already say what to do: the generic step of their code would mislead
-_STEP_IN_MESSAGE = frozenset({"anvil", "port"})
+_STEP_IN_MESSAGE = frozenset({"anvil", "port", "state"})
 
 
 def next_step_for(exc: CivicCertError) -> str | None:
