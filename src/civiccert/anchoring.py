@@ -154,12 +154,14 @@ class Anchorer:
             self._drive_revocations(ignore_backoff=True)
             return outcomes
 
-    def reconcile(self, *, window_blocks: int | None = None) -> list[BatchOutcome]:
+    def reconcile(self, *, window_blocks: int | None = None, resend: bool = True) -> list[BatchOutcome]:
         """Re-check anchored batches in the last ``window_blocks`` blocks against the chain (reorgs).
 
         A batch whose root is no longer on chain goes back to ``sent`` and its journaled transaction is
         broadcast again (re-signed if its nonce was taken meanwhile); one whose anchor moved to another
-        block gets the new block. Returns the outcomes of the batches that changed; when the node is
+        block gets the new block. With ``resend`` False nothing is sent: such batches are only journaled
+        as ``sent`` again, and the next ``resume``/``flush`` settles them (a check that must not transact,
+        e.g. at node start-up). Returns the outcomes of the batches that changed; when the node is
         unreachable, what could not be checked waits for the next call (never an exception).
         """
         window = self._reorg_window if window_blocks is None else window_blocks
@@ -179,7 +181,7 @@ class Anchorer:
                 if info is not None and not moved:
                     continue
                 reopened = self._journal.mark_unanchored(batch.batch_id)
-                changed.append(self._drive(reopened))
+                changed.append(self._drive(reopened) if resend else _outcome(reopened))
             return changed
 
     def receipt(self, credential_id: str) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ the same key) and both hashes are durably journaled before ``issue`` returns. An
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -18,7 +19,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from civiccert.anchoring import Anchorer, RevocationOutcome, journal_status
+from civiccert.anchoring import Anchorer, BatchOutcome, RevocationOutcome, journal_status
 from civiccert.chain.nodes import EMBEDDED, Chain, connect
 from civiccert.chain.registry import Registry
 from civiccert.credential_file import CredentialFile
@@ -191,13 +192,34 @@ class Issuer:
         if self._account is None or self.registry is None or self._registry is None:
             raise ConfigError(ReasonCode.CONFIG_INVALID, "issuer home has no chain configured")
         check_official_municipality(self.config.municipality_code, self.config.municipality_name)
+        if admin_registry.municipality(int(self.config.municipality_code)) is None:
+            admin_registry.register_municipality(int(self.config.municipality_code), self._account.address)
+        self.register_key(valid_from=valid_from)
+
+    def register_key(self, *, valid_from: int | None = None) -> bool:
+        """Register our signing key in our municipality's namespace; False when it is registered already.
+
+        Needs the municipality registered by the registry's admin with our account as an operator
+        (RegistryError(UNAUTHORIZED) otherwise) and gas on that account. ``valid_from`` defaults to when
+        this home began signing with the key (``key_created_at``), else a minute ago (clock skew).
+        """
+        registry = self._require_registry()
         code = int(self.config.municipality_code)
-        if admin_registry.municipality(code) is None:
-            admin_registry.register_municipality(code, self._account.address)
-        if self._registry.key(code, self.key.thumbprint) is None:
-            created = self.config.key_created_at
-            start = valid_from if valid_from is not None else created if created else int(self._clock()) - 60
-            self._registry.register_key(self.key.thumbprint, start, public_jwk=self.key.public_jwk())
+        if registry.key(code, self.key.thumbprint) is not None:
+            return False
+        created = self.config.key_created_at
+        start = valid_from if valid_from is not None else created if created else int(self._clock()) - 60
+        registry.register_key(self.key.thumbprint, start, public_jwk=self.key.public_jwk())
+        return True
+
+    def check_anchors(self) -> list[BatchOutcome]:
+        """Re-check EVERY batch the journal holds as anchored against the chain, sending nothing.
+
+        For a node that lost blocks it had mined (a local anvil killed before its state dump): a batch
+        whose anchor is gone goes back to ``sent``, and the next :meth:`anchor` re-broadcasts its journaled
+        transaction. Returns the batches that changed (``error`` set when the node could not be asked).
+        """
+        return self._require_anchorer().reconcile(window_blocks=sys.maxsize, resend=False)
 
     def _attach(self, chain: Chain, settings: ChainSettings) -> None:
         if self._account is None:

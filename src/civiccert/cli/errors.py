@@ -65,5 +65,11 @@ def exit_code_for(exc: CivicCertError) -> int:
     return EXIT_DATA
 
 
+# fields whose messages already say what to do: the generic step of their code would mislead
+_STEP_IN_MESSAGE = frozenset({"anvil", "port", "state"})
+
+
 def next_step_for(exc: CivicCertError) -> str | None:
+    if exc.field in _STEP_IN_MESSAGE:
+        return None
     return _NEXT_STEP.get(exc.code)
