@@ -112,10 +112,20 @@ class OnlineRegistry:
                 if exc.code is not ReasonCode.KEY_UNKNOWN:
                     raise
                 raise ChainError(ReasonCode.NODE_UNRELIABLE, "the node lists the key but not its publication") from exc
-            if jwk is None and self.registry.deployed_block() == 0:  # "no such key" from a node that zeroes calls
-                raise ChainError(ReasonCode.NODE_UNRELIABLE, "the node says the registry was deployed in no block")
+            if jwk is None:
+                self._check_no_key(code, thumb)
             self._jwks[(code, kid)] = jwk
         return self._jwks[(code, kid)]
+
+    def _check_no_key(self, code: str, thumb: bytes) -> None:
+        """Before "issuer ``code`` has no key ``thumb``" may fail a credential: the node must know the registry
+        (a node zeroing every call does not) and its own logs must not publish that key (keys are never
+        unregistered, so an honest node never shows both)."""
+        registry = self.registry
+        if registry.deployed_block() == 0:
+            raise ChainError(ReasonCode.NODE_UNRELIABLE, "the node says the registry was deployed in no block")
+        if registry.logged_jwk(municipality_code(code), thumb) is not None:
+            raise ChainError(ReasonCode.NODE_UNRELIABLE, "the node's logs publish a key its state denies")
 
     def confirmed_anchor_transaction(self, code: str, root: bytes, block_number: int, claimed: object) -> str | None:
         """The receipt's transaction hash if the chain confirms it anchored ``root`` for ``code`` (else None)."""

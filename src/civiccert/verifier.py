@@ -533,10 +533,13 @@ class Verifier:
         at = int(anchored_at or draft.issued_at or 0)
         if isinstance(status, ChainStatus):
             key, muni, where = status.key, status.municipality, "registry"
-            if key is None and muni is not None and draft.form != "paper" and \
-                    draft.anchor.get("block") is not None:
+            signature = draft.checks.get(CheckName.SIGNATURE)
+            if key is None and muni is not None and (
+                    (draft.form != "paper" and draft.anchor.get("block") is not None)
+                    or (signature is not None and signature.code is ReasonCode.NODE_UNRELIABLE)):
                 # the anchored leaf is the hash of this very JWT, kid included: the municipality anchored a
                 # credential signed with this key, yet the node says the key was never registered there
+                # (or the node already contradicted its own logs about this key)
                 draft.set(CheckName.ISSUER, Outcome.UNKNOWN, ReasonCode.NODE_UNRELIABLE,
                           "the node denies the key of a credential anchored by its issuer")
                 return

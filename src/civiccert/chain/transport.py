@@ -45,6 +45,8 @@ class _DeadlineSocket:
         self.sock = sock
         self.idle_timeout = idle_timeout
         self.deadline = time.monotonic() + idle_timeout
+        self._readers = 0  # like socket.makefile: the socket closes when the connection and its readers have
+        self._close_asked = False
 
     def _arm(self) -> None:
         left = self.deadline - time.monotonic()
@@ -61,10 +63,18 @@ class _DeadlineSocket:
         return self.sock.recv_into(buffer)
 
     def makefile(self, mode: str, *_args: Any, **_kwargs: Any) -> io.BufferedReader:
+        self._readers += 1
         return io.BufferedReader(_Reader(self))
 
+    def release(self) -> None:
+        self._readers -= 1
+        if self._close_asked and self._readers <= 0:
+            self.sock.close()
+
     def close(self) -> None:
-        self.sock.close()
+        self._close_asked = True
+        if self._readers <= 0:
+            self.sock.close()
 
 
 class _Reader(io.RawIOBase):
@@ -76,6 +86,11 @@ class _Reader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         return self._sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._sock.release()
+        super().close()
 
 
 class _Pool:
@@ -153,6 +168,7 @@ def _exchange(pool: _Pool, link: tuple[http.client.HTTPConnection, _DeadlineSock
     conn, sock = link
     sock.deadline = end
     keep = False
+    response: http.client.HTTPResponse | None = None
     try:
         conn.request("POST", pool.path, body=body, headers=dict(headers))
         response = conn.getresponse()
@@ -170,8 +186,9 @@ def _exchange(pool: _Pool, link: tuple[http.client.HTTPConnection, _DeadlineSock
             pieces.append(piece)
         data = b"".join(pieces)
         keep = not response.will_close
-        response.close()  # read to the end; http.client sends the next request only after this
     finally:
+        if response is not None:
+            response.close()  # read to the end, or given up on; http.client sends the next request only after this
         if keep:
             pool.give_back(conn, sock)
         else:
