@@ -46,6 +46,8 @@ RECEIPT_VERSION = 1
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` with credential counts while a flush/resume works through batches."""
 
+#: a node that does not answer, or answers too slowly or too much: the next batch would fare no better
+_NODE_DOWN = frozenset({ReasonCode.CHAIN_UNREACHABLE, ReasonCode.CHAIN_TIMEOUT, ReasonCode.CHAIN_RESPONSE_TOO_LARGE})
 _TREE_CACHE = 4  # batches whose trees are kept for receipts (a 100k tree is ~13 MB)
 
 
@@ -268,7 +270,7 @@ class Anchorer:
             else:
                 outcome = self._drive(batch)
                 outcomes.append(outcome)
-                if outcome.error is ReasonCode.CHAIN_UNREACHABLE:
+                if outcome.error in _NODE_DOWN:
                     outage = outcome.error  # no point in waiting for the same dead node per batch
             if outcomes[-1].state is BatchState.ANCHORED:
                 done += batch.size
@@ -399,7 +401,7 @@ class Anchorer:
                 continue
             outcome = self._drive_revocation(record)
             outcomes.append(outcome)
-            if outcome.error is ReasonCode.CHAIN_UNREACHABLE:
+            if outcome.error in _NODE_DOWN:
                 break
         return outcomes
 

@@ -92,6 +92,9 @@ class ReasonCode(StrEnum):
 
     # --- chain, registry, receipts ------------------------------------------------------------------
     CHAIN_UNREACHABLE = "chain_unreachable"  # JSON-RPC node does not answer
+    CHAIN_TIMEOUT = "chain_timeout"  # the node did not finish its answer within the call's total deadline
+    CHAIN_RESPONSE_TOO_LARGE = "chain_response_too_large"  # the node's reply exceeds the size cap
+    NODE_UNRELIABLE = "node_unreliable"  # the node's answers contradict themselves or the receipt's anchoring
     CHAIN_ID_MISMATCH = "chain_id_mismatch"  # node's chain id differs from configuration / receipt
     REGISTRY_NOT_DEPLOYED = "registry_not_deployed"  # no registry code at the configured address
     TRANSACTION_FAILED = "transaction_failed"  # a transaction was mined but reverted, or was dropped

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from civiccert.chain.nodes import Chain
 from civiccert.chain.registry import KeyInfo, Registry, format_municipality_code, municipality_code
 from civiccert.credentials.keys import thumbprint_of
+from civiccert.errors import ChainError, ReasonCode
 from civiccert.trust import TrustedKey, TrustedMunicipality
 
 __all__ = ["ChainStatus", "OnlineRegistry", "RootStatus"]
@@ -108,9 +109,28 @@ class OnlineRegistry:
         thumbprint there)."""
         if (code, kid) not in self._jwks:
             thumb = thumbprint_of(kid)
-            self._jwks[(code, kid)] = (self.registry.public_jwk(municipality_code(code), thumb)
-                                       if thumb is not None else None)
+            if thumb is None:
+                return None
+            try:
+                jwk = self.registry.public_jwk(municipality_code(code), thumb)
+            except ChainError as exc:
+                if exc.code is not ReasonCode.KEY_UNKNOWN:
+                    raise
+                raise ChainError(ReasonCode.NODE_UNRELIABLE, "the node lists the key but not its publication") from exc
+            if jwk is None:
+                self._check_no_key(code, thumb)
+            self._jwks[(code, kid)] = jwk
         return self._jwks[(code, kid)]
+
+    def _check_no_key(self, code: str, thumb: bytes) -> None:
+        """Before "issuer ``code`` has no key ``thumb``" may fail a credential: the node must know the registry
+        (a node zeroing every call does not) and its own logs must not publish that key (keys are never
+        unregistered, so an honest node never shows both)."""
+        registry = self.registry
+        if registry.deployed_block() == 0:
+            raise ChainError(ReasonCode.NODE_UNRELIABLE, "the node says the registry was deployed in no block")
+        if registry.logged_jwk(municipality_code(code), thumb) is not None:
+            raise ChainError(ReasonCode.NODE_UNRELIABLE, "the node's logs publish a key its state denies")
 
     def confirmed_anchor_transaction(self, code: str, root: bytes, block_number: int, claimed: object) -> str | None:
         """The receipt's transaction hash if the chain confirms it anchored ``root`` for ``code`` (else None)."""
@@ -134,13 +154,14 @@ class OnlineRegistry:
             self._operators[code] = info.operators if info else ()
         return self._munis[code]
 
-    def statuses(self, queries: Sequence[tuple[str, str, bytes | None, bytes]]) -> list[ChainStatus]:
+    def statuses(self, queries: Sequence[tuple[str, str, bytes | None, bytes]]) -> list[ChainStatus | ChainError]:
         """For each (issuer code, kid, receipt root or None, credential hash): anchor, revocation, trust.
 
         One JSON-RPC batch reads every ``status`` (in the issuer's namespace: a root anchored only by another
         municipality is not anchored for this issuer; without a receipt the zero root reads the revocation
         alone) together with the keys and municipalities not yet cached. Raises ChainError when the node
-        cannot answer; the caller turns that into UNKNOWN checks.
+        cannot answer; the caller turns that into UNKNOWN checks. An answer that contradicts itself (see
+        ``_contradiction``) is ChainError(NODE_UNRELIABLE) in place of that query's status.
         """
         registry = self.registry
         self._expire()
@@ -155,7 +176,11 @@ class OnlineRegistry:
         calls += [("keyInfo", (municipality_code(code), thumbs[kid])) for code, kid in new_keys
                   if thumbs[kid] is not None]
         calls += [("municipalityInfo", (municipality_code(code),)) for code in new_codes]
-        outs = iter(registry.read_many(calls) if calls else [])
+        calls.append(("deployedBlock", ()))  # a fact every honest node knows: a node zeroing calls fails it
+        answers = registry.read_many(calls)
+        if int(answers[-1][0]) == 0:
+            raise ChainError(ReasonCode.NODE_UNRELIABLE, "the node says the registry was deployed in no block")
+        outs = iter(answers[:-1])
         statuses = [next(outs) if code else None for code, _, _, _ in queries]
         for code, kid in new_keys:
             thumb = thumbs[kid]
@@ -165,7 +190,7 @@ class OnlineRegistry:
             m = registry.municipality_from(code, next(outs))
             self._munis[code] = None if m is None else TrustedMunicipality(code=code, suspended=m.suspended)
             self._operators[code] = m.operators if m else ()
-        out: list[ChainStatus] = []
+        out: list[ChainStatus | ChainError] = []
         for (code, kid, _root, _hash), status in zip(queries, statuses, strict=True):
             root_status: RootStatus | None = None
             revoked, reason = False, 0
@@ -174,12 +199,30 @@ class OnlineRegistry:
                 revoked = revoked_at != 0
                 if leaf_count:
                     root_status = RootStatus(code, anchored_at, block_number, leaf_count)
-            out.append(ChainStatus(root=root_status, revoked=revoked, revoked_reason=reason if revoked else 0,
-                                   key=self._keys.get((code, kid)) if code and kid else None,
-                                   municipality=self._munis.get(code) if code else None))
+            answer = ChainStatus(root=root_status, revoked=revoked, revoked_reason=reason if revoked else 0,
+                                 key=self._keys.get((code, kid)) if code and kid else None,
+                                 municipality=self._munis.get(code) if code else None)
+            why = _contradiction(answer)
+            out.append(answer if why is None else ChainError(ReasonCode.NODE_UNRELIABLE, why))
         return out
 
 _ZERO = bytes(32)
+
+
+def _contradiction(status: ChainStatus) -> str | None:
+    """What in one node's answers cannot all be true of the registry contract, or None.
+
+    Only an operator of a registered municipality can anchor, revoke or register a key in its namespace, and
+    a municipality is never unregistered; an anchor always has a block and a time. An honest node therefore
+    never trips these, whatever a forger put into a credential: they degrade a verdict to INDETERMINATE
+    only when the node itself is wrong.
+    """
+    root = status.root
+    if root is not None and (root.block_number == 0 or root.anchored_at == 0):
+        return "the node reports an anchor without a block"
+    if status.municipality is None and (root is not None or status.revoked or status.key is not None):
+        return "the node reports anchors, revocations or keys of a municipality it says is not registered"
+    return None
 
 
 def _trusted_key(kid: str, info: KeyInfo) -> TrustedKey:

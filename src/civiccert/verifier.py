@@ -22,6 +22,7 @@ from civiccert.chain.merkle import verify_inclusion
 from civiccert.credential_file import CREDENTIAL_FORMAT, CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import VCT_RESIDENT_RECORD, VCT_SEAL_CERTIFICATE
+from civiccert.credentials.jose import json_parse, verify_compact
 from civiccert.credentials.keys import jwk_thumbprint, public_key_from_jwk
 from civiccert.errors import ChainError, CivicCertError, ConfigError, CredentialError, PaperError, ReasonCode
 from civiccert.inputs import InputItem, read_inputs
@@ -42,6 +43,11 @@ _DISCLOSURE_CODES = frozenset({
     ReasonCode.SD_ALG_UNSUPPORTED, ReasonCode.DISCLOSURE_MISMATCH,
 })
 _BINDING_CODES = frozenset({ReasonCode.HOLDER_BINDING_FAILED, ReasonCode.HOLDER_BINDING_MISSING})
+#: the node could not give a usable answer (down, too slow, too much, self-contradicting): UNKNOWN, never FAILED
+_NODE_CODES = frozenset({
+    ReasonCode.CHAIN_UNREACHABLE, ReasonCode.CHAIN_TIMEOUT, ReasonCode.CHAIN_RESPONSE_TOO_LARGE,
+    ReasonCode.NODE_UNRELIABLE,
+})
 _SIGNATURE_CODES = frozenset({
     ReasonCode.SIGNATURE_INVALID, ReasonCode.ALG_NOT_ALLOWED, ReasonCode.TYP_INVALID, ReasonCode.CRIT_UNSUPPORTED,
 })
@@ -119,6 +125,7 @@ class Verifier:
         self._policy = policy or Policy()
         self._clock = clock
         self._public_keys: dict[tuple[str, str], Any] = {}  # (kid, jwk json) -> parsed key: parse once
+        self._jwk_by_kid: dict[str, Mapping[str, Any]] | None = None  # the snapshot's key material by kid
 
     @property
     def online(self) -> bool:
@@ -196,6 +203,8 @@ class Verifier:
             )
         except CredentialError as exc:
             self._classify_failure(draft, exc)
+            if draft.checks[CheckName.FORMAT].outcome is Outcome.FAILED:
+                self._signature_alone(draft, text)
             return draft
         draft.set(CheckName.FORMAT, Outcome.PASSED, ReasonCode.OK)
         draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, f"{verified.header.get('alg')}")
@@ -232,8 +241,8 @@ class Verifier:
         draft.issuer_code = _issuer_code(decoded.iss)
         try:
             jwk = self._trusted_jwk(decoded.kid, None, draft.issuer_code)
-        except ChainError:
-            draft.set(CheckName.SIGNATURE, Outcome.UNKNOWN, ReasonCode.CHAIN_UNREACHABLE,
+        except ChainError as exc:
+            draft.set(CheckName.SIGNATURE, Outcome.UNKNOWN, _node_code(exc),
                       "the issuer's public key could not be read from the chain")
         else:
             if jwk is None:
@@ -286,7 +295,7 @@ class Verifier:
     def _classify_failure(self, draft: _Draft, exc: CredentialError) -> None:
         code = exc.code
         if draft.checks.get(CheckName.FORMAT) is None and code not in _SIGNATURE_CODES | _DISCLOSURE_CODES | \
-                _BINDING_CODES | {ReasonCode.KEY_UNKNOWN, ReasonCode.CHAIN_UNREACHABLE}:
+                _BINDING_CODES | _NODE_CODES | {ReasonCode.KEY_UNKNOWN}:
             draft.set(CheckName.FORMAT, Outcome.FAILED, code, "input is not a well-formed SD-JWT")
             return
         draft.set(CheckName.FORMAT, Outcome.PASSED, ReasonCode.OK)
@@ -296,7 +305,7 @@ class Verifier:
         elif code in _BINDING_CODES:
             draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK)
             draft.set(CheckName.HOLDER_BINDING, Outcome.FAILED, code)
-        elif code is ReasonCode.CHAIN_UNREACHABLE:
+        elif code in _NODE_CODES:
             draft.set(CheckName.SIGNATURE, Outcome.UNKNOWN, code, "issuer key could not be looked up")
         elif code is ReasonCode.KEY_UNKNOWN:
             outcome = Outcome.FAILED if self._authoritative() else Outcome.UNKNOWN
@@ -305,6 +314,34 @@ class Verifier:
                 draft.set(CheckName.ISSUER, Outcome.UNKNOWN, self._stale_code())
         else:
             draft.set(CheckName.SIGNATURE, Outcome.FAILED, code)
+
+    def _signature_alone(self, draft: _Draft, text: str) -> None:
+        """A credential we cannot read (too deep, malformed disclosures...) may still carry a trusted issuer's
+        valid signature: then it is a verdict (INVALID, the issuer signed something broken), not bad input.
+        Only trust sources vouch for the key here (never the header's JWK alone)."""
+        def resolve(header: Mapping[str, Any], raw_payload: bytes) -> Any:
+            kid = header.get("kid")
+            if not isinstance(kid, str):
+                raise CredentialError(ReasonCode.KEY_UNKNOWN, "header has no kid")
+            jwk = self._key_material(kid)
+            if jwk is None and self._registry is not None:
+                try:
+                    payload = json_parse(raw_payload)
+                    code = _issuer_code(payload.get("iss")) if isinstance(payload, dict) else None
+                    jwk = self._trusted_jwk(kid, None, code) if code else None
+                except CivicCertError:  # unreadable payload, node failure: nobody vouched for the key
+                    jwk = None
+            if jwk is None:
+                raise CredentialError(ReasonCode.KEY_UNKNOWN, "no trusted key for this kid")
+            return self._public_key(kid, jwk)
+
+        try:
+            verify_compact(text.split("~", 1)[0], algorithms=self._policy.algorithms,
+                           resolve_key=resolve, expected_typ="dc+sd-jwt")
+        except (CivicCertError, TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError):
+            return
+        if CheckName.SIGNATURE not in draft.checks:
+            draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, "signed by a trusted key; unreadable")
 
     # --- keys ----------------------------------------------------------------------------------------
     def _resolve_sd_jwt_key(self, draft: _Draft, header: Mapping[str, Any], payload: Mapping[str, Any]) -> Any:
@@ -315,7 +352,7 @@ class Verifier:
         try:
             jwk = self._trusted_jwk(kid, header.get("jwk"), _issuer_code(payload.get("iss")))
         except ChainError as exc:  # the node could not answer: the key is unknown, which is not a bad key
-            raise CredentialError(ReasonCode.CHAIN_UNREACHABLE, "issuer key could not be looked up") from exc
+            raise CredentialError(_node_code(exc), "issuer key could not be looked up") from exc
         if jwk is None:
             raise CredentialError(ReasonCode.KEY_UNKNOWN, "no trusted key for this kid")
         return self._public_key(kid, jwk)
@@ -346,7 +383,18 @@ class Verifier:
                 raise  # the node could not say (down, rate-limited, pruned logs): unknown, never "no key"
             except Exception as exc:  # any other failure of the external node is the same: unknown
                 raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "the node failed to answer") from exc
-        return None
+        return self._key_material(kid)
+
+    def _key_material(self, kid: str) -> Mapping[str, Any] | None:
+        """The public key ``kid`` names, from whichever municipality the snapshot lists it under. A kid is the
+        hash of exactly one public key, so checking the signature with it is sound: a tampered credential is
+        INVALID (signature_invalid), not merely "key not found"; whether the key may sign for the credential's
+        ``iss`` stays the ISSUER check's question."""
+        if self._trust is None:
+            return None
+        if self._jwk_by_kid is None:
+            self._jwk_by_kid = {k.kid: k.jwk for k in self._trust.keys.values() if k.jwk}
+        return self._jwk_by_kid.get(kid)
 
     def _authoritative(self) -> bool:
         """Whether "not in my trust list" means "not trusted by anyone" (registry or fresh registry snapshot)."""
@@ -451,7 +499,11 @@ class Verifier:
             return
         root_status: RootStatus | None = status.root
         if root_status is None:  # also when only another municipality anchored it: namespaces are per issuer
-            draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.NOT_ANCHORED)
+            if self._confirms_receipt_tx(draft, root):
+                draft.set(CheckName.ANCHOR, Outcome.UNKNOWN, ReasonCode.NODE_UNRELIABLE,
+                          "the node shows the receipt's anchoring transaction but denies the anchor")
+            else:
+                draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.NOT_ANCHORED)
             return
         if size != root_status.leaf_count:
             draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.PROOF_INVALID,
@@ -466,6 +518,21 @@ class Verifier:
                         "root": "0x" + root.hex(), "block": root_status.block_number,
                         "anchored_at": root_status.anchored_at, "tx": tx}
         draft.set(CheckName.ANCHOR, Outcome.PASSED, ReasonCode.OK, f"block {root_status.block_number}")
+
+    def _confirms_receipt_tx(self, draft: _Draft, root: bytes) -> bool:
+        """Whether the node itself shows the receipt's transaction anchoring ``root`` for the issuer, sent by
+        one of its operators (then "not anchored" is the node contradicting itself, never a forged receipt:
+        such a transaction anchors the root in the issuer's namespace for good)."""
+        assert self._registry is not None
+        assert draft.receipt is not None
+        block = draft.receipt.get("block")
+        if not draft.issuer_code or not isinstance(block, int) or isinstance(block, bool) or block <= 0:
+            return False
+        try:
+            return self._registry.confirmed_anchor_transaction(draft.issuer_code, root, block,
+                                                               draft.receipt.get("tx")) is not None
+        except Exception:  # a node that cannot confirm it confirms nothing
+            return False
 
     def _issuer_check(self, draft: _Draft, status: ChainStatus | ChainError | None) -> None:
         if CheckName.ISSUER in draft.checks:
@@ -485,6 +552,16 @@ class Verifier:
         at = int(anchored_at or draft.issued_at or 0)
         if isinstance(status, ChainStatus):
             key, muni, where = status.key, status.municipality, "registry"
+            signature = draft.checks.get(CheckName.SIGNATURE)
+            if key is None and muni is not None and (
+                    (draft.form != "paper" and draft.anchor.get("block") is not None)
+                    or (signature is not None and signature.code is ReasonCode.NODE_UNRELIABLE)):
+                # the anchored leaf is the hash of this very JWT, kid included: the municipality anchored a
+                # credential signed with this key, yet the node says the key was never registered there
+                # (or the node already contradicted its own logs about this key)
+                draft.set(CheckName.ISSUER, Outcome.UNKNOWN, ReasonCode.NODE_UNRELIABLE,
+                          "the node denies the key of a credential anchored by its issuer")
+                return
         elif self._trust is None:
             reason = status.code if isinstance(status, ChainError) else ReasonCode.KEY_UNKNOWN
             draft.set(CheckName.ISSUER, Outcome.UNKNOWN, reason, "no trust snapshot and no registry")
@@ -545,6 +622,11 @@ def _bind_to_page(draft: _Draft, page_text: str) -> None:
     elif CheckName.DISCLOSURES in draft.checks and draft.checks[CheckName.DISCLOSURES].outcome is Outcome.PASSED:
         draft.set(CheckName.DISCLOSURES, Outcome.PASSED, ReasonCode.OK,
                   "printed copy: the QR belongs to this PDF page (serial matches)")
+
+
+def _node_code(exc: ChainError) -> ReasonCode:
+    """Why the node could not vouch for something (a code of ``_NODE_CODES``)."""
+    return exc.code if exc.code in _NODE_CODES else ReasonCode.CHAIN_UNREACHABLE
 
 
 def _issuer_code(iss: object) -> str | None:

@@ -10,7 +10,8 @@ Everything above `chain/` talks to a `Chain` (its `w3`), never to a node type: J
 production can be any EVM network (geth, an L2, ...). `kind` ("embedded" | "anvil" | "ganache" | "rpc", from
 `web3_clientVersion`) is informational; only `dev_account` looks at it.
 
-Errors: an unreachable node raises ChainError(CHAIN_UNREACHABLE) within `timeout` (no retries, no hang); a
+Errors: an unreachable node raises ChainError(CHAIN_UNREACHABLE) within `timeout`, a node that answers too
+slowly ChainError(CHAIN_TIMEOUT) within `deadline`, whatever it sends (no retries, no hang); a
 node on another chain than `expected_chain_id` raises ChainError(CHAIN_ID_MISMATCH); a URL that is neither
 "embedded" nor http(s) raises ConfigError(CONFIG_INVALID, field="url").
 
@@ -39,11 +40,12 @@ from typing import Any, Literal, Self
 import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3 import EthereumTesterProvider, Web3
 from web3.exceptions import Web3Exception
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import Wei
 
+from civiccert.chain.transport import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, BoundedHTTPProvider
 from civiccert.errors import ChainError, ConfigError, ReasonCode
 
 __all__ = [
@@ -101,25 +103,28 @@ _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 _PROBE_ERRORS: tuple[type[BaseException], ...] = (*_TRANSPORT_ERRORS, Web3Exception, ValueError)
+_KIND_PROBE_ERRORS: tuple[type[BaseException], ...] = (*_PROBE_ERRORS, ChainError)
 
 
-def connect(url: str, *, expected_chain_id: int | None = None, timeout: float = 10) -> Chain:
+def connect(url: str, *, expected_chain_id: int | None = None, timeout: float = 10,
+            deadline: float = DEFAULT_DEADLINE, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> Chain:
     """Connect to `url` ("embedded" or an http(s) JSON-RPC endpoint) and check its chain id.
 
     "embedded" starts a fresh in-process py-evm chain on every call (state is not shared between calls;
-    keep the returned `Chain` to keep the chain). HTTP requests time out after `timeout` seconds and are
-    never retried here, so a dead node fails fast; chain-id and other immutable answers are cached.
+    keep the returned `Chain` to keep the chain). An HTTP call fails after `timeout` seconds of silence and,
+    whatever the node trickles, after `deadline` seconds in all (ChainError(CHAIN_TIMEOUT)); a reply larger
+    than `max_response_bytes` is dropped unread (ChainError(CHAIN_RESPONSE_TOO_LARGE)); see chain/transport.py.
+    Calls are never retried here, so a dead node fails fast; chain-id and other immutable answers are cached.
     """
     if url == EMBEDDED:
         w3 = Web3(EthereumTesterProvider())
         kind: ChainKind = "embedded"
     elif url.startswith(("http://", "https://")):
-        provider = HTTPProvider(
-            url,
-            request_kwargs={"timeout": timeout},
-            exception_retry_configuration=None,
-            cache_allowed_requests=True,
-        )
+        try:
+            provider = BoundedHTTPProvider(url, deadline=deadline, max_response_bytes=max_response_bytes,
+                                           idle_timeout=min(timeout, deadline))
+        except ValueError as exc:
+            raise ConfigError(ReasonCode.CONFIG_INVALID, "chain URL or limits are malformed", field="url") from exc
         w3 = Web3(provider)
         # PoA chains and many L2s put more than 32 bytes into extraData.
         w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
@@ -140,7 +145,7 @@ def connect(url: str, *, expected_chain_id: int | None = None, timeout: float = 
 def _detect_kind(w3: Web3) -> ChainKind:
     try:
         version = str(w3.client_version).lower()
-    except _PROBE_ERRORS:
+    except _KIND_PROBE_ERRORS:
         return "rpc"  # some nodes disable the web3_ namespace
     if version.startswith("anvil/"):
         return "anvil"

@@ -698,12 +698,23 @@ class Registry:
         number = self.chain.block_number()
         if self.key(code, t, block=number) is None:
             return None
+        jwk = self.logged_jwk(code, t, to_block=number, log_chunk=log_chunk)
+        if jwk is None:
+            raise ChainError(ReasonCode.KEY_UNKNOWN, "no registry log publishes a JWK for the key", field="jwk")
+        return jwk
+
+    def logged_jwk(self, municipality: int | str, thumbprint: bytes, *, to_block: int | None = None,
+                   log_chunk: int = _LOG_CHUNK) -> dict[str, str] | None:
+        """The JWK a ``KeyRegistered`` log of `municipality` publishes for `thumbprint` (hash re-checked), from
+        the logs alone; None when there is no such log up to `to_block` (default: the latest block)."""
+        code, t = municipality_code(municipality), _b32(thumbprint, "thumbprint")
+        number = self.chain.block_number() if to_block is None else to_block
         topics = [HexBytes(_abi().events["KeyRegistered"]).to_0x_hex(), _topic_u32(code), HexBytes(t).to_0x_hex()]
         for log in self._logs(topics, number, log_chunk):
             jwk = _published_jwk(_logged_jwk(log), t)
             if jwk is not None:
                 return jwk
-        raise ChainError(ReasonCode.KEY_UNKNOWN, "no registry log publishes a JWK for the key", field="jwk")
+        return None
 
     def _logs(self, topics: list[Any], to_block: int, log_chunk: int) -> Iterable[Any]:
         """This registry's logs matching `topics` from the deployment block to `to_block`, in chunks."""
@@ -833,7 +844,7 @@ class Registry:
                 try:
                     results.append(_decode_output(fn, bytes.fromhex(result[2:])))
                 except (ValueError, DecodingError) as exc:
-                    raise ChainError(ReasonCode.TRANSACTION_FAILED, "undecodable answer in the batch") from exc
+                    raise ChainError(ReasonCode.NODE_UNRELIABLE, "undecodable answer in the batch") from exc
         return results
 
     @staticmethod

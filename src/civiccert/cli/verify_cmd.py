@@ -42,6 +42,8 @@ def verify(
     max_trust_age: Annotated[int | None, typer.Option(
         min=0, help="Oldest acceptable trust file, in seconds (default: the file's own expiry; 7 days for "
                     "registry snapshots).")] = None,
+    rpc_deadline: Annotated[float, typer.Option(help="Most seconds one JSON-RPC call may take in all.")] = 30.0,
+    rpc_max_response: Annotated[int, typer.Option(help="Largest JSON-RPC reply accepted, in bytes.")] = 8 << 20,
 ) -> None:
     """Verify credentials, presentations and printed copies: VALID / INVALID / INDETERMINATE with every check."""
     from civiccert.trust import TrustSnapshot
@@ -58,6 +60,11 @@ def verify(
         raise typer.BadParameter("--registry needs --rpc", param_hint="--rpc/--registry")
     if offline and not trust:
         raise typer.BadParameter("--offline needs at least one --trust file", param_hint="--offline")
+    if registry is not None and not _is_address(registry):
+        raise typer.BadParameter("not a 20-byte hex address (0x…, EIP-55 checksum if mixed case)",
+                                 param_hint="--registry")
+    if rpc_deadline <= 0 or rpc_max_response <= 0:
+        raise typer.BadParameter("must be positive", param_hint="--rpc-deadline/--rpc-max-response")
     snapshot = TrustSnapshot.load_many(trust) if trust else None
     online = None
     if rpc:
@@ -70,7 +77,8 @@ def verify(
             raise typer.BadParameter("--rpc needs --registry or a registry snapshot (trust sync) in --trust",
                                      param_hint="--rpc/--registry")
         chain_id = snapshot.chain_id if snapshot is not None else None
-        online = OnlineRegistry.lazy(lambda: connect(rpc, expected_chain_id=chain_id), address)
+        online = OnlineRegistry.lazy(lambda: connect(rpc, expected_chain_id=chain_id, deadline=rpc_deadline,
+                                                        max_response_bytes=rpc_max_response), address)
     policy = Policy(require_holder_binding=require_holder_binding, aud=aud, nonce=nonce,
                     max_trust_age_seconds=max_trust_age)
     verifier = Verifier(trust=snapshot, registry=online, policy=policy)
@@ -106,14 +114,30 @@ def verify(
         from civiccert.cli.render import render_results
 
         render_results(results, failures, language)
-    readable = [r for r in results if r["checks"] and r["checks"][0]["check"] == "format"
-                and r["checks"][0]["outcome"] != "failed"]
+    readable = [r for r in results if _is_verdict(r)]
     if not readable:  # nothing was even a civiccert credential: malformed or unreadable input
         raise typer.Exit(65)
     verdicts = {r["verdict"] for r in results}
     worst = "INVALID" if "INVALID" in verdicts else "INDETERMINATE" if "INDETERMINATE" in verdicts or failures \
         else "VALID"
     raise typer.Exit(_EXIT[worst])
+
+
+def _is_verdict(result: dict[str, Any]) -> bool:
+    """A result is a verdict on a credential (not bad input) when it parsed as one of our forms, or when a
+    trusted issuer's signature verified on it (a signed credential of an unknown type is INVALID, exit 1)."""
+    outcomes = {c["check"]: c["outcome"] for c in result["checks"]}
+    return outcomes.get("format") not in (None, "failed") or outcomes.get("signature") == "passed"
+
+
+def _is_address(value: str) -> bool:
+    """0x and 40 hex digits; mixed case must be a valid EIP-55 checksum (a typo must not pass silently)."""
+    from eth_utils.address import is_checksum_address
+
+    body = value[2:] if value.startswith("0x") else ""
+    if len(body) != 40 or any(c not in "0123456789abcdefABCDEF" for c in body):
+        return False
+    return body in (body.lower(), body.upper()) or is_checksum_address(value)
 
 
 def _expand(inputs: list[str]) -> list[tuple[str, str]]:
