@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from civiccert.chain.nodes import Chain
 
 app = typer.Typer(help="Local chain for development, and registry deployment on any EVM JSON-RPC network.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 
 # anvil's first well-known development key: public knowledge, funded only on local dev chains
 _ANVIL_DEV_ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
