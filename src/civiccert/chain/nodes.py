@@ -45,6 +45,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import Wei
 
 from civiccert.errors import ChainError, ConfigError, ReasonCode
+from civiccert.extras import EMBEDDED_CHAIN, require_extra
 
 __all__ = [
     "EMBEDDED",
@@ -101,6 +102,7 @@ def connect(url: str, *, expected_chain_id: int | None = None, timeout: float = 
     never retried here, so a dead node fails fast; chain-id and other immutable answers are cached.
     """
     if url == EMBEDDED:
+        require_extra(EMBEDDED_CHAIN, "eth_tester", "eth")  # py-evm, behind web3's EthereumTesterProvider
         w3 = Web3(EthereumTesterProvider())
         kind: ChainKind = "embedded"
     elif url.startswith(("http://", "https://")):
