@@ -40,7 +40,7 @@ from civiccert.chain.registry import Registry, RootInfo, SignedTx, TxOutcome
 from civiccert.errors import ChainError, JournalError, ReasonCode, RegistryError
 from civiccert.journal import BatchRecord, BatchState, CredentialKind, Journal, RevocationRecord, RevocationState
 
-__all__ = ["RECEIPT_VERSION", "Anchorer", "BatchOutcome", "Progress", "RevocationOutcome"]
+__all__ = ["RECEIPT_VERSION", "Anchorer", "BatchOutcome", "Progress", "RevocationOutcome", "journal_status"]
 
 RECEIPT_VERSION = 1
 Progress = Callable[[int, int], None]
@@ -154,12 +154,14 @@ class Anchorer:
             self._drive_revocations(ignore_backoff=True)
             return outcomes
 
-    def reconcile(self, *, window_blocks: int | None = None) -> list[BatchOutcome]:
+    def reconcile(self, *, window_blocks: int | None = None, resend: bool = True) -> list[BatchOutcome]:
         """Re-check anchored batches in the last ``window_blocks`` blocks against the chain (reorgs).
 
         A batch whose root is no longer on chain goes back to ``sent`` and its journaled transaction is
         broadcast again (re-signed if its nonce was taken meanwhile); one whose anchor moved to another
-        block gets the new block. Returns the outcomes of the batches that changed; when the node is
+        block gets the new block. With ``resend`` False nothing is sent: such batches are only journaled
+        as ``sent`` again, and the next ``resume``/``flush`` settles them (a check that must not transact,
+        e.g. at node start-up). Returns the outcomes of the batches that changed; when the node is
         unreachable, what could not be checked waits for the next call (never an exception).
         """
         window = self._reorg_window if window_blocks is None else window_blocks
@@ -179,7 +181,7 @@ class Anchorer:
                 if info is not None and not moved:
                     continue
                 reopened = self._journal.mark_unanchored(batch.batch_id)
-                changed.append(self._drive(reopened))
+                changed.append(self._drive(reopened) if resend else _outcome(reopened))
             return changed
 
     def receipt(self, credential_id: str) -> dict[str, Any] | None:
@@ -220,14 +222,7 @@ class Anchorer:
 
     def status(self) -> dict[str, Any]:
         """Credential counts by state plus the open batches' last error code and next attempt time."""
-        counts: dict[str, Any] = dict(self._journal.status_counts())
-        open_batches = self._journal.batches(BatchState.BUILT, BatchState.SENT)
-        failing = [b for b in open_batches if b.last_error is not None]
-        counts["open_batches"] = len(open_batches)
-        counts["last_error"] = failing[-1].last_error.value if failing and failing[-1].last_error else None
-        waits = [b.next_attempt_at for b in failing if b.next_attempt_at is not None]
-        counts["next_attempt_at"] = min(waits) if waits else None
-        return counts
+        return journal_status(self._journal)
 
     # --- batching ----------------------------------------------------------------------------------------
 
@@ -529,3 +524,18 @@ def _hash_bytes(value: str) -> bytes:
     if len(raw) != 32:
         raise ValueError("expected a 32-byte hash")
     return raw
+
+
+def journal_status(journal: Journal) -> dict[str, Any]:
+    """Credential counts by state plus the open batches' last error code and next attempt time.
+
+    Read from the journal alone, so ``civiccert status`` answers while the node is down.
+    """
+    counts: dict[str, Any] = dict(journal.status_counts())
+    open_batches = journal.batches(BatchState.BUILT, BatchState.SENT)
+    failing = [b for b in open_batches if b.last_error is not None]
+    counts["open_batches"] = len(open_batches)
+    counts["last_error"] = failing[-1].last_error.value if failing and failing[-1].last_error else None
+    waits = [b.next_attempt_at for b in failing if b.next_attempt_at is not None]
+    counts["next_attempt_at"] = min(waits) if waits else None
+    return counts

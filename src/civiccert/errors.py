@@ -116,6 +116,8 @@ class ReasonCode(StrEnum):
     REVOKED = "revoked"  # the credential was revoked by its issuer
     ISSUANCE_TIME_UNVERIFIED = "issuance_time_unverified"  # key since revoked; no anchor proves issuance before it
     ISSUER_MISMATCH = "issuer_mismatch"  # iss and the certifying municipality in the body differ
+    REGISTRY_MISMATCH = "registry_mismatch"  # --registry, a trust snapshot or the node name different registries
+    MUNICIPALITY_NAME_MISMATCH = "municipality_name_mismatch"  # name is not the official name for the code (総務省)
 
     # --- journal ------------------------------------------------------------------------------------
     JOURNAL_UNAVAILABLE = "journal_unavailable"  # the journal database cannot be opened or written
@@ -134,6 +136,8 @@ class ReasonCode(StrEnum):
     # --- verifier / trust / configuration -----------------------------------------------------------
     TRUST_SNAPSHOT_STALE = "trust_snapshot_stale"  # offline trust file older than the allowed age
     TRUST_FILE_INVALID = "trust_file_invalid"  # trust file unreadable or malformed
+    TRUST_CONFLICT = "trust_conflict"  # trust files disagree about a municipality's keys or name
+    TRUST_SNAPSHOT_FUTURE = "trust_snapshot_future"  # trust file dated after now (beyond the allowed skew)
     NOT_CHECKED = "not_checked"  # check not requested by the policy
     OK = "ok"  # check passed
     HOME_MISSING = "home_missing"  # issuer home does not exist or is not initialised

@@ -44,8 +44,11 @@ class HomeConfig:
     max_paper_batch: int = 64  # a 1-person printed copy's QR then stays within version 22 (docs/paper.md)
     max_batch_age_seconds: int = 60
     key_file: str = "issuer.pem"  # under keys/; a rotation writes a new file and switches here (atomic)
+    key_created_at: int | None = None  # when this home began signing with the key (init / rotation), unix s
     chain: ChainSettings | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the signing key's public JWK, so publishing it (``trust export``) never needs the passphrase
+    public_jwk: dict[str, str] | None = None
 
     # --- paths -----------------------------------------------------------------------------------------
     def key_path(self, home: Path) -> Path:

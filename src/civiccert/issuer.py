@@ -9,6 +9,7 @@ the same key) and both hashes are durably journaled before ``issue`` returns. An
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -18,8 +19,8 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from civiccert.anchoring import Anchorer, RevocationOutcome
-from civiccert.chain.nodes import Chain, connect
+from civiccert.anchoring import Anchorer, BatchOutcome, RevocationOutcome, journal_status
+from civiccert.chain.nodes import EMBEDDED, Chain, connect
 from civiccert.chain.registry import Registry
 from civiccert.credential_file import CredentialFile
 from civiccert.credentials import sdjwt
@@ -30,8 +31,9 @@ from civiccert.fileio import write_atomic
 from civiccert.home import ChainSettings, HomeConfig
 from civiccert.journal import CredentialEntry, CredentialKind, RevocationState, SqliteJournal, new_credential_id
 from civiccert.paper import payload as paper_payload
+from civiccert.publish import DEFAULT_EXPORT_VALID_DAYS, trust_export
 from civiccert.records import ResidentRecord, SealCertificate
-from civiccert.trust import TrustedKey, TrustedMunicipality, TrustSnapshot
+from civiccert.trust import TrustSnapshot
 from civiccert.verifier import ISSUER_PREFIX
 
 __all__ = ["Issuer", "RevocationReason"]
@@ -86,8 +88,12 @@ class Issuer:
         self._account = account
         self._registry: Registry | None = None
         self._anchorer: Anchorer | None = None
+        # a configured node is connected to on first use, so issuing and status never need it
+        self._unconnected: ChainSettings | None = None
         if chain is not None and config.chain is not None:
             self._attach(chain, config.chain)
+        elif config.chain is not None and config.chain.url != EMBEDDED:
+            self._unconnected = config.chain
 
     # --- creating and opening a home -------------------------------------------------------------------
     @classmethod
@@ -103,16 +109,16 @@ class Issuer:
         clock: Callable[[], float] = time.time,
     ) -> Issuer:
         """Create an issuer home: a new signing key and chain account, both encrypted with ``passphrase``."""
-        from civiccert.records.codes import check_municipality_code
+        from civiccert.records.municipalities import check_official_municipality
 
         if HomeConfig.exists(home):
             raise ConfigError(ReasonCode.HOME_EXISTS, "issuer home already initialised")
-        code = check_municipality_code(municipality_code, field="municipality_code")
+        code = check_official_municipality(municipality_code, municipality_name).code
         key = IssuerKey.generate(alg)
         home.mkdir(parents=True, exist_ok=True)
         (home / "keys").mkdir(mode=0o700, exist_ok=True)
         config = HomeConfig(municipality_code=code, municipality_name=municipality_name, kid=key.kid, alg=alg,
-                            sample=sample)
+                            sample=sample, public_jwk=key.public_jwk(), key_created_at=int(clock()))
         key.save(config.key_path(home), passphrase)
         account: LocalAccount = Account.create()
         keystore = Account.encrypt(account.key, passphrase.decode("utf-8"), iterations=_KEYSTORE_ITERATIONS)
@@ -129,20 +135,37 @@ class Issuer:
         chain: Chain | None = None,
         clock: Callable[[], float] = time.time,
     ) -> Issuer:
-        """Open an existing home; connects to its configured chain unless ``chain`` is given."""
+        """Open an existing home. Its configured chain (unless ``chain`` is given) is connected to only when
+        something needs it (anchoring, receipts, revocation, key rotation): issuing works with the node down."""
         config = HomeConfig.load(home)
         key = IssuerKey.load(config.key_path(home), passphrase)
         if key.kid != config.kid:
             raise ConfigError(ReasonCode.CONFIG_INVALID, "the key file is not the key this home's config names")
+        if config.public_jwk is None:  # a home made before public keys were kept in its config
+            config = replace(config, public_jwk=key.public_jwk())
+            config.save(home)
         account = _load_account(home, passphrase)
-        if chain is None and config.chain is not None and config.chain.url != "embedded":
-            chain = connect(config.chain.url, expected_chain_id=config.chain.chain_id)
         return cls(home, config, key, chain=chain, account=account, clock=clock)
 
     # --- chain -----------------------------------------------------------------------------------------
     @property
     def registry(self) -> Registry | None:
+        """The registry client; connects to the configured node on first use (ChainError if it is down)."""
+        self._connect_configured()
         return self._registry
+
+    @property
+    def has_chain(self) -> bool:
+        """Whether this home anchors somewhere (without contacting the node)."""
+        return self.config.chain is not None
+
+    def _connect_configured(self) -> None:
+        settings = self._unconnected
+        if settings is not None:
+            chain = connect(settings.url, expected_chain_id=settings.chain_id)
+            self._unconnected = None
+            self._chain = chain
+            self._attach(chain, settings)
 
     @property
     def account(self) -> LocalAccount | None:
@@ -155,18 +178,48 @@ class Issuer:
         self.config = self.config.with_chain(settings)
         self.config.save(self.home)
         self._chain = chain
+        self._unconnected = None
         self._attach(chain, settings)
 
     def register_on_chain(self, admin_registry: Registry, *, valid_from: int | None = None) -> None:
-        """Admin registers this municipality with our account as operator; we register our signing key."""
-        if self._account is None or self._registry is None:
+        """Admin registers this municipality with our account as operator; we register our signing key.
+
+        The key is registered as valid from when this home began signing with it (``key_created_at``), so
+        issuing before going on chain is fine (the contract raises a past start to the block time; the
+        verifier then judges an anchored credential by its anchor time)."""
+        from civiccert.records.municipalities import check_official_municipality
+
+        if self._account is None or self.registry is None or self._registry is None:
             raise ConfigError(ReasonCode.CONFIG_INVALID, "issuer home has no chain configured")
+        check_official_municipality(self.config.municipality_code, self.config.municipality_name)
+        if admin_registry.municipality(int(self.config.municipality_code)) is None:
+            admin_registry.register_municipality(int(self.config.municipality_code), self._account.address)
+        self.register_key(valid_from=valid_from)
+
+    def register_key(self, *, valid_from: int | None = None) -> bool:
+        """Register our signing key in our municipality's namespace; False when it is registered already.
+
+        Needs the municipality registered by the registry's admin with our account as an operator
+        (RegistryError(UNAUTHORIZED) otherwise) and gas on that account. ``valid_from`` defaults to when
+        this home began signing with the key (``key_created_at``), else a minute ago (clock skew).
+        """
+        registry = self._require_registry()
         code = int(self.config.municipality_code)
-        if admin_registry.municipality(code) is None:
-            admin_registry.register_municipality(code, self._account.address)
-        if self._registry.key(code, self.key.thumbprint) is None:
-            start = int(self._clock()) - 60 if valid_from is None else valid_from
-            self._registry.register_key(self.key.thumbprint, start, public_jwk=self.key.public_jwk())
+        if registry.key(code, self.key.thumbprint) is not None:
+            return False
+        created = self.config.key_created_at
+        start = valid_from if valid_from is not None else created if created else int(self._clock()) - 60
+        registry.register_key(self.key.thumbprint, start, public_jwk=self.key.public_jwk())
+        return True
+
+    def check_anchors(self) -> list[BatchOutcome]:
+        """Re-check EVERY batch the journal holds as anchored against the chain, sending nothing.
+
+        For a node that lost blocks it had mined (a local anvil killed before its state dump): a batch
+        whose anchor is gone goes back to ``sent``, and the next :meth:`anchor` re-broadcasts its journaled
+        transaction. Returns the batches that changed (``error`` set when the node could not be asked).
+        """
+        return self._require_anchorer().reconcile(window_blocks=sys.maxsize, resend=False)
 
     def _attach(self, chain: Chain, settings: ChainSettings) -> None:
         if self._account is None:
@@ -291,11 +344,12 @@ class Issuer:
 
     def status(self) -> dict[str, Any]:
         """Counts by state; with a chain, also the open batches' last error code and next retry time."""
-        if self._anchorer is not None:
-            return self._anchorer.status()
+        if self.has_chain:
+            return journal_status(self._journal)  # read from the journal alone: the node may be down
         return dict(self._journal.status_counts())
 
     def _require_anchorer(self) -> Anchorer:
+        self._connect_configured()
         if self._anchorer is None:
             raise ConfigError(ReasonCode.CONFIG_INVALID, "no chain configured for this issuer home "
                               "(civiccert chain up / chain deploy)")
@@ -324,22 +378,10 @@ class Issuer:
         return render_pdf(cred.vct, claims, text, out, sample=self.config.sample)
 
     # --- trust -------------------------------------------------------------------------------------------
-    def trust_export(self) -> TrustSnapshot:
-        """This municipality's public keys (the current one and those it rotated out or revoked, with their
-        times), as it publishes them for offline verifiers."""
-        code = self.config.municipality_code
-        keys = {(code, self.key.kid): TrustedKey(kid=self.key.kid, municipality=code, valid_from=0,
-                                                 jwk=self.key.public_jwk())}
-        for old in self.config.extra.get("previous_keys", []):
-            keys[(code, str(old["kid"]))] = TrustedKey(
-                kid=str(old["kid"]), municipality=code, valid_from=0, retired_at=old.get("retired_at"),
-                revoked_at=old.get("revoked_at"), jwk=dict(old["jwk"]))
-        return TrustSnapshot(
-            source="issuer",
-            generated_at=int(self._clock()),
-            municipalities={code: TrustedMunicipality(code, self.config.municipality_name)},
-            keys=keys,
-        )
+    def trust_export(self, *, valid_days: int = DEFAULT_EXPORT_VALID_DAYS) -> TrustSnapshot:
+        """This municipality's public keys, as it publishes them for offline verifiers (see
+        :func:`civiccert.publish.trust_export`, which needs no passphrase)."""
+        return trust_export(self.home, valid_days=valid_days, now=int(self._clock()))
 
     # --- key lifecycle -----------------------------------------------------------------------------------
     def rotate_key(self, passphrase: bytes, *, compromised_at: int | None = None) -> IssuerKey:
@@ -375,7 +417,8 @@ class Issuer:
         else:
             entry.update(revoked_at=compromised_at, on_chain=True)
         previous = [*self.config.extra.get("previous_keys", []), entry]
-        self.config = replace(self.config, kid=new.kid, key_file=key_file,
+        self.config = replace(self.config, kid=new.kid, key_file=key_file, public_jwk=new.public_jwk(),
+                              key_created_at=now,
                               extra={**self.config.extra, "previous_keys": previous})
         self.config.save(self.home)  # the switch: from here the home signs with the new key
         self.key = new
@@ -386,7 +429,7 @@ class Issuer:
         """Finish key retirements recorded in the home but not yet on chain (after a crash or node outage)."""
         previous = self.config.extra.get("previous_keys", [])
         owed = [entry for entry in previous if not entry.get("on_chain", True)]
-        if not owed or self._registry is None:
+        if not owed or self.registry is None or self._registry is None:
             return
         for entry in owed:
             thumbprint = thumbprint_of(str(entry["kid"]))
@@ -406,6 +449,7 @@ class Issuer:
         raise CredentialError(ReasonCode.KEY_UNKNOWN, "not signed by this issuer home")
 
     def _require_registry(self) -> Registry:
+        self._connect_configured()
         if self._registry is None:
             raise ConfigError(ReasonCode.CONFIG_INVALID, "no chain configured for this issuer home "
                               "(civiccert chain up / chain deploy)")

@@ -87,6 +87,11 @@ class OnlineRegistry:
         return self.registry.address
 
     @property
+    def configured_address(self) -> str:
+        """The registry address this verifier was pointed at, known without connecting."""
+        return self._registry.address if self._registry is not None else self._address
+
+    @property
     def chain_id(self) -> int:
         return self.registry.chain.chain_id
 

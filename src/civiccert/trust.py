@@ -20,6 +20,7 @@ from civiccert.errors import ConfigError, CredentialError, ReasonCode
 from civiccert.fileio import write_atomic
 
 __all__ = [
+    "DEFAULT_MAX_TRUST_AGE",
     "TRUST_FORMAT",
     "TrustSnapshot",
     "TrustedKey",
@@ -30,6 +31,7 @@ __all__ = [
 
 TRUST_FORMAT = "civiccert-trust/1"
 MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_TRUST_AGE = 7 * 24 * 3600  # for a trust file whose publisher set no expiry (registry snapshots)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,9 @@ def key_status_at(
     but cannot backdate a block. ``skew`` tolerates clocks that differ (issuer vs chain) only for the start
     of validity, never for a revocation. With ``issued_at`` (the signed iat), a normal retirement (key
     rotation) is judged at signing time when the anchor came later, so credentials signed just before a
-    rotation and anchored just after it stay valid; a key must also have been valid when it signed.
+    rotation and anchored just after it stay valid. The start of validity is judged at ``at``: a city that
+    issued before registering its key on chain (``chain up`` later) and anchored afterwards keeps those
+    credentials valid, because its registered key and its own anchor vouch for them together.
     """
     if municipality is None:
         return ReasonCode.ISSUER_NOT_REGISTERED
@@ -83,7 +87,7 @@ def key_status_at(
     signed = issued_at if issued_at is not None and issued_at <= at + skew else at
     if key.revoked_at is not None and at >= key.revoked_at:
         return ReasonCode.KEY_REVOKED_BEFORE_ISSUE
-    if min(at, signed) + skew < key.valid_from:
+    if at + skew < key.valid_from:
         return ReasonCode.KEY_NOT_YET_VALID
     if key.retired_at is not None and signed >= key.retired_at:
         return ReasonCode.KEY_RETIRED
@@ -101,6 +105,8 @@ class TrustSnapshot:
     chain_id: int | None = None
     registry: str | None = None
     block: int | None = None
+    # set by the publisher of an issuer export (it knows its rotation schedule); None: the verifier's age policy
+    expires_at: int | None = None
 
     def key(self, municipality: str, kid: str) -> TrustedKey | None:
         """The key ``kid`` in ``municipality``'s namespace (another city listing the same key does not count)."""
@@ -109,10 +115,28 @@ class TrustSnapshot:
     def age(self, now: int) -> int:
         return max(0, now - self.generated_at)
 
+    def stale(self, now: int, max_age: int | None) -> bool:
+        """Past the publisher's ``expires_at``, or older than the verifier's own ``max_age`` when it sets one;
+        a file with neither ages out after ``DEFAULT_MAX_TRUST_AGE``."""
+        if self.expires_at is not None and now > self.expires_at:
+            return True
+        if max_age is None:
+            max_age = DEFAULT_MAX_TRUST_AGE if self.expires_at is None else None
+        return max_age is not None and self.age(now) > max_age
+
+    def kids(self, municipality: str) -> frozenset[str]:
+        """The key ids this snapshot lists for ``municipality``."""
+        return frozenset(kid for (code, kid) in self.keys if code == municipality)
+
     def merged(self, other: TrustSnapshot) -> TrustSnapshot:
         """Union of two snapshots that never loosens trust: for a key known to both, the later start, the
         earlier retirement and the earlier revocation win; a municipality suspended in either stays suspended.
-        JWKs and names are kept from either. The merge is as old as its oldest part."""
+        JWKs and names are kept from either. The merge is as old as its oldest part.
+
+        Trust files are data anyone can hand a verifier, so files that disagree are refused, never united
+        (``_check_agreement``): snapshots of different registries, two different names for one municipality,
+        or two exports listing different keys for it (a union would let a forged file add its own key)."""
+        _check_agreement(self, other)
         keys = dict(self.keys)
         for ident, key in other.keys.items():
             mine = keys.get(ident)
@@ -131,6 +155,7 @@ class TrustSnapshot:
             chain_id=self.chain_id or other.chain_id,
             registry=self.registry or other.registry,
             block=newer.block if newer.block is not None else (self.block or other.block),
+            expires_at=min((e for e in (self.expires_at, other.expires_at) if e is not None), default=None),
         )
 
     def with_jwks_from(self, published: TrustSnapshot) -> TrustSnapshot:
@@ -154,6 +179,7 @@ class TrustSnapshot:
             "chain_id": self.chain_id,
             "registry": self.registry,
             "block": self.block,
+            "expires_at": self.expires_at,
             "municipalities": [
                 {"code": m.code, "name": m.name, "suspended": m.suspended}
                 for m in sorted(self.municipalities.values(), key=lambda m: m.code)
@@ -200,6 +226,7 @@ class TrustSnapshot:
                 chain_id=_opt_int(data.get("chain_id")),
                 registry=str(data["registry"]) if data.get("registry") else None,
                 block=_opt_int(data.get("block")),
+                expires_at=_opt_int(data.get("expires_at")),
             )
         except ConfigError:
             raise
@@ -260,6 +287,28 @@ def _strictest(a: TrustedKey, b: TrustedKey) -> TrustedKey:
     return TrustedKey(kid=a.kid, municipality=a.municipality, valid_from=max(a.valid_from, b.valid_from),
                       retired_at=earliest(a.retired_at, b.retired_at), revoked_at=earliest(a.revoked_at, b.revoked_at),
                       jwk=a.jwk or b.jwk)
+
+
+def _check_agreement(a: TrustSnapshot, b: TrustSnapshot) -> None:
+    """Raise when two trust files contradict each other (the error names the municipality code)."""
+    if a.chain_id is not None and b.chain_id is not None and a.chain_id != b.chain_id:
+        raise ConfigError(ReasonCode.REGISTRY_MISMATCH, "trust files name different chains", field="chain_id")
+    if a.registry and b.registry and a.registry.lower() != b.registry.lower():
+        raise ConfigError(ReasonCode.REGISTRY_MISMATCH, "trust files name different registries", field="registry")
+    older, newer = (a, b) if (a.block or 0, a.generated_at) <= (b.block or 0, b.generated_at) else (b, a)
+    for code in sorted(set(a.municipalities) & set(b.municipalities)):
+        name_a, name_b = a.municipalities[code].name, b.municipalities[code].name
+        if name_a and name_b and name_a != name_b:
+            raise ConfigError(ReasonCode.TRUST_CONFLICT, f"trust files give municipality {code} different names",
+                              field=f"municipalities.{code}.name")
+        if a.source == b.source == "registry":
+            # the registry never forgets a key: an older snapshot may only lack keys registered since
+            conflict = not older.kids(code) <= newer.kids(code)
+        else:
+            conflict = a.source == b.source and a.kids(code) != b.kids(code)
+        if conflict:
+            raise ConfigError(ReasonCode.TRUST_CONFLICT, f"trust files list different keys for municipality {code}",
+                              field=f"municipalities.{code}.keys")
 
 
 def _merge_all(snaps: list[TrustSnapshot]) -> TrustSnapshot | None:

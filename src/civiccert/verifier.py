@@ -23,10 +23,11 @@ from civiccert.credential_file import CREDENTIAL_FORMAT, CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import VCT_RESIDENT_RECORD, VCT_SEAL_CERTIFICATE
 from civiccert.credentials.keys import jwk_thumbprint, public_key_from_jwk
-from civiccert.errors import ChainError, CivicCertError, CredentialError, PaperError, ReasonCode
+from civiccert.errors import ChainError, CivicCertError, ConfigError, CredentialError, PaperError, ReasonCode
 from civiccert.inputs import InputItem, read_inputs
 from civiccert.online import ChainStatus, OnlineRegistry, RootStatus
 from civiccert.paper import payload as paper_payload
+from civiccert.records.municipalities import official_municipality
 from civiccert.result import Check, CheckName, Outcome, VerificationResult
 from civiccert.trust import TrustSnapshot, key_status_at
 
@@ -54,7 +55,8 @@ class Policy:
     aud: str | None = None
     nonce: str | None = None
     skew_seconds: int = 120
-    max_trust_age_seconds: int = 7 * 24 * 3600
+    # oldest trust file accepted; None: the publisher's expires_at, else DEFAULT_MAX_TRUST_AGE (7 days)
+    max_trust_age_seconds: int | None = None
     check_anchor: bool = True  # only meaningful online; offline reports the anchor as skipped
     algorithms: tuple[str, ...] = ("ES256", "EdDSA")
     kb_max_age_seconds: int = 300  # a key-binding JWT older than this is refused (with the nonce, no replay)
@@ -110,6 +112,8 @@ class Verifier:
         policy: Policy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if trust is not None and registry is not None:
+            _check_pinned(trust, registry)
         self._trust = trust
         self._registry = registry
         self._policy = policy or Policy()
@@ -258,11 +262,15 @@ class Verifier:
         code = _issuer_code(payload.get("iss"))
         draft.issuer_code = code
         body_code = municipality.get("code") if isinstance(municipality, Mapping) else None
-        draft.issuer = {"code": code, "name": municipality.get("name") if isinstance(municipality, Mapping)
-                        else None, "kid": draft.kid}
+        body_name = municipality.get("name") if isinstance(municipality, Mapping) else None
+        draft.issuer = {"code": code, "name": body_name, "kid": draft.kid}
+        official = official_municipality(code) if code is not None else None
         if code is None or body_code != code:
             draft.set(CheckName.ISSUER, Outcome.FAILED, ReasonCode.ISSUER_MISMATCH,
                       "issuer and certifying municipality differ")
+        elif official is not None and body_name != official.name:
+            draft.set(CheckName.ISSUER, Outcome.FAILED, ReasonCode.MUNICIPALITY_NAME_MISMATCH,
+                      "the certifying municipality's name is not the official name for its code")
         iat, nbf, exp = _opt_int(payload.get("iat")), _opt_int(payload.get("nbf")), _opt_int(payload.get("exp"))
         draft.issued_at, draft.expires_at = iat, exp
         now, skew = int(self._clock()), self._policy.skew_seconds
@@ -294,7 +302,7 @@ class Verifier:
             outcome = Outcome.FAILED if self._authoritative() else Outcome.UNKNOWN
             draft.set(CheckName.SIGNATURE, outcome, code, "signing key is not trusted")
             if outcome is Outcome.UNKNOWN and self._stale():
-                draft.set(CheckName.ISSUER, Outcome.UNKNOWN, ReasonCode.TRUST_SNAPSHOT_STALE)
+                draft.set(CheckName.ISSUER, Outcome.UNKNOWN, self._stale_code())
         else:
             draft.set(CheckName.SIGNATURE, Outcome.FAILED, code)
 
@@ -347,7 +355,15 @@ class Verifier:
         return self._trust is not None and self._trust.source == "registry" and not self._stale()
 
     def _stale(self) -> bool:
-        return self._trust is not None and self._trust.age(int(self._clock())) > self._policy.max_trust_age_seconds
+        return self._trust is not None and (self._future() or self._trust.stale(
+            int(self._clock()), self._policy.max_trust_age_seconds))
+
+    def _future(self) -> bool:
+        """A snapshot dated after now is a forged or mis-clocked file: its age would read 0 for ever."""
+        return self._trust is not None and self._trust.generated_at > int(self._clock()) + self._policy.skew_seconds
+
+    def _stale_code(self) -> ReasonCode:
+        return ReasonCode.TRUST_SNAPSHOT_FUTURE if self._future() else ReasonCode.TRUST_SNAPSHOT_STALE
 
     # --- issuer trust, anchor, revocation ------------------------------------------------------------
     def _chain_checks(self, drafts: list[_Draft]) -> None:
@@ -373,6 +389,9 @@ class Verifier:
             root = _receipt_root(d.receipt)
             queries.append((d.issuer_code or "", d.kid or "", root, d.credential_hash or b""))
         try:
+            pinned = self._trust.chain_id if self._trust is not None else None
+            if pinned is not None and self._registry.chain_id != pinned:
+                raise ChainError(ReasonCode.CHAIN_ID_MISMATCH, "the node is not on the trust snapshot's chain")
             answers = self._registry.statuses(queries)
         except ChainError as exc:
             return dict.fromkeys(range(len(drafts)), exc)
@@ -387,6 +406,10 @@ class Verifier:
         if self._registry is None:
             draft.set(CheckName.ANCHOR, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "offline")
             draft.set(CheckName.REVOCATION, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "offline")
+            if draft.receipt and self._trust is not None and self._trust.registry and not _same_registry(
+                    draft.receipt, self._trust.chain_id, self._trust.registry):
+                draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.RECEIPT_MISMATCH,
+                          "receipt names another chain or registry than the trust snapshot")
             return
         if not policy.check_anchor:
             draft.set(CheckName.ANCHOR, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "not requested")
@@ -411,12 +434,7 @@ class Verifier:
         if not receipt:
             draft.set(CheckName.ANCHOR, Outcome.UNKNOWN, ReasonCode.RECEIPT_MISSING, "no anchoring receipt yet")
             return
-        try:
-            same_chain = (int(receipt.get("chain_id", -1)) == self._registry.chain_id
-                          and str(receipt.get("registry", "")).lower() == self._registry.address.lower())
-        except (TypeError, ValueError, AttributeError):
-            same_chain = False
-        if not same_chain:
+        if not _same_registry(receipt, self._registry.chain_id, self._registry.address):
             draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.RECEIPT_MISMATCH,
                       "receipt names another chain or registry, or is malformed")
             return
@@ -456,8 +474,9 @@ class Verifier:
         if code is None or kid is None:
             draft.set(CheckName.ISSUER, Outcome.FAILED, ReasonCode.KEY_UNKNOWN)
             return
-        known_name = self._trust.municipalities[code].name if self._trust and code in self._trust.municipalities \
-            else ""
+        official = official_municipality(code)  # the 総務省 list first: a trust file can say anything
+        known_name = official.name if official is not None else self._trust.municipalities[code].name \
+            if self._trust and code in self._trust.municipalities else ""
         if known_name:  # the name a business sees comes from a trust source, not from the credential body
             draft.issuer["name"] = known_name
         draft.issuer["name_verified"] = bool(known_name)  # else it is the name the issuer signed, unchecked
@@ -471,8 +490,8 @@ class Verifier:
             draft.set(CheckName.ISSUER, Outcome.UNKNOWN, reason, "no trust snapshot and no registry")
             return
         elif self._stale():
-            draft.set(CheckName.ISSUER, Outcome.UNKNOWN, ReasonCode.TRUST_SNAPSHOT_STALE,
-                      f"snapshot is {self._trust.age(int(self._clock()))} s old")
+            draft.set(CheckName.ISSUER, Outcome.UNKNOWN, self._stale_code(),
+                      f"snapshot generated at {self._trust.generated_at}")
             return
         else:
             key, muni = self._trust.key(code, kid), self._trust.municipalities.get(code)
@@ -495,6 +514,23 @@ class Verifier:
             draft.set(CheckName.ISSUER, Outcome.PASSED, verdict, where)
         else:
             draft.set(CheckName.ISSUER, Outcome.FAILED, verdict, where)
+
+
+def _check_pinned(trust: TrustSnapshot, registry: OnlineRegistry) -> None:
+    """A registry snapshot pins the registry: pointing the verifier at another contract (one an attacker
+    deployed and registered a city in) is a configuration error, never a source of trust."""
+    if trust.registry and trust.registry.lower() != registry.configured_address.lower():
+        raise ConfigError(ReasonCode.REGISTRY_MISMATCH, "the registry differs from the trust snapshot's registry",
+                          field="registry")
+
+
+def _same_registry(receipt: Mapping[str, Any], chain_id: int | None, address: str) -> bool:
+    """Whether a receipt names this chain (when known) and this registry contract."""
+    try:
+        return (chain_id is None or int(receipt.get("chain_id", -1)) == chain_id) and \
+            str(receipt.get("registry", "")).lower() == address.lower()
+    except (TypeError, ValueError, AttributeError):
+        return False
 
 
 def _bind_to_page(draft: _Draft, page_text: str) -> None:

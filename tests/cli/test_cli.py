@@ -74,6 +74,40 @@ def test_offline_flow_issue_present_verify(capsys: pytest.CaptureFixture[str], t
     assert "- 個人番号" in out  # omitted items by their labels
 
 
+def test_init_refuses_a_name_that_is_not_the_official_name_for_the_code(capsys: pytest.CaptureFixture[str],
+                                                                        tmp_path: Path) -> None:
+    code, out, err = run(capsys, "init", tmp_path / "home", "--municipality-code", "122173",
+                         "--municipality-name", "松戸市")  # 122173 is 柏市
+    assert (code, out) == (65, "")
+    assert "municipality_name_mismatch" in err
+    assert not (tmp_path / "home").exists()
+
+
+def test_verify_refuses_a_registry_other_than_the_snapshots(capsys: pytest.CaptureFixture[str],
+                                                             tmp_path: Path) -> None:
+    """--registry pointing at an attacker's contract next to a genuine snapshot: a config error, never VALID."""
+    from civiccert import TrustSnapshot
+    from civiccert.trust import TrustedMunicipality
+
+    home = init_home(capsys, tmp_path)
+    cred = tmp_path / "cred.json"
+    run(capsys, "--home", home, "issue", "seal-certificate", sample_record_path("seal-registrant.json"), "-o", cred)
+    export = tmp_path / "export.json"
+    assert run(capsys, "--home", home, "trust", "export", "-o", export)[0] == 0
+    snapshot = tmp_path / "snapshot.json"
+    TrustSnapshot(source="registry", generated_at=1, municipalities={"122076": TrustedMunicipality("122076")},
+                  chain_id=31337, registry="0x" + "ab" * 20, block=1).save(snapshot)
+    dead = ("--rpc", f"http://127.0.0.1:{_free_port()}")
+    code, out, err = run(capsys, "verify", cred, *dead, "--registry", "0x" + "cd" * 20, "--trust", snapshot)
+    assert (code, out) == (78, "")
+    assert "registry_mismatch" in err
+    code, _, err = run(capsys, "verify", cred, *dead, "--trust", export)  # no registry named anywhere
+    assert code == 64, err
+    code, out, _ = run(capsys, "verify", cred, *dead, "--trust", snapshot, "--json")  # registry from the snapshot
+    assert code == 2
+    assert json.loads(out)["verdict"] == "INDETERMINATE"  # the node is down; the pinned registry was used
+
+
 def test_verify_without_any_trust_is_indeterminate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     home = init_home(capsys, tmp_path)
     cred = tmp_path / "cred.json"
@@ -170,6 +204,8 @@ def test_chain_up_issue_anchor_verify_revoke_on_real_anvil(capsys: pytest.Captur
         assert json.loads(snapshot.read_text())["source"] == "registry"
         code, out, _ = run(capsys, "verify", pdf, "--trust", snapshot, "--offline", "--json")
         assert code == 0, out
+        code, out, _ = run(capsys, "verify", cred, "--rpc", chain["url"], "--trust", snapshot, "--json")
+        assert code == 0, out  # the snapshot pins the registry: --registry is not needed
         assert run(capsys, "--home", home, "key", "rotate")[0] == 0  # a rotation leaves issued credentials valid
         assert run(capsys, "verify", cred, *online, "--json")[0] == 0
         assert run(capsys, "--home", home, "revoke", cred, "--reason", "holder_request")[0] == 0

@@ -114,7 +114,55 @@ def test_a_rotation_does_not_void_credentials_signed_before_it_and_anchored_afte
     key = TrustedKey("k1", "122076", valid_from=1_000, retired_at=5_000)
     assert key_status_at(key, MUNI, "122076", 5_030, issued_at=4_990) is ReasonCode.OK
     assert key_status_at(key, MUNI, "122076", 5_030, issued_at=5_010) is ReasonCode.KEY_RETIRED
-    assert key_status_at(key, MUNI, "122076", 5_030, issued_at=900) is ReasonCode.KEY_NOT_YET_VALID
+    # signed before the key's registration, anchored after it: the registered key and the anchor vouch for it
+    assert key_status_at(key, MUNI, "122076", 5_030, issued_at=900) is ReasonCode.OK
+    assert key_status_at(key, MUNI, "122076", 900, issued_at=900) is ReasonCode.KEY_NOT_YET_VALID  # no anchor
     compromised = TrustedKey("k1", "122076", valid_from=1_000, revoked_at=5_000)
     # a revocation is judged by the block, never by the signed (forgeable) time
     assert key_status_at(compromised, MUNI, "122076", 5_030, issued_at=4_990) is ReasonCode.KEY_REVOKED_BEFORE_ISSUE
+
+
+def _export(code: str, name: str, *kids: str) -> TrustSnapshot:
+    return TrustSnapshot(source="issuer", generated_at=1, municipalities={code: TrustedMunicipality(code, name)},
+                         keys={(code, kid): TrustedKey(kid, code, 0) for kid in kids})
+
+
+@pytest.mark.parametrize(
+    ("forged", "field"),
+    [
+        (_export("122076", "松戸市", "k1", "attacker"), "municipalities.122076.keys"),  # a key added
+        (_export("122076", "松戸市", "attacker"), "municipalities.122076.keys"),  # keys replaced
+        (_export("122076", "千代田区", "k1"), "municipalities.122076.name"),  # another name
+    ],
+)
+def test_trust_files_that_disagree_about_a_municipality_are_refused(tmp_path: Path, forged: TrustSnapshot,
+                                                                    field: str) -> None:
+    """A union would let a file anyone hands the verifier add its own key to a city: refuse and name the city."""
+    _export("122076", "松戸市", "k1").save(tmp_path / "genuine.json")
+    forged.save(tmp_path / "forged.json")
+    with pytest.raises(ConfigError) as info:
+        TrustSnapshot.load_many([tmp_path / "genuine.json", tmp_path / "forged.json"])
+    assert info.value.code is ReasonCode.TRUST_CONFLICT
+    assert info.value.field == field
+    # files that agree, or speak of different cities, still merge
+    _export("011002", "札幌市", "k9").save(tmp_path / "other.json")
+    merged = TrustSnapshot.load_many([tmp_path / "genuine.json", tmp_path / "genuine.json", tmp_path / "other.json"])
+    assert merged is not None
+    assert set(merged.keys) == {K1, ("011002", "k9")}
+
+
+def test_registry_snapshots_of_different_registries_are_refused() -> None:
+    base = TrustSnapshot(source="registry", generated_at=10, municipalities={"122076": MUNI}, keys={K1: KEY},
+                         chain_id=31337, registry="0x" + "ab" * 20, block=7)
+    later = TrustSnapshot(source="registry", generated_at=20, municipalities={"122076": MUNI},
+                          keys={K1: KEY, ("122076", "k2"): TrustedKey("k2", "122076", 2_000)},
+                          chain_id=31337, registry="0x" + "AB" * 20, block=9)
+    assert set(base.merged(later).keys) == {K1, ("122076", "k2")}  # a key registered since: fine
+    with pytest.raises(ConfigError) as info:
+        base.merged(TrustSnapshot(source="registry", generated_at=20, registry="0x" + "cd" * 20, chain_id=31337))
+    assert info.value.code is ReasonCode.REGISTRY_MISMATCH
+    with pytest.raises(ConfigError) as forgot:  # the registry never forgets a key
+        later.merged(TrustSnapshot(source="registry", generated_at=30, municipalities={"122076": MUNI},
+                                   keys={("122076", "k2"): TrustedKey("k2", "122076", 2_000)},
+                                   chain_id=31337, registry="0x" + "ab" * 20, block=12))
+    assert forgot.value.code is ReasonCode.TRUST_CONFLICT

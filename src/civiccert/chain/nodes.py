@@ -48,6 +48,7 @@ from civiccert.errors import ChainError, ConfigError, ReasonCode
 from civiccert.extras import EMBEDDED_CHAIN, require_extra
 
 __all__ = [
+    "ANVIL_INSTALL_HINT",
     "EMBEDDED",
     "AnvilNode",
     "Chain",
@@ -57,6 +58,8 @@ __all__ = [
     "dev_account",
     "find_anvil",
     "fund_dev_account",
+    "port_in_use_error",
+    "port_is_free",
     "stop_pid",
 ]
 
@@ -82,6 +85,13 @@ class Chain:
         """The latest block number (ChainError(CHAIN_UNREACHABLE) when the node is gone)."""
         try:
             return int(self.w3.eth.block_number)
+        except _TRANSPORT_ERRORS as exc:
+            raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
+
+    def balance(self, address: str) -> int:
+        """The balance of ``address`` in wei (ChainError(CHAIN_UNREACHABLE) when the node is gone)."""
+        try:
+            return int(self.w3.eth.get_balance(self.w3.to_checksum_address(address)))
         except _TRANSPORT_ERRORS as exc:
             raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
 
@@ -175,11 +185,21 @@ def fund_dev_account(chain: Chain, address: str, *, balance_wei: int = _DEV_FUND
 # --------------------------------------------------------------------------------------------------------
 
 
+ANVIL_INSTALL_HINT = "install it with 'npm i @foundry-rs/anvil' in the project, or set CIVICCERT_ANVIL to its path"
+
+
 def find_anvil() -> Path:
-    """The anvil binary: $CIVICCERT_ANVIL, else node_modules (repo or cwd), else PATH."""
+    """The anvil binary: $CIVICCERT_ANVIL, else node_modules (repo or cwd), else PATH.
+
+    ConfigError(CONFIG_INVALID, field="anvil") saying how to install it when none is found (or when
+    CIVICCERT_ANVIL names no file).
+    """
     env = os.environ.get("CIVICCERT_ANVIL")
     if env:
-        return Path(env)
+        if Path(env).is_file():
+            return Path(env)
+        raise ConfigError(ReasonCode.CONFIG_INVALID, f"CIVICCERT_ANVIL names no file: {ANVIL_INSTALL_HINT}",
+                          field="anvil")
     for base in (_REPO_ROOT, Path.cwd()):
         candidate = base / _ANVIL_REL
         if candidate.is_file():
@@ -187,7 +207,7 @@ def find_anvil() -> Path:
     found = shutil.which("anvil")
     if found:
         return Path(found)
-    raise ConfigError(ReasonCode.CONFIG_INVALID, "anvil binary not found (set CIVICCERT_ANVIL)")
+    raise ConfigError(ReasonCode.CONFIG_INVALID, f"anvil binary not found: {ANVIL_INSTALL_HINT}", field="anvil")
 
 
 def _find_ganache() -> Path:
@@ -202,6 +222,28 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a node could listen on 127.0.0.1:``port`` now.
+
+    Binds with SO_REUSEADDR as anvil does, so connections of a stopped node lingering in TIME_WAIT do not
+    count as "in use"; only a listening socket does.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def port_in_use_error(port: int) -> ConfigError:
+    """The error for a port another process holds (the message says what to do)."""
+    return ConfigError(ReasonCode.CONFIG_INVALID, f"port {port} on 127.0.0.1 is in use by another process: stop "
+                       "it, or choose another port with --port (verifiers holding the old URL need the new one)",
+                       field="port")
 
 
 class _ManagedNode:
@@ -259,9 +301,12 @@ class _ManagedNode:
     def start_detached(self, log_path: Path) -> int:
         """Launch the node in its own session so that it outlives this process (``civiccert chain up``).
 
-        Returns its PID once it answers; stop it later with :func:`stop_pid`.
+        Its output is appended to ``log_path``; the port is read only from what THIS run appended (an
+        earlier run's "Listening on" line names an earlier port). Returns the PID once the node answers;
+        stop it later with :func:`stop_pid`. A port another process holds raises ConfigError(field="port").
         """
         with log_path.open("ab") as log:
+            offset = log.tell()
             proc = subprocess.Popen(
                 self._command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -269,12 +314,14 @@ class _ManagedNode:
         _DETACHED.append(proc)  # it outlives us by design: keep the handle so it is never reaped as garbage
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline and proc.poll() is None:
-            port = self._discover_port(log_path.read_text(encoding="utf-8", errors="replace"))
+            port = self._discover_port(_read_from(log_path, offset))
             if port and self._answers(port):
                 self.port = port
                 return proc.pid
             time.sleep(0.05)
         stop_pid(proc.pid)
+        if "Address already in use" in _read_from(log_path, offset):
+            raise port_in_use_error(self._requested_port)
         raise ChainError(ReasonCode.CHAIN_UNREACHABLE, f"{self._name} did not become ready; see {log_path}")
 
     def _answers(self, port: int) -> bool:
@@ -331,6 +378,12 @@ class _ManagedNode:
 _DETACHED: list[subprocess.Popen[bytes]] = []
 
 
+def _read_from(path: Path, offset: int) -> str:
+    with path.open("rb") as log:
+        log.seek(offset)
+        return log.read().decode("utf-8", "replace")
+
+
 def stop_pid(pid: int, timeout: float = 5.0) -> bool:
     """SIGTERM a detached node by PID, then SIGKILL after ``timeout``; False if it was not running."""
     own = next((p for p in _DETACHED if p.pid == pid), None)
@@ -372,7 +425,10 @@ class AnvilNode(_ManagedNode):
     """A real anvil process on 127.0.0.1 (port 0 = anvil picks a free one and we read it back).
 
     With `state_path`, anvil loads the state at start and dumps it every second and at exit
-    (`--state PATH --state-interval 1`), so the chain survives restarts and (up to ~1 s) a kill -9.
+    (`--state PATH --state-interval 1`), so the chain survives restarts. A kill -9, power loss or OOM kill
+    loses what was mined since the last dump (up to ~1 s; anvil 1.x has no per-block or fsync'd dump, and
+    1 s is its smallest interval): ``civiccert chain up`` then finds the journal's anchored batches that the
+    chain lacks and puts them back to be anchored again.
     """
 
     _name = "anvil"

@@ -393,13 +393,14 @@ def _b32(value: bytes, what: str) -> bytes:
     return bytes(value)
 
 
-# One lock and one "next nonce" per (chain, account) in this process, shared by all Registry instances.
-_NONCE_LOCKS: dict[tuple[int, str], threading.Lock] = {}
-_NEXT_NONCE: dict[tuple[int, str], int] = {}
+# One lock and one "next nonce" per (chain id, node URL, account) in this process, shared by all Registry
+# instances. The URL is part of the key: two local dev nodes share chain id 31337 but not their nonces.
+_NONCE_LOCKS: dict[tuple[int, str, str], threading.Lock] = {}
+_NEXT_NONCE: dict[tuple[int, str, str], int] = {}
 _NONCE_GUARD = threading.Lock()
 
 
-def _nonce_lock(key: tuple[int, str]) -> threading.Lock:
+def _nonce_lock(key: tuple[int, str, str]) -> threading.Lock:
     with _NONCE_GUARD:
         return _NONCE_LOCKS.setdefault(key, threading.Lock())
 
@@ -608,7 +609,7 @@ class Registry:
             _raise_for_call_error(exc)
         tx["gas"] = int(gas * _GAS_HEADROOM) + 10_000
         tx.update(self._fees())
-        key = (self.chain.chain_id, account.address)
+        key = (self.chain.chain_id, self.chain.url, account.address)
         with _nonce_lock(key):
             if nonce is None:
                 try:

@@ -1,28 +1,43 @@
-"""``civiccert chain``: start a local anvil with persisted state, deploy the registry, register an issuer."""
+"""``civiccert chain``: a local anvil with persisted state, registry deployment, and joining an existing registry.
+
+A city on a real network never deploys: the registry's admin adds its municipality (``add-municipality``),
+the city attaches its home (``attach``), funds its chain account (``account`` shows it) and registers its
+signing key (``register-key``).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
-from civiccert.cli.common import info, passphrase, state_of
-from civiccert.errors import ConfigError, ReasonCode
+from civiccert.cli.common import emit_json, info, open_issuer, passphrase, require_home, state_of
+from civiccert.errors import ChainError, ConfigError, ReasonCode
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from civiccert.chain.nodes import Chain
+    from civiccert.issuer import Issuer
 
-app = typer.Typer(help="Local chain for development, and registry deployment on any EVM JSON-RPC network.",
-                  no_args_is_help=True, rich_markup_mode=None)
+app = typer.Typer(help="Local chain for development, registry deployment on any EVM JSON-RPC network, and "
+                       "joining an existing registry.", no_args_is_help=True, rich_markup_mode=None)
 
 # anvil's first well-known development key: public knowledge, funded only on local dev chains
 _ANVIL_DEV_ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 ADMIN_KEYSTORE_ENV = "CIVICCERT_ADMIN_PASSPHRASE"
+DEFAULT_PORT = 8545  # the README's and the verifiers' URL: http://127.0.0.1:8545
+_LOCAL_KINDS = ("anvil", "ganache")
+
+_CONFIRMATIONS = typer.Option(min=0, help="Blocks on top before a batch counts as anchored (default: the "
+                              "home's current setting, else 0).")
+_CHAIN_ID = typer.Option(help="Expected chain id (refuse another chain).")
+_ADMIN_KEYSTORE = typer.Option(help=f"Admin account keystore (Ethereum JSON); passphrase from {ADMIN_KEYSTORE_ENV}. "
+                               "Omit on local dev chains (anvil's first dev account is the admin).")
 
 
 def _chain_dir(ctx: typer.Context) -> Path:
@@ -30,45 +45,103 @@ def _chain_dir(ctx: typer.Context) -> Path:
     return (home / "chain") if home else Path(".civiccert-chain")
 
 
+# --------------------------------------------------------------------------------------------------------
+# Local anvil
+# --------------------------------------------------------------------------------------------------------
+
+
 @app.command()
 def up(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: a free one, recorded in the home).")] = 0,
-    confirmations: Annotated[int, typer.Option(min=0, help="Blocks on top before a batch counts as anchored.")] = 0,
+    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (0: any free one). Default: the port "
+                                             f"recorded by an earlier 'chain up', else {DEFAULT_PORT}.")] = None,
+    confirmations: Annotated[int | None, _CONFIRMATIONS] = None,
 ) -> None:
-    """Start a local anvil (state persisted in HOME/chain/), deploy the registry and register HOME's issuer."""
+    """Start (or restart) a local anvil with state in HOME/chain/, deploy the registry once, register HOME's issuer.
+
+    A restart keeps the recorded URL, registry and chain; with HOME, batches the journal holds as anchored
+    but the chain lost (anvil killed before it saved its state) are put back to be anchored again.
+    """
     from civiccert.chain.nodes import AnvilNode, connect
     from civiccert.chain.registry import Registry
+    from civiccert.fileio import write_atomic
 
     chain_dir = _chain_dir(ctx)
     chain_dir.mkdir(parents=True, exist_ok=True)
     pid_file = chain_dir / "anvil.pid"
     info_file = chain_dir / "chain.json"
-    if pid_file.exists() and _our_anvil(pid_file):
-        url = json.loads(info_file.read_text())["url"]
+    saved: dict[str, Any] = json.loads(info_file.read_text()) if info_file.exists() else {}
+    if pid_file.exists() and _our_anvil(pid_file) and "url" in saved:
+        url = str(saved["url"])
         info(f"anvil already running at {url} (pid {pid_file.read_text().strip()})")
+        if port is not None and port != urlsplit(url).port:
+            info("--port ignored: run 'civiccert chain down' first to move the node to another port")
     else:
-        node = AnvilNode(state_path=chain_dir / "anvil-state.json", port=port)
+        state = chain_dir / "anvil-state.json"
+        _keep_state_copy(state)
+        node = AnvilNode(state_path=state, port=_choose_port(port, saved, info_file))
         pid = node.start_detached(chain_dir / "anvil.log")
         pid_file.write_text(f"{pid}\n")
         url = node.url
         info(f"anvil started at {url} (pid {pid}, state in {chain_dir})")
     chain = connect(url)
-    admin = _dev_admin(chain)
-    saved = json.loads(info_file.read_text()) if info_file.exists() else {}
+    if chain.kind != "anvil":
+        raise ConfigError(ReasonCode.CONFIG_INVALID, "chain up manages only a local anvil", field="url")
+    admin = _local_admin(chain)
     address = saved.get("registry")
     if not address or saved.get("chain_id") != chain.chain_id or not _deployed(chain, address):
         address = Registry.deploy(chain, admin).address
         info(f"registry deployed at {address}")
-    info_file.write_text(json.dumps({"url": url, "chain_id": chain.chain_id, "registry": address}, indent=2))
+    record = {"url": url, "chain_id": chain.chain_id, "registry": address}
+    write_atomic(info_file, json.dumps(record, indent=2).encode("utf-8"), mode=0o644)
     if state_of(ctx).home is not None:
-        _register_home(ctx, chain, Registry(chain, address, account=admin), address, confirmations)
-    typer.echo(json.dumps({"url": url, "chain_id": chain.chain_id, "registry": address}))
+        issuer = _register_home(ctx, chain, Registry(chain, address, account=admin), address, confirmations)
+        try:
+            _report_lost_anchors(issuer)
+        finally:
+            issuer.close()
+    typer.echo(json.dumps(record))
+
+
+def _choose_port(requested: int | None, saved: dict[str, Any], info_file: Path) -> int:
+    """--port if given, else the recorded port (verifiers hold that URL), else 8545 if free, else any."""
+    from civiccert.chain.nodes import port_in_use_error, port_is_free
+
+    recorded = urlsplit(str(saved["url"])).port if "url" in saved else None
+    port = requested if requested is not None else recorded
+    if port is None:
+        if port_is_free(DEFAULT_PORT):
+            return DEFAULT_PORT
+        info(f"port {DEFAULT_PORT} is in use: anvil takes a free port instead (recorded in {info_file})")
+        return 0
+    if port and not port_is_free(port):
+        raise port_in_use_error(port)  # never silently move a URL that verifiers hold
+    return port
+
+
+def _keep_state_copy(state: Path) -> None:
+    """Copy a loadable state file to ``*.prev`` before anvil starts; refuse a torn one, naming that copy.
+
+    anvil rewrites its state file in place (no temporary file, no fsync): a kill during a save leaves a
+    file it will not load. The copy is the chain as of the last good start.
+    """
+    import shutil
+
+    if not state.exists():
+        return
+    previous = state.with_name(state.name + ".prev")
+    try:
+        json.loads(state.read_bytes())
+    except ValueError:
+        raise ConfigError(ReasonCode.CONFIG_INVALID, f"{state} is torn (anvil was stopped while saving it): "
+                          f"replace it with {previous} (the chain at the last 'chain up') and run 'chain up' "
+                          "again; anchors made since are then put back to be anchored", field="state") from None
+    shutil.copyfile(state, previous)
 
 
 @app.command()
 def down(ctx: typer.Context) -> None:
-    """Stop the local anvil started by 'chain up' (its state stays on disk)."""
+    """Stop the local anvil started by 'chain up' (its state and recorded URL stay on disk)."""
     from civiccert.chain.nodes import stop_pid
 
     pid_file = _chain_dir(ctx) / "anvil.pid"
@@ -84,30 +157,172 @@ def down(ctx: typer.Context) -> None:
     info("anvil stopped" if stopped else "anvil was not running")
 
 
+def _report_lost_anchors(issuer: Issuer) -> None:
+    """Tell the operator which anchors the restarted chain lost; the journal has them back as to be sent."""
+    from civiccert.journal import BatchState
+
+    changed = issuer.check_anchors()
+    lost = [o for o in changed if o.error is None and o.state is BatchState.SENT]
+    if lost:
+        credentials = sum(o.size for o in lost)
+        info(f"{len(lost)} batch(es) ({credentials} credentials) the journal held as anchored are not on this "
+             "chain (the node stopped before saving them); they are pending again: run "
+             f"'civiccert --home {issuer.home} anchor'")
+    if any(o.error is not None for o in changed):
+        info("not every anchored batch could be checked (the node stopped answering); "
+             "'civiccert anchor' re-checks recent ones")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Any EVM network: deploy, or join an existing registry
+# --------------------------------------------------------------------------------------------------------
+
+
 @app.command()
 def deploy(
     ctx: typer.Context,
     rpc: Annotated[str, typer.Option(help="JSON-RPC URL.")],
-    admin_keystore: Annotated[Path | None, typer.Option(help="Admin account keystore (Ethereum JSON); "
-                              f"passphrase from {ADMIN_KEYSTORE_ENV}. Omit on local dev chains.")] = None,
-    chain_id: Annotated[int | None, typer.Option(help="Expected chain id (refuse another chain).")] = None,
-    confirmations: Annotated[int, typer.Option(min=0, help="Blocks on top before a batch counts as anchored.")] = 0,
+    admin_keystore: Annotated[Path | None, _ADMIN_KEYSTORE] = None,
+    chain_id: Annotated[int | None, _CHAIN_ID] = None,
+    confirmations: Annotated[int | None, _CONFIRMATIONS] = None,
 ) -> None:
-    """Deploy the registry on any EVM JSON-RPC network; with --home, register that issuer too."""
-    from civiccert.chain.nodes import connect, dev_account
+    """Deploy a NEW registry on any EVM JSON-RPC network; with --home, register that issuer too."""
+    from civiccert.chain.nodes import connect
     from civiccert.chain.registry import Registry
 
     chain = connect(rpc, expected_chain_id=chain_id)
-    admin = _keystore_account(admin_keystore) if admin_keystore else dev_account(chain)
+    admin = _keystore_account(admin_keystore) if admin_keystore else _local_admin(chain)
     registry = Registry.deploy(chain, admin)
     info(f"registry deployed at {registry.address} (admin {admin.address})")
     if state_of(ctx).home is not None:
-        _register_home(ctx, chain, registry, registry.address, confirmations)
+        _register_home(ctx, chain, registry, registry.address, confirmations).close()
     typer.echo(json.dumps({"url": rpc, "chain_id": chain.chain_id, "registry": registry.address}))
 
 
+@app.command()
+def attach(
+    ctx: typer.Context,
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the network the registry is on.")],
+    registry: Annotated[str, typer.Option(help="Address of the existing registry.")],
+    chain_id: Annotated[int | None, _CHAIN_ID] = None,
+    confirmations: Annotated[int | None, _CONFIRMATIONS] = None,
+) -> None:
+    """Make HOME anchor with an existing registry (no deployment); says what registration is still missing."""
+    from civiccert.chain.nodes import connect, fund_dev_account
+    from civiccert.chain.registry import Registry
+    from civiccert.issuer import Issuer
+
+    home = require_home(ctx)
+    address = _address(registry, "--registry")
+    chain = connect(rpc, expected_chain_id=chain_id)
+    Registry(chain, address).ensure_deployed()
+    issuer = Issuer.open(home, passphrase=passphrase(), chain=chain)
+    try:
+        account = _issuer_account(issuer)
+        if chain.kind in _LOCAL_KINDS:
+            fund_dev_account(chain, account)
+        issuer.use_chain(chain, address, confirmations=_confirmations_of(issuer, confirmations))
+        info(f"home {home} now anchors with registry {address} on chain {chain.chain_id}")
+        _report_registration(issuer, rpc)
+    finally:
+        issuer.close()
+    typer.echo(json.dumps({"url": rpc, "chain_id": chain.chain_id, "registry": address, "account": account}))
+
+
+@app.command("add-municipality")
+def add_municipality(
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL.")],
+    registry: Annotated[str, typer.Option(help="Registry address.")],
+    code: Annotated[str, typer.Option(help="全国地方公共団体コード, 6 digits with check digit.")],
+    operator: Annotated[str, typer.Option(help="The city's chain account ('civiccert --home H chain account').")],
+    admin_keystore: Annotated[Path | None, _ADMIN_KEYSTORE] = None,
+    chain_id: Annotated[int | None, _CHAIN_ID] = None,
+) -> None:
+    """For the registry's admin: register a municipality with its operator account (or add an operator)."""
+    from civiccert.chain.nodes import connect
+    from civiccert.chain.registry import Registry
+    from civiccert.errors import RecordError
+    from civiccert.records.codes import check_municipality_code
+
+    try:
+        check_municipality_code(code, field="code")
+    except RecordError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--code") from exc
+    operator = _address(operator, "--operator")
+    chain = connect(rpc, expected_chain_id=chain_id)
+    admin = _keystore_account(admin_keystore) if admin_keystore else _local_admin(chain)
+    client = Registry(chain, _address(registry, "--registry"), account=admin)
+    client.ensure_deployed()
+    current = client.municipality(code)
+    if current is None:
+        client.register_municipality(code, operator)
+        info(f"municipality {code} registered with operator {operator}")
+    elif operator in current.operators:
+        info(f"municipality {code} already has operator {operator}")
+    else:
+        client.add_operator(code, operator)
+        info(f"operator {operator} added to municipality {code}")
+    info("next, the city runs: civiccert --home HOME chain register-key")
+
+
+@app.command("register-key")
+def register_key(ctx: typer.Context) -> None:
+    """Register HOME's signing key in its municipality (after the admin's 'chain add-municipality')."""
+    issuer = open_issuer(ctx)
+    try:
+        if issuer.registry is None:
+            raise ConfigError(ReasonCode.CONFIG_INVALID, "no chain configured for this issuer home "
+                              "(civiccert chain attach / chain up)")
+        account = _issuer_account(issuer)
+        code = int(issuer.config.municipality_code)
+        if issuer.registry.operator_of(account) != code:
+            raise ChainError(ReasonCode.UNAUTHORIZED, f"account {account} is not an operator of municipality "
+                             f"{issuer.config.municipality_code} in this registry: ask the registry's admin to run "
+                             "'civiccert chain add-municipality'")
+        done = issuer.register_key()
+        info(f"signing key {issuer.key.kid} " + ("registered" if done else "was registered already")
+             + ": ready to issue and anchor")
+    finally:
+        issuer.close()
+
+
+@app.command()
+def account(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False
+            ) -> None:
+    """Print HOME's chain account (it pays gas for anchoring) and, if its node answers, the balance.
+
+    Needs no passphrase: the address is public and stored in the account's keystore.
+    """
+    from civiccert.chain.nodes import connect
+    from civiccert.home import HomeConfig
+
+    home = require_home(ctx)
+    config = HomeConfig.load(home)
+    address = _keystore_address(HomeConfig.account_path(home))
+    balance: int | None = None
+    settings = config.chain
+    if settings is not None and settings.url != "embedded":
+        try:
+            balance = connect(settings.url, expected_chain_id=settings.chain_id, timeout=3).balance(address)
+        except ChainError as exc:
+            info(f"balance unknown: the node at {settings.url} did not answer ({exc.code.value})")
+    if as_json:
+        emit_json({"address": address, "chain_id": settings.chain_id if settings else None,
+                   "balance_wei": balance})
+        return
+    typer.echo(address)
+    if balance is not None and settings is not None:
+        info(f"balance {balance / 10**18:.6f} ETH on chain {settings.chain_id} ({settings.url})")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------------------
+
+
 def _register_home(ctx: typer.Context, chain: Chain, admin_registry: object, address: str,
-                   confirmations: int) -> None:
+                   confirmations: int | None) -> Issuer:
+    """Fund (dev chains), attach and register HOME's issuer; returns it open (the caller closes it)."""
     from civiccert.chain.nodes import fund_dev_account
     from civiccert.chain.registry import Registry
     from civiccert.issuer import Issuer
@@ -117,25 +332,89 @@ def _register_home(ctx: typer.Context, chain: Chain, admin_registry: object, add
         raise ConfigError(ReasonCode.HOME_MISSING, "registering an issuer needs --home")
     issuer = Issuer.open(home, passphrase=passphrase(), chain=chain)
     try:
-        if issuer.account is None:
-            raise ConfigError(ReasonCode.CONFIG_INVALID, "issuer home has no chain account")
-        if chain.kind in ("anvil", "ganache", "embedded"):
-            fund_dev_account(chain, issuer.account.address)
-        issuer.use_chain(chain, address, confirmations=confirmations)
+        account = _issuer_account(issuer)
+        if chain.kind in (*_LOCAL_KINDS, "embedded"):
+            fund_dev_account(chain, account)
+        issuer.use_chain(chain, address, confirmations=_confirmations_of(issuer, confirmations))
         issuer.register_on_chain(admin_registry)
-        info(f"{issuer.config.municipality_name} ({issuer.config.municipality_code}) registered; "
-             f"home {home} now anchors on chain {chain.chain_id}")
-    finally:
+    except BaseException:
         issuer.close()
+        raise
+    info(f"{issuer.config.municipality_name} ({issuer.config.municipality_code}) registered; "
+         f"home {home} now anchors on chain {chain.chain_id}")
+    return issuer
 
 
-def _dev_admin(chain: Chain) -> LocalAccount:
+def _report_registration(issuer: Issuer, rpc: str) -> None:
+    """What the city still needs before it can anchor: funds, the admin's registration, its key."""
+    registry = issuer.registry
+    assert registry is not None
+    account = _issuer_account(issuer)
+    code = issuer.config.municipality_code
+    operating = registry.operator_of(account)
+    if operating is None:
+        info(f"the issuer's chain account {account} must be funded (it pays gas) and registered by the "
+             f"registry's admin: civiccert chain add-municipality --rpc {rpc} --registry {registry.address} "
+             f"--code {code} --operator {account}; then run: civiccert --home {issuer.home} chain register-key")
+    elif operating != int(code):
+        info(f"account {account} operates for municipality {operating:06d} in this registry, not {code}: "
+             "ask the registry's admin")
+    elif registry.key(int(code), issuer.key.thumbprint) is None:
+        info(f"municipality {code} is registered with this account; register the signing key: "
+             f"civiccert --home {issuer.home} chain register-key")
+    else:
+        info(f"municipality {code} and this home's signing key are registered: ready to issue and anchor")
+
+
+def _confirmations_of(issuer: Issuer, requested: int | None) -> int:
+    if requested is not None:
+        return requested
+    return issuer.config.chain.confirmations if issuer.config.chain is not None else 0
+
+
+def _issuer_account(issuer: Issuer) -> str:
+    if issuer.account is None:
+        raise ConfigError(ReasonCode.CONFIG_INVALID, "issuer home has no chain account")
+    return str(issuer.account.address)
+
+
+def _address(value: str, option: str) -> str:
+    from web3 import Web3
+
+    if not Web3.is_address(value):
+        raise typer.BadParameter("not an Ethereum address (0x + 40 hex digits)", param_hint=option)
+    return str(Web3.to_checksum_address(value))
+
+
+def _keystore_address(path: Path) -> str:
+    """The address an Ethereum keystore JSON records in clear (no passphrase needed)."""
+    from civiccert.credentials.jose import json_parse
+    from civiccert.errors import CivicCertError
+
+    try:
+        raw = json_parse(path.read_bytes(), field="address")["address"]
+        return _address(raw if raw.startswith("0x") else "0x" + raw, "address")
+    except (OSError, CivicCertError, KeyError, TypeError, AttributeError, typer.BadParameter) as exc:
+        raise ConfigError(ReasonCode.CONFIG_INVALID, "the home's chain account keystore is missing or has no "
+                          "address", field="keys/chain.json") from exc
+
+
+def _local_admin(chain: Chain) -> LocalAccount:
+    """The registry admin on a local dev chain: anvil's first dev key (funded), so 'chain up', 'deploy' and
+    'add-municipality' agree on it across runs; a fresh funded account on the embedded chain."""
     from eth_account import Account
 
-    if chain.kind != "anvil":
-        raise ConfigError(ReasonCode.CONFIG_INVALID, "chain up manages only a local anvil")
-    account: LocalAccount = Account.from_key(_ANVIL_DEV_ADMIN_KEY)
-    return account
+    from civiccert.chain.nodes import dev_account, fund_dev_account
+
+    if chain.kind == "embedded":
+        return dev_account(chain)
+    if chain.kind not in _LOCAL_KINDS:
+        raise ConfigError(ReasonCode.CONFIG_INVALID, "on this network the admin signs with --admin-keystore",
+                          field="admin_keystore")
+    admin: LocalAccount = Account.from_key(_ANVIL_DEV_ADMIN_KEY)
+    if chain.balance(admin.address) < 10**18:
+        fund_dev_account(chain, admin.address)
+    return admin
 
 
 def _keystore_account(path: Path) -> LocalAccount:

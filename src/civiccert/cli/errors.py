@@ -44,7 +44,7 @@ EXIT_CONFIG = 78
 
 _NEXT_STEP: dict[ReasonCode, str] = {
     ReasonCode.HOME_MISSING: "Run 'civiccert init HOME --municipality-code ... --municipality-name ...' first.",
-    ReasonCode.PASSPHRASE_MISSING: "Set CIVICCERT_KEY_PASSPHRASE or run in a terminal to be asked for it.",
+    ReasonCode.PASSPHRASE_MISSING: "Use --passphrase-file FILE or set CIVICCERT_KEY_PASSPHRASE.",
     ReasonCode.PASSPHRASE_WRONG: "Check CIVICCERT_KEY_PASSPHRASE.",
     ReasonCode.CHAIN_UNREACHABLE: "Is the node running? 'civiccert chain up' starts a local one.",
     ReasonCode.CONFIG_INVALID: "Check the issuer home's config.json or run 'civiccert chain up'.",
@@ -65,5 +65,11 @@ def exit_code_for(exc: CivicCertError) -> int:
     return EXIT_DATA
 
 
+# fields whose messages already say what to do: the generic step of their code would mislead
+_STEP_IN_MESSAGE = frozenset({"anvil", "port", "state"})
+
+
 def next_step_for(exc: CivicCertError) -> str | None:
+    if exc.field in _STEP_IN_MESSAGE:
+        return None
     return _NEXT_STEP.get(exc.code)

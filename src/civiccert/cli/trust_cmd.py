@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from civiccert.cli.common import info, open_issuer
+from civiccert.cli.common import info, require_home
 
 app = typer.Typer(help="Trust files: a municipality's own keys, or a snapshot of the on-chain registry.",
                   no_args_is_help=True, rich_markup_mode=None)
@@ -17,15 +17,16 @@ app = typer.Typer(help="Trust files: a municipality's own keys, or a snapshot of
 def export(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("-o", "--out", help="Trust file to write.")],
+    valid_days: Annotated[int, typer.Option(min=1, max=3660, help="Days verifiers may rely on this file "
+                                            "(publish a new one before then).")] = 90,
 ) -> None:
-    """Write this issuer's public keys as a trust file (what a municipality publishes)."""
-    issuer = open_issuer(ctx)
-    try:
-        snapshot = issuer.trust_export()
-    finally:
-        issuer.close()
+    """Write this issuer's public keys as a trust file (what a municipality publishes; no passphrase needed)."""
+    from civiccert.publish import trust_export
+
+    snapshot = trust_export(require_home(ctx), valid_days=valid_days)
     snapshot.save(out)
-    info(f"trust file for {issuer.config.municipality_name} -> {out}")
+    name = snapshot.municipalities[next(iter(snapshot.municipalities))].name
+    info(f"trust file for {name} -> {out} (valid {valid_days} days)")
 
 
 @app.command()

@@ -30,7 +30,8 @@ def verify(
     inputs: Annotated[list[str], typer.Argument(help="Credential file, presentation, photo/scan (PNG/JPEG), PDF, "
                                                 "a directory of them, or - for stdin.")],
     rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL of the chain (online checks).")] = None,
-    registry: Annotated[str | None, typer.Option(help="Registry contract address.")] = None,
+    registry: Annotated[str | None, typer.Option(help="Registry contract address (default: the one a registry "
+                                                 "snapshot in --trust names; both must agree).")] = None,
     trust: Annotated[list[Path] | None, typer.Option(help="Trust file(s): a municipality's export or a "
                                                       "registry snapshot (offline).")] = None,
     offline: Annotated[bool, typer.Option(help="Make no network call at all (needs --trust).")] = False,
@@ -39,7 +40,9 @@ def verify(
     require_holder_binding: Annotated[bool, typer.Option(help="Require a key-binding JWT.")] = False,
     aud: Annotated[str | None, typer.Option(help="Expected audience of the key-binding JWT.")] = None,
     nonce: Annotated[str | None, typer.Option(help="Expected nonce of the key-binding JWT.")] = None,
-    max_trust_age: Annotated[int, typer.Option(help="Oldest acceptable trust snapshot, in seconds.")] = 7 * 86400,
+    max_trust_age: Annotated[int | None, typer.Option(
+        min=0, help="Oldest acceptable trust file, in seconds (default: the file's own expiry; 7 days for "
+                    "registry snapshots).")] = None,
 ) -> None:
     """Verify credentials, presentations and printed copies: VALID / INVALID / INDETERMINATE with every check."""
     from civiccert.trust import TrustSnapshot
@@ -52,17 +55,23 @@ def verify(
         raise typer.BadParameter("--require-holder-binding needs --aud and --nonce", param_hint="--aud/--nonce")
     if offline and (rpc or registry):
         raise typer.BadParameter("--offline excludes --rpc/--registry", param_hint="--offline")
-    if bool(rpc) != bool(registry):
-        raise typer.BadParameter("--rpc and --registry go together", param_hint="--rpc/--registry")
+    if registry and not rpc:
+        raise typer.BadParameter("--registry needs --rpc", param_hint="--rpc/--registry")
     if offline and not trust:
         raise typer.BadParameter("--offline needs at least one --trust file", param_hint="--offline")
     snapshot = TrustSnapshot.load_many(trust) if trust else None
     online = None
-    if rpc and registry:
+    if rpc:
         from civiccert.chain.nodes import connect
         from civiccert.online import OnlineRegistry
 
-        online = OnlineRegistry.lazy(lambda: connect(rpc), registry)
+        # the registry is pinned by a registry snapshot (trust sync); --registry must then name the same one
+        address = registry or (snapshot.registry if snapshot is not None else None)
+        if not address:
+            raise typer.BadParameter("--rpc needs --registry or a registry snapshot (trust sync) in --trust",
+                                     param_hint="--rpc/--registry")
+        chain_id = snapshot.chain_id if snapshot is not None else None
+        online = OnlineRegistry.lazy(lambda: connect(rpc, expected_chain_id=chain_id), address)
     policy = Policy(require_holder_binding=require_holder_binding, aud=aud, nonce=nonce,
                     max_trust_age_seconds=max_trust_age)
     verifier = Verifier(trust=snapshot, registry=online, policy=policy)

@@ -47,6 +47,7 @@ __all__ = [
     "present",
     "split",
     "strip_sd",
+    "unverified_payload",
     "verify",
 ]
 
@@ -124,6 +125,12 @@ def split(sd_jwt: str) -> tuple[str, list[str], str | None]:
 def issuer_signed_part(sd_jwt: str) -> str:
     """The issuer-signed JWT (everything before the first ``~``): what the credential hash covers."""
     return split(sd_jwt)[0]
+
+
+def unverified_payload(sd_jwt: str) -> Any:
+    """The issuer-signed payload, parsed but NOT verified (for a holder looking at its own credential)."""
+    jwt = split(sd_jwt)[0]
+    return json_loads(b64url_decode(jwt.split(".")[1], field="payload"), field="payload")
 
 
 def credential_hash(sd_jwt: str) -> bytes:
@@ -506,7 +513,7 @@ def present(
     jwt, disclosures, kb = split(sd_jwt)
     if kb is not None:
         raise ValueError("present() takes an issued SD-JWT, not a presentation with key binding")
-    payload = json_loads(b64url_decode(jwt.split(".")[1], field="payload"), field="payload")
+    payload = unverified_payload(sd_jwt)
     nodes = _index_disclosures(payload, disclosures)
     chosen: set[str] = set()
     for text in disclose:
