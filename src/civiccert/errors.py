@@ -146,6 +146,7 @@ class ReasonCode(StrEnum):
     HOME_MISSING = "home_missing"  # issuer home does not exist or is not initialised
     HOME_EXISTS = "home_exists"  # issuer home already initialised
     CONFIG_INVALID = "config_invalid"  # configuration value missing or malformed
+    EXTRA_MISSING = "extra_missing"  # an optional part is not installed: pip install 'civiccert[issuer]' etc.
 
 
 class CivicCertError(Exception):

@@ -10,12 +10,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from civiccert.chain.nodes import Chain
-from civiccert.chain.registry import KeyInfo, Registry, format_municipality_code, municipality_code
+from civiccert.chain.codes import format_municipality_code, municipality_code
 from civiccert.credentials.keys import thumbprint_of
 from civiccert.errors import ChainError, ReasonCode
 from civiccert.trust import TrustedKey, TrustedMunicipality
+
+if TYPE_CHECKING:  # the chain client (web3) loads on first use: an offline verifier never needs it
+    from civiccert.chain.nodes import Chain
+    from civiccert.chain.registry import KeyInfo, Registry
 
 __all__ = ["ChainStatus", "OnlineRegistry", "RootStatus"]
 
@@ -65,12 +69,16 @@ class OnlineRegistry:
 
     @classmethod
     def of(cls, chain: Chain, address: str) -> OnlineRegistry:
+        from civiccert.chain.registry import Registry
+
         return cls(Registry(chain, address))
 
     @property
     def registry(self) -> Registry:
         with self._lock:
             if self._registry is None:
+                from civiccert.chain.registry import Registry
+
                 assert self._connect is not None
                 self._registry = Registry(self._connect(), self._address)
             return self._registry

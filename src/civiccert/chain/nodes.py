@@ -47,6 +47,7 @@ from web3.types import Wei
 
 from civiccert.chain.transport import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, BoundedHTTPProvider
 from civiccert.errors import ChainError, ConfigError, ReasonCode
+from civiccert.extras import EMBEDDED_CHAIN, require_extra
 
 __all__ = [
     "ANVIL_INSTALL_HINT",
@@ -117,6 +118,7 @@ def connect(url: str, *, expected_chain_id: int | None = None, timeout: float = 
     Calls are never retried here, so a dead node fails fast; chain-id and other immutable answers are cached.
     """
     if url == EMBEDDED:
+        require_extra(EMBEDDED_CHAIN, "eth_tester", "eth")  # py-evm, behind web3's EthereumTesterProvider
         w3 = Web3(EthereumTesterProvider())
         kind: ChainKind = "embedded"
     elif url.startswith(("http://", "https://")):

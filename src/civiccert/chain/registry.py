@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -59,7 +60,6 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
-from eth_tester.exceptions import TransactionFailed as _EmbeddedRevert
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError as EthValidationError
@@ -74,6 +74,7 @@ from web3.exceptions import (
 )
 from web3.types import BlockIdentifier
 
+from civiccert.chain.codes import format_municipality_code, municipality_code
 from civiccert.chain.nodes import _TRANSPORT_ERRORS, Chain
 from civiccert.errors import ChainError, ReasonCode, RegistryError
 
@@ -115,14 +116,27 @@ ERROR_CODES: dict[str, ReasonCode] = {
     "RegistryInvalidLeafCount": ReasonCode.TRANSACTION_FAILED,
 }
 
-# What a failed eth_call / eth_estimateGas raises: JSON-RPC errors via web3, reverts on the embedded EVM.
+# What a failed eth_call / eth_estimateGas raises: JSON-RPC errors via web3 (plus reverts on the embedded EVM,
+# see _call_errors).
 _CALL_ERRORS: tuple[type[BaseException], ...] = (
     *_TRANSPORT_ERRORS,
     ContractLogicError,
     Web3Exception,
     ValueError,
-    _EmbeddedRevert,
 )
+# What a node's refusal of a raw transaction raises (plus the embedded EVM's).
+_REJECTED: tuple[type[BaseException], ...] = (Web3Exception, ValueError, EthValidationError)
+
+
+def _embedded_revert() -> tuple[type[BaseException], ...]:
+    """eth-tester's revert, if the embedded chain is in use: it is then loaded, and otherwise it cannot be
+    raised; looking it up here keeps eth-tester (the optional embedded-chain extra) out of every other use."""
+    module = sys.modules.get("eth_tester.exceptions")
+    return (module.TransactionFailed,) if module is not None else ()
+
+
+def _call_errors() -> tuple[type[BaseException], ...]:
+    return _CALL_ERRORS + _embedded_revert()
 
 BlockTag = Literal["latest", "pending", "safe", "finalized"]
 
@@ -210,24 +224,6 @@ class KeyInfo:
             and (self.retired_at == 0 or t < self.retired_at)
             and (self.revoked_at == 0 or t < self.revoked_at)
         )
-
-
-def municipality_code(code: int | str) -> int:
-    """The registry's uint32 for a 地方公共団体コード given as int or 6-digit string (ValueError otherwise)."""
-    if isinstance(code, str):
-        if len(code) != 6 or not code.isascii() or not code.isdigit():
-            raise ValueError("municipality code must be 6 ASCII digits")
-        code = int(code)
-    if isinstance(code, bool) or not isinstance(code, int):
-        raise TypeError("municipality code must be int or str")
-    if not 0 < code <= 999_999:
-        raise ValueError("municipality code must be within 1..999999")
-    return code
-
-
-def format_municipality_code(code: int) -> str:
-    """The 6-digit string form ("011002") of a registry municipality code."""
-    return f"{code:06d}"
 
 
 # RFC 7638 §3.2: the required members of each public key type, the only ones hashed and published.
@@ -532,7 +528,7 @@ class Registry:
             self._w3.eth.send_raw_transaction(signed.raw)
         except _TRANSPORT_ERRORS as exc:
             raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
-        except (Web3Exception, ValueError, EthValidationError, _EmbeddedRevert) as exc:
+        except _REJECTED + _embedded_revert() as exc:
             text = str(exc).lower()
             if "insufficient funds" in text:
                 raise ChainError(ReasonCode.INSUFFICIENT_FUNDS, "account cannot pay for gas") from exc
@@ -609,7 +605,7 @@ class Registry:
         tx = {**tx, "from": account.address, "chainId": self.chain.chain_id}
         try:
             gas = int(w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
-        except _CALL_ERRORS as exc:
+        except _call_errors() as exc:
             _raise_for_call_error(exc)
         tx["gas"] = int(gas * _GAS_HEADROOM) + 10_000
         tx.update(self._fees())
@@ -658,7 +654,7 @@ class Registry:
         data = _calldata(fn, *args)
         try:
             out = self._w3.eth.call({"to": self.address, "data": data}, block)
-        except _CALL_ERRORS as exc:
+        except _call_errors() as exc:
             _raise_for_call_error(exc)
         if len(out) == 0:
             self.ensure_deployed()

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from civiccert.issuer import Issuer
 
 app = typer.Typer(help="Local chain for development, registry deployment on any EVM JSON-RPC network, and "
-                       "joining an existing registry.", no_args_is_help=True)
+                       "joining an existing registry.", no_args_is_help=True, rich_markup_mode=None)
 
 # anvil's first well-known development key: public knowledge, funded only on local dev chains
 _ANVIL_DEV_ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"

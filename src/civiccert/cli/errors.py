@@ -7,7 +7,7 @@ Exit codes (documented in the README):
     65  unreadable or malformed input (record, credential, image, PDF)
     69  chain unavailable or a transaction failed
     74  journal or file I/O error (a file named on the command line cannot be read or written)
-    78  configuration: issuer home, key file, passphrase, trust file
+    78  configuration: issuer home, key file, passphrase, trust file, a missing optional part (pip extra)
     70  internal error (a bug: please report; set CIVICCERT_DEBUG=1 for the traceback)
 """
 

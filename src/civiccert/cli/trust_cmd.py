@@ -10,7 +10,7 @@ import typer
 from civiccert.cli.common import info, require_home
 
 app = typer.Typer(help="Trust files: a municipality's own keys, or a snapshot of the on-chain registry.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command()

@@ -17,6 +17,7 @@ __all__ = ["verify"]
 
 _EXIT = {"VALID": 0, "INVALID": 1, "INDETERMINATE": 2}
 _CHUNK = 500
+_PROGRESS_FROM = 20
 _INPUT_SUFFIXES = {".json", ".png", ".jpg", ".jpeg", ".pdf", ".txt", ".sdjwt", ".jwt"}
 
 
@@ -97,10 +98,12 @@ def verify(
         except CivicCertError as exc:
             failures.append({"source": label, "code": exc.code.value})
     results: list[dict[str, Any]] = []
-    if items:
+    if len(items) < _PROGRESS_FROM:  # a few files: no progress bar, and rich.progress is not even loaded
+        results.extend(r.to_dict() for r in verifier.verify_items(items))
+    elif items:
         from rich.progress import Progress
 
-        with Progress(transient=True, disable=len(items) < 20, console=_stderr_console()) as bar:
+        with Progress(transient=True, console=_stderr_console()) as bar:
             task = bar.add_task("verifying", total=len(items))
             for start in range(0, len(items), _CHUNK):  # one JSON-RPC batch per chunk
                 chunk = verifier.verify_items(items[start:start + _CHUNK])

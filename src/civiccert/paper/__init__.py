@@ -1,10 +1,28 @@
-# ruff: noqa: F405
-"""The printed copy: a compact signed QR payload, the A4 PDF, and reading QR codes back from scans."""
+"""The printed copy: a compact signed QR payload, the A4 PDF, and reading QR codes back from scans.
 
-from civiccert.paper.payload import *  # noqa: F403
-from civiccert.paper.pdf import *  # noqa: F403
-from civiccert.paper.qr import *  # noqa: F403
-from civiccert.paper.scan import *  # noqa: F403
+Names load their submodule on first use (PEP 562): verifying a QR text needs neither the PDF writer
+(reportlab, the ``issuer`` extra) nor the imaging libraries.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from civiccert.paper.payload import (
+        MAX_QR_TEXT_CHARS,
+        PREFIX,
+        PaperPayload,
+        Signer,
+        decode_qr_text,
+        encode_paper,
+        qr_text,
+        verify_paper_signature,
+    )
+    from civiccert.paper.pdf import PERSONS_PER_SHEET, render_pdf
+    from civiccert.paper.qr import ALNUM_CAPACITY_M, QUIET_ZONE_MODULES, QrCode, make_qr, min_version, printed_size_mm
+    from civiccert.paper.scan import MAX_IMAGE_PIXELS, PDF_DPI, ScanHit, scan, scan_image
 
 __all__ = [
     "ALNUM_CAPACITY_M",
@@ -29,3 +47,25 @@ __all__ = [
     "scan_image",
     "verify_paper_signature",
 ]
+
+_HOME = {
+    **dict.fromkeys(("MAX_QR_TEXT_CHARS", "PREFIX", "PaperPayload", "Signer", "decode_qr_text", "encode_paper",
+                     "qr_text", "verify_paper_signature"), "payload"),
+    **dict.fromkeys(("PERSONS_PER_SHEET", "render_pdf"), "pdf"),
+    **dict.fromkeys(("ALNUM_CAPACITY_M", "QUIET_ZONE_MODULES", "QrCode", "make_qr", "min_version",
+                     "printed_size_mm"), "qr"),
+    **dict.fromkeys(("MAX_IMAGE_PIXELS", "PDF_DPI", "ScanHit", "scan", "scan_image"), "scan"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'civiccert.paper' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"civiccert.paper.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -20,14 +20,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reportlab.lib.colors import Color, black
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.units import mm as _reportlab_mm
-from reportlab.lib.utils import ImageReader
-from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfgen.canvas import Canvas
-
 from civiccert.errors import PaperError, ReasonCode
+from civiccert.extras import ISSUER, missing_extra
+
+try:  # the PDF writer is the issuer extra; a verifier never loads it
+    from reportlab.lib.colors import Color, black
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm as _reportlab_mm
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfgen.canvas import Canvas
+except ModuleNotFoundError as exc:
+    raise missing_extra(ISSUER) from exc
+
 from civiccert.paper._dates import print_date, print_datetime
 from civiccert.paper._glyphs import FONT_NAME, GETA, printable, register_font
 from civiccert.paper.qr import QUIET_ZONE_MODULES, QrCode, make_qr

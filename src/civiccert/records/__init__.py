@@ -2,9 +2,13 @@
 
 ``ResidentRecord`` (住民票の写し) and ``SealCertificate`` (印鑑登録証明書) are frozen dataclasses that raise
 :class:`~civiccert.errors.RecordError` on any rule they break; ``load_record`` reads the JSON input format.
+The loader's names load on first use (PEP 562): its JSON Schema validator is needed to issue, never to verify.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from civiccert.records.codes import (
     Municipality,
@@ -26,14 +30,6 @@ from civiccert.records.juminhyo import (
     ResidenceCategory,
     ResidentRecord,
     Sex,
-)
-from civiccert.records.loader import (
-    FORMAT,
-    MAX_INPUT_BYTES,
-    RECORD_TYPES,
-    load_record,
-    loads_record,
-    record_schema,
 )
 from civiccert.records.seal import (
     MAX_SEAL_BYTES,
@@ -63,6 +59,31 @@ from civiccert.records.wareki import (
     parse_wareki,
     to_wareki,
 )
+
+if TYPE_CHECKING:
+    from civiccert.records.loader import (
+        FORMAT,
+        MAX_INPUT_BYTES,
+        RECORD_TYPES,
+        load_record,
+        loads_record,
+        record_schema,
+    )
+
+_FROM_LOADER = frozenset(("FORMAT", "MAX_INPUT_BYTES", "RECORD_TYPES", "load_record", "loads_record", "record_schema"))
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FROM_LOADER:
+        raise AttributeError(f"module 'civiccert.records' has no attribute {name!r}")
+    value = getattr(importlib.import_module("civiccert.records.loader"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",

@@ -25,11 +25,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
-
 from civiccert.credentials.jose import json_parse
 from civiccert.errors import CredentialError, ReasonCode, RecordError
+from civiccert.extras import ISSUER, missing_extra
+
+try:  # the schema validator is the issuer extra: reading records is issuing, never verifying
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError, best_match
+except ModuleNotFoundError as exc:
+    raise missing_extra(ISSUER) from exc
+
 from civiccert.records.codes import Municipality
 from civiccert.records.juminhyo import CopyRequest, ForeignResident, Member, ResidentRecord
 from civiccert.records.seal import MAX_SEAL_BYTES, SealCertificate, SealImpression, SealRegistrant

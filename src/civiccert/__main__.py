@@ -1,0 +1,5 @@
+"""`python -m civiccert`: the ``civiccert`` command."""
+
+from civiccert.cli import main
+
+main()
