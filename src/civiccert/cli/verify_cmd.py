@@ -42,6 +42,11 @@ def verify(
     max_trust_age: Annotated[int | None, typer.Option(
         min=0, help="Oldest acceptable trust file, in seconds (default: the file's own expiry; 7 days for "
                     "registry snapshots).")] = None,
+    status_lists: Annotated[Path | None, typer.Option(
+        help="Directory of published status lists (civiccert status-list publish): revocation checked offline.")
+    ] = None,
+    fetch_status: Annotated[bool, typer.Option(
+        help="Fetch each credential's status list from its https URI (bounded; not with --offline).")] = False,
 ) -> None:
     """Verify credentials, presentations and printed copies: VALID / INVALID / INDETERMINATE with every check."""
     from civiccert.trust import TrustSnapshot
@@ -73,7 +78,16 @@ def verify(
         online = OnlineRegistry.lazy(lambda: connect(rpc, expected_chain_id=chain_id), address)
     policy = Policy(require_holder_binding=require_holder_binding, aud=aud, nonce=nonce,
                     max_trust_age_seconds=max_trust_age)
-    verifier = Verifier(trust=snapshot, registry=online, policy=policy)
+    if offline and fetch_status:
+        raise typer.BadParameter("--offline excludes --fetch-status", param_hint="--offline")
+    source = None
+    if status_lists is not None or fetch_status:
+        from civiccert.status import StatusListSource
+
+        if status_lists is not None and not status_lists.is_dir():
+            raise typer.BadParameter("not a directory", param_hint="--status-lists")
+        source = StatusListSource(directory=status_lists, fetch=fetch_status)
+    verifier = Verifier(trust=snapshot, registry=online, policy=policy, status_lists=source)
 
     from civiccert.inputs import InputItem, read_inputs
 
