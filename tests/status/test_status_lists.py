@@ -186,7 +186,8 @@ def test_publication_costs_one_transaction_under_50k_gas(world: World, tmp_path:
 
 
 @pytest.mark.skipif(shutil.which("node") is None
-                    or not (ROOT / "node_modules" / "@sd-jwt" / "jwt-status-list").is_dir(), reason="needs node and node_modules/@sd-jwt/jwt-status-list (run scripts/setup)")
+                    or not (ROOT / "node_modules" / "@sd-jwt" / "jwt-status-list").is_dir(),
+                    reason="needs node and node_modules/@sd-jwt/jwt-status-list (run scripts/setup)")
 def test_interop_with_sd_jwt_jwt_status_list(world: World, tmp_path: Path) -> None:
     creds = [world.issuer.issue(_one(world)) for _ in range(3)]
     world.issuer.revoke_in_list(creds[0])
