@@ -83,6 +83,8 @@ contract CivicRegistry {
     mapping(uint32 municipality => mapping(bytes32 root => Anchor)) private _anchors;
     /// @dev One namespace per municipality (invariant 0).
     mapping(uint32 municipality => mapping(bytes32 credentialHash => Revocation)) private _revocations;
+    /// @dev The latest status-list publication of each municipality: SHA-256 of its manifest (one slot).
+    mapping(uint32 municipality => bytes32 root) private _statusListsRoots;
 
     // ---------------------------------------------------------------------------------------------
     // Events
@@ -112,6 +114,9 @@ contract CivicRegistry {
     event CredentialRevoked(bytes32 indexed credentialHash);
     /// @dev One event for a {revokeMany} call, listing only the hashes that were newly revoked.
     event CredentialsRevoked(uint32 indexed municipality, uint8 reason, bytes32[] credentialHashes);
+    /// @dev A municipality published its status lists; `root` is the SHA-256 of the publication's manifest,
+    /// which lists the hash of every list token. Earlier roots stay readable only from these events.
+    event StatusListsPublished(uint32 indexed municipality, bytes32 indexed root);
 
     // ---------------------------------------------------------------------------------------------
     // Errors (EIP-6093 style: component prefix, diagnostic arguments)
@@ -388,9 +393,28 @@ contract CivicRegistry {
         emit CredentialsRevoked(code, reason, revoked);
     }
 
+    /**
+     * @dev Records `root` (SHA-256 of a status-list publication manifest) as the caller's municipality's
+     * latest publication: one slot and one event, whatever the number of lists or status changes in it.
+     * Allowed while the municipality is suspended, like revocations (invariant 3).
+     *
+     * Emits a {StatusListsPublished} event.
+     */
+    function publishStatusLists(bytes32 root) external {
+        uint32 code = _operatorMunicipality();
+        if (root == bytes32(0)) revert RegistryInvalidHash(root);
+        _statusListsRoots[code] = root;
+        emit StatusListsPublished(code, root);
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Views
     // ---------------------------------------------------------------------------------------------
+
+    /// @dev The latest status-list publication root of `municipality` (zero when it never published).
+    function statusListsRoot(uint32 municipality) external view returns (bytes32) {
+        return _statusListsRoots[municipality];
+    }
 
     function admin() external view returns (address) {
         return _admin;

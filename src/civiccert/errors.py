@@ -127,6 +127,17 @@ class ReasonCode(StrEnum):
     CREDENTIAL_UNKNOWN = "credential_unknown"  # no journaled credential with this id / leaf
     JOURNAL_CONFLICT = "journal_conflict"  # another worker changed this journal entry first (or a duplicate)
 
+    # --- status lists (draft-ietf-oauth-status-list) -----------------------------------------------------
+    SUSPENDED = "suspended"  # the credential is suspended by its issuer (may be reinstated)
+    SUPERSEDED = "superseded"  # the issuer replaced the credential (record changed); a newer copy exists
+    STATUS_LIST_UNAVAILABLE = "status_list_unavailable"  # no status list for the credential's uri (or fetch failed)
+    STATUS_LIST_EXPIRED = "status_list_expired"  # the status list token is past its exp
+    STATUS_LIST_SUB_MISMATCH = "status_list_sub_mismatch"  # the list's sub is not the uri the credential names
+    STATUS_INDEX_OUT_OF_RANGE = "status_index_out_of_range"  # the credential's idx is beyond the list's end
+    STATUS_LIST_UNANCHORED = "status_list_unanchored"  # the list's hash was never anchored (forked or forged)
+    STATUS_LIST_ROLLED_BACK = "status_list_rolled_back"  # anchored once, but a later publication replaced it
+    STATUS_FETCH_REFUSED = "status_fetch_refused"  # the list uri breaks the fetch rules (scheme, host, size)
+
     # --- paper --------------------------------------------------------------------------------------
     QR_NOT_FOUND = "qr_not_found"  # no readable QR code in the image / PDF
     QR_PAYLOAD_INVALID = "qr_payload_invalid"  # QR text is not a civiccert payload or is corrupt

@@ -26,19 +26,33 @@ from civiccert.credential_file import CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import record_claims
 from civiccert.credentials.keys import IssuerKey, public_key_from_jwk, thumbprint_of
-from civiccert.errors import ConfigError, CredentialError, JournalError, ReasonCode, RecordError, RegistryError
+from civiccert.errors import (
+    ChainError,
+    ConfigError,
+    CredentialError,
+    JournalError,
+    ReasonCode,
+    RecordError,
+    RegistryError,
+)
 from civiccert.fileio import write_atomic
 from civiccert.home import ChainSettings, HomeConfig
 from civiccert.journal import CredentialEntry, CredentialKind, RevocationState, SqliteJournal, new_credential_id
 from civiccert.paper import payload as paper_payload
 from civiccert.publish import DEFAULT_EXPORT_VALID_DAYS, trust_export
 from civiccert.records import ResidentRecord, SealCertificate
+from civiccert.status.bits import Status
+from civiccert.status.publish import Publication, sign_publication
+from civiccert.status.store import StatusEntry, StatusStore
 from civiccert.trust import TrustSnapshot
 from civiccert.verifier import ISSUER_PREFIX
 
 __all__ = ["Issuer", "RevocationReason"]
 
 DAY = 24 * 3600
+DEFAULT_STATUS_LIST_SIZE = 1 << 20  # 1,048,576 two-bit entries: 256 KiB raw, ~100 B compressed when all valid
+DEFAULT_STATUS_VALID_SECONDS = DAY  # a published list is good for a day (exp); re-publish daily at least
+DEFAULT_STATUS_TTL_SECONDS = 3600  # verifiers may cache a list this long (ttl)
 _KEYSTORE_ITERATIONS = 2**15
 
 
@@ -84,6 +98,8 @@ class Issuer:
         self.key = key
         self._clock = clock
         self._journal = SqliteJournal(HomeConfig.journal_path(home))
+        self._status = StatusStore(HomeConfig.journal_path(home), list_size=int(
+            config.extra.get("status_list_size", DEFAULT_STATUS_LIST_SIZE)))
         self._chain = chain
         self._account = account
         self._registry: Registry | None = None
@@ -274,7 +290,10 @@ class Issuer:
         now = int(self._clock())
         exp = now + self.config.validity_days * DAY
         iss = ISSUER_PREFIX + self.config.municipality_code
-        claims: dict[Any, Any] = {"iss": iss, "iat": now, "nbf": now, "exp": exp, "vct": vct, **body}
+        cred_id = new_credential_id()
+        status = self._status_reference(cred_id, now)
+        claims: dict[Any, Any] = {"iss": iss, "iat": now, "nbf": now, "exp": exp, "vct": vct, **body,
+                                  "status": status}
         token = sdjwt.issue(claims, self.key, holder_jwk=holder_jwk, header={"jwk": self.key.public_jwk()})
         digital_hash = sdjwt.credential_hash(token)
         cose: bytes | None = None
@@ -282,10 +301,9 @@ class Issuer:
         if paper:
             cose = paper_payload.encode_paper(
                 vct, sdjwt.strip_sd(body), self.key, iss=iss, iat=now, exp=exp, nbf=now,
-                include_individual_number=include_individual_number, cti=digital_hash[:8],
+                include_individual_number=include_individual_number, cti=digital_hash[:8], status=status,
             )
             paper_hash = paper_payload.paper_credential_hash(cose)
-        cred_id = new_credential_id()
         return _Signed(CredentialFile(id=cred_id, vct=vct, sd_jwt=token, paper_cose=cose), digital_hash, paper_hash)
 
     def _journal_many(self, signed: list[_Signed]) -> None:
@@ -324,6 +342,9 @@ class Issuer:
         """
         if not 1 <= reason <= 255:
             raise ValueError("revocation reason must be 1..255 (see RevocationReason)")
+        listed = self._revoke_listed(cred)
+        if not self.has_chain:  # the status list alone: public at the next publication
+            return RevocationOutcome(0, (listed,), RevocationState.CONFIRMED, None)
         anchorer = self._require_anchorer()
         if isinstance(cred, CredentialFile):
             journaled = self._journal.credential(cred.id)
@@ -341,6 +362,93 @@ class Issuer:
                 return RevocationOutcome(record.revocation_id, record.credential_ids, record.state, None,
                                          error=record.last_error, next_attempt_at=record.next_attempt_at)
         return RevocationOutcome(0, (cred_id,), RevocationState.CONFIRMED, None)
+
+    # --- status lists (draft-ietf-oauth-status-list) -------------------------------------------------------
+    @property
+    def status_list_uri(self) -> str:
+        """Where this home's current status list is served (config ``extra.status_list_uri``)."""
+        uri = self.config.extra.get("status_list_uri")
+        return str(uri) if uri else f"https://status.civiccert.example/{self.config.municipality_code}/1"
+
+    def _status_reference(self, cred_id: str, now: int) -> dict[str, Any]:
+        entry = self._status.allocate(cred_id, self.status_list_uri, at=now)
+        return {"status_list": {"idx": entry.idx, "uri": entry.uri}}
+
+    def credential_status(self, cred: CredentialFile | str) -> StatusEntry:
+        """A credential's entry (list uri, index, status) as the next publication will show it."""
+        return self._status.entry(self._status_id(cred))
+
+    def suspend(self, cred: CredentialFile | str) -> StatusEntry:
+        """Mark VALID → SUSPENDED in the status list (durable now, public at the next publication)."""
+        return self._status.set_status(self._status_id(cred), Status.SUSPENDED, allowed_from=(Status.VALID,))
+
+    def reinstate(self, cred: CredentialFile | str) -> StatusEntry:
+        """SUSPENDED → VALID. A revoked or superseded credential is never reinstated."""
+        return self._status.set_status(self._status_id(cred), Status.VALID, allowed_from=(Status.SUSPENDED,))
+
+    def supersede(self, cred: CredentialFile | str) -> StatusEntry:
+        """VALID/SUSPENDED → SUPERSEDED: the record changed (moved, corrected) and a newer copy exists."""
+        return self._status.set_status(self._status_id(cred), Status.SUPERSEDED,
+                                       allowed_from=(Status.VALID, Status.SUSPENDED))
+
+    def revoke_in_list(self, cred: CredentialFile | str) -> StatusEntry:
+        """Any status → INVALID in the status list (final). :meth:`revoke` does this and, with a chain, the
+        per-credential on-chain revocation (the fast path online verifiers see before the next publication)."""
+        return self._status.set_status(self._status_id(cred), Status.INVALID,
+                                       allowed_from=(Status.VALID, Status.SUSPENDED, Status.SUPERSEDED))
+
+    def _status_id(self, cred: CredentialFile | str) -> str:
+        """The digital credential id a status entry is kept under (a file is matched by its signed content;
+        a paper twin's id maps to its digital twin)."""
+        if isinstance(cred, CredentialFile):
+            journaled = self._journal.credential(cred.id)
+            if journaled.credential_hash != sdjwt.credential_hash(cred.sd_jwt):
+                raise JournalError(ReasonCode.CREDENTIAL_UNKNOWN, "this file's content was not issued under its id")
+            return cred.id
+        record = self._journal.credential(cred)
+        if record.kind is CredentialKind.PAPER and record.twin_id is not None:
+            return record.twin_id
+        return cred
+
+    def publish_status(
+        self,
+        out: Path,
+        *,
+        valid_seconds: int = DEFAULT_STATUS_VALID_SECONDS,
+        ttl: int = DEFAULT_STATUS_TTL_SECONDS,
+        anchor: bool = True,
+    ) -> tuple[Publication, ReasonCode | None]:
+        """Sign every status list (JWT and CWT) and the manifest into ``out``; with a chain, anchor the manifest's
+        hash in one transaction. Returns the publication and the chain error code if anchoring failed (the
+        files are written and journaled first; the next publication anchors again)."""
+        now = int(self._clock())
+        uris = sorted({*self._status.uris(), self.status_list_uri})
+        lists = [(uri, self._status.build(uri)) for uri in uris]
+        publication = sign_publication(lists, self.key, municipality=self.config.municipality_code,
+                                       iss=ISSUER_PREFIX + self.config.municipality_code, seq=self._status.next_seq(),
+                                       now=now, valid_seconds=valid_seconds, ttl=ttl)
+        record = self._status.add_publication(publication.manifest, publication.root, at=now)
+        publication.write(out)
+        if not (anchor and self.has_chain):
+            return publication, None
+        try:
+            outcome = self._require_registry().publish_status_lists(publication.root)
+        except ChainError as exc:
+            self._status.mark_publication(record.seq, error=exc.code)
+            return publication, exc.code
+        self._status.mark_publication(record.seq, tx_hash=bytes.fromhex(outcome.tx_hash.removeprefix("0x")),
+                                      block_number=outcome.block_number)
+        return publication, None
+
+    def _revoke_listed(self, cred: CredentialFile | str) -> str:
+        """Set INVALID in the status list (durably, before anything is sent); credentials issued before status
+        lists existed have no entry and are revoked on chain only."""
+        try:
+            return self.revoke_in_list(cred).credential_id
+        except JournalError as exc:
+            if exc.code is not ReasonCode.CREDENTIAL_UNKNOWN or not self.has_chain:
+                raise
+            return cred.id if isinstance(cred, CredentialFile) else cred
 
     def status(self) -> dict[str, Any]:
         """Counts by state; with a chain, also the open batches' last error code and next retry time."""
@@ -457,6 +565,7 @@ class Issuer:
 
     def close(self) -> None:
         self._journal.close()
+        self._status.close()
 
 
 def _load_account(home: Path, passphrase: bytes | None) -> LocalAccount | None:

@@ -30,6 +30,8 @@ from civiccert.online import ChainStatus, OnlineRegistry, RootStatus
 from civiccert.paper import payload as paper_payload
 from civiccert.records.municipalities import official_municipality
 from civiccert.result import Check, CheckName, Outcome, VerificationResult
+from civiccert.status.check import evaluate_status
+from civiccert.status.source import StatusListSource
 from civiccert.trust import TrustSnapshot, key_status_at
 
 __all__ = ["Policy", "Verifier"]
@@ -87,6 +89,7 @@ class _Draft:
     kid: str | None = None
     issuer_code: str | None = None
     key_jwk: Mapping[str, str] | None = None
+    status_ref: object = None  # the signed ``status`` claim (draft-ietf-oauth-status-list), when present
 
     def set(self, name: CheckName, outcome: Outcome, code: ReasonCode, detail: str = "") -> None:
         self.checks[name] = Check(name, outcome, code, detail)
@@ -117,7 +120,9 @@ class Verifier:
         registry: OnlineRegistry | None = None,
         policy: Policy | None = None,
         clock: Callable[[], float] = time.time,
+        status_lists: StatusListSource | None = None,
     ) -> None:
+        self._status_lists = status_lists
         if trust is not None and registry is not None:
             _check_pinned(trust, registry)
         self._trust = trust
@@ -143,6 +148,7 @@ class Verifier:
         srcs = list(sources) if sources is not None else [None] * len(items)
         drafts = [self._local(item, src) for item, src in zip(items, srcs, strict=True)]
         self._chain_checks(drafts)
+        self._status_checks(drafts)
         return [d.freeze() for d in drafts]
 
     def verify_path(self, path: Path) -> list[VerificationResult]:
@@ -156,6 +162,7 @@ class Verifier:
             if item.page_text is not None and draft.form == "paper":
                 _bind_to_page(draft, item.page_text)
         self._chain_checks(drafts)
+        self._status_checks(drafts)
         return [d.freeze() for d in drafts]
 
     # --- local checks (no network) -------------------------------------------------------------------
@@ -218,6 +225,7 @@ class Verifier:
         draft.credential_hash = sdjwt.credential_hash(verified.issuer_signed_jwt)
         draft.vct = str(payload.get("vct"))
         draft.claims = {k: v for k, v in verified.claims.items() if k not in sdjwt.NEVER_DISCLOSABLE}  # no envelope
+        draft.status_ref = payload.get("status")
         self._common_envelope(draft, payload, verified.claims.get("municipality"))
         return draft
 
@@ -234,6 +242,7 @@ class Verifier:
         draft.credential_hash = decoded.credential_hash
         draft.vct = decoded.vct
         draft.claims = dict(decoded.claims)
+        draft.status_ref = decoded.status
         if decoded.alg not in self._policy.algorithms:
             draft.set(CheckName.SIGNATURE, Outcome.FAILED, ReasonCode.ALG_NOT_ALLOWED)
             return draft
@@ -364,7 +373,8 @@ class Verifier:
             key = self._public_keys[cache_key] = public_key_from_jwk(jwk)
         return key
 
-    def _trusted_jwk(self, kid: str, header_jwk: object, code: str | None) -> Mapping[str, str] | None:
+    def _trusted_jwk(self, kid: str, header_jwk: object, code: str | None, *, own_namespace: bool = False
+                     ) -> Mapping[str, str] | None:
         """Public key material for ``kid``: the trust snapshot's JWK; else the header's JWK when its RFC 7638
         thumbprint is ``kid`` and a trust source can vouch for ``kid`` (the snapshot lists it, or online the
         registry, whose answer comes in the same batch as anchor and revocation: the ISSUER check fails
@@ -383,7 +393,7 @@ class Verifier:
                 raise  # the node could not say (down, rate-limited, pruned logs): unknown, never "no key"
             except Exception as exc:  # any other failure of the external node is the same: unknown
                 raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "the node failed to answer") from exc
-        return self._key_material(kid)
+        return None if own_namespace else self._key_material(kid)
 
     def _key_material(self, kid: str) -> Mapping[str, Any] | None:
         """The public key ``kid`` names, from whichever municipality the snapshot lists it under. A kid is the
@@ -584,6 +594,33 @@ class Verifier:
                       "the key was revoked; only an anchor can prove this credential was issued before that")
             return
         self._set_issuer(draft, verdict, where)
+
+    # --- status lists (draft-ietf-oauth-status-list) -----------------------------------------------------
+    def _status_checks(self, drafts: list[_Draft]) -> None:
+        """The REVOCATION check from the issuer's status list, when the verifier has a source of lists. An
+        on-chain revocation already found stays; otherwise the list decides (see :mod:`civiccert.status.check`)."""
+        if self._status_lists is None:
+            return
+        for draft in drafts:
+            signature = draft.checks.get(CheckName.SIGNATURE)
+            current = draft.checks.get(CheckName.REVOCATION)
+            if signature is None or signature.outcome is not Outcome.PASSED or draft.status_ref is None:
+                continue
+            if current is not None and current.outcome is Outcome.FAILED:
+                continue
+            outcome, code, detail = evaluate_status(
+                draft.status_ref, self._status_lists, issuer_code=draft.issuer_code or "",
+                public_key=self._status_list_key,
+                now=int(self._clock()), skew=self._policy.skew_seconds, registry=self._registry)
+            draft.set(CheckName.REVOCATION, outcome, code, detail)
+
+    def _status_list_key(self, kid: str | None, code: str) -> Any:
+        """A public key the issuer's trust sources list in ITS namespace: the list must be signed by the issuer
+        itself (no later check vouches for the signer, as the ISSUER check does for a credential)."""
+        if kid is None:
+            return None
+        jwk = self._trusted_jwk(kid, None, code, own_namespace=True)
+        return None if jwk is None else self._public_key(kid, jwk)
 
     @staticmethod
     def _set_issuer(draft: _Draft, verdict: ReasonCode, where: str) -> None:

@@ -520,6 +520,26 @@ class Registry:
             return self._transact("revoke", items[0], reason, timeout=timeout)
         return self._transact("revokeMany", items, reason, timeout=timeout)
 
+    def publish_status_lists(self, root: bytes, *, timeout: float = 60) -> TxOutcome:
+        """Anchor a status-list publication root (SHA-256 of its manifest) for this operator's municipality."""
+        return self._transact("publishStatusLists", _b32(root, "root"), timeout=timeout)
+
+    def status_lists_root(self, municipality: int | str, *, block: BlockIdentifier = "latest") -> bytes | None:
+        """The municipality's latest anchored status-list publication root; None when it never published."""
+        root = bytes(self._call("statusListsRoot", municipality_code(municipality), block=block)[0])
+        return None if root == bytes(32) else root
+
+    def status_lists_history(self, municipality: int | str, *, log_chunk: int = _LOG_CHUNK) -> list[tuple[bytes, int]]:
+        """Every (root, block timestamp) the municipality published, oldest first (from the events)."""
+        code = municipality_code(municipality)
+        topics = [HexBytes(_abi().events["StatusListsPublished"]).to_0x_hex(), _topic_u32(code)]
+        latest = int(self._w3.eth.block_number)
+        out: list[tuple[bytes, int]] = []
+        for log in self._logs(topics, latest, log_chunk):
+            block = self._w3.eth.get_block(log["blockNumber"])
+            out.append((bytes(HexBytes(log["topics"][2])), int(block["timestamp"])))
+        return out
+
     # ---- two-phase sending -----------------------------------------------------------------------------
 
     def send_raw(self, signed: SignedTx) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from civiccert.cli import chain_cmd, trust_cmd, verify_cmd
+from civiccert.cli import chain_cmd, status_cmd, trust_cmd, verify_cmd
 from civiccert.cli.common import (
     State,
     emit_json,
@@ -38,6 +38,10 @@ app.add_typer(issue_app, name="issue")
 app.add_typer(key_app, name="key")
 app.add_typer(chain_cmd.app, name="chain")
 app.add_typer(trust_cmd.app, name="trust")
+app.add_typer(status_cmd.app, name="status-list")
+app.command("suspend")(status_cmd.suspend)
+app.command("reinstate")(status_cmd.reinstate)
+app.command("supersede")(status_cmd.supersede)
 app.command("verify")(verify_cmd.verify)
 
 
@@ -251,7 +255,7 @@ def revoke(
     reason: Annotated[str, typer.Option(help="unspecified | superseded | issued_in_error | key_compromise | "
                                              "holder_request")] = "unspecified",
 ) -> None:
-    """Revoke a credential and its printed twin on chain."""
+    """Revoke a credential and its printed twin: INVALID in the status list, and on chain when one is configured."""
     from civiccert.credential_file import CredentialFile
     from civiccert.issuer import RevocationReason
 
@@ -267,7 +271,8 @@ def revoke(
         info(f"revocation journaled but not yet on chain ({outcome.error.value}); it is retried by "
              "'civiccert anchor' and shown by 'civiccert status'")
         raise typer.Exit(EXIT_UNAVAILABLE)
-    info(f"revoked {', '.join(outcome.credential_ids)} ({reason})")
+    info(f"revoked {', '.join(outcome.credential_ids)} ({reason}); the status list shows it at the next "
+         "'civiccert status-list publish'")
 
 
 @app.command()

@@ -45,6 +45,11 @@ def verify(
                     "registry snapshots).")] = None,
     rpc_deadline: Annotated[float, typer.Option(help="Most seconds one JSON-RPC call may take in all.")] = 30.0,
     rpc_max_response: Annotated[int, typer.Option(help="Largest JSON-RPC reply accepted, in bytes.")] = 8 << 20,
+    status_lists: Annotated[Path | None, typer.Option(
+        help="Directory of published status lists (civiccert status-list publish): revocation checked offline.")
+    ] = None,
+    fetch_status: Annotated[bool, typer.Option(
+        help="Fetch each credential's status list from its https URI (bounded; not with --offline).")] = False,
 ) -> None:
     """Verify credentials, presentations and printed copies: VALID / INVALID / INDETERMINATE with every check."""
     from civiccert.trust import TrustSnapshot
@@ -82,7 +87,16 @@ def verify(
                                                         max_response_bytes=rpc_max_response), address)
     policy = Policy(require_holder_binding=require_holder_binding, aud=aud, nonce=nonce,
                     max_trust_age_seconds=max_trust_age)
-    verifier = Verifier(trust=snapshot, registry=online, policy=policy)
+    if offline and fetch_status:
+        raise typer.BadParameter("--offline excludes --fetch-status", param_hint="--offline")
+    source = None
+    if status_lists is not None or fetch_status:
+        from civiccert.status import StatusListSource
+
+        if status_lists is not None and not status_lists.is_dir():
+            raise typer.BadParameter("not a directory", param_hint="--status-lists")
+        source = StatusListSource(directory=status_lists, fetch=fetch_status)
+    verifier = Verifier(trust=snapshot, registry=online, policy=policy, status_lists=source)
 
     from civiccert.inputs import InputItem, read_inputs
 

@@ -54,6 +54,7 @@ _HDR_ALG, _HDR_CT, _HDR_KID = 1, 3, 4
 _CT_CWT = 61  # CoAP content-format of application/cwt
 _CWT_ISS, _CWT_EXP, _CWT_NBF, _CWT_IAT, _CWT_CTI = 1, 4, 5, 6, 7
 _CWT_BODY = -65537  # first private-use CWT claim key (RFC 8392 sec. 9.1)
+_CWT_STATUS = 65535  # the Token Status List's ``status`` claim: {"status_list": {"idx", "uri"}}
 _ALGS = {"ES256": -7, "EdDSA": -8}
 _ALG_NAMES = {v: k for k, v in _ALGS.items()}
 _RECEIPT_VERSION = 1
@@ -89,6 +90,7 @@ class PaperPayload:
     credential_hash: bytes  # SHA-256(Sig_structure): the Merkle leaf input and the revocation key
     receipt: dict[str, Any] | None  # DESIGN.md receipt shape without "tx"; None when printed without one
     cti: bytes | None = None  # CWT ID: the issuer puts the first 8 bytes of the digital twin's hash here
+    status: dict[str, Any] | None = None  # status claim (65535): {"status_list": {"idx", "uri"}}, as signed
 
 
 def _sig_structure(protected: bytes, payload: bytes) -> bytes:
@@ -120,6 +122,7 @@ def encode_paper(
     include_individual_number: bool = False,
     include_seal_image: bool = False,
     cti: bytes | None = None,
+    status: Mapping[str, Any] | None = None,
 ) -> bytes:
     """Sign the plain claims as a COSE_Sign1 CWT and return its bytes (hash them for the Merkle leaf).
 
@@ -145,6 +148,8 @@ def encode_paper(
         if not isinstance(cti, bytes) or not 1 <= len(cti) <= 32:
             raise ValueError("cti must be 1..32 bytes")
         cwt[_CWT_CTI] = cti
+    if status is not None:  # the same list entry as the digital twin's (draft-ietf-oauth-status-list)
+        cwt[_CWT_STATUS] = {"status_list": dict(status["status_list"])}
     payload = cbor2.dumps(cwt, canonical=True)
     protected = cbor2.dumps({_HDR_ALG: _ALGS[signer.alg], _HDR_CT: _CT_CWT, _HDR_KID: kid}, canonical=True)
     signature = signer.sign(_sig_structure(protected, payload))
@@ -297,13 +302,16 @@ def decode_qr_text(text: str) -> PaperPayload:
     cwt = _loads(payload)
     if not isinstance(cwt, dict) or not {_CWT_ISS, _CWT_IAT, _CWT_EXP, _CWT_BODY} <= set(cwt):
         raise _invalid("CWT claims")
-    if not set(cwt) <= {_CWT_ISS, _CWT_IAT, _CWT_EXP, _CWT_NBF, _CWT_CTI, _CWT_BODY}:
+    if not set(cwt) <= {_CWT_ISS, _CWT_IAT, _CWT_EXP, _CWT_NBF, _CWT_CTI, _CWT_BODY, _CWT_STATUS}:
         raise _invalid("unknown CWT claim")
     iss = cwt[_CWT_ISS]
     if not isinstance(iss, str):
         raise _invalid("iss")
     if _CWT_CTI in cwt and not isinstance(cwt[_CWT_CTI], bytes):
         raise _invalid("cti")
+    status = cwt.get(_CWT_STATUS)
+    if status is not None and not isinstance(status, dict):
+        raise _invalid("status")
     vct, claims = unpack_body(cwt[_CWT_BODY])
     return PaperPayload(
         vct=vct,
@@ -320,6 +328,7 @@ def decode_qr_text(text: str) -> PaperPayload:
         credential_hash=hashlib.sha256(_sig_structure(protected, payload)).digest(),
         receipt=receipt,
         cti=cwt.get(_CWT_CTI),
+        status=status,
     )
 
 
