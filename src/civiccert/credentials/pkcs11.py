@@ -8,7 +8,9 @@ SHA-256 digest computed here (SoftHSM2 2.6 has no CKM_ECDSA_SHA256), which yield
 COSE want. Keys made by :func:`generate_key` are CKA_SENSITIVE and not CKA_EXTRACTABLE.
 
 Only ES256 (P-256) is supported on tokens. PKCS#11 logins are per process: a second signer opened on a
-token this process is already logged into shares that login.
+token this process is already logged into shares that login (its PIN is not checked again); the login ends
+when the process's last session on the token closes (``close``; python-pkcs11 leaks the session of a
+failed login, so after a wrong PIN the process may stay logged in once a later PIN succeeds).
 """
 
 from __future__ import annotations
@@ -124,7 +126,11 @@ def _session(uri: Pkcs11Uri, pin: bytes | None, *, rw: bool = False) -> pkcs11.S
             pkcs11.PinExpired) as exc:
         raise KeyFileError(ReasonCode.HSM_PIN_WRONG, "the token refuses the PIN") from exc
     except pkcs11.UserAlreadyLoggedIn:
-        session = token.open(rw=rw)  # this process holds the login already (another open signer)
+        try:  # this process holds the login already (another open signer): share it
+            session = token.open(rw=rw)
+        except pkcs11.PKCS11Error as exc:
+            raise KeyFileError(ReasonCode.HSM_UNAVAILABLE, "the token cannot open a session",
+                               field="key_uri") from exc
     except pkcs11.PKCS11Error as exc:
         raise KeyFileError(ReasonCode.HSM_UNAVAILABLE, "the token cannot open a session", field="key_uri") from exc
     return session
@@ -194,6 +200,10 @@ class Pkcs11Signer:
             if not verify_signature("ES256", signer.public_key, _SELF_TEST, signer.sign(_SELF_TEST)):
                 raise KeyFileError(ReasonCode.HSM_KEY_MISSING, "the token's public key does not match its "
                                    "private key of that label", field="key_uri")
+        except pkcs11.PKCS11Error as exc:
+            session.close()
+            raise KeyFileError(ReasonCode.HSM_UNAVAILABLE, "the token failed while reading the key",
+                               field="key_uri") from exc
         except BaseException:
             session.close()
             raise
@@ -248,12 +258,12 @@ def generate_key(uri: Pkcs11Uri | str, pin: bytes | None) -> Pkcs11Signer:
 
     ref = Pkcs11Uri.parse(uri) if isinstance(uri, str) else uri
     with _session(ref, pin, rw=True) as session:
-        if any(True for _ in session.get_objects({pkcs11.Attribute.LABEL: ref.label})):
-            raise KeyFileError(ReasonCode.HSM_KEY_EXISTS, "the token already holds an object with this label",
-                               field="key_uri")
-        key_id = ref.key_id if ref.key_id is not None else os.urandom(8)
         attr = pkcs11.Attribute
+        key_id = ref.key_id if ref.key_id is not None else os.urandom(8)
         try:
+            if any(True for _ in session.get_objects({attr.LABEL: ref.label})):
+                raise KeyFileError(ReasonCode.HSM_KEY_EXISTS, "the token already holds an object with this label",
+                                   field="key_uri")
             params = session.create_domain_parameters(pkcs11.KeyType.EC, {attr.EC_PARAMS: _P256_PARAMS}, local=True)
             params.generate_keypair(
                 store=True, label=ref.label, id=key_id,
