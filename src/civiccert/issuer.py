@@ -163,15 +163,22 @@ class Issuer:
         config's ``key_uri`` names (logged in with ``pin``, default ``$CIVICCERT_PKCS11_PIN``), else the key
         file (decrypted with ``passphrase``); either way it must be the key the config names."""
         config = HomeConfig.load(home)
+        loaded = key is None
         if key is None:
             key = _load_key(home, config, passphrase, pin)
-        if key.kid != config.kid:
-            raise ConfigError(ReasonCode.CONFIG_INVALID, "the signing key is not the key this home's config names")
-        if config.public_jwk is None:  # a home made before public keys were kept in its config
-            config = replace(config, public_jwk=key.public_jwk())
-            config.save(home)
-        account = _load_account(home, passphrase)
-        return cls(home, config, key, chain=chain, account=account, clock=clock)
+        try:
+            if key.kid != config.kid:
+                raise ConfigError(ReasonCode.CONFIG_INVALID, "the signing key is not the key this home's config names")
+            if config.public_jwk is None:  # a home made before public keys were kept in its config
+                config = replace(config, public_jwk=key.public_jwk())
+                config.save(home)
+            account = _load_account(home, passphrase)
+            return cls(home, config, key, chain=chain, account=account, clock=clock)
+        except BaseException:
+            close_key = getattr(key, "close", None)  # a token session we opened must not outlive the failure
+            if loaded and callable(close_key):
+                close_key()
+            raise
 
     # --- chain -----------------------------------------------------------------------------------------
     @property

@@ -258,3 +258,15 @@ def test_cli_refuses_half_given_pkcs11_options(tmp_path: Path, capsys: pytest.Ca
                      "--municipality-name", "松戸市", "--pkcs11-token", "city")
     assert code == 64
 
+
+
+def test_a_failed_open_logs_out_so_a_wrong_pin_is_still_refused(token: Token, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    cc.Issuer.init(home, municipality_code="122076", municipality_name="松戸市", passphrase=PASSPHRASE,
+                   key_uri=token.uri, pin=PIN.encode()).close()
+    with pytest.raises(ConfigError) as wrong_passphrase:  # the token key opened, then the chain account failed
+        cc.Issuer.open(home, passphrase=b"not the passphrase", pin=PIN.encode())
+    assert wrong_passphrase.value.code is ReasonCode.PASSPHRASE_WRONG
+    with pytest.raises(KeyFileError) as wrong_pin:  # a session left open would have kept the login
+        cc.Issuer.open(home, passphrase=PASSPHRASE, pin=b"0000")
+    assert wrong_pin.value.code is ReasonCode.HSM_PIN_WRONG
