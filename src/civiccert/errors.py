@@ -2,7 +2,7 @@
 
     CivicCertError                 base: ``code`` (ReasonCode), ``field`` (a JSON path or None)
      ├── RecordError               input record violates a rule (field + rule named, value never echoed)
-     ├── KeyFileError              issuer key file unreadable, wrong passphrase, unsupported algorithm
+     ├── KeyFileError              issuer key file unreadable, wrong passphrase / PIN, HSM token or key missing
      ├── CredentialError           an SD-JWT / KB-JWT is malformed or fails a check
      ├── PaperError                QR payload, PDF or scanned image cannot be produced or read
      ├── ChainError                node unreachable, wrong chain, transaction failed
@@ -66,6 +66,11 @@ class ReasonCode(StrEnum):
     PASSPHRASE_MISSING = "passphrase_missing"  # encrypted key and no passphrase available
     PASSPHRASE_WRONG = "passphrase_wrong"  # the passphrase does not decrypt the key
     ALGORITHM_UNSUPPORTED = "algorithm_unsupported"  # key or signing algorithm not supported
+    HSM_UNAVAILABLE = "hsm_unavailable"  # the PKCS#11 module cannot be loaded or the token stopped answering
+    HSM_TOKEN_MISSING = "hsm_token_missing"  # no token with the configured label
+    HSM_PIN_WRONG = "hsm_pin_wrong"  # the token refuses the PIN (or has locked it)
+    HSM_KEY_MISSING = "hsm_key_missing"  # no EC private key (and public key) with the label on the token
+    HSM_KEY_EXISTS = "hsm_key_exists"  # generating would shadow a key of the same label on the token
 
     # --- SD-JWT / JWS layer ----------------------------------------------------------------------------
     MALFORMED = "malformed"  # structure is not a compact SD-JWT / JWS

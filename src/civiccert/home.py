@@ -1,7 +1,8 @@
 """An issuer home: the directory where a municipality keeps its key, chain settings and journal.
 
     HOME/config.json          municipality, key id, chain (url, chain id, registry), policy
-    HOME/keys/issuer.pem      issuer signing key, PKCS#8 encrypted with the passphrase
+    HOME/keys/issuer.pem      issuer signing key, PKCS#8 encrypted with the passphrase (unless the
+                              config's ``key_uri`` names a key on a PKCS#11 token instead)
     HOME/keys/chain.json      the municipality's chain account, an Ethereum keystore (same passphrase)
     HOME/journal.sqlite       the issuance journal (ids, hashes and states only: no personal data)
     HOME/chain/               a local anvil's state and PID when `civiccert chain up` manages one
@@ -49,6 +50,8 @@ class HomeConfig:
     extra: dict[str, Any] = field(default_factory=dict)
     # the signing key's public JWK, so publishing it (``trust export``) never needs the passphrase
     public_jwk: dict[str, str] | None = None
+    # a PKCS#11 URI (RFC 7512, with module-path) of the signing key on a token; None: the key file. No PIN.
+    key_uri: str | None = None
 
     # --- paths -----------------------------------------------------------------------------------------
     def key_path(self, home: Path) -> Path:

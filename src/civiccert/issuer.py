@@ -25,6 +25,7 @@ from civiccert.chain.registry import Registry
 from civiccert.credential_file import CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import record_claims
+from civiccert.credentials.jose import SigningKey
 from civiccert.credentials.keys import IssuerKey, public_key_from_jwk, thumbprint_of
 from civiccert.errors import (
     ChainError,
@@ -87,7 +88,7 @@ class Issuer:
         self,
         home: Path,
         config: HomeConfig,
-        key: IssuerKey,
+        key: SigningKey,
         *,
         chain: Chain | None = None,
         account: LocalAccount | None = None,
@@ -95,7 +96,7 @@ class Issuer:
     ) -> None:
         self.home = home
         self.config = config
-        self.key = key
+        self.key: SigningKey = key
         self._clock = clock
         self._journal = SqliteJournal(HomeConfig.journal_path(home))
         self._status = StatusStore(HomeConfig.journal_path(home), list_size=int(
@@ -122,20 +123,38 @@ class Issuer:
         passphrase: bytes,
         alg: str = "ES256",
         sample: bool = True,
+        key_uri: str | None = None,
+        pin: bytes | None = None,
+        generate_on_token: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> Issuer:
-        """Create an issuer home: a new signing key and chain account, both encrypted with ``passphrase``."""
+        """Create an issuer home: a new signing key and chain account, both encrypted with ``passphrase``.
+
+        With ``key_uri`` (a PKCS#11 URI) the home signs with that key on a token instead, generated there
+        when ``generate_on_token``; the config records the URI, never the PIN.
+        """
         from civiccert.records.municipalities import check_official_municipality
 
         if HomeConfig.exists(home):
             raise ConfigError(ReasonCode.HOME_EXISTS, "issuer home already initialised")
         code = check_official_municipality(municipality_code, municipality_name).code
-        key = IssuerKey.generate(alg)
+        key: SigningKey
+        if key_uri is None:
+            key = IssuerKey.generate(alg)
+        else:
+            from civiccert.credentials import pkcs11
+
+            if alg != "ES256":
+                raise ConfigError(ReasonCode.ALGORITHM_UNSUPPORTED, "keys on a token are ES256 only", field="alg")
+            key = (pkcs11.generate_key if generate_on_token else pkcs11.Pkcs11Signer.open)(key_uri, pin)
+            key_uri = str(key.uri)  # with the key's id once generated: an unambiguous reference
         home.mkdir(parents=True, exist_ok=True)
         (home / "keys").mkdir(mode=0o700, exist_ok=True)
         config = HomeConfig(municipality_code=code, municipality_name=municipality_name, kid=key.kid, alg=alg,
-                            sample=sample, public_jwk=key.public_jwk(), key_created_at=int(clock()))
-        key.save(config.key_path(home), passphrase)
+                            sample=sample, public_jwk=key.public_jwk(), key_created_at=int(clock()),
+                            key_uri=key_uri)
+        if isinstance(key, IssuerKey):
+            key.save(config.key_path(home), passphrase)
         account: LocalAccount = Account.create()
         keystore = Account.encrypt(account.key, passphrase.decode("utf-8"), iterations=_KEYSTORE_ITERATIONS)
         write_atomic(HomeConfig.account_path(home), json.dumps(keystore).encode("utf-8"), overwrite=False)
@@ -149,19 +168,33 @@ class Issuer:
         *,
         passphrase: bytes | None,
         chain: Chain | None = None,
+        pin: bytes | None = None,
+        key: SigningKey | None = None,
         clock: Callable[[], float] = time.time,
     ) -> Issuer:
         """Open an existing home. Its configured chain (unless ``chain`` is given) is connected to only when
-        something needs it (anchoring, receipts, revocation, key rotation): issuing works with the node down."""
+        something needs it (anchoring, receipts, revocation, key rotation): issuing works with the node down.
+
+        The signing key is ``key`` when given (any ``SigningKey``, e.g. a KMS client), else the token key the
+        config's ``key_uri`` names (logged in with ``pin``, default ``$CIVICCERT_PKCS11_PIN``), else the key
+        file (decrypted with ``passphrase``); either way it must be the key the config names."""
         config = HomeConfig.load(home)
-        key = IssuerKey.load(config.key_path(home), passphrase)
-        if key.kid != config.kid:
-            raise ConfigError(ReasonCode.CONFIG_INVALID, "the key file is not the key this home's config names")
-        if config.public_jwk is None:  # a home made before public keys were kept in its config
-            config = replace(config, public_jwk=key.public_jwk())
-            config.save(home)
-        account = _load_account(home, passphrase)
-        return cls(home, config, key, chain=chain, account=account, clock=clock)
+        loaded = key is None
+        if key is None:
+            key = _load_key(home, config, passphrase, pin)
+        try:
+            if key.kid != config.kid:
+                raise ConfigError(ReasonCode.CONFIG_INVALID, "the signing key is not the key this home's config names")
+            if config.public_jwk is None:  # a home made before public keys were kept in its config
+                config = replace(config, public_jwk=key.public_jwk())
+                config.save(home)
+            account = _load_account(home, passphrase)
+            return cls(home, config, key, chain=chain, account=account, clock=clock)
+        except BaseException:
+            close_key = getattr(key, "close", None)  # a token session we opened must not outlive the failure
+            if loaded and callable(close_key):
+                close_key()
+            raise
 
     # --- chain -----------------------------------------------------------------------------------------
     @property
@@ -502,6 +535,9 @@ class Issuer:
         atomic config write (the new key lives in a new file); a retirement still owed to the chain is
         recorded there and finished by ``sync_keys`` (also run by ``anchor``).
         """
+        if self.config.key_uri is not None or not isinstance(self.key, IssuerKey):
+            raise ConfigError(ReasonCode.CONFIG_INVALID, "key rotation is supported for key files only: for a "
+                              "key on a token, generate the new key there and set up a new home", field="key_rotation")
         registry = self._require_registry()
         old = self.key
         now = int(self._clock())
@@ -566,6 +602,18 @@ class Issuer:
     def close(self) -> None:
         self._journal.close()
         self._status.close()
+        close_key = getattr(self.key, "close", None)  # a token session (Pkcs11Signer); key files hold none
+        if callable(close_key):
+            close_key()
+
+
+def _load_key(home: Path, config: HomeConfig, passphrase: bytes | None, pin: bytes | None) -> SigningKey:
+    """The home's signing key: on the token its ``key_uri`` names, else its encrypted key file."""
+    if config.key_uri is None:
+        return IssuerKey.load(config.key_path(home), passphrase)
+    from civiccert.credentials import pkcs11
+
+    return pkcs11.Pkcs11Signer.open(config.key_uri, pin if pin is not None else pkcs11.pin_from_env())
 
 
 def _load_account(home: Path, passphrase: bytes | None) -> LocalAccount | None:

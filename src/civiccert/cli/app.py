@@ -16,8 +16,10 @@ from civiccert.cli.common import (
     info,
     open_issuer,
     passphrase,
+    pin,
     require_home,
     use_passphrase_file,
+    use_pin_file,
 )
 from civiccert.cli.errors import EXIT_UNAVAILABLE
 
@@ -54,10 +56,15 @@ def root(
         "--passphrase-file", envvar="CIVICCERT_KEY_PASSPHRASE_FILE",
         help="Read the key passphrase from this file (unattended jobs) instead of "
              "CIVICCERT_KEY_PASSPHRASE or a prompt.")] = None,
+    pin_file: Annotated[Path | None, typer.Option(
+        "--pin-file", envvar="CIVICCERT_PKCS11_PIN_FILE",
+        help="Read the PKCS#11 token PIN from this file (homes whose key is on a token) instead of "
+             "CIVICCERT_PKCS11_PIN or a prompt.")] = None,
 ) -> None:
     """civiccert: digital and printed municipal certificates you can verify."""
     ctx.obj = State(home)
     use_passphrase_file(passphrase_file)
+    use_pin_file(pin_file)
 
 
 @app.command()
@@ -67,15 +74,44 @@ def init(
     municipality_name: Annotated[str, typer.Option(help="Name as printed, e.g. 松戸市.")],
     alg: Annotated[str, typer.Option(help="Signing algorithm: ES256 or EdDSA.")] = "ES256",
     production: Annotated[bool, typer.Option(help="Real issuer: printed copies without the 見本 mark.")] = False,
+    key_uri: Annotated[str | None, typer.Option(
+        help="Sign with this key on a PKCS#11 token instead of a key file: "
+             "pkcs11:token=T;object=LABEL?module-path=/path/to/module.so")] = None,
+    pkcs11_module: Annotated[Path | None, typer.Option(help="PKCS#11 module (with --pkcs11-token/--pkcs11-key, "
+                                                            "instead of --key-uri).")] = None,
+    pkcs11_token: Annotated[str | None, typer.Option(help="Token label.")] = None,
+    pkcs11_key: Annotated[str | None, typer.Option(help="Key label on the token.")] = None,
+    generate_on_token: Annotated[bool, typer.Option(
+        help="Generate the P-256 key pair on the token (non-extractable) instead of using an existing one.")] = False,
 ) -> None:
-    """Create an issuer home: signing key and chain account (encrypted), config."""
+    """Create an issuer home: signing key (a key file, or a key on a PKCS#11 token) and chain account, config."""
     from civiccert.issuer import Issuer
 
+    uri = _key_uri(key_uri, pkcs11_module, pkcs11_token, pkcs11_key)
+    secret = passphrase(confirm=True)
     issuer = Issuer.init(home, municipality_code=municipality_code, municipality_name=municipality_name,
-                         passphrase=passphrase(confirm=True), alg=alg, sample=not production)
+                         passphrase=secret, alg=alg, sample=not production, key_uri=uri,
+                         pin=pin() if uri is not None else None, generate_on_token=generate_on_token)
     info(f"initialised {home} for {issuer.config.municipality_name} ({issuer.config.municipality_code}); "
          f"key id {issuer.key.kid}")
     issuer.close()
+
+
+def _key_uri(uri: str | None, module: Path | None, token: str | None, label: str | None) -> str | None:
+    """One PKCS#11 URI from --key-uri or from the three --pkcs11-* options (never both)."""
+    from civiccert.credentials.pkcs11 import Pkcs11Uri
+
+    parts = (module, token, label)
+    if uri is not None:
+        if any(part is not None for part in parts):
+            raise typer.BadParameter("give --key-uri or the --pkcs11-* options, not both", param_hint="--key-uri")
+        return uri
+    if all(part is None for part in parts):
+        return None
+    if module is None or not token or not label:
+        raise typer.BadParameter("--pkcs11-module, --pkcs11-token and --pkcs11-key go together",
+                                 param_hint="--pkcs11-module")
+    return str(Pkcs11Uri(str(module.absolute()), token, label))
 
 
 def _writable(path: Path, option: str) -> None:

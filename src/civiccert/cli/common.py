@@ -18,8 +18,8 @@ from civiccert.errors import ConfigError, KeyFileError, ReasonCode
 if TYPE_CHECKING:
     from civiccert.issuer import Issuer
 
-__all__ = ["State", "emit_json", "info", "open_issuer", "passphrase", "require_home", "state_of",
-           "use_passphrase_file"]
+__all__ = ["State", "emit_json", "info", "open_issuer", "passphrase", "pin", "require_home", "state_of",
+           "use_passphrase_file", "use_pin_file"]
 
 PASSPHRASE_ENV = "CIVICCERT_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
 
@@ -53,6 +53,31 @@ def use_passphrase_file(path: Path | None) -> None:
     _passphrase_file = path
 
 
+_pin_file: Path | None = None  # --pin-file of this invocation (set by the root callback)
+
+
+def use_pin_file(path: Path | None) -> None:
+    """Read the PKCS#11 token PIN from ``path`` in this invocation."""
+    global _pin_file  # noqa: PLW0603 - one CLI invocation, one option value
+    _pin_file = path
+
+
+def pin() -> bytes:
+    """The token PIN: from --pin-file, else CIVICCERT_PKCS11_PIN, else a prompt when a terminal is attached."""
+    from civiccert.credentials.pkcs11 import PIN_ENV, pin_from_env
+
+    if _pin_file is not None:
+        return _read_passphrase_file(_pin_file, field="pin_file")
+    value = pin_from_env()
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise KeyFileError(ReasonCode.PASSPHRASE_MISSING, f"no token PIN: use --pin-file FILE or set {PIN_ENV}",
+                           field="pin")
+    entered: str = typer.prompt("Token PIN", hide_input=True)
+    return entered.encode("utf-8")
+
+
 def passphrase(*, confirm: bool = False) -> bytes:
     """From --passphrase-file, else CIVICCERT_KEY_PASSPHRASE, else a prompt when a terminal is attached."""
     if _passphrase_file is not None:
@@ -67,28 +92,29 @@ def passphrase(*, confirm: bool = False) -> bytes:
     return entered.encode("utf-8")
 
 
-def _read_passphrase_file(path: Path) -> bytes:
+def _read_passphrase_file(path: Path, *, field: str = "passphrase_file") -> bytes:
     """The file's content without one trailing line break (what ``echo secret > file`` leaves)."""
+    what = "PIN" if field == "pin_file" else "passphrase"
     try:
         with path.open("rb") as handle:
             data = handle.read(_MAX_PASSPHRASE_FILE_BYTES + 1)
     except OSError as exc:
-        raise KeyFileError(ReasonCode.PASSPHRASE_MISSING, "the passphrase file cannot be read",
-                           field="passphrase_file") from exc
+        raise KeyFileError(ReasonCode.PASSPHRASE_MISSING, f"the {what} file cannot be read", field=field) from exc
     if len(data) > _MAX_PASSPHRASE_FILE_BYTES:
-        raise KeyFileError(ReasonCode.PASSPHRASE_MISSING, "the passphrase file is too large",
-                           field="passphrase_file")
+        raise KeyFileError(ReasonCode.PASSPHRASE_MISSING, f"the {what} file is too large", field=field)
     data = data.removesuffix(b"\n").removesuffix(b"\r")
     if not data:
-        raise KeyFileError(ReasonCode.PASSPHRASE_MISSING, "the passphrase file is empty", field="passphrase_file")
+        raise KeyFileError(ReasonCode.PASSPHRASE_MISSING, f"the {what} file is empty", field=field)
     return data
 
 
 def open_issuer(ctx: typer.Context) -> Issuer:
+    from civiccert.home import HomeConfig
     from civiccert.issuer import Issuer
 
     home = require_home(ctx)
-    return Issuer.open(home, passphrase=passphrase())
+    on_token = HomeConfig.exists(home) and HomeConfig.load(home).key_uri is not None
+    return Issuer.open(home, passphrase=passphrase(), pin=pin() if on_token else None)
 
 
 def info(message: str) -> None:

@@ -7,7 +7,8 @@ Exit codes (documented in the README):
     65  unreadable or malformed input (record, credential, image, PDF)
     69  chain unavailable or a transaction failed
     74  journal or file I/O error (a file named on the command line cannot be read or written)
-    78  configuration: issuer home, key file, passphrase, trust file, a missing optional part (pip extra)
+    78  configuration: issuer home, key file, passphrase, token PIN / key / module, trust file, a missing
+        optional part (pip extra)
     70  internal error (a bug: please report; set CIVICCERT_DEBUG=1 for the traceback)
 """
 
@@ -46,6 +47,10 @@ _NEXT_STEP: dict[ReasonCode, str] = {
     ReasonCode.HOME_MISSING: "Run 'civiccert init HOME --municipality-code ... --municipality-name ...' first.",
     ReasonCode.PASSPHRASE_MISSING: "Use --passphrase-file FILE or set CIVICCERT_KEY_PASSPHRASE.",
     ReasonCode.PASSPHRASE_WRONG: "Check CIVICCERT_KEY_PASSPHRASE.",
+    ReasonCode.HSM_UNAVAILABLE: "Check the PKCS#11 module path in the key URI and that the token is attached.",
+    ReasonCode.HSM_TOKEN_MISSING: "Check the token label (softhsm2-util --show-slots, or the HSM's tools).",
+    ReasonCode.HSM_PIN_WRONG: "Check --pin-file / CIVICCERT_PKCS11_PIN (repeated failures may lock the token).",
+    ReasonCode.HSM_KEY_MISSING: "Check the key label; 'civiccert init ... --generate-on-token' creates one.",
     ReasonCode.CHAIN_UNREACHABLE: "Is the node running? 'civiccert chain up' starts a local one.",
     ReasonCode.CONFIG_INVALID: "Check the issuer home's config.json or run 'civiccert chain up'.",
     ReasonCode.QR_NOT_FOUND: "Scan at 200 dpi or more, with the whole code in the picture.",
@@ -66,7 +71,7 @@ def exit_code_for(exc: CivicCertError) -> int:
 
 
 # fields whose messages already say what to do: the generic step of their code would mislead
-_STEP_IN_MESSAGE = frozenset({"anvil", "port", "state"})
+_STEP_IN_MESSAGE = frozenset({"anvil", "port", "state", "key_rotation", "pin", "pin_file"})
 
 
 def next_step_for(exc: CivicCertError) -> str | None:

@@ -30,6 +30,7 @@ __all__ = [
     "SUPPORTED_ALGORITHMS",
     "PublicKey",
     "Signer",
+    "SigningKey",
     "VerifiedJws",
     "b64url_decode",
     "b64url_encode",
@@ -57,15 +58,32 @@ _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 class Signer(Protocol):
-    """Anything that signs JWS input: ``IssuerKey`` is one."""
+    """Anything that signs JWS or COSE input (``IssuerKey`` is one). ``sign`` returns the raw signature
+    JOSE and COSE carry: r||s, 32 bytes each, for ES256 (never DER); 64 bytes for EdDSA."""
 
     @property
     def alg(self) -> str: ...
 
     @property
-    def kid(self) -> str: ...
+    def kid(self) -> str: ...  # RFC 7638 thumbprint of the public key, base64url without padding
 
     def sign(self, data: bytes) -> bytes: ...
+
+
+class SigningKey(Signer, Protocol):
+    """A ``Signer`` whose public half is known: all an ``Issuer`` needs from its key.
+
+    ``IssuerKey`` (a key file) and ``Pkcs11Signer`` (a key on a token) are two; a cloud KMS would be a
+    third without touching the issuer. The private half is reachable only through ``sign``.
+    """
+
+    @property
+    def public_key(self) -> PublicKey: ...
+
+    @property
+    def thumbprint(self) -> bytes: ...  # the 32 bytes ``kid`` encodes (how the registry names the key)
+
+    def public_jwk(self) -> dict[str, str]: ...  # bare JWK plus kid, alg, use; never private members
 
 
 # --- base64url ---------------------------------------------------------------------------------------

@@ -25,12 +25,12 @@ import io
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import base45
 import cbor2
 
-from civiccert.credentials.jose import b64url_decode, b64url_encode, verify_signature
+from civiccert.credentials.jose import Signer, b64url_decode, b64url_encode, verify_signature
 from civiccert.errors import PaperError, ReasonCode
 from civiccert.paper._claimtable import pack_body, unpack_body
 
@@ -58,18 +58,6 @@ _CWT_STATUS = 65535  # the Token Status List's ``status`` claim: {"status_list":
 _ALGS = {"ES256": -7, "EdDSA": -8}
 _ALG_NAMES = {v: k for k, v in _ALGS.items()}
 _RECEIPT_VERSION = 1
-
-
-class Signer(Protocol):
-    """What the paper form needs from an issuer key (``civiccert.credentials.keys.IssuerKey`` fits)."""
-
-    @property
-    def alg(self) -> str: ...
-
-    @property
-    def kid(self) -> str: ...  # RFC 7638 thumbprint, base64url without padding
-
-    def sign(self, data: bytes) -> bytes: ...  # raw signature (r||s for ES256), as in JWS
 
 
 @dataclass(frozen=True)
