@@ -32,11 +32,31 @@ app.add_typer(trust_cmd.app, name="trust")
 app.command("verify")(verify_cmd.verify)
 
 
+def _version() -> str:
+    """The installed distribution's version; the package's own when run from a source tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("civiccert")
+    except PackageNotFoundError:
+        from civiccert import __version__
+
+        return __version__
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"civiccert {_version()}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
     home: Annotated[Path | None, typer.Option("--home", envvar="CIVICCERT_HOME",
                                               help="Issuer home directory (keys, journal, chain settings).")] = None,
+    _version_flag: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                                help="Print the version and exit.")] = False,
 ) -> None:
     """civiccert: digital and printed municipal certificates you can verify."""
     ctx.obj = State(home)
