@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from civiccert.cli import chain_cmd, trust_cmd, verify_cmd
+from civiccert.cli import anchor_cmd, chain_cmd, trust_cmd, verify_cmd
 from civiccert.cli.common import State, emit_json, info, open_issuer, passphrase, require_home
 from civiccert.cli.errors import EXIT_UNAVAILABLE
 
@@ -188,23 +187,7 @@ def present(
         info(f"presentation -> {out}")
 
 
-@app.command()
-def anchor(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> None:
-    """Anchor every pending credential now (one transaction per batch)."""
-    from rich.progress import Progress
-
-    issuer = open_issuer(ctx)
-    try:
-        with Progress(transient=True) as bar:
-            task = bar.add_task("anchoring", total=None)
-            outcomes = issuer.anchor(progress=lambda done, total: bar.update(task, completed=done, total=total))
-        counts = issuer.status()
-    finally:
-        issuer.close()
-    if as_json:
-        emit_json({"batches": len(outcomes), "status": counts})
-    else:
-        info(f"{len(outcomes)} batch(es) processed; status: {counts}")
+app.command("anchor")(anchor_cmd.anchor)
 
 
 @app.command()
@@ -248,21 +231,7 @@ def revoke(
     info(f"revoked {', '.join(outcome.credential_ids)} ({reason})")
 
 
-@app.command()
-def status(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> None:
-    """Pending, anchored and failed counts of this issuer's journal."""
-    issuer = open_issuer(ctx)
-    try:
-        counts = issuer.status()
-    finally:
-        issuer.close()
-    if as_json:
-        emit_json(counts)
-    else:
-        for name, count in counts.items():
-            if name == "next_attempt_at" and count:
-                count = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(count))  # noqa: PLW2901
-            typer.echo(f"{name:>16}  {'-' if count is None else count}")
+app.command("status")(anchor_cmd.status)
 
 
 @app.command("print")
