@@ -31,7 +31,7 @@ import base45
 import cbor2
 
 from civiccert.credentials.jose import b64url_decode, b64url_encode, verify_signature
-from civiccert.errors import CredentialError, PaperError, ReasonCode
+from civiccert.errors import PaperError, ReasonCode
 from civiccert.paper._claimtable import pack_body, unpack_body
 
 __all__ = [
@@ -182,11 +182,7 @@ def _compact_receipt(receipt: Mapping[str, Any]) -> list[Any]:
 
 def qr_text(cose: bytes, receipt: Mapping[str, Any] | None = None) -> str:
     """The QR content for a signed paper form, with the anchoring receipt when there is one."""
-    try:
-        compact = None if receipt is None else _compact_receipt(receipt)
-    except (KeyError, TypeError, ValueError) as exc:  # a hand-edited credential file: bad input, not a bug
-        raise CredentialError(ReasonCode.MALFORMED, "the anchoring receipt is missing a field or has a bad value",
-                              field="paper_receipt") from exc
+    compact = None if receipt is None else _compact_receipt(receipt)
     packed = zlib.compress(cbor2.dumps([cose, compact]), 9)
     text = PREFIX + bytes(base45.b45encode(packed)).decode("ascii")
     if len(text) > MAX_QR_TEXT_CHARS:
