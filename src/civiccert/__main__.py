@@ -1,4 +1,4 @@
-"""`python -m civiccert`: the ``civiccert`` command."""
+"""`python -m civiccert`: the same command as the ``civiccert`` console script."""
 
 from civiccert.cli import main
 

@@ -89,7 +89,20 @@ class CredentialFile:
 
     @classmethod
     def load(cls, path: Path) -> CredentialFile:
-        return cls.loads(path.read_text(encoding="utf-8"))
+        """Read at most the size cap (a huge file is refused, not read). A missing file is
+        ``INPUT_NOT_FOUND``; other I/O failures raise ``OSError``."""
+        try:
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_CREDENTIAL_FILE_BYTES + 1)
+        except FileNotFoundError:
+            raise CredentialError(ReasonCode.INPUT_NOT_FOUND, "credential file not found") from None
+        if len(raw) > MAX_CREDENTIAL_FILE_BYTES:
+            raise CredentialError(ReasonCode.INPUT_TOO_LARGE, "credential file is too large")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CredentialError(ReasonCode.MALFORMED, "credential file is not UTF-8 text") from None
+        return cls.loads(text)
 
 
 def _require_str(value: object) -> str:

@@ -40,6 +40,7 @@ class ReasonCode(StrEnum):
     # --- records: input validation -------------------------------------------------------------------
     JSON_INVALID = "json_invalid"  # input is not well-formed JSON (or has duplicate keys)
     INPUT_TOO_LARGE = "input_too_large"  # input exceeds the size cap before parsing
+    INPUT_NOT_FOUND = "input_not_found"  # a file named as input (record, credential, scan, trust file) does not exist
     SCHEMA_VIOLATION = "schema_violation"  # input does not match the shipped JSON Schema
     FIELD_MISSING = "field_missing"  # a required field is absent
     FIELD_INVALID = "field_invalid"  # a field has the wrong type or an unknown value

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from civiccert.errors import CredentialError, PaperError, ReasonCode
 
-__all__ = ["MAX_INPUT_BYTES", "InputItem", "read_inputs"]
+__all__ = ["MAX_INPUT_BYTES", "SCAN_SUFFIXES", "InputItem", "read_inputs"]
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024  # a 600-dpi multi-page scan stays well below this
 
@@ -28,6 +28,15 @@ class InputItem:
 _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG = b"\xff\xd8\xff"
 _PDF = b"%PDF-"
+_TIFF = (b"II*\x00", b"MM\x00*")
+_BMP = b"BM"
+SCAN_SUFFIXES = {".png", ".jpg", ".jpeg", ".pdf", ".tif", ".tiff", ".webp", ".bmp"}
+
+
+def _is_scan(head: bytes, suffix: str) -> bool:
+    """An image or a PDF, by its first bytes (a mislabelled upload still goes the right way) or its name."""
+    webp = head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    return head.startswith((_PNG, _JPEG, _PDF, *_TIFF, _BMP)) or webp or suffix.lower() in SCAN_SUFFIXES
 
 
 def read_inputs(path: Path) -> list[InputItem]:
@@ -37,10 +46,12 @@ def read_inputs(path: Path) -> list[InputItem]:
         if size > MAX_INPUT_BYTES:
             raise CredentialError(ReasonCode.INPUT_TOO_LARGE, "input file is too large")
         with path.open("rb") as fh:
-            head = fh.read(8)
+            head = fh.read(12)
+    except FileNotFoundError:
+        raise CredentialError(ReasonCode.INPUT_NOT_FOUND, "input file not found") from None
     except OSError as exc:
         raise CredentialError(ReasonCode.MALFORMED, "input file cannot be read") from exc
-    if head.startswith((_PNG, _JPEG, _PDF)) or path.suffix.lower() in {".png", ".jpg", ".jpeg", ".pdf"}:
+    if _is_scan(head, path.suffix):
         from civiccert.paper.scan import scan  # local: imaging libraries only when scanning
 
         hits = scan(path)

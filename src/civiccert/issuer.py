@@ -510,7 +510,11 @@ class Issuer:
         verified = sdjwt.verify(cred.sd_jwt, resolve_key=lambda header, _p: self._own_public_key(header.get("kid")),
                                 algorithms=("ES256", "EdDSA"), check_validity=False)
         claims = {k: v for k, v in verified.claims.items() if k not in sdjwt.NEVER_DISCLOSABLE}
-        text = paper_payload.qr_text(cred.paper_cose, cred.paper_receipt)
+        try:
+            text = paper_payload.qr_text(cred.paper_cose, cred.paper_receipt)
+        except (KeyError, TypeError, ValueError) as exc:  # a hand-edited credential file: bad input, not a bug
+            raise CredentialError(ReasonCode.MALFORMED, "the anchoring receipt is missing a field or has a bad "
+                                  "value", field="paper_receipt") from exc
         paper = paper_payload.decode_qr_text(text)
         # the page prints the digital form; its QR must be that form's own twin, signed by us
         if paper.cti != sdjwt.credential_hash(cred.sd_jwt)[:8] or not paper_payload.verify_paper_signature(

@@ -244,6 +244,8 @@ class TrustSnapshot:
             if path.stat().st_size > MAX_TRUST_FILE_BYTES:
                 raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is too large")
             data = json_parse(path.read_bytes(), field="$")
+        except FileNotFoundError:
+            raise ConfigError(ReasonCode.INPUT_NOT_FOUND, "trust file not found") from None
         except OSError as exc:
             raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file cannot be read") from exc
         except CredentialError as exc:

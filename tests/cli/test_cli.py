@@ -147,7 +147,7 @@ def test_unreadable_inputs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     empty.mkdir()
     assert run(capsys, "verify", empty)[0] == 65
     code, _, _ = run(capsys, "verify", tmp_path / "missing.json")
-    assert code == 65
+    assert code == 66  # not found: EX_NOINPUT
 
 
 def test_anchor_without_chain_is_a_config_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -124,3 +124,52 @@ def test_many_large_pages_exhaust_the_document_budget(tmp_path: Path) -> None:
     with pytest.raises(PaperError) as info:
         scan(path)
     assert info.value.code is ReasonCode.PDF_UNREADABLE
+
+
+def test_office_scanner_formats(tmp_path: Path, texts: list[str]) -> None:
+    """TIFF (also bilevel Group 4, as fax-style scanners write it), WebP and BMP read like PNG."""
+    image = _symbol(texts[0])
+    image.save(tmp_path / "a.tiff", compression="tiff_lzw")
+    image.convert("1").save(tmp_path / "g4.tif", compression="group4")
+    image.save(tmp_path / "a.webp", lossless=True)
+    image.save(tmp_path / "a.bmp")
+    for name in ("a.tiff", "g4.tif", "a.webp", "a.bmp"):
+        [hit] = scan(tmp_path / name)
+        assert (hit.text, hit.page) == (texts[0], 1), name
+
+
+def test_every_page_of_a_multi_page_tiff_is_read(tmp_path: Path, texts: list[str]) -> None:
+    a, b = _symbol(texts[0]), _symbol(texts[1])
+    blank = Image.new("L", a.size, 255)
+    blank.save(tmp_path / "three.tiff", save_all=True, append_images=[a, b])
+    assert [(h.page, h.text) for h in scan(tmp_path / "three.tiff")] == [(2, texts[0]), (3, texts[1])]
+
+
+def test_a_multi_page_tiff_shares_one_pixel_budget(tmp_path: Path, texts: list[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages each under the cap but together over it are refused, like a PDF's; so are too many pages."""
+    import importlib
+
+    scan_module = importlib.import_module("civiccert.paper.scan")  # the attribute is the function scan()
+    page = _symbol(texts[0])
+    page.save(tmp_path / "two.tiff", save_all=True, append_images=[page])
+    page.save(tmp_path / "one.png")
+    monkeypatch.setattr(scan_module, "MAX_IMAGE_PIXELS", page.width * page.height * 3 // 2)
+    assert scan(tmp_path / "one.png")  # one page fits the budget
+    with pytest.raises(PaperError) as info:
+        scan(tmp_path / "two.tiff")
+    assert info.value.code is ReasonCode.IMAGE_UNREADABLE
+    monkeypatch.undo()
+    small = Image.new("L", (8, 8), 255)
+    small.save(tmp_path / "many.tiff", save_all=True, append_images=[small] * scan_module.MAX_PDF_PAGES)
+    with pytest.raises(PaperError) as info:
+        scan(tmp_path / "many.tiff")
+    assert info.value.code is ReasonCode.IMAGE_UNREADABLE
+
+
+def test_only_known_image_formats_are_decoded(tmp_path: Path, texts: list[str]) -> None:
+    """A GIF (or any other format Pillow could open) is not one a scanner writes: refused, not decoded."""
+    _symbol(texts[0]).save(tmp_path / "a.gif")
+    with pytest.raises(PaperError) as info:
+        scan(tmp_path / "a.gif")
+    assert info.value.code is ReasonCode.IMAGE_UNREADABLE

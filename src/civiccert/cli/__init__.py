@@ -1,11 +1,15 @@
-"""The ``civiccert`` command. ``main`` wraps the Typer app so that no input ever produces a traceback."""
+"""The ``civiccert`` command. ``main`` wraps the Typer app so that no input ever produces a traceback.
+
+Every error is one line on stderr (``error: <reason code>: <message>``, with the next step when there is one),
+usage errors included, and the exit code is the documented one (src/civiccert/cli/errors.py).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 __all__ = ["main"]
 
@@ -15,7 +19,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import typer
 
     from civiccert.cli.app import app
-    from civiccert.cli.errors import EXIT_INTERNAL, EXIT_IO, EXIT_USAGE, exit_code_for, next_step_for
+    from civiccert.cli.common import silence_stdout
+    from civiccert.cli.errors import EXIT_INTERNAL, EXIT_IO, EXIT_PIPE, EXIT_USAGE, error_line, exit_code_for
     from civiccert.errors import CivicCertError
 
     # the vendored Click UsageError / ClickException, reached without importing click
@@ -30,30 +35,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     except typer.Exit as exc:
         code = int(exc.exit_code)
     except typer.Abort:
-        sys.stderr.write("Aborted.\n")
+        _say("Aborted.")
         code = 1
+    except BrokenPipeError:  # stdout's reader stopped early ('| head'): no traceback, no "Exception ignored"
+        silence_stdout()
+        code = EXIT_PIPE
+    except SystemExit as exc:
+        if not isinstance(exc.__context__, BrokenPipeError):
+            raise
+        silence_stdout()  # Typer or Rich met the closed pipe first and asked for exit status 1
+        code = EXIT_PIPE
     except CivicCertError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        step = next_step_for(exc)
-        if step:
-            sys.stderr.write(f"  {step}\n")
+        _say(error_line(exc))
         code = exit_code_for(exc)
     except usage_error as exc:
-        exc.show()  # type: ignore[attr-defined]
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as Click shows it
+            exc.show()  # type: ignore[attr-defined]
+        else:
+            _say(_usage_line(exc))
         code = EXIT_USAGE
     except click_exception as exc:
-        exc.show()  # type: ignore[attr-defined]
+        _say(_usage_line(exc))
         code = EXIT_USAGE
     except OSError as exc:  # a file the user named cannot be read or written; the name itself is not repeated
-        sys.stderr.write(f"error: file_io: {exc.strerror or type(exc).__name__}\n")
+        _say(f"error: file_io: {exc.strerror or type(exc).__name__}")
         code = EXIT_IO
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:
         if os.environ.get("CIVICCERT_DEBUG") == "1":
             raise
-        sys.stderr.write(f"internal error: {type(exc).__name__} (set CIVICCERT_DEBUG=1 for details)\n")
+        _say(f"internal error: {type(exc).__name__} (set CIVICCERT_DEBUG=1 for details)")
         code = EXIT_INTERNAL
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+        code = code or EXIT_PIPE
     if argv is None:
         sys.exit(code)
     return code
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
+
+def _usage_line(exc: Any) -> str:
+    """Click's usage error (usage, hint, blank line, message) as one line that still points at --help."""
+    from civiccert.cli.errors import one_line
+
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"error: usage: {one_line(str(exc.format_message()))}{hint}"

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from civiccert.cli import chain_cmd, status_cmd, trust_cmd, verify_cmd
+from civiccert.cli import anchor_cmd, chain_cmd, status_cmd, trust_cmd, verify_cmd
 from civiccert.cli.common import (
     State,
     emit_json,
@@ -47,6 +46,24 @@ app.command("supersede")(status_cmd.supersede)
 app.command("verify")(verify_cmd.verify)
 
 
+def _version() -> str:
+    """The installed distribution's version; the package's own when run from a source tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("civiccert")
+    except PackageNotFoundError:
+        from civiccert import __version__
+
+        return __version__
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"civiccert {_version()}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -60,6 +77,8 @@ def root(
         "--pin-file", envvar="CIVICCERT_PKCS11_PIN_FILE",
         help="Read the PKCS#11 token PIN from this file (homes whose key is on a token) instead of "
              "CIVICCERT_PKCS11_PIN or a prompt.")] = None,
+    _version_flag: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                                help="Print the version and exit.")] = False,
 ) -> None:
     """civiccert: digital and printed municipal certificates you can verify."""
     ctx.obj = State(home)
@@ -250,23 +269,7 @@ def present(
         info(f"presentation -> {out}")
 
 
-@app.command()
-def anchor(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> None:
-    """Anchor every pending credential now (one transaction per batch)."""
-    from rich.progress import Progress
-
-    issuer = open_issuer(ctx)
-    try:
-        with Progress(transient=True) as bar:
-            task = bar.add_task("anchoring", total=None)
-            outcomes = issuer.anchor(progress=lambda done, total: bar.update(task, completed=done, total=total))
-        counts = issuer.status()
-    finally:
-        issuer.close()
-    if as_json:
-        emit_json({"batches": len(outcomes), "status": counts})
-    else:
-        info(f"{len(outcomes)} batch(es) processed; status: {counts}")
+app.command("anchor")(anchor_cmd.anchor)
 
 
 @app.command()
@@ -311,21 +314,7 @@ def revoke(
          "'civiccert status-list publish'")
 
 
-@app.command()
-def status(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> None:
-    """Pending, anchored and failed counts of this issuer's journal."""
-    issuer = open_issuer(ctx)
-    try:
-        counts = issuer.status()
-    finally:
-        issuer.close()
-    if as_json:
-        emit_json(counts)
-    else:
-        for name, count in counts.items():
-            if name == "next_attempt_at" and count:
-                count = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(count))  # noqa: PLW2901
-            typer.echo(f"{name:>16}  {'-' if count is None else count}")
+app.command("status")(anchor_cmd.status)
 
 
 @app.command("print")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +20,8 @@ from civiccert.errors import ConfigError, KeyFileError, ReasonCode
 if TYPE_CHECKING:
     from civiccert.issuer import Issuer
 
-__all__ = ["State", "emit_json", "info", "open_issuer", "passphrase", "pin", "require_home", "state_of",
-           "use_passphrase_file", "use_pin_file"]
+__all__ = ["State", "emit_json", "info", "open_issuer", "passphrase", "pin", "reader_may_leave", "require_home",
+           "silence_stdout", "state_of", "use_passphrase_file", "use_pin_file"]
 
 PASSPHRASE_ENV = "CIVICCERT_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
 
@@ -124,3 +126,27 @@ def info(message: str) -> None:
 def emit_json(data: Any) -> None:
     # default=repr: an unverifiable input may carry non-JSON values (CBOR bytes); print them, never crash
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=repr) + "\n")
+
+
+def silence_stdout() -> None:
+    """The reader of stdout has gone (``| head``): point it at /dev/null, so that nothing more fails, not even
+    the interpreter's last flush (which would print "Exception ignored ... BrokenPipeError")."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test harness): nothing to silence
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+@contextmanager
+def reader_may_leave() -> Iterator[None]:
+    """Write output whose reader may stop early; the rest is dropped quietly and the command goes on."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()

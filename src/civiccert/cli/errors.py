@@ -5,11 +5,13 @@ Exit codes (documented in the README):
     0   VALID / success              1   INVALID
     2   INDETERMINATE                64  usage error (bad option, missing argument)
     65  unreadable or malformed input (record, credential, image, PDF)
-    69  chain unavailable or a transaction failed
+    66  an input file named on the command line does not exist
+    69  chain unavailable, a transaction failed, or anchoring work is left (pending / failed)
     74  journal or file I/O error (a file named on the command line cannot be read or written)
     78  configuration: issuer home, key file, passphrase, token PIN / key / module, trust file, a missing
         optional part (pip extra)
     70  internal error (a bug: please report; set CIVICCERT_DEBUG=1 for the traceback)
+    141 standard output closed early by its reader (``| head``); ``verify`` keeps its verdict code instead
 """
 
 from __future__ import annotations
@@ -27,21 +29,28 @@ from civiccert.errors import (
 )
 
 __all__ = [
+    "EXIT_CONFIG",
     "EXIT_DATA",
     "EXIT_INTERNAL",
     "EXIT_IO",
+    "EXIT_NOINPUT",
+    "EXIT_PIPE",
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
+    "error_line",
     "exit_code_for",
     "next_step_for",
+    "one_line",
 ]
 
 EXIT_USAGE = 64
 EXIT_DATA = 65
+EXIT_NOINPUT = 66
 EXIT_UNAVAILABLE = 69
 EXIT_INTERNAL = 70
 EXIT_IO = 74
 EXIT_CONFIG = 78
+EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command killed by a closed pipe
 
 _NEXT_STEP: dict[ReasonCode, str] = {
     ReasonCode.HOME_MISSING: "Run 'civiccert init HOME --municipality-code ... --municipality-name ...' first.",
@@ -59,6 +68,8 @@ _NEXT_STEP: dict[ReasonCode, str] = {
 
 
 def exit_code_for(exc: CivicCertError) -> int:
+    if exc.code is ReasonCode.INPUT_NOT_FOUND:
+        return EXIT_NOINPUT
     if isinstance(exc, (RecordError, CredentialError, PaperError)):
         return EXIT_DATA
     if isinstance(exc, ChainError):
@@ -78,3 +89,20 @@ def next_step_for(exc: CivicCertError) -> str | None:
     if exc.field in _STEP_IN_MESSAGE:
         return None
     return _NEXT_STEP.get(exc.code)
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """``text`` as a single line: a node's output tail or a wrapped message never spreads over the terminal.
+    Over ``limit``, the first line and the end are kept (a failing node says why at the end)."""
+    parts = [part.strip() for part in text.splitlines() if part.strip()]
+    line = " | ".join(parts)
+    if len(line) <= limit or not parts:
+        return line
+    head = parts[0][: limit // 2]
+    return f"{head} | ... {line[-(limit - len(head) - 7):]}"
+
+
+def error_line(exc: CivicCertError) -> str:
+    """What the CLI prints for one of our errors: ``error: <reason code>: <message>``, then the next step."""
+    step = next_step_for(exc)
+    return f"error: {one_line(str(exc))}" + (f". {step}" if step else "")

@@ -36,8 +36,16 @@ _OUTCOME = {
 }
 
 
+class _PipeConsole(Console):
+    """Rich exits with status 1 when stdout's reader has gone, which would read as INVALID: let the caller decide."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def render_results(results: Sequence[Mapping[str, Any]], failures: Sequence[Mapping[str, str]], lang: str) -> None:
-    out = Console()
+    out = _PipeConsole()
     for result in results:
         _render_one(out, result, lang)
     for failure in failures:

@@ -10,15 +10,16 @@ from typing import Annotated, Any
 
 import typer
 
-from civiccert.cli.common import emit_json, info
-from civiccert.errors import CivicCertError
+from civiccert.cli.common import emit_json, info, reader_may_leave
+from civiccert.cli.errors import EXIT_DATA, EXIT_NOINPUT
+from civiccert.errors import CivicCertError, ReasonCode
 
 __all__ = ["verify"]
 
 _EXIT = {"VALID": 0, "INVALID": 1, "INDETERMINATE": 2}
 _CHUNK = 500
 _PROGRESS_FROM = 20
-_INPUT_SUFFIXES = {".json", ".png", ".jpg", ".jpeg", ".pdf", ".txt", ".sdjwt", ".jwt"}
+_TEXT_SUFFIXES = {".json", ".txt", ".sdjwt", ".jwt"}
 
 
 def _default_lang() -> str:
@@ -27,7 +28,8 @@ def _default_lang() -> str:
 
 
 def verify(
-    inputs: Annotated[list[str], typer.Argument(help="Credential file, presentation, photo/scan (PNG/JPEG), PDF, "
+    inputs: Annotated[list[str], typer.Argument(help="Credential file, presentation, photo/scan (PNG, JPEG, "
+                                                "TIFF, WebP, BMP), PDF, "
                                                 "a directory of them, or - for stdin.")],
     rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL of the chain (online checks).")] = None,
     registry: Annotated[str | None, typer.Option(help="Registry contract address (default: the one a registry "
@@ -105,7 +107,7 @@ def verify(
     expanded = _expand(inputs)
     if not expanded:
         info("nothing to verify: no credential, presentation, image or PDF among the inputs")
-        raise typer.Exit(65)
+        raise typer.Exit(EXIT_DATA)
     for item, label in expanded:
         try:
             items.extend([_stdin_item()] if item == "-" else read_inputs(Path(item)))
@@ -124,20 +126,29 @@ def verify(
                 results.extend(r.to_dict() for r in chunk)
                 bar.update(task, advance=len(chunk))
 
-    if as_json:
-        emit_json(results[0] if len(results) == 1 and not failures and len(inputs) == 1
-                  else {"results": results, "unreadable": failures})
-    else:
-        from civiccert.cli.render import render_results
+    code = _exit_code(results, failures)
+    with reader_may_leave():  # '| head -1' still exits with the verdict
+        if as_json:
+            emit_json(results[0] if len(results) == 1 and not failures and len(inputs) == 1
+                      else {"results": results, "unreadable": failures})
+        else:
+            from civiccert.cli.render import render_results
 
-        render_results(results, failures, language)
+            render_results(results, failures, language)
+    raise typer.Exit(code)
+
+
+def _exit_code(results: list[dict[str, Any]], failures: list[dict[str, str]]) -> int:
+    """The verdict's code; 65 when nothing was even a civiccert credential, 66 when no input file existed."""
     readable = [r for r in results if _is_verdict(r)]
-    if not readable:  # nothing was even a civiccert credential: malformed or unreadable input
-        raise typer.Exit(65)
+    if not readable:
+        if not results and failures and all(f["code"] == ReasonCode.INPUT_NOT_FOUND.value for f in failures):
+            return EXIT_NOINPUT
+        return EXIT_DATA
     verdicts = {r["verdict"] for r in results}
     worst = "INVALID" if "INVALID" in verdicts else "INDETERMINATE" if "INDETERMINATE" in verdicts or failures \
         else "VALID"
-    raise typer.Exit(_EXIT[worst])
+    return _EXIT[worst]
 
 
 def _is_verdict(result: dict[str, Any]) -> bool:
@@ -158,19 +169,21 @@ def _is_address(value: str) -> bool:
 
 
 def _expand(inputs: list[str]) -> list[tuple[str, str]]:
+    from civiccert.inputs import SCAN_SUFFIXES
+
     items: list[tuple[str, str]] = []
     for raw in inputs:
         path = Path(raw)
         if raw != "-" and path.is_dir():
             items.extend((str(p), p.name) for p in sorted(path.iterdir())
-                         if p.is_file() and p.suffix.lower() in _INPUT_SUFFIXES)
+                         if p.is_file() and p.suffix.lower() in _TEXT_SUFFIXES | SCAN_SUFFIXES)
         else:
             items.append((raw, "stdin" if raw == "-" else path.name))
     return items
 
 
 def _stdin_item() -> Any:
-    from civiccert.errors import CredentialError, ReasonCode
+    from civiccert.errors import CredentialError
     from civiccert.inputs import MAX_INPUT_BYTES, InputItem
 
     data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)

@@ -1,5 +1,10 @@
 """QR texts back from photos, scans and PDFs (zxing-cpp; PDFs rasterised with pypdfium2).
 
+Images may be PNG, JPEG, TIFF, WebP or BMP (what phones and office scanners write); Pillow is asked to open
+only these formats. Every page of a multi-page TIFF is read, each reported with its page number, under the
+same caps as a PDF: at most ``MAX_PDF_PAGES`` pages and ``MAX_IMAGE_PIXELS`` for the whole file, checked
+from each page's header before its pixels are decoded (a decompression bomb is refused, not decoded).
+
 Returns every QR found, with its page, so the caller (the Verifier) decides what a page with two codes or
 a two-sheet copy means. It never raises anything but ``PaperError``: IMAGE_UNREADABLE for a file that is
 not a decodable image, PDF_UNREADABLE for a broken PDF, QR_NOT_FOUND when nothing readable is there.
@@ -20,11 +25,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from civiccert.errors import PaperError, ReasonCode
 
-__all__ = ["MAX_IMAGE_PIXELS", "PDF_DPI", "ScanHit", "scan", "scan_image"]
+__all__ = ["IMAGE_FORMATS", "MAX_IMAGE_PIXELS", "MAX_PDF_PAGES", "PDF_DPI", "ScanHit", "scan", "scan_image"]
 
 PDF_DPI = 200
 MAX_IMAGE_PIXELS = 80_000_000  # a 600-dpi A3 scan; larger inputs are refused, not decoded
-MAX_PDF_PAGES = 50
+MAX_PDF_PAGES = 50  # also the page cap of a multi-page TIFF
+IMAGE_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "BMP")
 _QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
@@ -70,15 +76,24 @@ def scan_image(image: Image.Image, *, page: int = 1) -> list[ScanHit]:
     return hits
 
 
-def _open_image(path: Path) -> Image.Image:
+def _scan_image_file(path: Path) -> list[ScanHit]:
+    """Every page (frame) of an image file, decoded one at a time within the file's pixel budget."""
+    hits: list[ScanHit] = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                if image.width * image.height > MAX_IMAGE_PIXELS:
-                    raise PaperError(ReasonCode.IMAGE_UNREADABLE, "image has too many pixels")
-                image.load()
-                return ImageOps.exif_transpose(image).convert("L")
+            with Image.open(path, formats=IMAGE_FORMATS) as image:
+                pages = getattr(image, "n_frames", 1) if image.format == "TIFF" else 1  # WebP frames: animation
+                if pages > MAX_PDF_PAGES:
+                    raise PaperError(ReasonCode.IMAGE_UNREADABLE, "image has too many pages")
+                budget = MAX_IMAGE_PIXELS
+                for index in range(pages):
+                    image.seek(index)
+                    if image.width * image.height > budget:  # from the header: nothing is decoded yet
+                        raise PaperError(ReasonCode.IMAGE_UNREADABLE, "image has too many pixels")
+                    budget -= image.width * image.height
+                    image.load()
+                    hits.extend(_hits(ImageOps.exif_transpose(image).convert("L"), index + 1))
     except PaperError:
         raise
     except (
@@ -89,7 +104,9 @@ def _open_image(path: Path) -> Image.Image:
         Image.DecompressionBombWarning,
         SyntaxError,
     ) as exc:
-        raise PaperError(ReasonCode.IMAGE_UNREADABLE, "file is not a readable PNG/JPEG image") from exc
+        raise PaperError(ReasonCode.IMAGE_UNREADABLE, "file is not a readable PNG, JPEG, TIFF, WebP or BMP image"
+                         ) from exc
+    return hits
 
 
 def _scan_pdf(path: Path, dpi: int) -> list[ScanHit]:
@@ -120,13 +137,13 @@ def _scan_pdf(path: Path, dpi: int) -> list[ScanHit]:
 
 
 def scan(path: Path, *, dpi: int = PDF_DPI) -> list[ScanHit]:
-    """Every QR in a PNG/JPEG file or in each page of a PDF (rasterised at ``dpi``)."""
+    """Every QR in an image file (each page of a TIFF) or in each page of a PDF (rasterised at ``dpi``)."""
     try:
         with path.open("rb") as handle:
             head = handle.read(5)
     except OSError as exc:
         raise PaperError(ReasonCode.IMAGE_UNREADABLE, "file cannot be read") from exc
-    hits = _scan_pdf(path, dpi) if head == b"%PDF-" else _hits(_open_image(path), 1)
+    hits = _scan_pdf(path, dpi) if head == b"%PDF-" else _scan_image_file(path)
     if not hits:
         raise PaperError(ReasonCode.QR_NOT_FOUND, "no readable QR code found")
     return hits

@@ -69,15 +69,19 @@ def load_record(
     """Load and validate one record from a JSON file or an already parsed mapping.
 
     For a file, seal image paths resolve against the file's folder; for a mapping, against ``base_dir``
-    (required only if the mapping refers to an image file). I/O failures on ``source`` raise ``OSError``.
+    (required only if the mapping refers to an image file). A missing file raises ``RecordError``
+    (``INPUT_NOT_FOUND``); other I/O failures on ``source`` raise ``OSError``.
     """
     if isinstance(source, Mapping):
         return _build(source, Path(base_dir) if base_dir is not None else None)
     if not isinstance(source, os.PathLike):
         raise TypeError("source must be a path or a mapping")
     path = Path(source)
-    with path.open("rb") as handle:
-        data = handle.read(MAX_INPUT_BYTES + 1)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_INPUT_BYTES + 1)
+    except FileNotFoundError:
+        raise RecordError(ReasonCode.INPUT_NOT_FOUND, "record file not found") from None
     return loads_record(data, base_dir=Path(base_dir) if base_dir is not None else path.parent)
 
 
@@ -88,7 +92,10 @@ def loads_record(data: bytes | str, *, base_dir: os.PathLike[str] | None = None)
         raise TypeError("data must be bytes or str")
     if len(raw) > MAX_INPUT_BYTES:
         raise RecordError(ReasonCode.INPUT_TOO_LARGE, f"input exceeds {MAX_INPUT_BYTES} bytes")
-    return _build(_parse_json(raw), Path(base_dir) if base_dir is not None else None)
+    document = _parse_json(raw)
+    if not isinstance(document, dict):  # 42, "x", null, [] are well-formed JSON but not a record
+        raise RecordError(ReasonCode.SCHEMA_VIOLATION, "input must be a JSON object", field="$")
+    return _build(document, Path(base_dir) if base_dir is not None else None)
 
 
 def record_schema(record_type: str) -> Mapping[str, Any]:

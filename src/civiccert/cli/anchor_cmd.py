@@ -1,0 +1,136 @@
+"""``civiccert anchor`` and ``civiccert status``: what went on chain, and what is left.
+
+``anchor`` exits 0 only when nothing is left (every credential anchored, every revocation on chain);
+otherwise it says in one line what is left and what to do, and exits 69. Both still report the journal's
+counts when the node is down, since the journal alone knows what is pending.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from civiccert.cli.common import emit_json, info, open_issuer, require_home
+from civiccert.cli.errors import EXIT_UNAVAILABLE, next_step_for
+from civiccert.errors import ChainError, ReasonCode
+
+if TYPE_CHECKING:
+    from civiccert.anchoring import BatchOutcome
+
+__all__ = ["anchor", "anchor_report", "status"]
+
+_JSON = typer.Option("--json", help="Machine-readable output on stdout.")
+
+
+def _journal_counts(home: Path) -> dict[str, Any]:
+    """Counts straight from the journal, for when the issuer cannot be opened because the node is down."""
+    from civiccert.home import HomeConfig
+    from civiccert.journal import SqliteJournal
+
+    journal = SqliteJournal(HomeConfig.journal_path(home))
+    try:
+        return dict(journal.status_counts())
+    finally:
+        journal.close()
+
+
+def _run(ctx: typer.Context, *, anchoring: bool) -> tuple[list[BatchOutcome], dict[str, Any], ChainError | None]:
+    """Anchor (or only count); a chain failure is reported with the counts instead of ending the command."""
+    try:
+        issuer = open_issuer(ctx)
+    except ChainError as exc:
+        return [], _journal_counts(require_home(ctx)), exc
+    failure: ChainError | None = None
+    outcomes: list[BatchOutcome] = []
+    try:
+        if anchoring:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            console = Console(stderr=True)
+            try:
+                with Progress(transient=True, console=console, disable=not console.is_terminal) as bar:
+                    task = bar.add_task("anchoring", total=None)
+                    outcomes = issuer.anchor(progress=lambda done, total: bar.update(task, completed=done,
+                                                                                     total=total))
+            except ChainError as exc:
+                failure = exc
+        counts = issuer.status()
+    finally:
+        issuer.close()
+    return outcomes, counts, failure
+
+
+def anchor_report(outcomes: list[BatchOutcome], counts: dict[str, Any], failure: ChainError | None
+                  ) -> dict[str, Any]:
+    """The ``--json`` object: what this run anchored, each batch it touched, and what is left."""
+    from civiccert.journal import BatchState
+
+    done = [o for o in outcomes if o.state is BatchState.ANCHORED]
+    left = int(counts.get("pending", 0)) + int(counts.get("batched", 0)) + int(counts.get("sent", 0))
+    error = failure.code.value if failure is not None else counts.get("last_error")
+    return {
+        "anchored_batches": len(done),
+        "anchored_credentials": sum(o.size for o in done),
+        "transactions": sorted({o.tx_hash for o in done if o.tx_hash}),
+        "batches": [{"batch_id": o.batch_id, "size": o.size, "state": o.state.value, "tx": o.tx_hash,
+                     "block": o.block_number, "error": o.error.value if o.error else None} for o in outcomes],
+        "left": left,
+        "failed": int(counts.get("failed", 0)),
+        "revocations_open": int(counts.get("revocations_open", 0)),
+        "error": error,
+        "complete": left == 0 and not counts.get("revocations_open") and failure is None,
+        "status": counts,
+    }
+
+
+def _summary(report: dict[str, Any]) -> str:
+    txs = report["transactions"]
+    shown = ", ".join(txs[:3]) + (f" and {len(txs) - 3} more" if len(txs) > 3 else "")
+    anchored = (f"anchored {report['anchored_batches']} batch{'es' if report['anchored_batches'] != 1 else ''} "
+                f"({report['anchored_credentials']:,} credentials)" + (f" in tx {shown}" if txs else ""))
+    return f"{anchored}; left {report['left']:,}, failed {report['failed']:,}, " \
+           f"revocations open {report['revocations_open']:,}"
+
+
+def _left_line(report: dict[str, Any], failure: ChainError | None, next_attempt_at: float | None) -> str:
+    """One line: the reason code, what is left, and the next step."""
+    code = ReasonCode(report["error"]) if report["error"] else ReasonCode.NOT_ANCHORED
+    what = f"{report['left']:,} credentials not anchored yet ({report['failed']:,} in failed batches)"
+    if report["revocations_open"]:
+        what += f", {report['revocations_open']:,} revocations not on chain yet"
+    step = next_step_for(failure) if failure is not None else None
+    when = "" if not next_attempt_at else \
+        f" (due again at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(next_attempt_at))})"
+    return f"error: {code.value}: {what}. " + (f"{step} " if step else "") + \
+        f"Then run 'civiccert anchor' again{when}; 'civiccert status' shows where it stands."
+
+
+def anchor(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> None:
+    """Anchor every pending credential now (one transaction per batch); exits 69 while anything is left."""
+    outcomes, counts, failure = _run(ctx, anchoring=True)
+    report = anchor_report(outcomes, counts, failure)
+    if as_json:
+        emit_json(report)
+    else:
+        info(_summary(report))
+    if not report["complete"]:
+        info(_left_line(report, failure, counts.get("next_attempt_at")))
+        raise typer.Exit(EXIT_UNAVAILABLE)
+
+
+def status(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> None:
+    """Pending, anchored and failed counts of this issuer's journal (from the journal alone if the node is down)."""
+    _, counts, failure = _run(ctx, anchoring=False)
+    if failure is not None:
+        info(f"note: {failure.code.value}: the node did not answer; counts are from the journal alone")
+    if as_json:
+        emit_json(counts)
+        return
+    for name, count in counts.items():
+        if name == "next_attempt_at" and count:
+            count = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(count))  # noqa: PLW2901
+        typer.echo(f"{name:>16}  {'-' if count is None else count}")
