@@ -25,16 +25,17 @@ from civiccert.chain.registry import Registry
 from civiccert.credential_file import CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import record_claims
+from civiccert.credentials.jose import b64url_encode
 from civiccert.credentials.keys import IssuerKey, public_key_from_jwk, thumbprint_of
 from civiccert.errors import ConfigError, CredentialError, JournalError, ReasonCode, RecordError, RegistryError
 from civiccert.fileio import write_atomic
 from civiccert.home import ChainSettings, HomeConfig
 from civiccert.journal import CredentialEntry, CredentialKind, RevocationState, SqliteJournal, new_credential_id
 from civiccert.paper import payload as paper_payload
+from civiccert.pki.home import SigningIdentity, signing_identity
 from civiccert.publish import DEFAULT_EXPORT_VALID_DAYS, trust_export
 from civiccert.records import ResidentRecord, SealCertificate
 from civiccert.trust import TrustSnapshot
-from civiccert.verifier import ISSUER_PREFIX
 
 __all__ = ["Issuer", "RevocationReason"]
 
@@ -90,6 +91,7 @@ class Issuer:
         self._anchorer: Anchorer | None = None
         # a configured node is connected to on first use, so issuing and status never need it
         self._unconnected: ChainSettings | None = None
+        self._identity: tuple[HomeConfig, str, SigningIdentity] | None = None  # see _signing_identity
         if chain is not None and config.chain is not None:
             self._attach(chain, config.chain)
         elif config.chain is not None and config.chain.url != EMBEDDED:
@@ -273,9 +275,10 @@ class Issuer:
         vct, body = record_claims(record)
         now = int(self._clock())
         exp = now + self.config.validity_days * DAY
-        iss = ISSUER_PREFIX + self.config.municipality_code
+        identity = self._signing_identity()
+        iss = identity.iss
         claims: dict[Any, Any] = {"iss": iss, "iat": now, "nbf": now, "exp": exp, "vct": vct, **body}
-        token = sdjwt.issue(claims, self.key, holder_jwk=holder_jwk, header={"jwk": self.key.public_jwk()})
+        token = sdjwt.issue(claims, self.key, holder_jwk=holder_jwk, header=identity.header)
         digital_hash = sdjwt.credential_hash(token)
         cose: bytes | None = None
         paper_hash: bytes | None = None
@@ -283,6 +286,7 @@ class Issuer:
             cose = paper_payload.encode_paper(
                 vct, sdjwt.strip_sd(body), self.key, iss=iss, iat=now, exp=exp, nbf=now,
                 include_individual_number=include_individual_number, cti=digital_hash[:8],
+                cose_kid=identity.cose_kid,
             )
             paper_hash = paper_payload.paper_credential_hash(cose)
         cred_id = new_credential_id()
@@ -439,9 +443,18 @@ class Issuer:
         self.config = replace(self.config, extra={**self.config.extra, "previous_keys": previous})
         self.config.save(self.home)
 
+    def _signing_identity(self) -> SigningIdentity:
+        """``iss``, header (``x5c`` or ``jwk``) and paper kid (civiccert.pki.home), read once per config and key."""
+        cached = self._identity
+        if cached is None or cached[0] is not self.config or cached[1] != self.key.kid:
+            identity = signing_identity(self.home, self.config, self.key.public_key, self.key.public_jwk())
+            cached = self._identity = (self.config, self.key.kid, identity)
+        return cached[2]
+
     def _own_public_key(self, kid: object) -> Any:
         """This home's public key for ``kid``: the current one, or one it rotated out (earlier credentials)."""
-        if kid == self.key.kid:
+        cose_kid = self._signing_identity().cose_kid
+        if kid == self.key.kid or (cose_kid is not None and kid == b64url_encode(cose_kid)):
             return self.key.public_key
         for entry in self.config.extra.get("previous_keys", []):
             if entry["kid"] == kid:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from civiccert.cli import chain_cmd, trust_cmd, verify_cmd
+from civiccert.cli import chain_cmd, pki_cmd, trust_cmd, verify_cmd
 from civiccert.cli.common import (
     State,
     emit_json,
@@ -37,6 +37,7 @@ app.add_typer(issue_app, name="issue")
 app.add_typer(key_app, name="key")
 app.add_typer(chain_cmd.app, name="chain")
 app.add_typer(trust_cmd.app, name="trust")
+app.add_typer(pki_cmd.app, name="pki")
 app.command("verify")(verify_cmd.verify)
 
 
@@ -62,12 +63,21 @@ def init(
     municipality_name: Annotated[str, typer.Option(help="Name as printed, e.g. 松戸市.")],
     alg: Annotated[str, typer.Option(help="Signing algorithm: ES256 or EdDSA.")] = "ES256",
     production: Annotated[bool, typer.Option(help="Real issuer: printed copies without the 見本 mark.")] = False,
+    issuer_url: Annotated[str | None, typer.Option(help="HTTPS issuer identifier (iss) once a certificate is "
+                                                   "installed, e.g. https://www.city.matsudo.chiba.jp.")] = None,
 ) -> None:
     """Create an issuer home: signing key and chain account (encrypted), config."""
     from civiccert.issuer import Issuer
 
+    if issuer_url is not None and not issuer_url.startswith("https://"):
+        raise typer.BadParameter("must be an https:// URL", param_hint="--issuer-url")
     issuer = Issuer.init(home, municipality_code=municipality_code, municipality_name=municipality_name,
                          passphrase=passphrase(confirm=True), alg=alg, sample=not production)
+    if issuer_url is not None:
+        from dataclasses import replace
+
+        issuer.config = replace(issuer.config, extra={**issuer.config.extra, "issuer_url": issuer_url})
+        issuer.config.save(home)
     info(f"initialised {home} for {issuer.config.municipality_name} ({issuer.config.municipality_code}); "
          f"key id {issuer.key.kid}")
     issuer.close()
