@@ -24,6 +24,7 @@ from civiccert.errors import (
 )
 from civiccert.issuer import Issuer, RevocationReason
 from civiccert.online import OnlineRegistry
+from civiccert.pki import TestCA, TrustAnchors
 from civiccert.presentation import present
 from civiccert.records import ResidentRecord, SealCertificate, load_record
 from civiccert.result import Check, CheckName, Outcome, Verdict, VerificationResult
@@ -61,6 +62,8 @@ __all__ = [
     "ResidentRecord",
     "RevocationReason",
     "SealCertificate",
+    "TestCA",
+    "TrustAnchors",
     "TrustSnapshot",
     "Verdict",
     "VerificationResult",

@@ -39,6 +39,10 @@ def verify(
     require_holder_binding: Annotated[bool, typer.Option(help="Require a key-binding JWT.")] = False,
     aud: Annotated[str | None, typer.Option(help="Expected audience of the key-binding JWT.")] = None,
     nonce: Annotated[str | None, typer.Option(help="Expected nonce of the key-binding JWT.")] = None,
+    trust_anchors: Annotated[Path | None, typer.Option(help="PEM file of X.509 roots (e.g. LGPKI's) for "
+                                                       "credentials carrying a certificate chain (x5c).")] = None,
+    crl: Annotated[list[Path] | None, typer.Option(help="CRL file(s), PEM or DER, checked with "
+                                                   "--trust-anchors (offline).")] = None,
     max_trust_age: Annotated[int | None, typer.Option(
         min=0, help="Oldest acceptable trust file, in seconds (default: the file's own expiry; 7 days for "
                     "registry snapshots).")] = None,
@@ -56,8 +60,8 @@ def verify(
         raise typer.BadParameter("--offline excludes --rpc/--registry", param_hint="--offline")
     if registry and not rpc:
         raise typer.BadParameter("--registry needs --rpc", param_hint="--rpc/--registry")
-    if offline and not trust:
-        raise typer.BadParameter("--offline needs at least one --trust file", param_hint="--offline")
+    if offline and not (trust or trust_anchors):
+        raise typer.BadParameter("--offline needs a --trust file or --trust-anchors", param_hint="--offline")
     snapshot = TrustSnapshot.load_many(trust) if trust else None
     online = None
     if rpc:
@@ -73,7 +77,14 @@ def verify(
         online = OnlineRegistry.lazy(lambda: connect(rpc, expected_chain_id=chain_id), address)
     policy = Policy(require_holder_binding=require_holder_binding, aud=aud, nonce=nonce,
                     max_trust_age_seconds=max_trust_age)
-    verifier = Verifier(trust=snapshot, registry=online, policy=policy)
+    anchors = None
+    if trust_anchors is not None:
+        from civiccert.pki import TrustAnchors
+
+        anchors = TrustAnchors.from_files(trust_anchors, crl or [])
+    elif crl:
+        raise typer.BadParameter("--crl needs --trust-anchors", param_hint="--crl")
+    verifier = Verifier(trust=snapshot, registry=online, policy=policy, trust_anchors=anchors)
 
     from civiccert.inputs import InputItem, read_inputs
 

@@ -57,6 +57,12 @@ class CertifiedKey:
     def anchor_subject(self) -> str:
         return self.anchor.subject.rfc4514_string()
 
+    @property
+    def anchor_name(self) -> str:
+        """The anchor's common name (its full subject when it has none), for a one-line report."""
+        names = self.anchor.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+        return str(names[0].value) if names else self.anchor_subject
+
 
 def cert_kid(cert: x509.Certificate) -> bytes:
     """The EU DCC key identifier: the first 8 bytes of SHA-256 over the certificate's DER."""
