@@ -29,7 +29,7 @@ from civiccert.errors import ChainError, CivicCertError, ConfigError, Credential
 from civiccert.inputs import InputItem, read_inputs
 from civiccert.online import ChainStatus, OnlineRegistry, RootStatus
 from civiccert.paper import payload as paper_payload
-from civiccert.pki.decide import certificate_decision, draft_leaf_key
+from civiccert.pki.decide import CERT_KID_CHARS, certificate_decision, certificate_for_kid, draft_leaf_key
 from civiccert.pki.validate import CertifiedKey, TrustAnchors
 from civiccert.records.municipalities import official_municipality
 from civiccert.result import Check, CheckName, Outcome, VerificationResult
@@ -242,8 +242,10 @@ class Verifier:
             return draft
         envelope = {"iss": decoded.iss, "iat": decoded.iat, "exp": decoded.exp, "nbf": decoded.nbf}
         draft.issuer_code = _claimed_code(decoded.iss, decoded.claims.get("municipality"))
+        if len(decoded.kid) == CERT_KID_CHARS:  # a certificate kid: find the certificate, then its key id
+            self._paper_certificate(draft, decoded.kid, decoded.iat)
         try:
-            jwk = self._trusted_jwk(decoded.kid, None, draft.issuer_code)
+            jwk = self._trusted_jwk(draft.kid, None, draft.issuer_code)
         except ChainError:
             draft.set(CheckName.SIGNATURE, Outcome.UNKNOWN, ReasonCode.CHAIN_UNREACHABLE,
                       "the issuer's public key could not be read from the chain")
@@ -251,7 +253,7 @@ class Verifier:
             if jwk is None:
                 draft.set(CheckName.SIGNATURE, Outcome.FAILED if self._authoritative() else Outcome.UNKNOWN,
                           ReasonCode.KEY_UNKNOWN, "no trusted public key for this printed copy's key id")
-            elif paper_payload.verify_paper_signature(decoded, self._public_key(decoded.kid, jwk)):
+            elif paper_payload.verify_paper_signature(decoded, self._public_key(draft.kid, jwk)):
                 draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, decoded.alg)
             else:
                 draft.set(CheckName.SIGNATURE, Outcome.FAILED, ReasonCode.SIGNATURE_INVALID)
@@ -355,6 +357,20 @@ class Verifier:
         except CredentialError as exc:
             draft.cert_error = exc.code
         return leaf_key
+
+    def _paper_certificate(self, draft: _Draft, cert_kid_text: str, iat: int) -> None:
+        """A printed copy names its certificate by 8 bytes (EU DCC); the certificate itself comes from the trust
+        file (the issuer's published JWK carries ``x5c``). Validated against the anchors when there are any."""
+        found = certificate_for_kid(self._trust, draft.issuer_code, cert_kid_text)
+        if found is None:
+            return  # the kid stays unknown: KEY_UNKNOWN below
+        draft.kid, x5c = found
+        if self._anchors is not None:
+            draft.x5c = x5c
+            try:
+                draft.certified = self._anchors.validate(x5c, iat)
+            except CredentialError as exc:
+                draft.cert_error = exc.code
 
     def _public_key(self, kid: str, jwk: Mapping[str, str]) -> Any:
         cache_key = (kid, json.dumps(dict(jwk), sort_keys=True))

@@ -174,3 +174,29 @@ def test_x5c_that_contradicts_the_registry(certified: Certified, household: cc.R
     online = cc.OnlineRegistry.of(chain, registry.address)
     result = certified.verifier(registry=online).verify(cred)
     assert issuer_check(result) == (cc.Outcome.FAILED, cc.ReasonCode.CERT_REGISTRY_CONFLICT)
+
+
+def test_paper_twin_names_its_certificate_and_verifies(certified: Certified, household: cc.ResidentRecord) -> None:
+    """The QR carries an 8-byte certificate kid; the certificate comes from the published trust file."""
+    from civiccert.paper import payload as paper_payload
+
+    certified.leaf()
+    cred = certified.issuer.issue(household)
+    assert cred.paper_cose is not None
+    text = paper_payload.qr_text(cred.paper_cose)
+    result = certified.verifier(trust=certified.issuer.trust_export(), crl=True).verify(text)
+    assert result.verdict is cc.Verdict.VALID, result.to_dict()
+    assert result.form == "paper"
+    # the certificate kid is unknown to a verifier that has no published certificate for it
+    assert cc.Verifier().verify(text).verdict is cc.Verdict.INDETERMINATE
+
+
+def test_issuer_metadata_lists_the_certified_key(certified: Certified) -> None:
+    from civiccert.pki.home import issuer_metadata
+
+    certified.leaf()
+    document = issuer_metadata(certified.home)
+    assert document["issuer"] == "https://122076.civiccert.example"
+    [jwk] = document["jwks"]["keys"]
+    assert jwk["kid"] == certified.issuer.key.kid
+    assert len(jwk["x5c"]) == 2

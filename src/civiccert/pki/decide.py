@@ -15,14 +15,33 @@ from __future__ import annotations
 
 from cryptography import x509
 
-from civiccert.credentials.jose import PublicKey
+from civiccert.credentials.jose import PublicKey, b64url_encode
 from civiccert.credentials.keys import public_jwk_of
 from civiccert.errors import CredentialError, KeyFileError, ReasonCode
-from civiccert.pki.validate import CertifiedKey, decode_x5c
+from civiccert.pki.validate import CertifiedKey, cert_kid, decode_x5c
 from civiccert.records.municipalities import official_municipality
 from civiccert.result import Outcome
+from civiccert.trust import TrustSnapshot
 
-__all__ = ["certificate_decision", "draft_leaf_key"]
+__all__ = ["CERT_KID_CHARS", "certificate_decision", "certificate_for_kid", "draft_leaf_key"]
+
+CERT_KID_CHARS = 11  # base64url of an 8-byte certificate kid (a key thumbprint's is 43)
+
+
+def certificate_for_kid(trust: TrustSnapshot | None, code: str | None, kid_text: str) -> tuple[str, list[str]] | None:
+    """(key id, x5c) of the published key of ``code`` whose certificate has this 8-byte kid, if the trust
+    file holds one."""
+    if trust is None or code is None:
+        return None
+    for key in trust.keys.values():
+        x5c = key.jwk.get("x5c") if key.municipality == code and key.jwk else None
+        if isinstance(x5c, list) and x5c:
+            try:
+                if b64url_encode(cert_kid(decode_x5c(x5c)[0])) == kid_text:
+                    return key.kid, list(x5c)
+            except CredentialError:
+                continue
+    return None
 
 
 def draft_leaf_key(x5c: object) -> PublicKey:

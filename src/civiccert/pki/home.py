@@ -27,8 +27,8 @@ from civiccert.pki.hierarchy import TestCA
 from civiccert.pki.names import default_issuer_url, municipality_of
 from civiccert.pki.validate import cert_kid, encode_x5c, load_pem_chain
 
-__all__ = ["CHAIN_FILE", "SigningIdentity", "install_chain", "issue_test_leaf", "issuer_metadata", "issuer_url",
-           "signing_identity"]
+__all__ = ["CHAIN_FILE", "SigningIdentity", "certified_jwk", "install_chain", "issue_test_leaf", "issuer_metadata",
+           "issuer_url", "signing_identity"]
 
 CHAIN_FILE = "chain.pem"
 URN_PREFIX = "urn:civiccert:lg:"
@@ -120,6 +120,13 @@ def issue_test_leaf(home: Path, ca: TestCA, *, days: int = 825) -> x509.Certific
     return leaf
 
 
+def certified_jwk(home: Path, config: HomeConfig, jwk: dict[str, Any]) -> dict[str, Any]:
+    """``jwk`` with its certificate chain as the RFC 7517 ``x5c`` member when a leaf certifies it: how a
+    verifier finds the certificate a printed copy names by its 8-byte kid (the QR has no room for it)."""
+    identity = signing_identity(home, config, public_key_from_jwk(jwk), dict(jwk))
+    return {**jwk, "x5c": encode_x5c(identity.chain)} if identity.chain else jwk
+
+
 def issuer_metadata(home: Path) -> dict[str, Any]:
     """The JWT VC Issuer Metadata document to publish at ``<iss>/.well-known/jwt-vc-issuer``: the issuer and
     its current public key (with ``x5c`` when certified). Public material only: no passphrase needed."""
@@ -127,11 +134,9 @@ def issuer_metadata(home: Path) -> dict[str, Any]:
     if config.public_jwk is None:
         raise ConfigError(ReasonCode.CONFIG_INVALID, "open the home once with its passphrase first",
                           field="public_jwk")
-    jwk: dict[str, Any] = dict(config.public_jwk)
-    identity = signing_identity(home, config, public_key_from_jwk(jwk), dict(config.public_jwk))
-    if identity.chain:
-        jwk["x5c"] = encode_x5c(identity.chain)
-    return {"issuer": identity.iss, "jwks": {"keys": [jwk]}}
+    jwk = dict(config.public_jwk)
+    identity = signing_identity(home, config, public_key_from_jwk(jwk), jwk)
+    return {"issuer": identity.iss, "jwks": {"keys": [certified_jwk(home, config, jwk)]}}
 
 
 def _same_key(a: Any, b: PublicKey) -> bool:
