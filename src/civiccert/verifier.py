@@ -348,14 +348,17 @@ class Verifier:
         if self._anchors is None:
             return None
         draft.x5c = x5c if isinstance(x5c, list) else None
-        leaf_key = draft_leaf_key(x5c)
-        if jwk_thumbprint(public_jwk_of(leaf_key)) != kid:
-            raise CredentialError(ReasonCode.KEY_UNKNOWN, "kid is not the x5c leaf's key")
         iat = _opt_int(payload.get("iat"))
         try:
-            draft.certified = self._anchors.validate(x5c, iat if iat is not None else int(self._clock()))
+            certified = self._anchors.validate(x5c, iat if iat is not None else int(self._clock()))
         except CredentialError as exc:
             draft.cert_error = exc.code
+            leaf_key, leaf_kid = draft_leaf_key(x5c), None
+        else:
+            draft.certified = certified
+            leaf_key, leaf_kid = certified.public_key, certified.kid  # cached with the path: no parsing
+        if (leaf_kid or jwk_thumbprint(public_jwk_of(leaf_key))) != kid:
+            raise CredentialError(ReasonCode.KEY_UNKNOWN, "kid is not the x5c leaf's key")
         return leaf_key
 
     def _paper_certificate(self, draft: _Draft, cert_kid_text: str, iat: int) -> None:

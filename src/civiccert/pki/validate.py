@@ -18,7 +18,7 @@ import hashlib
 import itertools
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import verification as xv
 
 from civiccert.credentials.jose import PublicKey
-from civiccert.errors import ConfigError, CredentialError, ReasonCode
+from civiccert.credentials.keys import jwk_thumbprint, public_jwk_of
+from civiccert.errors import ConfigError, CredentialError, KeyFileError, ReasonCode
 from civiccert.pki.names import CertifiedMunicipality, municipality_of
 
 __all__ = ["MAX_X5C", "CertifiedKey", "TrustAnchors", "cert_kid", "decode_x5c", "encode_x5c", "load_pem_chain"]
@@ -50,6 +51,7 @@ class CertifiedKey:
     anchor: x509.Certificate
     public_key: PublicKey
     municipality: CertifiedMunicipality
+    kid: str = ""  # RFC 7638 thumbprint of the leaf's key (what a credential's kid must be)
     revoked_at: int | None = None
     compromise: bool = False
 
@@ -105,7 +107,7 @@ class TrustAnchors:
         self.roots = tuple(roots)
         self._store = xv.Store(list(roots))
         self._crls = tuple(crls)
-        self._cache: OrderedDict[tuple[tuple[str, ...], int], tuple[x509.Certificate, ...]] = OrderedDict()
+        self._cache: OrderedDict[tuple[tuple[str, ...], int], _Path] = OrderedDict()
 
     @classmethod
     def from_files(cls, roots: Path, crls: Sequence[Path] = ()) -> TrustAnchors:
@@ -122,19 +124,27 @@ class TrustAnchors:
         if not isinstance(x5c, list):
             raise CredentialError(ReasonCode.CERT_CHAIN_INVALID, "x5c must be an array", field="x5c")
         cache_key = (tuple(str(v) for v in x5c), at // _BUCKET_SECONDS)
-        when = dt.datetime.fromtimestamp(at, dt.UTC)
-        chain = self._cache.get(cache_key)
-        if chain is None:
-            chain = self._path(decode_x5c(x5c), when)
-            self._cache[cache_key] = chain
+        path = self._cache.get(cache_key)
+        if path is None:
+            path = self._path(decode_x5c(x5c), dt.datetime.fromtimestamp(at, dt.UTC))
+            self._cache[cache_key] = path
             if len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(cache_key)
-            _check_windows(chain, when)  # the path holds for the bucket; the exact time is checked each call
-        return self._revocation(chain, when)
+        # the path holds for the whole bucket; validity windows and CRL dates are checked at the exact time
+        if any(not start <= at <= end for start, end in path.windows):
+            raise CredentialError(ReasonCode.CERT_EXPIRED, "a certificate of the chain was not valid when this "
+                                  "credential was issued", field="x5c")
+        later = [(date, compromise) for date, compromise in path.revocations if date > at]
+        if len(later) < len(path.revocations):
+            raise CredentialError(ReasonCode.CERT_REVOKED, "a certificate of the chain was revoked before this "
+                                  "credential was issued", field="x5c")
+        if not later:
+            return path.certified
+        return replace(path.certified, revoked_at=min(d for d, _ in later), compromise=any(c for _, c in later))
 
-    def _path(self, certs: list[x509.Certificate], when: dt.datetime) -> tuple[x509.Certificate, ...]:
+    def _path(self, certs: list[x509.Certificate], when: dt.datetime) -> _Path:
         leaf, intermediates = certs[0], certs[1:]
         if leaf.issuer == leaf.subject:
             raise CredentialError(ReasonCode.CERT_CHAIN_INVALID, "the x5c leaf is self-signed", field="x5c")
@@ -145,33 +155,41 @@ class TrustAnchors:
             .extension_policies(ca_policy=xv.ExtensionPolicy.webpki_defaults_ca(), ee_policy=_EE_POLICY)
         )
         try:
-            verified = policy.build_client_verifier().verify(leaf, intermediates)
+            chain = tuple(policy.build_client_verifier().verify(leaf, intermediates).chain)
         except xv.VerificationError as exc:
             raise CredentialError(ReasonCode.CERT_CHAIN_INVALID, "the x5c chain does not lead to a trust anchor",
                                   field="x5c") from exc
-        return tuple(verified.chain)
+        key = leaf.public_key()
+        try:
+            kid = jwk_thumbprint(public_jwk_of(key))  # type: ignore[arg-type]
+        except KeyFileError:
+            kid = ""  # a key type civiccert does not sign with: it can match no credential's kid
+        certified = CertifiedKey(leaf=leaf, anchor=chain[-1], public_key=key,  # type: ignore[arg-type]
+                                 municipality=municipality_of(leaf), kid=kid)
+        windows = tuple((int(c.not_valid_before_utc.timestamp()), int(c.not_valid_after_utc.timestamp()))
+                        for c in chain)
+        return _Path(certified, windows, self._revocations(chain))
 
-    def _revocation(self, chain: tuple[x509.Certificate, ...], when: dt.datetime) -> CertifiedKey:
-        revoked_at: dt.datetime | None = None
-        compromise = False
+    def _revocations(self, chain: tuple[x509.Certificate, ...]) -> tuple[tuple[int, bool], ...]:
+        """(revocation time, compromise?) of each certificate of the chain that a CRL from its issuer lists."""
+        found: list[tuple[int, bool]] = []
         for cert, issuer in itertools.pairwise(chain):
             for crl in self._crls:
                 if crl.issuer != cert.issuer or not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
                     continue  # another CA's list, or not signed by this certificate's issuer: says nothing
                 entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
-                if entry is None:
-                    continue
-                date = entry.revocation_date_utc
-                if date <= when:
-                    raise CredentialError(ReasonCode.CERT_REVOKED, "a certificate of the chain was revoked "
-                                          "before this credential was issued", field="x5c")
-                if revoked_at is None or date < revoked_at:
-                    revoked_at = date
-                compromise = compromise or _reason(entry) in _COMPROMISE
-        leaf = chain[0]
-        return CertifiedKey(leaf=leaf, anchor=chain[-1], public_key=leaf.public_key(),  # type: ignore[arg-type]
-                            municipality=municipality_of(leaf),
-                            revoked_at=int(revoked_at.timestamp()) if revoked_at else None, compromise=compromise)
+                if entry is not None:
+                    found.append((int(entry.revocation_date_utc.timestamp()), _reason(entry) in _COMPROMISE))
+        return tuple(found)
+
+
+@dataclass(frozen=True)
+class _Path:
+    """A validated path, cached: what does not depend on the exact time asked."""
+
+    certified: CertifiedKey
+    windows: tuple[tuple[int, int], ...]
+    revocations: tuple[tuple[int, bool], ...]
 
 
 def load_crl(path: Path) -> x509.CertificateRevocationList:
