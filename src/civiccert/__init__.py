@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the same names, for type checkers; at run time __getattr__ 
     from civiccert.demo import run_demo, sample_record_path
     from civiccert.issuer import Issuer, RevocationReason
     from civiccert.online import OnlineRegistry
+    from civiccert.pki import TestCA, TrustAnchors
     from civiccert.presentation import present
     from civiccert.records import ResidentRecord, SealCertificate, load_record
     from civiccert.result import Check, CheckName, Outcome, Verdict, VerificationResult
@@ -61,6 +62,8 @@ _LAZY: dict[str, str] = {
     "Issuer": "civiccert.issuer",
     "RevocationReason": "civiccert.issuer",
     "OnlineRegistry": "civiccert.online",
+    "TestCA": "civiccert.pki",
+    "TrustAnchors": "civiccert.pki",
     "present": "civiccert.presentation",
     "ResidentRecord": "civiccert.records",
     "SealCertificate": "civiccert.records",
@@ -118,6 +121,8 @@ __all__ = [
     "ResidentRecord",
     "RevocationReason",
     "SealCertificate",
+    "TestCA",
+    "TrustAnchors",
     "TrustSnapshot",
     "Verdict",
     "VerificationResult",

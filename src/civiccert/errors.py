@@ -128,6 +128,15 @@ class ReasonCode(StrEnum):
     REGISTRY_MISMATCH = "registry_mismatch"  # --registry, a trust snapshot or the node name different registries
     MUNICIPALITY_NAME_MISMATCH = "municipality_name_mismatch"  # name is not the official name for the code (総務省)
 
+    # --- X.509 certificates (civiccert.pki) -------------------------------------------------------------
+    CERT_CHAIN_INVALID = "cert_chain_invalid"  # x5c does not chain to a configured trust anchor (or is malformed)
+    CERT_EXPIRED = "cert_expired"  # a certificate of the chain is outside its validity at issuance time
+    CERT_REVOKED = "cert_revoked"  # a certificate of the chain was revoked (CRL) before issuance
+    CERT_WRONG_MUNICIPALITY = "cert_wrong_municipality"  # the leaf certifies another municipality or issuer URL
+    CERT_KEY_USAGE = "cert_key_usage"  # the leaf is a CA or its key usage does not permit signing
+    CERT_REGISTRY_CONFLICT = "cert_registry_conflict"  # registry / trust file does not list the x5c key for the city
+    CRL_INVALID = "crl_invalid"  # a CRL is unreadable, not signed by its issuer or past its nextUpdate
+
     # --- journal ------------------------------------------------------------------------------------
     JOURNAL_UNAVAILABLE = "journal_unavailable"  # the journal database cannot be opened or written
     CREDENTIAL_UNKNOWN = "credential_unknown"  # no journaled credential with this id / leaf

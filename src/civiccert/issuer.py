@@ -25,7 +25,7 @@ from civiccert.chain.registry import Registry
 from civiccert.credential_file import CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import record_claims
-from civiccert.credentials.jose import SigningKey
+from civiccert.credentials.jose import SigningKey, b64url_encode
 from civiccert.credentials.keys import IssuerKey, public_key_from_jwk, thumbprint_of
 from civiccert.errors import (
     ChainError,
@@ -40,13 +40,13 @@ from civiccert.fileio import write_atomic
 from civiccert.home import ChainSettings, HomeConfig
 from civiccert.journal import CredentialEntry, CredentialKind, RevocationState, SqliteJournal, new_credential_id
 from civiccert.paper import payload as paper_payload
+from civiccert.pki.home import SigningIdentity, signing_identity
 from civiccert.publish import DEFAULT_EXPORT_VALID_DAYS, trust_export
 from civiccert.records import ResidentRecord, SealCertificate
 from civiccert.status.bits import Status
 from civiccert.status.publish import Publication, sign_publication
 from civiccert.status.store import StatusEntry, StatusStore
 from civiccert.trust import TrustSnapshot
-from civiccert.verifier import ISSUER_PREFIX
 
 __all__ = ["Issuer", "RevocationReason"]
 
@@ -107,6 +107,7 @@ class Issuer:
         self._anchorer: Anchorer | None = None
         # a configured node is connected to on first use, so issuing and status never need it
         self._unconnected: ChainSettings | None = None
+        self._identity: tuple[HomeConfig, str, SigningIdentity] | None = None  # see _signing_identity
         if chain is not None and config.chain is not None:
             self._attach(chain, config.chain)
         elif config.chain is not None and config.chain.url != EMBEDDED:
@@ -322,12 +323,13 @@ class Issuer:
         vct, body = record_claims(record)
         now = int(self._clock())
         exp = now + self.config.validity_days * DAY
-        iss = ISSUER_PREFIX + self.config.municipality_code
+        identity = self._signing_identity()
+        iss = identity.iss
         cred_id = new_credential_id()
         status = self._status_reference(cred_id, now)
         claims: dict[Any, Any] = {"iss": iss, "iat": now, "nbf": now, "exp": exp, "vct": vct, **body,
                                   "status": status}
-        token = sdjwt.issue(claims, self.key, holder_jwk=holder_jwk, header={"jwk": self.key.public_jwk()})
+        token = sdjwt.issue(claims, self.key, holder_jwk=holder_jwk, header=identity.header)
         digital_hash = sdjwt.credential_hash(token)
         cose: bytes | None = None
         paper_hash: bytes | None = None
@@ -335,6 +337,7 @@ class Issuer:
             cose = paper_payload.encode_paper(
                 vct, sdjwt.strip_sd(body), self.key, iss=iss, iat=now, exp=exp, nbf=now,
                 include_individual_number=include_individual_number, cti=digital_hash[:8], status=status,
+                cose_kid=identity.cose_kid,
             )
             paper_hash = paper_payload.paper_credential_hash(cose)
         return _Signed(CredentialFile(id=cred_id, vct=vct, sd_jwt=token, paper_cose=cose), digital_hash, paper_hash)
@@ -458,7 +461,7 @@ class Issuer:
         uris = sorted({*self._status.uris(), self.status_list_uri})
         lists = [(uri, self._status.build(uri)) for uri in uris]
         publication = sign_publication(lists, self.key, municipality=self.config.municipality_code,
-                                       iss=ISSUER_PREFIX + self.config.municipality_code, seq=self._status.next_seq(),
+                                       iss=self._signing_identity().iss, seq=self._status.next_seq(),
                                        now=now, valid_seconds=valid_seconds, ttl=ttl)
         record = self._status.add_publication(publication.manifest, publication.root, at=now)
         publication.write(out)
@@ -587,9 +590,18 @@ class Issuer:
         self.config = replace(self.config, extra={**self.config.extra, "previous_keys": previous})
         self.config.save(self.home)
 
+    def _signing_identity(self) -> SigningIdentity:
+        """``iss``, header (``x5c`` or ``jwk``) and paper kid (civiccert.pki.home), read once per config and key."""
+        cached = self._identity
+        if cached is None or cached[0] is not self.config or cached[1] != self.key.kid:
+            identity = signing_identity(self.home, self.config, self.key.public_key, self.key.public_jwk())
+            cached = self._identity = (self.config, self.key.kid, identity)
+        return cached[2]
+
     def _own_public_key(self, kid: object) -> Any:
         """This home's public key for ``kid``: the current one, or one it rotated out (earlier credentials)."""
-        if kid == self.key.kid:
+        cose_kid = self._signing_identity().cose_kid
+        if kid == self.key.kid or (cose_kid is not None and kid == b64url_encode(cose_kid)):
             return self.key.public_key
         for entry in self.config.extra.get("previous_keys", []):
             if entry["kid"] == kid:

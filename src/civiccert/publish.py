@@ -11,6 +11,7 @@ from pathlib import Path
 
 from civiccert.errors import ConfigError, ReasonCode
 from civiccert.home import HomeConfig
+from civiccert.pki.home import certified_jwk
 from civiccert.trust import TrustedKey, TrustedMunicipality, TrustSnapshot
 
 __all__ = ["DEFAULT_EXPORT_VALID_DAYS", "trust_export"]
@@ -35,7 +36,7 @@ def trust_export(home: Path, *, valid_days: int = DEFAULT_EXPORT_VALID_DAYS, now
     generated = int(time.time()) if now is None else now
     code = config.municipality_code
     keys = {(code, config.kid): TrustedKey(kid=config.kid, municipality=code, valid_from=0,
-                                           jwk=dict(config.public_jwk))}
+                                           jwk=certified_jwk(home, config, dict(config.public_jwk)))}
     for old in config.extra.get("previous_keys", []):
         keys[(code, str(old["kid"]))] = TrustedKey(
             kid=str(old["kid"]), municipality=code, valid_from=0, retired_at=old.get("retired_at"),

@@ -1,7 +1,9 @@
 """Verifier: every check with its reason, for credentials, presentations and printed copies.
 
-Trust comes from two places, never from the credential itself: a trust snapshot (offline: a municipality's
-published keys or a registry snapshot) and the registry contract (online). A public key carried in a
+Trust comes from three places, never from the credential itself: a trust snapshot (offline: a municipality's
+published keys or a registry snapshot), the registry contract (online), and X.509 trust anchors the verifier
+chose, to which a credential's ``x5c`` chain must lead (civiccert.pki; the registry, when it speaks for the
+city, must still list the certified key). A public key carried in a
 credential header is used only after its RFC 7638 thumbprint matched a key that one of those trusts.
 
 The verifier never says VALID when it could not make a check that the policy asked for: that check is
@@ -23,11 +25,13 @@ from civiccert.credential_file import CREDENTIAL_FORMAT, CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import VCT_RESIDENT_RECORD, VCT_SEAL_CERTIFICATE
 from civiccert.credentials.jose import json_parse, verify_compact
-from civiccert.credentials.keys import jwk_thumbprint, public_key_from_jwk
+from civiccert.credentials.keys import jwk_thumbprint, public_jwk_of, public_key_from_jwk
 from civiccert.errors import ChainError, CivicCertError, ConfigError, CredentialError, PaperError, ReasonCode
 from civiccert.inputs import InputItem, read_inputs
 from civiccert.online import ChainStatus, OnlineRegistry, RootStatus
 from civiccert.paper import payload as paper_payload
+from civiccert.pki.decide import CERT_KID_CHARS, certificate_decision, certificate_for_kid, draft_leaf_key
+from civiccert.pki.validate import CertifiedKey, TrustAnchors
 from civiccert.records.municipalities import official_municipality
 from civiccert.result import Check, CheckName, Outcome, VerificationResult
 from civiccert.status.check import evaluate_status
@@ -52,6 +56,7 @@ _NODE_CODES = frozenset({
 })
 _SIGNATURE_CODES = frozenset({
     ReasonCode.SIGNATURE_INVALID, ReasonCode.ALG_NOT_ALLOWED, ReasonCode.TYP_INVALID, ReasonCode.CRIT_UNSUPPORTED,
+    ReasonCode.CERT_CHAIN_INVALID,  # an x5c whose leaf gives no usable key
 })
 
 
@@ -88,8 +93,13 @@ class _Draft:
     receipt: Mapping[str, Any] | None = None
     kid: str | None = None
     issuer_code: str | None = None
+    iss: str | None = None
     key_jwk: Mapping[str, str] | None = None
     status_ref: object = None  # the signed ``status`` claim (draft-ietf-oauth-status-list), when present
+    # x5c (civiccert.pki): the chain as sent, and what validating it said (a CertifiedKey or a CERT_* code)
+    x5c: list[Any] | None = None
+    certified: CertifiedKey | None = None
+    cert_error: ReasonCode | None = None
 
     def set(self, name: CheckName, outcome: Outcome, code: ReasonCode, detail: str = "") -> None:
         self.checks[name] = Check(name, outcome, code, detail)
@@ -121,6 +131,7 @@ class Verifier:
         policy: Policy | None = None,
         clock: Callable[[], float] = time.time,
         status_lists: StatusListSource | None = None,
+        trust_anchors: TrustAnchors | None = None,
     ) -> None:
         self._status_lists = status_lists
         if trust is not None and registry is not None:
@@ -131,6 +142,7 @@ class Verifier:
         self._clock = clock
         self._public_keys: dict[tuple[str, str], Any] = {}  # (kid, jwk json) -> parsed key: parse once
         self._jwk_by_kid: dict[str, Mapping[str, Any]] | None = None  # the snapshot's key material by kid
+        self._anchors = trust_anchors  # X.509 roots for credentials carrying x5c (civiccert.pki)
 
     @property
     def online(self) -> bool:
@@ -247,9 +259,11 @@ class Verifier:
             draft.set(CheckName.SIGNATURE, Outcome.FAILED, ReasonCode.ALG_NOT_ALLOWED)
             return draft
         envelope = {"iss": decoded.iss, "iat": decoded.iat, "exp": decoded.exp, "nbf": decoded.nbf}
-        draft.issuer_code = _issuer_code(decoded.iss)
+        draft.issuer_code = _claimed_code(decoded.iss, decoded.claims.get("municipality"))
+        if len(decoded.kid) == CERT_KID_CHARS:  # a certificate kid: find the certificate, then its key id
+            self._paper_certificate(draft, decoded.kid, decoded.iat)
         try:
-            jwk = self._trusted_jwk(decoded.kid, None, draft.issuer_code)
+            jwk = self._trusted_jwk(draft.kid, None, draft.issuer_code)
         except ChainError as exc:
             draft.set(CheckName.SIGNATURE, Outcome.UNKNOWN, _node_code(exc),
                       "the issuer's public key could not be read from the chain")
@@ -257,7 +271,7 @@ class Verifier:
             if jwk is None:
                 draft.set(CheckName.SIGNATURE, Outcome.FAILED if self._authoritative() else Outcome.UNKNOWN,
                           ReasonCode.KEY_UNKNOWN, "no trusted public key for this printed copy's key id")
-            elif paper_payload.verify_paper_signature(decoded, self._public_key(decoded.kid, jwk)):
+            elif paper_payload.verify_paper_signature(decoded, self._public_key(draft.kid, jwk)):
                 draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, decoded.alg)
             else:
                 draft.set(CheckName.SIGNATURE, Outcome.FAILED, ReasonCode.SIGNATURE_INVALID)
@@ -277,8 +291,9 @@ class Verifier:
         """Credential type, issuer identity, validity window: the same rules for the digital and the paper form."""
         if draft.vct not in _KNOWN_VCTS:
             draft.set(CheckName.FORMAT, Outcome.FAILED, ReasonCode.VCT_UNKNOWN, "not a civiccert credential type")
-        code = _issuer_code(payload.get("iss"))
+        code = _claimed_code(payload.get("iss"), municipality)
         draft.issuer_code = code
+        draft.iss = payload.get("iss") if isinstance(payload.get("iss"), str) else None
         body_code = municipality.get("code") if isinstance(municipality, Mapping) else None
         body_name = municipality.get("name") if isinstance(municipality, Mapping) else None
         draft.issuer = {"code": code, "name": body_name, "kid": draft.kid}
@@ -358,13 +373,53 @@ class Verifier:
         if not isinstance(kid, str):
             raise CredentialError(ReasonCode.KEY_UNKNOWN, "header has no kid")
         draft.kid = kid
+        header_jwk = header.get("jwk")
+        if "x5c" in header:
+            certified_key = self._x5c_key(draft, kid, header["x5c"], payload)
+            if certified_key is not None:
+                return certified_key
+            header_jwk = public_jwk_of(draft_leaf_key(header["x5c"]))  # vouched for by trust / registry below
         try:
-            jwk = self._trusted_jwk(kid, header.get("jwk"), _issuer_code(payload.get("iss")))
+            jwk = self._trusted_jwk(kid, header_jwk, _claimed_code(payload.get("iss"), payload.get("municipality")))
         except ChainError as exc:  # the node could not answer: the key is unknown, which is not a bad key
             raise CredentialError(_node_code(exc), "issuer key could not be looked up") from exc
         if jwk is None:
             raise CredentialError(ReasonCode.KEY_UNKNOWN, "no trusted key for this kid")
         return self._public_key(kid, jwk)
+
+    def _x5c_key(self, draft: _Draft, kid: str, x5c: object, payload: Mapping[str, Any]) -> Any:
+        """With trust anchors: the leaf's key, its chain validated at ``iat`` (the outcome kept on the draft for
+        the ISSUER check; a bad chain still yields the key, so the signature is checked and the chain blamed).
+        Without: None, and the leaf's key is only a candidate that a trust file or the registry must vouch for."""
+        if self._anchors is None:
+            return None
+        draft.x5c = x5c if isinstance(x5c, list) else None
+        iat = _opt_int(payload.get("iat"))
+        try:
+            certified = self._anchors.validate(x5c, iat if iat is not None else int(self._clock()))
+        except CredentialError as exc:
+            draft.cert_error = exc.code
+            leaf_key, leaf_kid = draft_leaf_key(x5c), None
+        else:
+            draft.certified = certified
+            leaf_key, leaf_kid = certified.public_key, certified.kid  # cached with the path: no parsing
+        if (leaf_kid or jwk_thumbprint(public_jwk_of(leaf_key))) != kid:
+            raise CredentialError(ReasonCode.KEY_UNKNOWN, "kid is not the x5c leaf's key")
+        return leaf_key
+
+    def _paper_certificate(self, draft: _Draft, cert_kid_text: str, iat: int) -> None:
+        """A printed copy names its certificate by 8 bytes (EU DCC); the certificate itself comes from the trust
+        file (the issuer's published JWK carries ``x5c``). Validated against the anchors when there are any."""
+        found = certificate_for_kid(self._trust, draft.issuer_code, cert_kid_text)
+        if found is None:
+            return  # the kid stays unknown: KEY_UNKNOWN below
+        draft.kid, x5c = found
+        if self._anchors is not None:
+            draft.x5c = x5c
+            try:
+                draft.certified = self._anchors.validate(x5c, iat)
+            except CredentialError as exc:
+                draft.cert_error = exc.code
 
     def _public_key(self, kid: str, jwk: Mapping[str, str]) -> Any:
         cache_key = (kid, json.dumps(dict(jwk), sort_keys=True))
@@ -560,6 +615,8 @@ class Verifier:
         # issuance time: the block that anchored it when known (cannot be backdated), else iat
         anchored_at = draft.anchor.get("anchored_at")
         at = int(anchored_at or draft.issued_at or 0)
+        if (draft.certified or draft.cert_error) and not self._certificate_issuer(draft, status, at):
+            return
         if isinstance(status, ChainStatus):
             key, muni, where = status.key, status.municipality, "registry"
             signature = draft.checks.get(CheckName.SIGNATURE)
@@ -622,6 +679,32 @@ class Verifier:
         jwk = self._trusted_jwk(kid, None, code, own_namespace=True)
         return None if jwk is None else self._public_key(kid, jwk)
 
+    def _certificate_issuer(self, draft: _Draft, status: ChainStatus | ChainError | None, at: int) -> bool:
+        """The ISSUER check for an x5c chain (civiccert.pki.decide). True: the registry or trust file also speaks
+        for this city and lists the key, so their key rules apply too; False: the check is set here."""
+        if draft.certified is not None and draft.anchor.get("anchored_at") is not None and self._anchors:
+            try:  # anchor time, not the iat the signer wrote
+                draft.certified = self._anchors.validate(draft.x5c, at)
+            except CredentialError as exc:
+                draft.certified, draft.cert_error = None, exc.code
+        if isinstance(status, ChainStatus):
+            speaks, listed = status.municipality is not None, status.key is not None
+        elif isinstance(status, ChainError):
+            draft.set(CheckName.ISSUER, Outcome.UNKNOWN, status.code, "the registry could not be asked")
+            return False
+        elif self._trust is not None and draft.issuer_code in self._trust.municipalities and not self._stale():
+            speaks, listed = True, self._trust.key(draft.issuer_code or "", draft.kid or "") is not None
+        else:
+            speaks = listed = False
+        outcome, code, detail = certificate_decision(
+            draft.certified, draft.cert_error, code=draft.issuer_code, name=draft.issuer.get("name"),
+            iss=draft.iss, at=at, anchored=draft.anchor.get("anchored_at") is not None,
+            registry_speaks=speaks, registry_lists=listed)
+        if outcome is None:
+            return True
+        draft.set(CheckName.ISSUER, outcome, code, detail)
+        return False
+
     @staticmethod
     def _set_issuer(draft: _Draft, verdict: ReasonCode, where: str) -> None:
         if verdict is ReasonCode.OK:
@@ -664,6 +747,13 @@ def _bind_to_page(draft: _Draft, page_text: str) -> None:
 def _node_code(exc: ChainError) -> ReasonCode:
     """Why the node could not vouch for something (a code of ``_NODE_CODES``)."""
     return exc.code if exc.code in _NODE_CODES else ReasonCode.CHAIN_UNREACHABLE
+
+def _claimed_code(iss: object, municipality: object) -> str | None:
+    """The municipality a credential speaks for: from a civiccert URN ``iss``, or, for an HTTPS ``iss`` (a
+    certified issuer), the certifying municipality in the body; its key must then be that city's."""
+    if isinstance(iss, str) and iss.startswith("https://") and isinstance(municipality, Mapping):
+        return _issuer_code(ISSUER_PREFIX + str(municipality.get("code")))
+    return _issuer_code(iss)
 
 
 def _issuer_code(iss: object) -> str | None:

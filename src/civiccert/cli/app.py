@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from civiccert.cli import anchor_cmd, chain_cmd, status_cmd, trust_cmd, verify_cmd
+from civiccert.cli import anchor_cmd, chain_cmd, pki_cmd, status_cmd, trust_cmd, verify_cmd
 from civiccert.cli.common import (
     State,
     emit_json,
@@ -43,6 +43,7 @@ app.add_typer(status_cmd.app, name="status-list")
 app.command("suspend")(status_cmd.suspend)
 app.command("reinstate")(status_cmd.reinstate)
 app.command("supersede")(status_cmd.supersede)
+app.add_typer(pki_cmd.app, name="pki")
 app.command("verify")(verify_cmd.verify)
 
 
@@ -102,15 +103,24 @@ def init(
     pkcs11_key: Annotated[str | None, typer.Option(help="Key label on the token.")] = None,
     generate_on_token: Annotated[bool, typer.Option(
         help="Generate the P-256 key pair on the token (non-extractable) instead of using an existing one.")] = False,
+    issuer_url: Annotated[str | None, typer.Option(help="HTTPS issuer identifier (iss) once a certificate is "
+                                                   "installed, e.g. https://www.city.matsudo.chiba.jp.")] = None,
 ) -> None:
     """Create an issuer home: signing key (a key file, or a key on a PKCS#11 token) and chain account, config."""
     from civiccert.issuer import Issuer
 
+    if issuer_url is not None and not issuer_url.startswith("https://"):
+        raise typer.BadParameter("must be an https:// URL", param_hint="--issuer-url")
     uri = _key_uri(key_uri, pkcs11_module, pkcs11_token, pkcs11_key)
     secret = passphrase(confirm=True)
     issuer = Issuer.init(home, municipality_code=municipality_code, municipality_name=municipality_name,
                          passphrase=secret, alg=alg, sample=not production, key_uri=uri,
                          pin=pin() if uri is not None else None, generate_on_token=generate_on_token)
+    if issuer_url is not None:
+        from dataclasses import replace
+
+        issuer.config = replace(issuer.config, extra={**issuer.config.extra, "issuer_url": issuer_url})
+        issuer.config.save(home)
     info(f"initialised {home} for {issuer.config.municipality_name} ({issuer.config.municipality_code}); "
          f"key id {issuer.key.kid}")
     issuer.close()

@@ -50,3 +50,20 @@ def sync(
     snapshot.save(out)
     info(f"{len(snapshot.municipalities)} municipalities, {len(snapshot.keys)} keys at block {snapshot.block} "
          f"-> {out}")
+
+
+@app.command("issuer-metadata")
+def issuer_metadata(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("-o", "--out", help="File to write (publish it at "
+                                      "<iss>/.well-known/jwt-vc-issuer).")],
+) -> None:
+    """Write the JWT VC Issuer Metadata document: the issuer and its public key (with x5c when certified)."""
+    import json
+
+    from civiccert.fileio import write_atomic
+    from civiccert.pki.home import issuer_metadata as metadata
+
+    document = metadata(require_home(ctx))
+    write_atomic(out, (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8"), mode=0o644)
+    info(f"issuer metadata for {document['issuer']} -> {out}")

@@ -42,6 +42,10 @@ def verify(
     require_holder_binding: Annotated[bool, typer.Option(help="Require a key-binding JWT.")] = False,
     aud: Annotated[str | None, typer.Option(help="Expected audience of the key-binding JWT.")] = None,
     nonce: Annotated[str | None, typer.Option(help="Expected nonce of the key-binding JWT.")] = None,
+    trust_anchors: Annotated[Path | None, typer.Option(help="PEM file of X.509 roots (e.g. LGPKI's) for "
+                                                       "credentials carrying a certificate chain (x5c).")] = None,
+    crl: Annotated[list[Path] | None, typer.Option(help="CRL file(s), PEM or DER, checked with "
+                                                   "--trust-anchors (offline).")] = None,
     max_trust_age: Annotated[int | None, typer.Option(
         min=0, help="Oldest acceptable trust file, in seconds (default: the file's own expiry; 7 days for "
                     "registry snapshots).")] = None,
@@ -66,8 +70,8 @@ def verify(
         raise typer.BadParameter("--offline excludes --rpc/--registry", param_hint="--offline")
     if registry and not rpc:
         raise typer.BadParameter("--registry needs --rpc", param_hint="--rpc/--registry")
-    if offline and not trust:
-        raise typer.BadParameter("--offline needs at least one --trust file", param_hint="--offline")
+    if offline and not (trust or trust_anchors):
+        raise typer.BadParameter("--offline needs a --trust file or --trust-anchors", param_hint="--offline")
     if registry is not None and not _is_address(registry):
         raise typer.BadParameter("not a 20-byte hex address (0x…, EIP-55 checksum if mixed case)",
                                  param_hint="--registry")
@@ -98,7 +102,15 @@ def verify(
         if status_lists is not None and not status_lists.is_dir():
             raise typer.BadParameter("not a directory", param_hint="--status-lists")
         source = StatusListSource(directory=status_lists, fetch=fetch_status)
-    verifier = Verifier(trust=snapshot, registry=online, policy=policy, status_lists=source)
+    anchors = None
+    if trust_anchors is not None:
+        from civiccert.pki import TrustAnchors
+
+        anchors = TrustAnchors.from_files(trust_anchors, crl or [])
+    elif crl:
+        raise typer.BadParameter("--crl needs --trust-anchors", param_hint="--crl")
+    verifier = Verifier(trust=snapshot, registry=online, policy=policy, trust_anchors=anchors,
+                        status_lists=source)
 
     from civiccert.inputs import InputItem, read_inputs
 

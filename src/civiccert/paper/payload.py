@@ -5,7 +5,8 @@ Digital COVID Certificate: a CWT (RFC 8392) whose private claim ``-65537`` holds
 (``_claimtable``), signed as COSE_Sign1 (RFC 9052, tag 18) by the issuer key of the digital credential.
 
 - Protected header: ``{1: alg (-7 ES256 | -8 EdDSA), 3: 61 (application/cwt), 4: kid}``, where kid is the full
-  32-byte RFC 7638 thumbprint (no prefix: a kid must name one key, and 32 bytes cost ~40 QR characters).
+  32-byte RFC 7638 thumbprint (no prefix: a kid must name one key, and 32 bytes cost ~40 QR characters), or,
+  for a key certified by an X.509 leaf, the leaf's 8-byte certificate kid (SHA-256 of its DER, as EU DCC).
 - The paper credential hash is SHA-256 of the COSE Sig_structure (what was signed); it is anchored beside its
   digital twin.
 - The anchoring receipt travels OUTSIDE the signature (it exists only after the batch is anchored):
@@ -58,6 +59,7 @@ _CWT_STATUS = 65535  # the Token Status List's ``status`` claim: {"status_list":
 _ALGS = {"ES256": -7, "EdDSA": -8}
 _ALG_NAMES = {v: k for k, v in _ALGS.items()}
 _RECEIPT_VERSION = 1
+_KID_SIZES = (8, 32)  # certificate kid (first 8 bytes of SHA-256 of the leaf DER, as EU DCC) | key thumbprint
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class PaperPayload:
     exp: int
     nbf: int | None
     alg: str
-    kid: str  # base64url of the 32-byte thumbprint, same form as IssuerKey.kid / JWS kid
+    kid: str  # base64url of the 32-byte thumbprint (as IssuerKey.kid / JWS kid) or of an 8-byte certificate kid
     signature: bytes
     sig_structure: bytes  # the COSE Sig_structure bytes the signature covers
     cose: bytes
@@ -111,19 +113,21 @@ def encode_paper(
     include_seal_image: bool = False,
     cti: bytes | None = None,
     status: Mapping[str, Any] | None = None,
+    cose_kid: bytes | None = None,
 ) -> bytes:
     """Sign the plain claims as a COSE_Sign1 CWT and return its bytes (hash them for the Merkle leaf).
 
     The 個人番号 is dropped unless ``include_individual_number``; the seal impression's PNG bytes are
     dropped unless ``include_seal_image`` (a PNG alone fills a version-40 code), keeping its SHA-256 and size.
+    ``cose_kid`` (8 bytes) names a certified key as EU DCC does, by its certificate (``civiccert.pki.cert_kid``).
     ``cti`` (CWT ID) makes two copies of the same record issued in the same second distinct documents (the
     issuer passes the first 8 bytes of the digital twin's credential hash, which also links the two).
     """
     if signer.alg not in _ALGS:
         raise PaperError(ReasonCode.ALGORITHM_UNSUPPORTED, "paper form supports ES256 and EdDSA only")
-    kid = b64url_decode(signer.kid, field="kid")
-    if len(kid) != 32:
-        raise ValueError("signer.kid must be a base64url RFC 7638 SHA-256 thumbprint")
+    kid = cose_kid if cose_kid is not None else b64url_decode(signer.kid, field="kid")
+    if len(kid) not in _KID_SIZES:
+        raise ValueError("the kid must be an RFC 7638 thumbprint (32 bytes) or a certificate kid (8 bytes)")
     if not include_individual_number:
         claims = _drop_individual_number(claims)
     seal = claims.get("seal")
@@ -286,7 +290,9 @@ def decode_qr_text(text: str) -> PaperPayload:
         raise _invalid("protected header")
     if type(header[_HDR_ALG]) is not int or header[_HDR_ALG] not in _ALG_NAMES or header[_HDR_CT] != _CT_CWT:
         raise _invalid("alg or content type")
-    kid = _bytes(header[_HDR_KID], 32)
+    kid = _bytes(header[_HDR_KID])
+    if len(kid) not in _KID_SIZES:
+        raise _invalid("kid")
     cwt = _loads(payload)
     if not isinstance(cwt, dict) or not {_CWT_ISS, _CWT_IAT, _CWT_EXP, _CWT_BODY} <= set(cwt):
         raise _invalid("CWT claims")
