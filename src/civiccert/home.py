@@ -3,7 +3,8 @@
     HOME/config.json          municipality, key id, chain (url, chain id, registry), policy
     HOME/keys/issuer.pem      issuer signing key, PKCS#8 encrypted with the passphrase
     HOME/keys/chain.json      the municipality's chain account, an Ethereum keystore (same passphrase)
-    HOME/journal.sqlite       the issuance journal (ids, hashes and states only: no personal data)
+    HOME/journal.sqlite       the issuance journal (ids, hashes and states only: no personal data), unless
+                              config.json's ``journal_url`` names a PostgreSQL database
     HOME/chain/               a local anvil's state and PID when `civiccert chain up` manages one
 """
 
@@ -49,6 +50,8 @@ class HomeConfig:
     extra: dict[str, Any] = field(default_factory=dict)
     # the signing key's public JWK, so publishing it (``trust export``) never needs the passphrase
     public_jwk: dict[str, str] | None = None
+    # where the journal lives when not in this home: a ``postgresql://`` URL shared by several servers
+    journal_url: str | None = None
 
     # --- paths -----------------------------------------------------------------------------------------
     def key_path(self, home: Path) -> Path:

@@ -29,7 +29,8 @@ from civiccert.credentials.keys import IssuerKey, public_key_from_jwk, thumbprin
 from civiccert.errors import ConfigError, CredentialError, JournalError, ReasonCode, RecordError, RegistryError
 from civiccert.fileio import write_atomic
 from civiccert.home import ChainSettings, HomeConfig
-from civiccert.journal import CredentialEntry, CredentialKind, RevocationState, SqliteJournal, new_credential_id
+from civiccert.journal import CredentialEntry, CredentialKind, Journal, RevocationState, new_credential_id
+from civiccert.journal_url import anchoring_lease, open_journal
 from civiccert.paper import payload as paper_payload
 from civiccert.publish import DEFAULT_EXPORT_VALID_DAYS, trust_export
 from civiccert.records import ResidentRecord, SealCertificate
@@ -78,12 +79,15 @@ class Issuer:
         chain: Chain | None = None,
         account: LocalAccount | None = None,
         clock: Callable[[], float] = time.time,
+        journal: Journal | None = None,
     ) -> None:
         self.home = home
         self.config = config
         self.key = key
         self._clock = clock
-        self._journal = SqliteJournal(HomeConfig.journal_path(home))
+        # the home's SQLite file unless the config (or the caller) names a database shared by several servers
+        self._journal = journal if journal is not None else open_journal(
+            config.journal_url or HomeConfig.journal_path(home))
         self._chain = chain
         self._account = account
         self._registry: Registry | None = None
@@ -134,9 +138,12 @@ class Issuer:
         passphrase: bytes | None,
         chain: Chain | None = None,
         clock: Callable[[], float] = time.time,
+        journal_url: str | None = None,
     ) -> Issuer:
         """Open an existing home. Its configured chain (unless ``chain`` is given) is connected to only when
-        something needs it (anchoring, receipts, revocation, key rotation): issuing works with the node down."""
+        something needs it (anchoring, receipts, revocation, key rotation): issuing works with the node down.
+        ``journal_url`` (e.g. ``postgresql://…``) overrides the home's journal (``journal_url`` in its config,
+        else its SQLite file)."""
         config = HomeConfig.load(home)
         key = IssuerKey.load(config.key_path(home), passphrase)
         if key.kid != config.kid:
@@ -145,7 +152,8 @@ class Issuer:
             config = replace(config, public_jwk=key.public_jwk())
             config.save(home)
         account = _load_account(home, passphrase)
-        return cls(home, config, key, chain=chain, account=account, clock=clock)
+        journal = open_journal(journal_url) if journal_url is not None else None
+        return cls(home, config, key, chain=chain, account=account, clock=clock, journal=journal)
 
     # --- chain -----------------------------------------------------------------------------------------
     @property
@@ -299,13 +307,25 @@ class Issuer:
 
     # --- anchoring, receipts, revocation -----------------------------------------------------------------
     def anchor(self, *, force: bool = True, progress: Callable[[int, int], None] | None = None) -> list[Any]:
-        """Anchor what is pending (``force``: now, not only when the batch is full or old enough)."""
+        """Anchor what is pending (``force``: now, not only when the batch is full or old enough).
+
+        Only one process anchors through a journal at a time (see :func:`~civiccert.journal_url.anchoring_lease`);
+        when another one holds the lease this returns ``[]`` at once, and that one anchors what is pending.
+        """
         anchorer = self._require_anchorer()
-        self.sync_keys()
-        anchorer.resume()
-        outcomes = anchorer.flush(force=force, progress=progress)
-        anchorer.reconcile()  # a recent anchor dropped by a reorg goes back to be anchored again
-        return outcomes
+        with anchoring_lease(self._journal) as held:
+            if not held:
+                return []
+            self.sync_keys()
+            anchorer.resume()
+            outcomes = anchorer.flush(force=force, progress=progress)
+            anchorer.reconcile()  # a recent anchor dropped by a reorg goes back to be anchored again
+            return outcomes
+
+    @property
+    def journal(self) -> Journal:
+        """The journal this issuer writes to (read-only uses: status, metrics, the service's audit log)."""
+        return self._journal
 
     def with_receipts(self, cred: CredentialFile) -> CredentialFile:
         """The same credential file with its anchoring receipts, if its batch is anchored by now."""
