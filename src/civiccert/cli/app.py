@@ -210,11 +210,27 @@ def present(
 
 
 @app.command()
-def anchor(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> None:
-    """Anchor every pending credential now (one transaction per batch)."""
+def anchor(
+    ctx: typer.Context,
+    as_json: Annotated[bool, _JSON] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep running: anchor whenever a batch is full or "
+                                        "max_batch_age_seconds has passed, until SIGTERM/SIGINT.")] = False,
+    interval: Annotated[float, typer.Option(help="With --watch: seconds between checks.", min=0.1)] = 1.0,
+) -> None:
+    """Anchor every pending credential now (one transaction per batch), or keep anchoring with --watch."""
     from rich.progress import Progress
 
     issuer = open_issuer(ctx)
+    if watch:
+        from civiccert.service.logs import configure_logging
+        from civiccert.service.worker import AnchorWorker, run_until_signalled
+
+        configure_logging()
+        try:
+            run_until_signalled(AnchorWorker(issuer, interval=interval))
+        finally:
+            issuer.close()
+        return
     try:
         with Progress(transient=True) as bar:
             task = bar.add_task("anchoring", total=None)

@@ -44,6 +44,7 @@ def require_home(ctx: typer.Context) -> Path:
 
 
 _MAX_PASSPHRASE_FILE_BYTES = 4096
+JOURNAL_URL_ENV = "CIVICCERT_JOURNAL_URL"
 _passphrase_file: Path | None = None  # --passphrase-file of this invocation (set by the root callback)
 
 
@@ -88,7 +89,8 @@ def open_issuer(ctx: typer.Context) -> Issuer:
     from civiccert.issuer import Issuer
 
     home = require_home(ctx)
-    return Issuer.open(home, passphrase=passphrase())
+    # a journal shared by several servers (postgresql://…) overrides the home's own SQLite file
+    return Issuer.open(home, passphrase=passphrase(), journal_url=os.environ.get(JOURNAL_URL_ENV) or None)
 
 
 def info(message: str) -> None:
