@@ -24,6 +24,7 @@ from civiccert.chain.registry import Registry
 from civiccert.errors import ConfigError
 
 from chainkit import CITY, Deployed  # tests/ is on sys.path (rootdir conftest)
+from pgkit import PostgresServer, find_pg_bin
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -84,3 +85,16 @@ def deployed(chain: Chain) -> Deployed:
     registry = Registry.deploy(chain, admin)
     registry.register_municipality(CITY, operator.address)
     return Deployed(chain, admin, operator, registry, Registry(chain, registry.address, operator))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL cluster per test session (per xdist worker); tests take databases from it."""
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL not installed (scripts/setup installs the Debian postgresql package)")
+    server = PostgresServer(bin_dir).start()
+    try:
+        yield server
+    finally:
+        server.stop()

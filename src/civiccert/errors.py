@@ -8,7 +8,8 @@
      ├── ChainError                node unreachable, wrong chain, transaction failed
      │    └── RegistryError        the registry contract reverted with one of its custom errors
      ├── JournalError              the issuance journal is unusable or a credential is unknown to it
-     └── ConfigError               an issuer home or a trust file is missing or invalid
+     ├── ConfigError               an issuer home or a trust file is missing or invalid
+     └── ServiceError              an HTTP API request is not authenticated, not allowed or not repeatable
 
 Messages are for people and never contain personal data, salts, claim values or key material: they name
 the field and the rule. Tests assert ``code``, never message text. Misuse of the API (wrong Python types
@@ -31,6 +32,7 @@ __all__ = [
     "ReasonCode",
     "RecordError",
     "RegistryError",
+    "ServiceError",
 ]
 
 
@@ -174,6 +176,17 @@ class ReasonCode(StrEnum):
     CONFIG_INVALID = "config_invalid"  # configuration value missing or malformed
     EXTRA_MISSING = "extra_missing"  # an optional part is not installed: pip install 'civiccert[issuer]' etc.
 
+    # --- service (HTTP API) -------------------------------------------------------------------------
+    AUTH_MISSING = "auth_missing"  # no bearer token on a request that needs one
+    AUTH_INVALID = "auth_invalid"  # token malformed, unknown client, bad signature or audience
+    AUTH_EXPIRED = "auth_expired"  # token expired, not yet valid, or valid for longer than allowed
+    ROLE_FORBIDDEN = "role_forbidden"  # the client's role may not do this
+    IDEMPOTENCY_KEY_MISSING = "idempotency_key_missing"  # a write without an Idempotency-Key header
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"  # the key was used before with another request body
+    IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"  # a request with this key has not finished (yet)
+    NOT_FOUND = "not_found"  # no such endpoint or resource
+    INTERNAL_ERROR = "internal_error"  # a bug: logged by the service, never detailed to the client
+
 
 class CivicCertError(Exception):
     """Base of every error civiccert raises on bad input or a failed check.
@@ -232,3 +245,7 @@ class JournalError(CivicCertError):
 
 class ConfigError(CivicCertError):
     """An issuer home, configuration value or trust file is missing or invalid."""
+
+
+class ServiceError(CivicCertError):
+    """An HTTP API request fails authentication, authorisation or its idempotency contract."""

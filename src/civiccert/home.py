@@ -4,7 +4,8 @@
     HOME/keys/issuer.pem      issuer signing key, PKCS#8 encrypted with the passphrase (unless the
                               config's ``key_uri`` names a key on a PKCS#11 token instead)
     HOME/keys/chain.json      the municipality's chain account, an Ethereum keystore (same passphrase)
-    HOME/journal.sqlite       the issuance journal (ids, hashes and states only: no personal data)
+    HOME/journal.sqlite       the issuance journal (ids, hashes and states only: no personal data), unless
+                              config.json's ``journal_url`` names a PostgreSQL database
     HOME/chain/               a local anvil's state and PID when `civiccert chain up` manages one
 """
 
@@ -52,6 +53,8 @@ class HomeConfig:
     public_jwk: dict[str, str] | None = None
     # a PKCS#11 URI (RFC 7512, with module-path) of the signing key on a token; None: the key file. No PIN.
     key_uri: str | None = None
+    # where the journal lives when not in this home: a ``postgresql://`` URL shared by several servers
+    journal_url: str | None = None
 
     # --- paths -----------------------------------------------------------------------------------------
     def key_path(self, home: Path) -> Path:

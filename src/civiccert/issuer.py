@@ -38,7 +38,8 @@ from civiccert.errors import (
 )
 from civiccert.fileio import write_atomic
 from civiccert.home import ChainSettings, HomeConfig
-from civiccert.journal import CredentialEntry, CredentialKind, RevocationState, SqliteJournal, new_credential_id
+from civiccert.journal import CredentialEntry, CredentialKind, Journal, RevocationState, new_credential_id
+from civiccert.journal_url import anchoring_lease, open_journal
 from civiccert.paper import payload as paper_payload
 from civiccert.pki.home import SigningIdentity, signing_identity
 from civiccert.publish import DEFAULT_EXPORT_VALID_DAYS, trust_export
@@ -93,12 +94,15 @@ class Issuer:
         chain: Chain | None = None,
         account: LocalAccount | None = None,
         clock: Callable[[], float] = time.time,
+        journal: Journal | None = None,
     ) -> None:
         self.home = home
         self.config = config
         self.key: SigningKey = key
         self._clock = clock
-        self._journal = SqliteJournal(HomeConfig.journal_path(home))
+        # the home's SQLite file unless the config (or the caller) names a database shared by several servers
+        self._journal = journal if journal is not None else open_journal(
+            config.journal_url or HomeConfig.journal_path(home))
         self._status = StatusStore(HomeConfig.journal_path(home), list_size=int(
             config.extra.get("status_list_size", DEFAULT_STATUS_LIST_SIZE)))
         self._chain = chain
@@ -172,13 +176,15 @@ class Issuer:
         pin: bytes | None = None,
         key: SigningKey | None = None,
         clock: Callable[[], float] = time.time,
+        journal_url: str | None = None,
     ) -> Issuer:
         """Open an existing home. Its configured chain (unless ``chain`` is given) is connected to only when
         something needs it (anchoring, receipts, revocation, key rotation): issuing works with the node down.
 
         The signing key is ``key`` when given (any ``SigningKey``, e.g. a KMS client), else the token key the
         config's ``key_uri`` names (logged in with ``pin``, default ``$CIVICCERT_PKCS11_PIN``), else the key
-        file (decrypted with ``passphrase``); either way it must be the key the config names."""
+        file (decrypted with ``passphrase``); either way it must be the key the config names. ``journal_url``
+        (e.g. ``postgresql://…``) overrides the home's journal (``journal_url`` in its config, else SQLite)."""
         config = HomeConfig.load(home)
         loaded = key is None
         if key is None:
@@ -190,7 +196,8 @@ class Issuer:
                 config = replace(config, public_jwk=key.public_jwk())
                 config.save(home)
             account = _load_account(home, passphrase)
-            return cls(home, config, key, chain=chain, account=account, clock=clock)
+            journal = open_journal(journal_url) if journal_url is not None else None
+            return cls(home, config, key, chain=chain, account=account, clock=clock, journal=journal)
         except BaseException:
             close_key = getattr(key, "close", None)  # a token session we opened must not outlive the failure
             if loaded and callable(close_key):
@@ -353,13 +360,25 @@ class Issuer:
 
     # --- anchoring, receipts, revocation -----------------------------------------------------------------
     def anchor(self, *, force: bool = True, progress: Callable[[int, int], None] | None = None) -> list[Any]:
-        """Anchor what is pending (``force``: now, not only when the batch is full or old enough)."""
+        """Anchor what is pending (``force``: now, not only when the batch is full or old enough).
+
+        Only one process anchors through a journal at a time (see :func:`~civiccert.journal_url.anchoring_lease`);
+        when another one holds the lease this returns ``[]`` at once, and that one anchors what is pending.
+        """
         anchorer = self._require_anchorer()
-        self.sync_keys()
-        anchorer.resume()
-        outcomes = anchorer.flush(force=force, progress=progress)
-        anchorer.reconcile()  # a recent anchor dropped by a reorg goes back to be anchored again
-        return outcomes
+        with anchoring_lease(self._journal) as held:
+            if not held:
+                return []
+            self.sync_keys()
+            anchorer.resume()
+            outcomes = anchorer.flush(force=force, progress=progress)
+            anchorer.reconcile()  # a recent anchor dropped by a reorg goes back to be anchored again
+            return outcomes
+
+    @property
+    def journal(self) -> Journal:
+        """The journal this issuer writes to (read-only uses: status, metrics, the service's audit log)."""
+        return self._journal
 
     def with_receipts(self, cred: CredentialFile) -> CredentialFile:
         """The same credential file with its anchoring receipts, if its batch is anchored by now."""

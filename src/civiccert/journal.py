@@ -361,6 +361,7 @@ class SqliteJournal:
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
         self._lock = threading.RLock()
+        self.path = str(path)  # where the database lives (anchoring_lease locks a file next to it)
         try:
             conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:

@@ -1,4 +1,6 @@
-"""The issuance journal: durability, compare-and-set transitions, twins, revocations, concurrency."""
+"""The issuance journal: durability, compare-and-set transitions, twins, revocations, concurrency.
+
+Every behaviour test runs on both backends: SQLite (a file) and a real PostgreSQL (``postgres`` fixture)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import multiprocessing
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,12 +24,21 @@ from civiccert.journal import (
     SqliteJournal,
     new_credential_id,
 )
+from civiccert.journal_url import anchoring_lease, open_journal
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a fresh journal lives: a SQLite file or a new PostgreSQL database."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres").new_database())
+    return str(tmp_path / "journal.db")
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> SqliteJournal:
-    j = SqliteJournal(tmp_path / "journal.db")
-    yield j  # type: ignore[misc]
+def journal(target: str) -> Iterator[Journal]:
+    j = open_journal(target)
+    yield j
     j.close()
 
 
@@ -34,7 +46,7 @@ def _h(n: int) -> bytes:
     return n.to_bytes(32, "big")
 
 
-def test_sqlite_journal_implements_the_protocol(journal: SqliteJournal) -> None:
+def test_journal_implements_the_protocol(journal: Journal) -> None:
     assert isinstance(journal, Journal)
 
 
@@ -52,12 +64,11 @@ def test_new_credential_ids_are_128_bit_base32_and_distinct() -> None:
     assert all(len(i) == 26 and set(i) <= set("abcdefghijklmnopqrstuvwxyz234567") for i in ids)
 
 
-def test_credential_is_durable_once_add_returns(tmp_path: Path) -> None:
-    path = tmp_path / "j.db"
-    j = SqliteJournal(path)
+def test_credential_is_durable_once_add_returns(target: str) -> None:
+    j = open_journal(target)
     cid = j.add_credential(_h(1), at=100.0)
     j.close()
-    reopened = SqliteJournal(path)
+    reopened = open_journal(target)
     record = reopened.credential(cid)
     assert record.credential_hash == _h(1)
     assert record.state is CredentialState.PENDING
@@ -66,7 +77,7 @@ def test_credential_is_durable_once_add_returns(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_batch_lifecycle_moves_credentials_through_states(journal: SqliteJournal) -> None:
+def test_batch_lifecycle_moves_credentials_through_states(journal: Journal) -> None:
     ids = [journal.add_credential(_h(i), at=float(i)) for i in range(5)]
     assert [c.credential_id for c in journal.pending(3)] == ids[:3]
     assert journal.oldest_pending_at() == 0.0
@@ -94,7 +105,7 @@ def test_batch_lifecycle_moves_credentials_through_states(journal: SqliteJournal
     assert (counts["pending"], counts["anchored"], counts["failed"]) == (2, 3, 0)
 
 
-def test_transitions_are_compare_and_set(journal: SqliteJournal) -> None:
+def test_transitions_are_compare_and_set(journal: Journal) -> None:
     ids = [journal.add_credential(_h(i)) for i in range(2)]
     batch = journal.create_batch(ids, _h(50))
     with pytest.raises(JournalError) as err:
@@ -118,7 +129,7 @@ def test_transitions_are_compare_and_set(journal: SqliteJournal) -> None:
     assert err.value.code is ReasonCode.CREDENTIAL_UNKNOWN
 
 
-def test_reorg_moves_anchored_batch_back_to_sent_keeping_the_raw_tx(journal: SqliteJournal) -> None:
+def test_reorg_moves_anchored_batch_back_to_sent_keeping_the_raw_tx(journal: Journal) -> None:
     cid = journal.add_credential(_h(1))
     batch = journal.create_batch([cid], _h(2))
     journal.mark_sent(batch.batch_id, b"raw", _h(3), 0)
@@ -128,7 +139,7 @@ def test_reorg_moves_anchored_batch_back_to_sent_keeping_the_raw_tx(journal: Sql
     assert journal.credential(cid).state is CredentialState.BATCHED
 
 
-def test_retry_records_code_attempts_and_backoff_then_success_clears_it(journal: SqliteJournal) -> None:
+def test_retry_records_code_attempts_and_backoff_then_success_clears_it(journal: Journal) -> None:
     cid = journal.add_credential(_h(1))
     batch = journal.create_batch([cid], _h(2))
     journal.mark_retry(batch.batch_id, ReasonCode.CHAIN_UNREACHABLE, 50.0)
@@ -142,7 +153,7 @@ def test_retry_records_code_attempts_and_backoff_then_success_clears_it(journal:
     assert journal.status_counts()["failed"] == 0
 
 
-def test_create_batch_is_atomic_and_rejects_already_batched_or_unknown(journal: SqliteJournal) -> None:
+def test_create_batch_is_atomic_and_rejects_already_batched_or_unknown(journal: Journal) -> None:
     ids = [journal.add_credential(_h(i)) for i in range(3)]
     journal.create_batch(ids[:2], _h(90))
     with pytest.raises(JournalError) as err:
@@ -158,7 +169,7 @@ def test_create_batch_is_atomic_and_rejects_already_batched_or_unknown(journal: 
     assert err.value.code is ReasonCode.JOURNAL_CONFLICT
 
 
-def test_duplicate_hash_or_id_conflicts_but_identical_retry_is_a_no_op(journal: SqliteJournal) -> None:
+def test_duplicate_hash_or_id_conflicts_but_identical_retry_is_a_no_op(journal: Journal) -> None:
     cid = journal.add_credential(_h(1), credential_id="credential-1")
     assert journal.add_credential(_h(1), credential_id=cid) == cid  # a retried call
     with pytest.raises(JournalError) as err:
@@ -177,7 +188,7 @@ def test_duplicate_hash_or_id_conflicts_but_identical_retry_is_a_no_op(journal: 
     assert journal.credential(cid).twin_id == "credential-4"
 
 
-def test_input_validation_is_misuse_not_journal_error(journal: SqliteJournal) -> None:
+def test_input_validation_is_misuse_not_journal_error(journal: Journal) -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         journal.add_credential(b"short")
     with pytest.raises(ValueError, match="credential_id"):
@@ -188,7 +199,7 @@ def test_input_validation_is_misuse_not_journal_error(journal: SqliteJournal) ->
         journal.create_batch([], _h(1))
 
 
-def test_twins_link_both_ways_and_are_revoked_together(journal: SqliteJournal) -> None:
+def test_twins_link_both_ways_and_are_revoked_together(journal: Journal) -> None:
     digital, paper = new_credential_id(), new_credential_id()
     journal.add_credentials(
         [
@@ -219,7 +230,7 @@ def test_twins_link_both_ways_and_are_revoked_together(journal: SqliteJournal) -
     assert journal.status_counts()["revocations_open"] == 0
 
 
-def test_twin_rules(journal: SqliteJournal) -> None:
+def test_twin_rules(journal: Journal) -> None:
     digital = journal.add_credential(_h(1))
     with pytest.raises(ValueError, match="twin"):
         journal.add_credential(_h(2), CredentialKind.DIGITAL, twin_id=digital)
@@ -235,14 +246,20 @@ def test_twin_rules(journal: SqliteJournal) -> None:
     assert err.value.code is ReasonCode.CREDENTIAL_UNKNOWN
 
 
-def test_journal_stores_only_ids_hashes_states_and_times(journal: SqliteJournal, tmp_path: Path) -> None:
-    conn = sqlite3.connect(tmp_path / "journal.db")
-    columns = {
-        row[1]
-        for table in ("credentials", "batches", "revocations", "revocation_items")
-        for row in conn.execute(f"PRAGMA table_info({table})")
-    }
-    conn.close()
+def test_journal_stores_only_ids_hashes_states_and_times(journal: Journal, target: str) -> None:
+    tables = ("credentials", "batches", "revocations", "revocation_items")
+    if target.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(target) as pg:
+            rows = pg.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ANY(%s)", (list(tables),)
+            ).fetchall()
+        columns = {row[0] for row in rows}
+    else:
+        conn = sqlite3.connect(target)
+        columns = {row[1] for table in tables for row in conn.execute(f"PRAGMA table_info({table})")}
+        conn.close()
     allowed = {
         "seq", "credential_id", "credential_hash", "kind", "twin_id", "created_at", "batch_id", "leaf_index",
         "root", "size", "state", "raw_tx", "tx_hash", "nonce", "attempts", "next_attempt_at", "last_error",
@@ -257,7 +274,7 @@ def test_unwritable_location_raises_journal_unavailable(tmp_path: Path) -> None:
     assert err.value.code is ReasonCode.JOURNAL_UNAVAILABLE
 
 
-def test_threads_share_one_journal_without_losing_credentials(journal: SqliteJournal) -> None:
+def test_threads_share_one_journal_without_losing_credentials(journal: Journal) -> None:
     def issue(worker: int) -> None:
         for i in range(50):
             journal.add_credential(_h(worker * 1000 + i))
@@ -271,7 +288,7 @@ def test_threads_share_one_journal_without_losing_credentials(journal: SqliteJou
 
 
 def _claim_worker(path: str, worker: int, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    j = SqliteJournal(path)
+    j = open_journal(path)
     won = 0
     for _ in range(20):
         batch_ids = [c.credential_id for c in j.pending(5)]
@@ -287,9 +304,9 @@ def _claim_worker(path: str, worker: int, results: multiprocessing.Queue) -> Non
     results.put(won)
 
 
-def test_processes_racing_for_pending_credentials_never_batch_one_twice(tmp_path: Path) -> None:
-    path = tmp_path / "race.db"
-    j = SqliteJournal(path)
+def test_processes_racing_for_pending_credentials_never_batch_one_twice(target: str) -> None:
+    path = target
+    j = open_journal(path)
     j.add_credentials([CredentialEntry(f"credential-{i:04d}", _h(i)) for i in range(60)])
     ctx = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
@@ -304,3 +321,15 @@ def test_processes_racing_for_pending_credentials_never_batch_one_twice(tmp_path
     assert sizes == 60
     assert j.status_counts()["pending"] == 0
     j.close()
+
+
+def test_only_one_process_holds_the_anchoring_lease(target: str) -> None:
+    first, second = open_journal(target), open_journal(target)
+    with anchoring_lease(first) as held:
+        assert held
+        with anchoring_lease(second) as other:
+            assert not other  # another journal instance (another process, another host) must wait
+    with anchoring_lease(second) as held_after:
+        assert held_after  # released when the holder finished
+    first.close()
+    second.close()

@@ -2,18 +2,18 @@
 
 ``anchor`` exits 0 only when nothing is left (every credential anchored, every revocation on chain);
 otherwise it says in one line what is left and what to do, and exits 69. Both still report the journal's
-counts when the node is down, since the journal alone knows what is pending.
+counts when the node is down, since the journal alone knows what is pending. ``anchor --watch`` is the
+anchoring worker for a host without ``civiccert serve``.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from civiccert.cli.common import emit_json, info, open_issuer, require_home
+from civiccert.cli.common import emit_json, info, open_issuer
 from civiccert.cli.errors import EXIT_UNAVAILABLE, next_step_for
 from civiccert.errors import ChainError, ReasonCode
 
@@ -25,24 +25,9 @@ __all__ = ["anchor", "anchor_report", "status"]
 _JSON = typer.Option("--json", help="Machine-readable output on stdout.")
 
 
-def _journal_counts(home: Path) -> dict[str, Any]:
-    """Counts straight from the journal, for when the issuer cannot be opened because the node is down."""
-    from civiccert.home import HomeConfig
-    from civiccert.journal import SqliteJournal
-
-    journal = SqliteJournal(HomeConfig.journal_path(home))
-    try:
-        return dict(journal.status_counts())
-    finally:
-        journal.close()
-
-
 def _run(ctx: typer.Context, *, anchoring: bool) -> tuple[list[BatchOutcome], dict[str, Any], ChainError | None]:
     """Anchor (or only count); a chain failure is reported with the counts instead of ending the command."""
-    try:
-        issuer = open_issuer(ctx)
-    except ChainError as exc:
-        return [], _journal_counts(require_home(ctx)), exc
+    issuer = open_issuer(ctx)  # never needs the node: counts come from the journal
     failure: ChainError | None = None
     outcomes: list[BatchOutcome] = []
     try:
@@ -109,8 +94,26 @@ def _left_line(report: dict[str, Any], failure: ChainError | None, next_attempt_
         f"Then run 'civiccert anchor' again{when}; 'civiccert status' shows where it stands."
 
 
-def anchor(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> None:
-    """Anchor every pending credential now (one transaction per batch); exits 69 while anything is left."""
+def anchor(
+    ctx: typer.Context,
+    as_json: Annotated[bool, _JSON] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep running: anchor whenever a batch is full or "
+                                        "max_batch_age_seconds has passed, until SIGTERM/SIGINT.")] = False,
+    interval: Annotated[float, typer.Option(help="With --watch: seconds between checks.", min=0.1)] = 1.0,
+) -> None:
+    """Anchor every pending credential now (one transaction per batch); exits 69 while anything is left.
+    With --watch, keep anchoring (batch full or old enough) with backoff through node outages."""
+    if watch:
+        from civiccert.service.logs import configure_logging
+        from civiccert.service.worker import AnchorWorker, run_until_signalled
+
+        issuer = open_issuer(ctx)
+        configure_logging()
+        try:
+            run_until_signalled(AnchorWorker(issuer, interval=interval))
+        finally:
+            issuer.close()
+        return
     outcomes, counts, failure = _run(ctx, anchoring=True)
     report = anchor_report(outcomes, counts, failure)
     if as_json:

@@ -283,6 +283,29 @@ app.command("anchor")(anchor_cmd.anchor)
 
 
 @app.command()
+def serve(
+    ctx: typer.Context,
+    clients: Annotated[Path, typer.Option(envvar="CIVICCERT_CLIENTS", help="Registered API clients (JSON: "
+                                          "client_id, role, public JWK); see docs/deploy.md.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    audience: Annotated[str, typer.Option(envvar="CIVICCERT_AUDIENCE", help="The aud clients' tokens name.")
+                        ] = "civiccert",
+    worker: Annotated[bool, typer.Option(help="Run the anchoring worker in this process.")] = True,
+    worker_interval: Annotated[float, typer.Option(help="Seconds between the worker's checks.", min=0.1)] = 1.0,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) with the anchoring worker, until SIGTERM."""
+    import os
+
+    from civiccert.cli.common import JOURNAL_URL_ENV
+    from civiccert.service.server import serve as run_server
+
+    issuer = open_issuer(ctx)
+    run_server(issuer, clients=clients, host=host, port=port, audience=audience, worker=worker,
+               worker_interval=worker_interval, journal_url=os.environ.get(JOURNAL_URL_ENV) or None)
+
+
+@app.command()
 def receipt(ctx: typer.Context, credential: Annotated[Path, typer.Argument(help="Credential file to update.")]
             ) -> None:
     """Attach the anchoring receipts to a credential file (after 'civiccert anchor')."""

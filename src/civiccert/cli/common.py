@@ -46,6 +46,7 @@ def require_home(ctx: typer.Context) -> Path:
 
 
 _MAX_PASSPHRASE_FILE_BYTES = 4096
+JOURNAL_URL_ENV = "CIVICCERT_JOURNAL_URL"
 _passphrase_file: Path | None = None  # --passphrase-file of this invocation (set by the root callback)
 
 
@@ -116,7 +117,9 @@ def open_issuer(ctx: typer.Context) -> Issuer:
 
     home = require_home(ctx)
     on_token = HomeConfig.exists(home) and HomeConfig.load(home).key_uri is not None
-    return Issuer.open(home, passphrase=passphrase(), pin=pin() if on_token else None)
+    # a journal shared by several servers (postgresql://…) overrides the home's own SQLite file
+    return Issuer.open(home, passphrase=passphrase(), pin=pin() if on_token else None,
+                       journal_url=os.environ.get(JOURNAL_URL_ENV) or None)
 
 
 def info(message: str) -> None:

@@ -1,0 +1,335 @@
+"""The HTTP API: ``create_app`` wires an :class:`~civiccert.Issuer`, the client registry, the service store
+(idempotency + audit log) and, optionally, the anchoring worker into a FastAPI application.
+
+Every route names the roles allowed to call it (deny by default). Writes (issue, revoke) need an
+``Idempotency-Key`` header and answer a retry with the stored response. Request bodies are capped and parsed
+with the project's strict JSON parser; records are validated by the shipped record schemas (also published in
+the OpenAPI document). Errors are ``{"code", "field", "message"}`` with a 4xx/5xx status, never a traceback;
+ids in URLs are random credential ids, never personal data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from civiccert.credential_file import CredentialFile
+from civiccert.credentials.jose import json_parse
+from civiccert.errors import CivicCertError, ReasonCode, RecordError, ServiceError
+from civiccert.issuer import Issuer, RevocationReason
+from civiccert.records import load_record
+from civiccert.service.auth import ClientRegistry, Principal, Role, require_role
+from civiccert.service.logs import log_event
+from civiccert.service.metrics import Metrics
+from civiccert.service.schemas import ISSUE_BATCH_SCHEMA, ISSUE_SCHEMA, status_of
+from civiccert.service.store import ServiceStore
+from civiccert.service.worker import AnchorWorker
+from civiccert.verifier import Verifier
+
+__all__ = ["MAX_BATCH_RECORDS", "MAX_BODY_BYTES", "Service", "create_app"]
+
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a batch of records with seal images; single records are far smaller
+MAX_BATCH_RECORDS = 100
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+
+
+@dataclass
+class Service:
+    """What the routes work with."""
+
+    issuer: Issuer
+    clients: ClientRegistry
+    store: ServiceStore
+    worker: AnchorWorker | None = None
+    metrics: Metrics | None = None
+
+
+def create_app(service: Service) -> FastAPI:
+    """The ASGI application (its OpenAPI document at /openapi.json)."""
+    app = FastAPI(title="civiccert", version="1", summary="Issue, anchor, revoke, print and verify "
+                  "住民票の写し and 印鑑登録証明書 credentials")  # fmt: skip
+    metrics = service.metrics or Metrics()
+    _install_error_handlers(app, metrics)
+
+    @app.middleware("http")
+    async def cap_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            response: Response = _error(413, ReasonCode.INPUT_TOO_LARGE, "body", f"bodies are capped at "
+                                        f"{MAX_BODY_BYTES} bytes")  # fmt: skip
+        else:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        metrics.request(template, response.status_code)
+        log_event("request", method=request.method, route=template, status=response.status_code,
+                  ms=round((time.perf_counter() - started) * 1000, 2))  # fmt: skip
+        return response
+
+    def principal(request: Request, *roles: Role) -> Principal:
+        who = service.clients.authenticate(request.headers.get("authorization"))
+        require_role(who, *roles)
+        return who
+
+    async def body_json(request: Request) -> Any:
+        raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            raise RecordError(ReasonCode.INPUT_TOO_LARGE, "body too large", field="body")
+        try:
+            return json_parse(raw, field="body")
+        except CivicCertError as exc:
+            raise RecordError(ReasonCode.JSON_INVALID, "the body is not strict JSON", field="body") from exc
+
+    def idempotent(request: Request, who: Principal, raw: bytes, action: Callable[[], tuple[int, Any]]) -> Response:
+        key = request.headers.get("idempotency-key")
+        if key is None or not _IDEMPOTENCY_KEY.fullmatch(key):
+            raise ServiceError(ReasonCode.IDEMPOTENCY_KEY_MISSING, "writes need an Idempotency-Key header of "
+                               "8-128 characters [A-Za-z0-9._:-]", field="idempotency-key")  # fmt: skip
+        digest = hashlib.sha256(request.url.path.encode() + b"\0" + raw).hexdigest()
+        stored = service.store.begin(who.client_id, key, digest)
+        if stored is not None:
+            if stored.request_hash != digest:
+                raise ServiceError(ReasonCode.IDEMPOTENCY_KEY_REUSED, "this key was used for another request",
+                                   field="idempotency-key")  # fmt: skip
+            if stored.status is None:
+                raise ServiceError(ReasonCode.IDEMPOTENCY_IN_PROGRESS, "a request with this key is in progress",
+                                   field="idempotency-key")  # fmt: skip
+            return JSONResponse(stored.body, stored.status, headers={"Idempotent-Replayed": "true"})
+        try:
+            status, body = action()
+        except CivicCertError as exc:
+            code = _status_for(exc.code)
+            if code >= 500:
+                service.store.abandon(who.client_id, key)  # nothing was done: a retry may try again
+            else:
+                service.store.finish(who.client_id, key, code, _error_body(exc))
+            raise
+        except BaseException:
+            service.store.abandon(who.client_id, key)
+            raise
+        service.store.finish(who.client_id, key, status, body)
+        return JSONResponse(body, status)
+
+    # --- issuing ---------------------------------------------------------------------------------------
+    @app.post("/v1/credentials", status_code=201, tags=["issue"], openapi_extra=_body(ISSUE_SCHEMA),
+              summary="Issue one certificate (digital SD-JWT VC and its printed twin)")  # fmt: skip
+    async def issue(request: Request) -> Response:
+        who = principal(request, Role.CLERK)
+        document = await body_json(request)
+        raw = await request.body()
+
+        def act() -> tuple[int, Any]:
+            if not isinstance(document, dict) or not isinstance(document.get("record"), dict):
+                raise RecordError(ReasonCode.FIELD_MISSING, "an object with a record is required", field="record")
+            record = _load(document["record"], "record")
+            holder = document.get("holder_jwk")
+            if holder is not None and not isinstance(holder, dict):
+                raise RecordError(ReasonCode.FIELD_INVALID, "holder_jwk must be a JWK object", field="holder_jwk")
+            paper = document.get("paper", True)
+            if not isinstance(paper, bool):
+                raise RecordError(ReasonCode.FIELD_INVALID, "paper must be true or false", field="paper")
+            cred = service.issuer.issue(record, holder_jwk=holder, paper=paper)
+            metrics.issued(1)
+            service.store.audit(who.client_id, who.role, "issue", [cred.id], "ok")
+            return 201, {"credential": cred.to_dict()}
+
+        return idempotent(request, who, raw, act)
+
+    @app.post("/v1/credentials/batch", status_code=201, tags=["issue"], openapi_extra=_body(ISSUE_BATCH_SCHEMA),
+              summary=f"Issue up to {MAX_BATCH_RECORDS} certificates in one durable journal write")  # fmt: skip
+    async def issue_batch(request: Request) -> Response:
+        who = principal(request, Role.CLERK)
+        document = await body_json(request)
+        raw = await request.body()
+
+        def act() -> tuple[int, Any]:
+            records = document.get("records") if isinstance(document, dict) else None
+            if not isinstance(records, list) or not 0 < len(records) <= MAX_BATCH_RECORDS:
+                raise RecordError(ReasonCode.FIELD_INVALID, f"records must be a list of 1-{MAX_BATCH_RECORDS} "
+                                  "records", field="records")  # fmt: skip
+            parsed = [_load(item, f"records[{i}]") for i, item in enumerate(records)]
+            creds = list(service.issuer.issue_many(parsed, chunk=len(parsed)))
+            metrics.issued(len(creds))
+            service.store.audit(who.client_id, who.role, "issue", [c.id for c in creds], "ok")
+            return 201, {"credentials": [c.to_dict() for c in creds]}
+
+        return idempotent(request, who, raw, act)
+
+    @app.get("/v1/credentials/{credential_id}", tags=["issue"], summary="Where a credential stands")
+    def credential_state(credential_id: str, request: Request) -> dict[str, Any]:
+        principal(request, Role.CLERK, Role.SUPERVISOR, Role.AUDITOR)
+        record = service.issuer.journal.credential(credential_id)
+        return {"id": record.credential_id, "kind": record.kind.value, "state": record.state.value,
+                "twin_id": record.twin_id, "batch_id": record.batch_id}  # fmt: skip
+
+    @app.post("/v1/credentials/receipt", tags=["issue"],
+              summary="The credential file (request body) with its anchoring receipts, once anchored")  # fmt: skip
+    async def receipt(request: Request) -> dict[str, Any]:
+        principal(request, Role.CLERK)
+        cred = _credential_file(await body_json(request))
+        updated = service.issuer.with_receipts(cred)
+        return {"anchored": updated.receipt is not None, "credential": updated.to_dict()}
+
+    @app.post("/v1/credentials/print", tags=["issue"], response_class=Response,
+              summary="Render the printed copy (PDF) of a credential file (request body)")  # fmt: skip
+    async def print_pdf(request: Request) -> Response:
+        who = principal(request, Role.CLERK)
+        cred = _credential_file(await body_json(request))
+        with tempfile.TemporaryDirectory(prefix="civiccert-print-") as folder:
+            path = service.issuer.print_pdf(cred, Path(folder) / "copy.pdf")
+            data = path.read_bytes()
+        service.store.audit(who.client_id, who.role, "print", [cred.id], "ok")
+        return Response(data, media_type="application/pdf")
+
+    # --- revocation ------------------------------------------------------------------------------------
+    @app.post("/v1/credentials/{credential_id}/revoke", tags=["revoke"],
+              summary="Revoke a credential and its printed twin on chain (journaled first)")  # fmt: skip
+    async def revoke(credential_id: str, request: Request) -> Response:
+        who = principal(request, Role.SUPERVISOR)
+        document = await body_json(request)
+        raw = await request.body()
+
+        def act() -> tuple[int, Any]:
+            name = document.get("reason", "unspecified") if isinstance(document, dict) else None
+            reason = RevocationReason.NAMES.get(name) if isinstance(name, str) else None
+            if reason is None:
+                raise RecordError(ReasonCode.FIELD_INVALID, "reason must be one of "
+                                  + ", ".join(RevocationReason.NAMES), field="reason")  # fmt: skip
+            service.issuer.journal.credential(credential_id)  # CREDENTIAL_UNKNOWN → 404 before any chain work
+            outcome = service.issuer.revoke(credential_id, reason)
+            outcome_code = outcome.error.value if outcome.error else "ok"
+            service.store.audit(who.client_id, who.role, "revoke", list(outcome.credential_ids), outcome_code)
+            return 202, {"credential_ids": list(outcome.credential_ids), "state": outcome.state.value,
+                         "error": None if outcome.error is None else outcome.error.value}  # fmt: skip
+
+        return idempotent(request, who, raw, act)
+
+    # --- reading -----------------------------------------------------------------------------------------
+    @app.get("/v1/status", tags=["operate"], summary="Credential counts by state and the last anchoring error")
+    def status(request: Request) -> dict[str, Any]:
+        principal(request, Role.CLERK, Role.SUPERVISOR, Role.AUDITOR)
+        return status_of(service.issuer)
+
+    @app.get("/v1/audit", tags=["audit"], summary="Export the audit log (交付記録), oldest first, paged by seq")
+    def audit(request: Request, after: int = 0, limit: int = 1000) -> dict[str, Any]:
+        principal(request, Role.AUDITOR)
+        entries = service.store.audit_entries(after=max(0, after), limit=min(max(1, limit), 10_000))
+        return {"entries": [e.to_dict() for e in entries], "next_after": entries[-1].seq if entries else after}
+
+    @app.get("/v1/issuer", tags=["trust"], summary="This municipality's public keys (trust export); no auth")
+    def issuer_metadata() -> dict[str, Any]:
+        return service.issuer.trust_export().to_dict()
+
+    @app.post("/v1/verify", tags=["verify"], summary="Verify an SD-JWT presentation, credential file or QR text")
+    async def verify(request: Request) -> dict[str, Any]:
+        principal(request, Role.VERIFIER, Role.CLERK, Role.SUPERVISOR)
+        document = await body_json(request)
+        data = document.get("credential") if isinstance(document, dict) else None
+        if isinstance(data, dict):
+            data = _credential_file(data)
+        elif not isinstance(data, str):
+            raise RecordError(ReasonCode.FIELD_MISSING, "credential (text or credential file) is required",
+                              field="credential")  # fmt: skip
+        result = Verifier(trust=service.issuer.trust_export()).verify(data)
+        return result.to_dict()
+
+    # --- operations ------------------------------------------------------------------------------------
+    @app.get("/healthz", tags=["operate"], summary="The process is alive")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operate"], summary="The journal database answers")
+    def readyz() -> Response:
+        service.issuer.journal.status_counts()  # JOURNAL_UNAVAILABLE → 503
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["operate"], response_class=PlainTextResponse, summary="Prometheus metrics")
+    def prometheus() -> PlainTextResponse:
+        errors = service.worker.stats.errors if service.worker else 0
+        return PlainTextResponse(metrics.render(service.issuer, errors), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _load(document: Any, field: str) -> Any:
+    if not isinstance(document, dict):
+        raise RecordError(ReasonCode.FIELD_INVALID, "a record must be an object", field=field)
+    try:
+        return load_record(document)
+    except RecordError as exc:
+        raise RecordError(exc.code, exc.message, field=f"{field}.{exc.field}" if exc.field else field) from exc
+
+
+def _credential_file(document: Any) -> CredentialFile:
+    if not isinstance(document, dict):
+        raise RecordError(ReasonCode.FIELD_INVALID, "a credential file object is required", field="credential")
+    try:
+        return CredentialFile.from_dict(document)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise RecordError(ReasonCode.FIELD_INVALID, "not a credential file", field="credential") from exc
+
+
+_STATUS = {
+    ReasonCode.AUTH_MISSING: 401, ReasonCode.AUTH_INVALID: 401, ReasonCode.AUTH_EXPIRED: 401,
+    ReasonCode.ROLE_FORBIDDEN: 403, ReasonCode.NOT_FOUND: 404, ReasonCode.CREDENTIAL_UNKNOWN: 404,
+    ReasonCode.IDEMPOTENCY_IN_PROGRESS: 409, ReasonCode.JOURNAL_CONFLICT: 409,
+    ReasonCode.INPUT_TOO_LARGE: 413, ReasonCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ReasonCode.IDEMPOTENCY_KEY_MISSING: 428, ReasonCode.INTERNAL_ERROR: 500,
+    ReasonCode.JOURNAL_UNAVAILABLE: 503, ReasonCode.CHAIN_UNREACHABLE: 503, ReasonCode.CONFIG_INVALID: 503,
+}  # fmt: skip
+
+
+def _status_for(code: ReasonCode) -> int:
+    return _STATUS.get(code, 422)
+
+
+def _error_body(exc: CivicCertError) -> dict[str, Any]:
+    return {"code": exc.code.value, "field": exc.field, "message": exc.message}
+
+
+def _error(status: int, code: ReasonCode, field: str | None, message: str) -> JSONResponse:
+    return JSONResponse({"code": code.value, "field": field, "message": message}, status)
+
+
+def _install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
+    @app.exception_handler(CivicCertError)
+    async def civiccert_error(_request: Request, exc: CivicCertError) -> JSONResponse:
+        metrics.error(exc.code.value)
+        headers = {"WWW-Authenticate": "Bearer"} if _status_for(exc.code) == 401 else None
+        return JSONResponse(_error_body(exc), _status_for(exc.code), headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+        metrics.error(ReasonCode.FIELD_INVALID.value)
+        return _error(422, ReasonCode.FIELD_INVALID, field, "a parameter has the wrong type")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = ReasonCode.NOT_FOUND if exc.status_code in (404, 405) else ReasonCode.FIELD_INVALID
+        message = "no such endpoint" if code is ReasonCode.NOT_FOUND else "bad request"
+        return _error(exc.status_code, code, None, message)
+
+    @app.exception_handler(Exception)
+    async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
+        metrics.error(ReasonCode.INTERNAL_ERROR.value)
+        log_event("internal_error", level=40, error=type(exc).__name__)
+        return _error(500, ReasonCode.INTERNAL_ERROR, None, "internal error (logged)")
+

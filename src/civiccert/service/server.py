@@ -1,0 +1,67 @@
+"""Run the service: open the issuer home, the client registry and the store, start the worker, serve HTTP.
+
+``civiccert serve`` calls :func:`serve`; tests and deployments start the same thing. The worker runs in a
+thread of the server process (``worker=False`` for servers that only take requests); among several servers on
+one PostgreSQL journal only the lease holder anchors at a time. SIGTERM makes uvicorn finish the requests in
+flight, then the worker stops between two attempts and the databases are closed.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from types import FrameType
+
+from civiccert.home import HomeConfig
+from civiccert.issuer import Issuer
+from civiccert.service.auth import DEFAULT_AUDIENCE, ClientRegistry
+from civiccert.service.logs import configure_logging, log_event
+from civiccert.service.metrics import Metrics
+from civiccert.service.store import ServiceStore
+from civiccert.service.worker import AnchorWorker
+
+__all__ = ["serve"]
+
+
+def serve(
+    issuer: Issuer,
+    *,
+    clients: Path,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    audience: str = DEFAULT_AUDIENCE,
+    worker: bool = True,
+    worker_interval: float = 1.0,
+    journal_url: str | None = None,
+) -> None:
+    """Serve the API until SIGTERM/SIGINT (blocks)."""
+    import uvicorn
+
+    from civiccert.service.app import Service, create_app
+
+    configure_logging()
+    registry = ClientRegistry.load(clients, audience=audience)
+    target = journal_url or issuer.config.journal_url or str(HomeConfig.journal_path(issuer.home))
+    store = ServiceStore(target)
+    anchor_worker = AnchorWorker(issuer, interval=worker_interval) if worker and issuer.has_chain else None
+    app = create_app(Service(issuer, registry, store, anchor_worker, Metrics()))
+    if anchor_worker is not None:
+        anchor_worker.start()
+    log_event("serving", host=host, port=port, worker=anchor_worker is not None)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler it found: ours only logs,
+    # so the cleanup below runs and the process exits 0 (a clean stop for systemd and compose)
+    previous = {sig: signal.signal(sig, _note_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if anchor_worker is not None:
+            anchor_worker.stop()
+        store.close()
+        issuer.close()
+        log_event("stopped")
+
+
+def _note_signal(signum: int, _frame: FrameType | None) -> None:
+    log_event("signal", signal=signal.Signals(signum).name)
