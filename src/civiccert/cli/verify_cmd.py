@@ -44,6 +44,8 @@ def verify(
                     "registry snapshots).")] = None,
     rpc_deadline: Annotated[float, typer.Option(help="Most seconds one JSON-RPC call may take in all.")] = 30.0,
     rpc_max_response: Annotated[int, typer.Option(help="Largest JSON-RPC reply accepted, in bytes.")] = 8 << 20,
+    jobs: Annotated[int, typer.Option(min=0, help="Worker processes for many offline inputs (0: one per core; "
+                                      "1: no pool).")] = 0,
 ) -> None:
     """Verify credentials, presentations and printed copies: VALID / INVALID / INDETERMINATE with every check."""
     from civiccert.trust import TrustSnapshot
@@ -91,12 +93,20 @@ def verify(
     if not expanded:
         info("nothing to verify: no credential, presentation, image or PDF among the inputs")
         raise typer.Exit(65)
+    results: list[dict[str, Any]] = []
+    from civiccert.cli.bulk import POOL_THRESHOLD, verify_paths, workers
+
+    processes = min(workers(), jobs) if jobs else workers()
+    if online is None and processes > 1 and len(expanded) >= POOL_THRESHOLD and "-" not in inputs:
+        # offline bulk: every core reads and verifies; results come back in input order
+        for kind, value in verify_paths(expanded, trust or [], policy, processes):
+            (results.extend if kind == "results" else failures.append)(value)
+        expanded = []
     for item, label in expanded:
         try:
             items.extend([_stdin_item()] if item == "-" else read_inputs(Path(item)))
         except CivicCertError as exc:
             failures.append({"source": label, "code": exc.code.value})
-    results: list[dict[str, Any]] = []
     if items:
         from rich.progress import Progress
 
