@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import full_household_record  # noqa: E402
+from _common import full_household_record
 
-import civiccert as cc  # noqa: E402
+import civiccert as cc
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench-cli-bulk"
