@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from typing import Any, Protocol, TypeAlias
 
 from cryptography.exceptions import InvalidSignature
@@ -24,6 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from civiccert.errors import CredentialError, ReasonCode
+
+try:  # a fast exact reader: used only where its result provably equals the strict parser's (see _canonical)
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a declared dependency; the stdlib path is complete alone
+    _orjson = None  # type: ignore[assignment]
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -214,8 +220,36 @@ _CANONICAL_ENDS: tuple[frozenset[int], ...] = (
 )
 
 
+def _canonical(raw: bytes) -> Any:
+    """The value of ``raw`` when it is exactly orjson's serialisation of what it parses to, else ``_NOT_CANONICAL``.
+
+    Such a text has no duplicate member (a repeated name would be dropped on output), no whitespace, no
+    NaN/Infinity, no integer orjson would turn into a float and no lone surrogate, so the strict stdlib parser
+    reads the same value from it: this is a faster route to the same answer, never a laxer one. Anything else
+    goes the stdlib way, which decides and names the reason. The depth cap is checked here too.
+    """
+    if _orjson is None:
+        return _NOT_CANONICAL
+    try:
+        value = _orjson.loads(raw)
+    except _orjson.JSONDecodeError:
+        return _NOT_CANONICAL
+    if _orjson.dumps(value) != raw:
+        return _NOT_CANONICAL
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and not json_depth_ok(raw.decode("utf-8")):
+        return _NOT_CANONICAL
+    return value
+
+
+_NOT_CANONICAL: Any = object()
+
+
 def json_parse(data: bytes | str, *, field: str | None = None) -> Any:
     """Strict JSON of any type: duplicate member names, NaN/Infinity and deep nesting are rejected."""
+    if isinstance(data, bytes):
+        value = _canonical(data)
+        if value is not _NOT_CANONICAL:
+            return value
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError:
@@ -253,14 +287,33 @@ def b64url_json_many(items: Sequence[str]) -> list[Any] | None:
     parts = data.split(b"~")
     if len(parts) != len(items):
         return None
-    texts: list[str] = []
-    append, a2b, canonical, padding = texts.append, binascii.a2b_base64, _CANONICAL_ENDS, _PADDING
+    raws: list[bytes] = []
+    append, a2b, canonical, padding = raws.append, binascii.a2b_base64, _CANONICAL_ENDS, _PADDING
+    for part in parts:
+        tail = len(part) & 3
+        if tail and part[-1] not in canonical[tail]:
+            return None  # 4n+1 characters, or unused bits set in the last one
+        append(a2b(part + padding[tail]))
+    if _orjson is not None:
+        # All items in one parse, then each must be exactly the serialisation of its own value: that proves
+        # the item boundaries (an item cannot swallow its neighbour) and the strictness (see _canonical).
+        blob = b"[" + b",".join(raws) + b"]"
+        try:
+            values: list[Any] | None = _orjson.loads(blob)
+        except _orjson.JSONDecodeError:
+            values = None
+        if values is not None and len(values) == len(raws) and list(map(_orjson.dumps, values)) == raws and (
+                blob.count(b"[") + blob.count(b"{") <= MAX_JSON_DEPTH + 1
+                or max(map(bytes.count, raws, repeat(b"["))) + max(map(bytes.count, raws, repeat(b"{")))
+                <= MAX_JSON_DEPTH):
+            return values  # (no item holds more brackets than the cap, so none nests deeper)
+    return _json_many_stdlib(raws)
+
+
+def _json_many_stdlib(raws: list[bytes]) -> list[Any] | None:
+    """``b64url_json_many``'s second half without orjson (or for what orjson does not reproduce exactly)."""
     try:
-        for part in parts:
-            tail = len(part) & 3
-            if tail and part[-1] not in canonical[tail]:
-                return None  # 4n+1 characters, or unused bits set in the last one
-            append(a2b(part + padding[tail]).decode())
+        texts = [raw.decode() for raw in raws]
         # the depth guard: few brackets in all of them together bound every item's depth; else item by item
         blob = "".join(texts)
         if blob.count("[") + blob.count("{") > MAX_JSON_DEPTH and not all(map(json_depth_ok, texts)):

@@ -620,14 +620,17 @@ class _Unfolder:
         if not digests:
             return out
         seen, by_digest, paths, prefix = self.seen, self.by_digest, self.paths, f"{path}." if path else ""
-        for digest in digests:
-            # _claim, inlined: this loop runs once per digest in the credential.
-            if type(digest) is not str or digest in seen:
-                self._claim(digest, path, None)  # raises MALFORMED or DIGEST_DUPLICATE
-            seen.add(digest)
-            found = by_digest.get(digest)
-            if found is None:
-                continue  # a decoy or a withheld claim
+        # Fast path, all C-level: every digest a string, none repeated here or seen elsewhere. Then only
+        # the digests that name a sent disclosure are visited: withheld claims and decoys are set-checked
+        # once, never walked one by one. Otherwise the one-by-one loop raises with the field.
+        fresh = set(digests) if set(map(type, digests)) <= _STR_TYPE else None
+        if fresh is not None and len(fresh) == len(digests) and seen.isdisjoint(fresh):
+            seen.update(fresh)
+            sent = list(filter(by_digest.__contains__, digests))
+        else:
+            sent = self._sent(digests, path)
+        for digest in sent:
+            found = by_digest[digest]
             self.used += 1
             try:
                 _, name, value = found
@@ -648,6 +651,15 @@ class _Unfolder:
             else:
                 out[name] = value
         return out
+
+    def _sent(self, digests: list[Any] | tuple[Any, ...], path: str) -> list[str]:
+        """The digests of an ``_sd`` array that name a sent disclosure, checking each one in turn."""
+        sent = []
+        for digest in digests:
+            if self._claim(digest, path, None) is not None:  # raises MALFORMED or DIGEST_DUPLICATE
+                self.used -= 1  # counted by the caller, once per claim it applies
+                sent.append(digest)
+        return sent
 
     def _array(self, obj: list[Any], path: str) -> list[Any]:
         out: list[Any] = []
@@ -675,9 +687,12 @@ class _Unfolder:
 _CONTAINERS = frozenset({dict, list})
 
 
+_raw_digest = operator.methodcaller("digest")
+
+
 def _digests(disclosures: list[str]) -> list[str]:
-    """base64url(SHA-256) of each disclosure."""
-    return _b64_digests([_sha256(d.encode("ascii")).digest() for d in disclosures])
+    """base64url(SHA-256) of each disclosure (C-level maps: this runs once per disclosure)."""
+    return _b64_digests(list(map(_raw_digest, map(_sha256, map(str.encode, disclosures)))))
 
 
 def _decode_disclosures(disclosures: list[str]) -> tuple[list[str], dict[str, list[Any]]]:

@@ -1,0 +1,82 @@
+"""``civiccert verify DIR`` on 10,000 credential files: one core vs every core, and what the text report costs.
+
+    .venv/bin/python benchmarks/bench_cli_bulk.py [--n 10000] [--repeats 3]
+
+The files (4-member household, 58 disclosures, offline trust file) are made once into .cache/bench-cli-bulk/
+under the work tree (gitignored) and reused. Each command runs ``--repeats`` times; the best wall time is
+kept (the machine is shared). Start-up is the same command on one file; the verification time is the bulk
+time less start-up. The report's cost is the text run less the ``--json`` run, over the ``--json`` run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import full_household_record
+
+import civiccert as cc
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache" / "bench-cli-bulk"
+
+
+def make_files(n: int) -> tuple[Path, Path]:
+    files, trust = CACHE / f"creds-{n}", CACHE / f"trust-{n}.json"
+    if trust.exists() and len(list(files.glob("*.json"))) == n:
+        return files, trust
+    files.mkdir(parents=True, exist_ok=True)
+    issuer = cc.Issuer.init(Path(tempfile.mkdtemp(prefix="civiccert-bench-")) / "home", municipality_code="122076",
+                            municipality_name="松戸市", passphrase=b"bench-passphrase")
+    record = full_household_record()
+    for i, cred in enumerate(issuer.issue_many((record for _ in range(n)), paper=False)):
+        (files / f"{i:06d}.json").write_text(cred.dumps(), encoding="utf-8")
+    issuer.trust_export().save(trust)
+    issuer.close()
+    return files, trust
+
+
+def run(args: list[str], repeats: int) -> float:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "LANG": "C.UTF-8"}
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "civiccert.cli", "verify", *args], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        best = min(best, time.perf_counter() - start)
+        assert done.returncode in (0, 2), f"unexpected exit {done.returncode}"
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    files, trust = make_files(args.n)
+    common = ["--offline", "--trust", str(trust), "--lang", "en"]
+    one = sorted(files.iterdir())[0]
+    print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; {args.n:,} files")
+    startup = run([*common, "--json", str(one)], args.repeats)
+    timings = {}
+    for label, extra in (("1 core, --json", ["--jobs", "1", "--json"]), ("every core, --json", ["--json"]),
+                         ("1 core, text", ["--jobs", "1"]), ("every core, text", [])):
+        timings[label] = run([*common, *extra, str(files)], args.repeats)
+        work = timings[label] - startup
+        print(f"| {label:<22} | {timings[label]:7.2f} s | {args.n / work:8,.0f} files/s after start-up |")
+    single = timings["1 core, --json"] - startup
+    every = timings["every core, --json"] - startup
+    print(f"start-up (one file): {startup:.2f} s")
+    print(f"every core vs one core: {single / every:.2f}x  (target >= 1.6x on 2 cores)")
+    report = (timings["1 core, text"] - timings["1 core, --json"]) / single
+    print(f"text report cost vs --json, one core: {report:+.1%} of the verification  (target <= 10%)")
+
+
+if __name__ == "__main__":
+    main()

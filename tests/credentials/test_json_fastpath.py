@@ -1,0 +1,55 @@
+"""The orjson fast path of the strict JSON readers answers exactly what the stdlib path answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from civiccert.credentials.jose import b64url_encode, b64url_json_many, json_parse
+from civiccert.errors import CredentialError, ReasonCode
+
+
+def _b64(text: str) -> str:
+    return b64url_encode(text.encode("utf-8"))
+
+
+def test_item_boundaries_are_kept() -> None:
+    """Two items that are not JSON alone but form a valid array when joined are refused."""
+    items = [_b64('["s","n",1],["t","m",2'), _b64("3]")]
+    assert b64url_json_many(items) is None
+
+
+@pytest.mark.parametrize("text", ['{"a":1,"a":2}', '[{"x":{"a":1,"a":2}}]'])
+def test_duplicate_members_still_rejected(text: str) -> None:
+    assert b64url_json_many([_b64(text)]) is None
+    with pytest.raises(CredentialError) as info:
+        json_parse(text.encode())
+    assert info.value.code is ReasonCode.JSON_DUPLICATE_KEY
+
+
+def test_large_integers_stay_integers() -> None:
+    """orjson reads 2**70 as a float; the canonical check sends it the stdlib way, which keeps the int."""
+    big = 2**70
+    assert json_parse(str(big).encode()) == big
+    assert type(json_parse(str(big).encode())) is int
+    assert b64url_json_many([_b64(f'["s","n",{big}]')]) == [["s", "n", big]]
+
+
+def test_depth_cap_holds_on_the_fast_path() -> None:
+    deep = "[" * 65 + "]" * 65
+    assert b64url_json_many([_b64(deep)]) is None
+    assert b64url_json_many([_b64('["s",1]')] * 70) == [["s", 1]] * 70  # many items, each shallow
+    with pytest.raises(CredentialError) as info:
+        json_parse(deep.encode())
+    assert info.value.code is ReasonCode.MALFORMED
+
+
+@pytest.mark.parametrize("text", ["[NaN]", "[1e400]", '"\\ud800"', '[1] ', '{"a": 1}'])
+def test_same_answer_as_the_stdlib(text: str) -> None:
+    """Non-canonical or non-strict texts take the stdlib path: lone surrogates and whitespace are fine there."""
+    def outcome(data: bytes | str) -> object:
+        try:
+            return ("value", json_parse(data))
+        except CredentialError as exc:
+            return ("error", exc.code)
+
+    assert outcome(text.encode()) == outcome(text)  # str input: the stdlib path only
