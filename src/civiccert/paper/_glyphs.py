@@ -10,6 +10,8 @@ prints as the traditional 〓 (geta), and the page gets a footnote naming its co
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -24,7 +26,9 @@ __all__ = ["FONTS", "GETA", "FontFace", "font_path", "runs"]
 GETA = "〓"
 FONTS = ("ipaex", "ipamj")  # preference order
 _FILES = {"ipaex": "ipaexm.ttf", "ipamj": "ipamjm.ttf"}
-_SYSTEM = {"ipamj": Path("/usr/share/fonts/truetype/ipamj/ipamjm.ttf")}  # Debian fonts-ipamj-mincho
+# IPAmj明朝 (46 MB) is not shipped in the wheel: $CIVICCERT_IPAMJ_FONT, else Debian's fonts-ipamj-mincho
+_ENV = {"ipamj": "CIVICCERT_IPAMJ_FONT"}
+_SYSTEM = {"ipamj": Path("/usr/share/fonts/truetype/ipamj/ipamjm.ttf")}
 
 
 def is_variation_selector(cp: int) -> bool:
@@ -43,7 +47,10 @@ class FontFace:
 
 @cache
 def font_path(key: str) -> Path:
-    """The shipped file, else the Debian one; FONT_MISSING when neither exists."""
+    """The shipped file, else the one the environment names, else Debian's; FONT_MISSING when none exists."""
+    env = os.environ.get(_ENV.get(key, ""), "")
+    if env and Path(env).is_file():
+        return Path(env)
     with resources.as_file(resources.files("civiccert.paper") / "fonts" / _FILES[key]) as shipped:
         if shipped.is_file():
             return Path(shipped)
@@ -71,14 +78,23 @@ def face(key: str) -> FontFace:
     return FontFace(key, path, chars, frozenset(sequences))
 
 
+@cache
+def _available() -> tuple[FontFace, ...]:
+    """IPAex always (shipped); IPAmj when installed. Without it, what only IPAmj draws prints as 〓."""
+    faces = [face("ipaex")]
+    with contextlib.suppress(PaperError):
+        faces.append(face("ipamj"))
+    return tuple(faces)
+
+
 def _font_for(base: int, selector: int | None) -> str | None:
     if selector is not None:
-        for key in FONTS:
-            if (base, selector) in face(key).sequences:
-                return key
-    for key in FONTS:
-        if base in face(key).chars:
-            return key
+        for found in _available():
+            if (base, selector) in found.sequences:
+                return found.key
+    for found in _available():
+        if base in found.chars:
+            return found.key
     return None
 
 
