@@ -1,7 +1,7 @@
 """Optional parts of civiccert (pip extras), and the one-line error when a command needs a missing one.
 
 The plain install verifies. ``civiccert[issuer]`` adds what issuing from record files and printing need
-(jsonschema, reportlab); ``civiccert[embedded-chain]`` adds the in-process EVM (eth-tester, py-evm).
+(jsonschema, fpdf2 with HarfBuzz); ``civiccert[embedded-chain]`` adds the in-process EVM (eth-tester, py-evm).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def test_printing_without_the_issuer_extra(monkeypatch: pytest.MonkeyPatch, tmp_
                             passphrase=b"extras-test")
     try:
         cred = issuer.issue(cc.load_record(cc.sample_record_path("seal-registrant.json")))
-        _hide(monkeypatch, "reportlab", reload=("civiccert.paper.pdf", "civiccert.paper._glyphs"))
+        _hide(monkeypatch, "fpdf", reload=("civiccert.paper.pdf", "civiccert.paper._glyphs"))
         with pytest.raises(cc.ConfigError) as caught:
             issuer.print_pdf(cred, tmp_path / "copy.pdf")
         assert caught.value.code is cc.ReasonCode.EXTRA_MISSING

@@ -1,7 +1,7 @@
 """The printed copy: a compact signed QR payload, the A4 PDF, and reading QR codes back from scans.
 
 Names load their submodule on first use (PEP 562): verifying a QR text needs neither the PDF writer
-(reportlab, the ``issuer`` extra) nor the imaging libraries.
+(fpdf2 + HarfBuzz, the ``issuer`` extra) nor the imaging libraries.
 """
 
 from __future__ import annotations

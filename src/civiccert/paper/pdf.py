@@ -2,70 +2,122 @@
 
 Input is the plain claim vocabulary of docs/DESIGN.md and the QR text from ``payload.qr_text``; nothing
 here signs or decides anything, it only lays out what the claims say. Dates print in 和暦; items left out
-under 住基法 (``omitted``) print 「省略」 as real copies do. The Japanese font is embedded (IPAex明朝);
-characters it lacks print as 〓 with a footnote naming the code point (``_glyphs``).
+under 住基法 (``omitted``) print 「省略」 as real copies do. Text is shaped by HarfBuzz (fpdf2) in IPAex明朝,
+and IPAmj明朝 draws what IPAex lacks (𠮷, MJ characters, variation sequences: ``_glyphs``); both are
+embedded as subsets, so the text layer extracts the exact code points of the signed name.
 
 The QR is drawn as ONE vector path (adjacent modules in one fill: no hairline seams), with a 4-module quiet
 zone and 0.5 mm modules (smaller only when a very large code would not fit its 80 mm band). Every sheet
-carries the QR; the certification sentence and the 市長 line are on the last sheet.
+carries the QR; the certification sentence, the certifier (市長) and the official seal are on the last sheet.
+Under the layout lies a 地紋 whose hidden word 複写 appears on a photocopy (``_ground``).
 
 ``sample=True`` (the default) overprints a diagonal 見本 so a test print can never pass for a copy.
+``render_pdf_bytes`` returns the document unsigned: a later step may sign it (PAdES) as it is.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from civiccert.errors import PaperError, ReasonCode
 from civiccert.extras import ISSUER, missing_extra
+from civiccert.fileio import write_atomic
 
 try:  # the PDF writer is the issuer extra; a verifier never loads it
-    from reportlab.lib.colors import Color, black
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm as _reportlab_mm
-    from reportlab.lib.utils import ImageReader
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-    from reportlab.pdfgen.canvas import Canvas
+    from fpdf import FPDF
+    from fpdf.line_break import Fragment
 except ModuleNotFoundError as exc:
     raise missing_extra(ISSUER) from exc
+from PIL import Image
 
 from civiccert.paper._dates import print_date, print_datetime
-from civiccert.paper._glyphs import FONT_NAME, GETA, printable, register_font
+from civiccert.paper._glyphs import FONTS, GETA, font_path, runs
+from civiccert.paper._ground import ground_png, official_seal_png
 from civiccert.paper.qr import QUIET_ZONE_MODULES, QrCode, make_qr
 from civiccert.records.juminhyo import NAME_KANA_NOT_RECORDED_JA
 
-__all__ = ["PERSONS_PER_SHEET", "render_pdf"]
+__all__ = ["PERSONS_PER_SHEET", "Certifier", "certification_sentence", "render_pdf", "render_pdf_bytes"]
 
 PERSONS_PER_SHEET = 4
 VERIFY_HINT = "この証明書は QR コードで真正性を確認できます: civiccert verify"
-_JUMINHYO_SENTENCE = "この写しは、住民票の原本と相違ないことを証明する。"
-_SEAL_SENTENCE = "この写しは、登録されている印影と相違ないことを証明する。"
+SENTENCES = {
+    "household": "この写しは、世帯全員の住民票の原本と相違ないことを証明する。",
+    "part": "この写しは、世帯の一部の住民票の原本と相違ないことを証明する。",
+    "person": "この写しは、住民票の原本と相違ないことを証明する。",
+    "seal": "この写しは、登録されている印影と相違ないことを証明する。",
+}
 _VCT_JUMINHYO = "urn:civiccert:vct:juminhyo:1"
 _VCT_SEAL = "urn:civiccert:vct:inkan-toroku:1"
 _OMITTED = "省略"
+SAMPLE_MARK = ("見本", "SAMPLE — 証明書として使用できません")
 
-mm = float(_reportlab_mm)  # points per millimetre, typed
-_PAGE_W, _PAGE_H = float(A4[0]), float(A4[1])
+mm = 72 / 25.4  # points per millimetre
+_PAGE_W, _PAGE_H = 595.2755905511812, 841.8897637795277
 _MARGIN = 15 * mm
 _CONTENT_W = _PAGE_W - 2 * _MARGIN
 _QR_BAND = 80 * mm  # height reserved at the foot of each sheet for the QR and the certification
 _MODULE = 0.5 * mm
 _ROW_H = 7.2 * mm
-_GRID = Color(0.25, 0.25, 0.25)
-_LABEL = Color(0.3, 0.3, 0.3)
+Rgb = tuple[int, int, int]
+black: Rgb = (0, 0, 0)
+_GRID: Rgb = (64, 64, 64)
+_LABEL: Rgb = (77, 77, 77)
+SEAL_BOX_MM = (15.0, 60.0)  # the 印影 box: left edge and edge length, top at the title's foot (印鑑登録証明書)
+
+
+@dataclass(frozen=True)
+class Certifier:
+    """Who certifies the copy: the mayor's title and name and the official seal impression (PNG)."""
+
+    title: str
+    name: str
+    seal_png: bytes | None = None
+
+
+def certification_sentence(vct: str, claims: Mapping[str, Any]) -> str:
+    """The 認証文 for this copy: 世帯全員 / 世帯の一部 / 個人, or the 印鑑登録証明書 wording."""
+    if vct == _VCT_SEAL:
+        return SENTENCES["seal"]
+    certificate = claims.get("certificate") or {}
+    members = claims.get("members") or []
+    if certificate.get("scope") == "household":
+        return SENTENCES["household"]
+    return SENTENCES["person"] if len(members) == 1 else SENTENCES["part"]
+
+
+class _Pdf(FPDF):
+    """fpdf2 with the whole string handed to HarfBuzz as one fragment: its default splitter cuts a
+    variation selector off its base (own Unicode script), which loses the variant glyph. Font choice per
+    run is ``_glyphs.runs``'s job, not fpdf2's fallback."""
+
+    def _parse_chars(self, text: str, markdown: bool, **_: Any) -> Iterator[Fragment]:
+        yield Fragment(text, self._get_current_graphics_state(), self.k)
 
 
 class _Sheet:
-    """One canvas plus the font coverage and the code points printed as 〓 on the current page."""
+    """The document plus the code points printed as 〓 on the current page and the text drawn on it."""
 
-    def __init__(self, canvas: Canvas, covered: frozenset[int]) -> None:
-        self.c = canvas
-        self.covered = covered
+    def __init__(self, pdf: _Pdf) -> None:
+        self.c = pdf
         self.missing: set[int] = set()
+
+    def font(self, key: str, size: float) -> None:
+        """Select ``key``, embedding it on first use (IPAmj is 46 MB: most copies never need it)."""
+        if key not in self.c.fonts:
+            self.c.add_font(key, fname=str(font_path(key)))
+        self.c.set_font(key, size=size)
+
+    def width(self, value: str, size: float) -> float:
+        total = 0.0
+        for key, piece in runs(value, set()):
+            self.font(key, size)
+            total += self.c.get_string_width(piece)
+        return total
 
     def text(
         self,
@@ -76,27 +128,39 @@ class _Sheet:
         *,
         max_w: float | None = None,
         align: str = "left",
-        color: Color = black,
+        color: Rgb = black,
     ) -> None:
-        shown = printable(value, self.covered, self.missing)
-        width = stringWidth(shown, FONT_NAME, size)
+        """Draw ``value`` with its baseline at ``y`` (points from the page's foot, as in PDF space)."""
+        pieces = runs(value, self.missing)
+        width = self.width(value, size)
         if max_w is not None and width > max_w:  # shrink long addresses to fit their cell
             size = max(4.5, size * max_w / width)
-            width = stringWidth(shown, FONT_NAME, size)
-        self.c.setFillColor(color)
-        self.c.setFont(FONT_NAME, size)
+            width = self.width(value, size)
         if align == "center":
             x -= width / 2
         elif align == "right":
             x -= width
-        self.c.drawString(x, y, shown)
-        self.c.setFillColor(black)
+        self.c.set_text_color(*color)
+        for key, piece in pieces:
+            self.font(key, size)
+            w = self.c.get_string_width(piece)
+            self.c.set_xy(x, _PAGE_H - y - 0.8 * size)
+            self.c.cell(w=w, h=size, text=piece)
+            x += w
+        self.c.set_text_color(*black)
+
+    def rect(self, x: float, y: float, w: float, h: float, *, color: Rgb = _GRID, line: float = 0.4) -> None:
+        """A stroked rectangle whose lower-left corner is (x, y) in PDF space."""
+        self.c.set_draw_color(*color)
+        self.c.set_line_width(line)
+        self.c.rect(x, _PAGE_H - y - h, w, h, style="D")
+
+    def image(self, png: bytes, x: float, y: float, w: float, h: float) -> None:
+        self.c.image(io.BytesIO(png), x, _PAGE_H - y - h, w, h)
 
     def cell(self, x: float, top: float, w: float, h: float, *, label: str, value: str, size: float = 9.5) -> None:
         """A ruled cell: small label top-left, value on the lower line."""
-        self.c.setStrokeColor(_GRID)
-        self.c.setLineWidth(0.4)
-        self.c.rect(x, top - h, w, h, stroke=1, fill=0)
+        self.rect(x, top - h, w, h)
         self.text(x + 1.2 * mm, top - 2.6 * mm, label, 6.2, color=_LABEL)
         self.text(x + 2.5 * mm, top - h + 1.6 * mm, value, size, max_w=w - 3.5 * mm)
 
@@ -114,16 +178,16 @@ def _item(
     return print_date(value) if date else _s(value)
 
 
-def _draw_qr(c: Canvas, qr: QrCode, right: float, bottom: float, max_size: float) -> float:
+def _draw_qr(pdf: _Pdf, qr: QrCode, right: float, bottom: float, max_size: float) -> float:
     """Draw the symbol as one filled path whose lower-right corner is at (right, bottom); return edge."""
     total = qr.size + 2 * QUIET_ZONE_MODULES
     module = min(_MODULE, max_size / total)
     edge = total * module
     x0 = right - edge + QUIET_ZONE_MODULES * module
     y_top = bottom + edge - QUIET_ZONE_MODULES * module
-    c.setFillColor(Color(1, 1, 1))
-    c.rect(right - edge, bottom, edge, edge, stroke=0, fill=1)
-    path = c.beginPath()
+    pdf.set_fill_color(255, 255, 255)
+    pdf.rect(right - edge, _PAGE_H - bottom - edge, edge, edge, style="F")
+    ops: list[str] = []
     for y, row in enumerate(qr.modules):
         x = 0
         while x < qr.size:
@@ -131,44 +195,39 @@ def _draw_qr(c: Canvas, qr: QrCode, right: float, bottom: float, max_size: float
                 start = x
                 while x < qr.size and row[x]:
                     x += 1
-                path.rect(x0 + start * module, y_top - (y + 1) * module, (x - start) * module, module)
+                ops.append(f"{x0 + start * module:.3f} {y_top - (y + 1) * module:.3f} "
+                           f"{(x - start) * module:.3f} {module:.3f} re")
             else:
                 x += 1
-    c.setFillColor(black)
-    c.drawPath(path, stroke=0, fill=1)
+    # raw operators in PDF space (unit pt, origin bottom-left): fpdf2's path API deep-copies every
+    # rectangle (about 1 s for a version-25 code)
+    pdf._out("q 0 g " + " ".join(ops) + " f Q")
     return edge
 
 
-def _footer(sheet: _Sheet, claims: Mapping[str, Any], qr: QrCode, *, page: int, pages: int, sentence: str) -> None:
-    c = sheet.c
+def _footer(sheet: _Sheet, claims: Mapping[str, Any], qr: QrCode, *, page: int, pages: int, sentence: str,
+            certifier: Certifier) -> None:
     certificate = claims.get("certificate") or {}
-    municipality = claims.get("municipality") or {}
     bottom = _MARGIN
-    edge = _draw_qr(c, qr, _PAGE_W - _MARGIN, bottom + 6 * mm, _QR_BAND - 8 * mm)
+    edge = _draw_qr(sheet.c, qr, _PAGE_W - _MARGIN, bottom + 6 * mm, _QR_BAND - 8 * mm)
     sheet.text(_PAGE_W - _MARGIN, bottom + 2 * mm, VERIFY_HINT, 6.5, align="right", max_w=_CONTENT_W)
     left_w = _CONTENT_W - edge - 6 * mm
     y = bottom + _QR_BAND - 12 * mm
     if page == pages:
         sheet.text(_MARGIN, y, sentence, 10.5, max_w=left_w)
         sheet.text(_MARGIN, y - 10 * mm, print_datetime(certificate.get("issued_at")), 10.5, max_w=left_w)
-        name = _s(municipality.get("name"))
-        sheet.text(_MARGIN + left_w - 22 * mm, y - 24 * mm, f"{name}長", 14, align="right", max_w=left_w)
-        c.setStrokeColor(Color(0.75, 0.1, 0.1))
-        c.setLineWidth(0.8)
-        c.rect(_MARGIN + left_w - 19 * mm, y - 30 * mm, 17 * mm, 17 * mm, stroke=1, fill=0)
-        sheet.text(_MARGIN + left_w - 10.5 * mm, y - 22.8 * mm, "職印", 7, align="center", color=Color(0.75, 0.1, 0.1))
+        seal_x = _MARGIN + left_w - 21 * mm
+        sheet.text(seal_x - 2 * mm, y - 24 * mm, f"{certifier.title}　{certifier.name}", 14, align="right",
+                   max_w=left_w - 24 * mm)
+        seal = certifier.seal_png or official_seal_png(certifier.title)
+        sheet.image(seal, seal_x, y - 32 * mm, 21 * mm, 21 * mm)  # 職印 over the end of the name, as stamped
     else:
         sheet.text(_MARGIN, y, "（次葉に続く）", 9)
     sheet.text(_MARGIN, bottom + 14 * mm, f"発行番号 {_s(certificate.get('serial'))}", 8, max_w=left_w)
     if sheet.missing:
         codes = "、".join(f"U+{cp:04X}" for cp in sorted(sheet.missing))
-        sheet.text(
-            _MARGIN,
-            bottom + 8 * mm,
-            f"注: {GETA} は書体にない文字です（{codes}）。原本で確認してください。",
-            7,
-            max_w=left_w,
-        )
+        note = f"注: {GETA} は書体にない文字です（{codes}）。QR コードの内容で確認してください。"
+        sheet.text(_MARGIN, bottom + 8 * mm, note, 7, max_w=left_w)
     sheet.text(_PAGE_W / 2, bottom - 6 * mm, f"{page} / {pages}", 8, align="center")
 
 
@@ -181,8 +240,9 @@ def _title(sheet: _Sheet, title: str, claims: Mapping[str, Any], page: int, page
     return top - 16 * mm
 
 
-def _person_rows(person: Mapping[str, Any], omitted: set[str]) -> list[list[tuple[str, str, float]]]:
-    """Rows of (label, value, width share) for one person of a 世帯連記式 copy."""
+def _person_rows(person: Mapping[str, Any], omitted: set[str], individual_number: bool
+                 ) -> list[list[tuple[str, str, float]]]:
+    """Rows of (label, value, width share) for one person; labels as in 住民記録システム標準仕様書."""
     # name_kana is null (not absent) when the register has no 振り仮名 yet: print the legal placeholder
     kana = NAME_KANA_NOT_RECORDED_JA if "name_kana" in person and person["name_kana"] is None \
         else _s(person.get("name_kana"))
@@ -195,11 +255,11 @@ def _person_rows(person: Mapping[str, Any], omitted: set[str]) -> list[list[tupl
             ("続柄", _item(person, "relationship", omitted, "householder_relationship"), 0.26),
         ],
         [
-            ("住民となった日", _item(person, "resident_since", omitted, date=True), 0.34),
-            ("住所を定めた日", _item(person, "address_since", omitted, date=True), 0.33),
-            ("届出日", _item(person, "notified_on", omitted, date=True), 0.33),
+            ("住民となった年月日", _item(person, "resident_since", omitted, date=True), 0.34),
+            ("住所を定めた年月日", _item(person, "address_since", omitted, date=True), 0.33),
+            ("届出の年月日", _item(person, "notified_on", omitted, date=True), 0.33),
         ],
-        [("前住所", _s(person.get("previous_address")), 1.0)],
+        [("転入前住所", _s(person.get("previous_address")), 1.0)],
     ]
     foreign = person.get("foreign")
     if isinstance(foreign, Mapping):
@@ -224,9 +284,10 @@ def _person_rows(person: Mapping[str, Any], omitted: set[str]) -> list[list[tupl
                 ("筆頭者", _item(person, "hitto", omitted, "honseki"), 0.35),
             ]
         )
+    number = _item(person, "individual_number", omitted, "individual_number") if individual_number else _OMITTED
     rows.append(
         [
-            ("個人番号", _item(person, "individual_number", omitted, "individual_number"), 0.28),
+            ("個人番号", number, 0.28),
             ("住民票コード", _item(person, "resident_code", omitted, "resident_code"), 0.24),
             ("旧氏", _s(person.get("former_surname")), 0.24),
             ("通称", _s(person.get("common_name")), 0.24),
@@ -237,13 +298,11 @@ def _person_rows(person: Mapping[str, Any], omitted: set[str]) -> list[list[tupl
     return rows
 
 
-def _draw_person(sheet: _Sheet, top: float, number: int, person: Mapping[str, Any], omitted: set[str]) -> float:
-    rows = _person_rows(person, omitted)
-    c = sheet.c
+def _draw_person(sheet: _Sheet, top: float, number: int, person: Mapping[str, Any], *, omitted: set[str],
+                 individual_number: bool) -> float:
+    rows = _person_rows(person, omitted, individual_number)
     tab = 7 * mm
-    c.setStrokeColor(_GRID)
-    c.setLineWidth(0.8)
-    c.rect(_MARGIN, top - len(rows) * _ROW_H, _CONTENT_W, len(rows) * _ROW_H, stroke=1, fill=0)
+    sheet.rect(_MARGIN, top - len(rows) * _ROW_H, _CONTENT_W, len(rows) * _ROW_H, line=0.8)
     sheet.text(_MARGIN + tab / 2, top - len(rows) * _ROW_H / 2 - 1.5 * mm, str(number), 11, align="center")
     y = top
     width = _CONTENT_W - tab
@@ -272,56 +331,54 @@ def _household_header(sheet: _Sheet, top: float, claims: Mapping[str, Any], omit
     return top - _ROW_H - 4 * mm
 
 
-def _render_juminhyo(
-    canvas: Canvas, covered: frozenset[int], claims: Mapping[str, Any], qr: QrCode, sample: bool
-) -> None:
+def _render_juminhyo(pdf: _Pdf, claims: Mapping[str, Any], qr: QrCode, opts: _Options) -> None:
     members: Sequence[Any] = claims.get("members") or []
     omitted = {str(o) for o in claims.get("omitted") or []}
     chunks = [members[i : i + PERSONS_PER_SHEET] for i in range(0, len(members), PERSONS_PER_SHEET)] or [[]]
+    sentence = certification_sentence(_VCT_JUMINHYO, claims)
     for index, chunk in enumerate(chunks, start=1):
-        sheet = _Sheet(canvas, covered)
+        sheet = _new_page(pdf)
         top = _title(sheet, "住民票の写し", claims, index, len(chunks))
         top = _household_header(sheet, top, claims, omitted)
         for offset, person in enumerate(chunk):
             if isinstance(person, Mapping):
-                top = _draw_person(sheet, top, (index - 1) * PERSONS_PER_SHEET + offset + 1, person, omitted)
+                top = _draw_person(sheet, top, (index - 1) * PERSONS_PER_SHEET + offset + 1, person,
+                                   omitted=omitted, individual_number=opts.individual_number)
         if index == len(chunks):
             sheet.text(_PAGE_W / 2, top - 3 * mm, "以下余白", 9, align="center")
-        _footer(sheet, claims, qr, page=index, pages=len(chunks), sentence=_JUMINHYO_SENTENCE)
-        _finish_page(canvas, sample)
+        _footer(sheet, claims, qr, page=index, pages=len(chunks), sentence=sentence, certifier=opts.certifier)
+        _finish_page(sheet, opts.sample)
 
 
-def _seal_image(seal: Mapping[str, Any]) -> tuple[ImageReader, float, float]:
+def _seal_png(seal: Mapping[str, Any]) -> tuple[bytes, float, float]:
     """The registered impression and its printed width/height in points (size_mm = the longer side)."""
     try:
         png = base64.b64decode(str(seal["image_png"]), validate=True)
-        image = ImageReader(io.BytesIO(png))
-        px_w, px_h = image.getSize()
+        with Image.open(io.BytesIO(png)) as image:
+            px_w, px_h = image.size
         size = float(seal["size_mm"]) * mm
     except (KeyError, ValueError, TypeError, OSError) as exc:
         raise PaperError(
             ReasonCode.SEAL_IMAGE_INVALID, "seal impression cannot be printed", field="seal.image_png"
         ) from exc
     if px_w >= px_h:
-        return image, size, size * px_h / px_w
-    return image, size * px_w / px_h, size
+        return png, size, size * px_h / px_w
+    return png, size * px_w / px_h, size
 
 
-def _render_seal(canvas: Canvas, covered: frozenset[int], claims: Mapping[str, Any], qr: QrCode, sample: bool) -> None:
-    sheet = _Sheet(canvas, covered)
+def _render_seal(pdf: _Pdf, claims: Mapping[str, Any], qr: QrCode, opts: _Options) -> None:
+    sheet = _new_page(pdf)
     registrant = claims.get("registrant") or {}
     top = _title(sheet, "印鑑登録証明書", claims, 1, 1)
-    box_w, box_h = 60 * mm, 60 * mm
-    canvas.setStrokeColor(_GRID)
-    canvas.setLineWidth(0.8)
-    canvas.rect(_MARGIN, top - box_h, box_w, box_h, stroke=1, fill=0)
+    box = SEAL_BOX_MM[1] * mm
+    sheet.rect(_MARGIN, top - box, box, box, line=0.8)
     sheet.text(_MARGIN + 1.5 * mm, top - 3.5 * mm, "印影", 7, color=_LABEL)
     seal = claims.get("seal")
     if isinstance(seal, Mapping) and "image_png" in seal:
-        image, w, h = _seal_image(seal)
-        canvas.drawImage(image, _MARGIN + (box_w - w) / 2, top - box_h / 2 - h / 2, w, h, mask="auto")
-    x = _MARGIN + box_w
-    w = _CONTENT_W - box_w
+        png, w, h = _seal_png(seal)
+        sheet.image(png, _MARGIN + (box - w) / 2, top - box / 2 - h / 2, w, h)
+    x = _MARGIN + box
+    w = _CONTENT_W - box
     rows = [
         ("氏名", _s(registrant.get("name"))),
         ("旧氏", _s(registrant.get("former_surname"))),
@@ -330,40 +387,91 @@ def _render_seal(canvas: Canvas, covered: frozenset[int], claims: Mapping[str, A
         ("性別", _s(registrant.get("sex"))),
         ("住所", _s(registrant.get("address"))),
     ]
-    row_h = box_h / len(rows)
+    row_h = box / len(rows)
     for i, (label, value) in enumerate(rows):
         sheet.cell(x, top - i * row_h, w, row_h, label=label, value=value, size=12 if label == "氏名" else 10)
-    _footer(sheet, claims, qr, page=1, pages=1, sentence=_SEAL_SENTENCE)
-    _finish_page(canvas, sample)
+    _footer(sheet, claims, qr, page=1, pages=1, sentence=SENTENCES["seal"], certifier=opts.certifier)
+    _finish_page(sheet, opts.sample)
 
 
-def _finish_page(canvas: Canvas, sample: bool) -> None:
-    if sample:
-        canvas.saveState()
-        canvas.setFillColor(Color(0.85, 0.1, 0.1, alpha=0.28))
-        canvas.translate(_PAGE_W / 2, _PAGE_H / 2 + 25 * mm)
-        canvas.rotate(35)
-        canvas.setFont(FONT_NAME, 150)
-        canvas.drawCentredString(0, -50, "見本")
-        canvas.setFont(FONT_NAME, 22)
-        canvas.drawCentredString(0, -90, "SAMPLE — 証明書として使用できません")
-        canvas.restoreState()
-    canvas.showPage()
+def _new_page(pdf: _Pdf) -> _Sheet:
+    pdf.add_page()
+    pdf.image(io.BytesIO(ground_png()), _MARGIN, _MARGIN, _CONTENT_W, _PAGE_H - 2 * _MARGIN)  # 地紋, under all
+    return _Sheet(pdf)
 
 
-def render_pdf(vct: str, claims: Mapping[str, Any], qr_text: str, out: Path, *, sample: bool = True) -> Path:
-    """Write the A4 copy of ``claims`` with ``qr_text`` as its QR to ``out``; return ``out``."""
-    covered = register_font()
+def _finish_page(sheet: _Sheet, sample: bool) -> None:
+    if not sample:
+        return
+    pdf = sheet.c
+    cx, cy = _PAGE_W / 2, _PAGE_H / 2 - 25 * mm
+    with pdf.rotation(35, cx, cy), pdf.local_context(fill_opacity=0.28):
+        sheet.text(cx, _PAGE_H - cy - 50, SAMPLE_MARK[0], 150, align="center", color=(217, 26, 26))
+        sheet.text(cx, _PAGE_H - cy - 90, SAMPLE_MARK[1], 22, align="center", color=(217, 26, 26))
+
+
+@dataclass(frozen=True)
+class _Options:
+    sample: bool
+    certifier: Certifier
+    individual_number: bool
+
+
+def render_pdf_bytes(
+    vct: str,
+    claims: Mapping[str, Any],
+    qr_text: str,
+    *,
+    sample: bool = True,
+    certifier: Certifier | None = None,
+    individual_number: bool = False,
+) -> bytes:
+    """The A4 copy of ``claims`` with ``qr_text`` as its QR, as unsigned PDF bytes.
+
+    ``individual_number``: print the 個人番号 (only when the requester asked and the law permits; the QR
+    must then carry it too, or the verifier finds the page does not match). Otherwise it prints 省略."""
+    municipality = claims.get("municipality") or {}
+    certifier = certifier or Certifier(f"{_s(municipality.get('name'))}長", "")
     qr = make_qr(qr_text)
-    canvas = Canvas(str(out), pagesize=A4, pageCompression=1)
+    pdf = _Pdf(unit="pt", format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.c_margin = 0
+    pdf.set_text_shaping(True)
+    pdf.add_font(FONTS[0], fname=str(font_path(FONTS[0])))
     title = "住民票の写し" if vct == _VCT_JUMINHYO else "印鑑登録証明書"
-    canvas.setTitle(f"{title}（見本）" if sample else title)
-    canvas.setCreator("civiccert")
-    if vct == _VCT_JUMINHYO:
-        _render_juminhyo(canvas, covered, claims, qr, sample)
-    elif vct == _VCT_SEAL:
-        _render_seal(canvas, covered, claims, qr, sample)
-    else:
-        raise PaperError(ReasonCode.VCT_UNKNOWN, "no printed layout for this credential type")
-    canvas.save()
+    pdf.set_title(f"{title}（見本）" if sample else title)
+    pdf.set_creator("civiccert")
+    pdf.set_creation_date(_fixed_date(claims))
+    opts = _Options(sample, certifier, individual_number)
+    try:
+        if vct == _VCT_JUMINHYO:
+            _render_juminhyo(pdf, claims, qr, opts)
+        elif vct == _VCT_SEAL:
+            _render_seal(pdf, claims, qr, opts)
+        else:
+            raise PaperError(ReasonCode.VCT_UNKNOWN, "no printed layout for this credential type")
+        return bytes(pdf.output())
+    finally:
+        for font in pdf.fonts.values():  # fpdf2 reads fonts lazily and leaves the files open
+            ttfont = getattr(font, "ttfont", None)
+            if ttfont is not None:
+                ttfont.close()
+
+
+def _fixed_date(claims: Mapping[str, Any]) -> Any:
+    """The issue time as the document date, so the same copy renders to the same bytes."""
+    from datetime import UTC, datetime
+
+    certificate = claims.get("certificate") or {}
+    try:
+        return datetime.fromisoformat(str(certificate.get("issued_at")))
+    except ValueError:
+        return datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def render_pdf(vct: str, claims: Mapping[str, Any], qr_text: str, out: Path, *, sample: bool = True,
+               certifier: Certifier | None = None, individual_number: bool = False) -> Path:
+    """Write the A4 copy of ``claims`` with ``qr_text`` as its QR to ``out``; return ``out``."""
+    write_atomic(out, render_pdf_bytes(vct, claims, qr_text, sample=sample, certifier=certifier,
+                                       individual_number=individual_number))
     return out
