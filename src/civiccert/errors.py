@@ -187,6 +187,13 @@ class ReasonCode(StrEnum):
     NOT_FOUND = "not_found"  # no such endpoint or resource
     INTERNAL_ERROR = "internal_error"  # a bug: logged by the service, never detailed to the client
 
+    # --- wallets (OpenID4VCI / OpenID4VP) ----------------------------------------------------------------
+    OFFER_EXPIRED = "offer_expired"  # credential offer / pre-authorized code unknown, expired, used or locked
+    TX_CODE_WRONG = "tx_code_wrong"  # the transaction code (PIN) of a credential offer is wrong
+    NONCE_INVALID = "nonce_invalid"  # a c_nonce or presentation transaction is unknown, used or expired
+    KEY_PROOF_INVALID = "key_proof_invalid"  # an OpenID4VCI key proof lacks a jwk, or has a wrong aud / iat
+    PRESENTATION_UNSATISFIED = "presentation_unsatisfied"  # a presentation lacks what the DCQL query asked for
+
 
 class CivicCertError(Exception):
     """Base of every error civiccert raises on bad input or a failed check.

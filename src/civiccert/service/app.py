@@ -32,6 +32,7 @@ from civiccert.records import load_record
 from civiccert.service.auth import ClientRegistry, Principal, Role, require_role
 from civiccert.service.logs import log_event
 from civiccert.service.metrics import Metrics
+from civiccert.service.oid4vci import oid4vci_router
 from civiccert.service.schemas import ISSUE_BATCH_SCHEMA, ISSUE_SCHEMA, status_of
 from civiccert.service.store import ServiceStore
 from civiccert.service.worker import AnchorWorker
@@ -260,6 +261,7 @@ def create_app(service: Service) -> FastAPI:
         errors = service.worker.stats.errors if service.worker else 0
         return PlainTextResponse(metrics.render(service.issuer, errors), media_type="text/plain; version=0.0.4")
 
+    app.include_router(oid4vci_router(service, principal))  # wallets: OpenID4VCI (docs/wallets.md)
     return app
 
 
@@ -288,6 +290,7 @@ def _credential_file(document: Any) -> CredentialFile:
 _STATUS = {
     ReasonCode.AUTH_MISSING: 401, ReasonCode.AUTH_INVALID: 401, ReasonCode.AUTH_EXPIRED: 401,
     ReasonCode.ROLE_FORBIDDEN: 403, ReasonCode.NOT_FOUND: 404, ReasonCode.CREDENTIAL_UNKNOWN: 404,
+    ReasonCode.OFFER_EXPIRED: 410,
     ReasonCode.IDEMPOTENCY_IN_PROGRESS: 409, ReasonCode.JOURNAL_CONFLICT: 409,
     ReasonCode.INPUT_TOO_LARGE: 413, ReasonCode.IDEMPOTENCY_KEY_REUSED: 422,
     ReasonCode.IDEMPOTENCY_KEY_MISSING: 428, ReasonCode.INTERNAL_ERROR: 500,
