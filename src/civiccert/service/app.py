@@ -33,6 +33,7 @@ from civiccert.service.auth import ClientRegistry, Principal, Role, require_role
 from civiccert.service.logs import log_event
 from civiccert.service.metrics import Metrics
 from civiccert.service.oid4vci import oid4vci_router
+from civiccert.service.oid4vp import oid4vp_router
 from civiccert.service.schemas import ISSUE_BATCH_SCHEMA, ISSUE_SCHEMA, status_of
 from civiccert.service.store import ServiceStore
 from civiccert.service.worker import AnchorWorker
@@ -261,7 +262,8 @@ def create_app(service: Service) -> FastAPI:
         errors = service.worker.stats.errors if service.worker else 0
         return PlainTextResponse(metrics.render(service.issuer, errors), media_type="text/plain; version=0.0.4")
 
-    app.include_router(oid4vci_router(service, principal))  # wallets: OpenID4VCI (docs/wallets.md)
+    app.include_router(oid4vci_router(service, principal))  # wallets: OpenID4VCI and OpenID4VP (docs/wallets.md)
+    app.include_router(oid4vp_router(service, principal))
     return app
 
 
