@@ -21,6 +21,7 @@ from civiccert.cli.common import (
     use_pin_file,
 )
 from civiccert.cli.errors import EXIT_UNAVAILABLE
+from civiccert.i18n import _, set_language
 
 app = typer.Typer(
     name="civiccert",
@@ -78,10 +79,17 @@ def root(
         "--pin-file", envvar="CIVICCERT_PKCS11_PIN_FILE",
         help="Read the PKCS#11 token PIN from this file (homes whose key is on a token) instead of "
              "CIVICCERT_PKCS11_PIN or a prompt.")] = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", help="ja or en for messages and reports (default: CIVICCERT_LANG, else ja under a Japanese "
+                       "locale, else en). JSON output is always English.")] = None,
     _version_flag: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
                                                 help="Print the version and exit.")] = False,
 ) -> None:
     """civiccert: digital and printed municipal certificates you can verify."""
+    if lang is not None:
+        if lang not in ("ja", "en"):
+            raise typer.BadParameter("ja or en", param_hint="--lang")
+        set_language(lang)
     ctx.obj = State(home)
     use_passphrase_file(passphrase_file)
     use_pin_file(pin_file)
@@ -121,8 +129,8 @@ def init(
 
         issuer.config = replace(issuer.config, extra={**issuer.config.extra, "issuer_url": issuer_url})
         issuer.config.save(home)
-    info(f"initialised {home} for {issuer.config.municipality_name} ({issuer.config.municipality_code}); "
-         f"key id {issuer.key.kid}")
+    info(_("initialised {home} for {name} ({code}); key id {kid}").format(
+        home=home, name=issuer.config.municipality_name, code=issuer.config.municipality_code, kid=issuer.key.kid))
     issuer.close()
 
 
@@ -191,7 +199,8 @@ def _issue(ctx: typer.Context, kind: type, record_path: Path, out: Path, pdf: Pa
                 issuer.anchor()
                 cred = issuer.with_receipts(cred)
             except ChainError as exc:  # issued and journaled all the same: saved and printed below
-                info(f"not anchored now ({exc.code.value}); the copy is saved without its receipt")
+                info(_("not anchored now ({code}); the copy is saved without its receipt").format(
+                    code=exc.code.value))
         cred.save(out)
         if pdf is not None:
             issuer.print_pdf(cred, pdf)
@@ -200,8 +209,9 @@ def _issue(ctx: typer.Context, kind: type, record_path: Path, out: Path, pdf: Pa
         if as_json:
             emit_json(summary)
         else:
-            info(f"issued {cred.id} -> {out}" + (f", printed {pdf}" if pdf else "")
-                 + (" (anchored)" if cred.receipt else " (pending anchoring: run 'civiccert anchor')"))
+            info(_("issued {id} -> {out}").format(id=cred.id, out=out)
+                 + (_(", printed {pdf}").format(pdf=pdf) if pdf else "")
+                 + (_(" (anchored)") if cred.receipt else _(" (pending anchoring: run 'civiccert anchor')")))
     finally:
         issuer.close()
 
@@ -276,7 +286,7 @@ def present(
         typer.echo(text, nl=False)
     else:
         write_atomic(out, text.encode("utf-8"), mode=0o600)  # personal data
-        info(f"presentation -> {out}")
+        info(_("presentation -> {out}").format(out=out))
 
 
 app.command("anchor")(anchor_cmd.anchor)
@@ -317,7 +327,7 @@ def receipt(ctx: typer.Context, credential: Annotated[Path, typer.Argument(help=
     finally:
         issuer.close()
     cred.save(credential)
-    info("receipt attached" if cred.receipt else "not anchored yet: run 'civiccert anchor'")
+    info(_("receipt attached") if cred.receipt else _("not anchored yet: run 'civiccert anchor'"))
 
 
 @app.command()
@@ -340,11 +350,13 @@ def revoke(
     finally:
         issuer.close()
     if outcome.error is not None:
-        info(f"revocation journaled but not yet on chain ({outcome.error.value}); it is retried by "
-             "'civiccert anchor' and shown by 'civiccert status'")
+        info(_("revocation journaled but not yet on chain ({code}); it is retried by 'civiccert anchor' and "
+               "shown by 'civiccert status'").format(code=outcome.error.value))
         raise typer.Exit(EXIT_UNAVAILABLE)
-    info(f"revoked {', '.join(outcome.credential_ids)} ({reason}); the status list shows it at the next "
-         "'civiccert status-list publish'")
+    from civiccert.i18n import reason_label
+
+    info(_("revoked {ids} ({reason}); the status list shows it at the next 'civiccert status-list publish'")
+         .format(ids=", ".join(outcome.credential_ids), reason=reason_label(reason)))
 
 
 app.command("status")(anchor_cmd.status)
@@ -364,7 +376,7 @@ def print_copy(
         issuer.print_pdf(CredentialFile.load(credential), out)
     finally:
         issuer.close()
-    info(f"printed {out}")
+    info(_("printed {out}").format(out=out))
 
 
 @key_app.command("rotate")
@@ -376,7 +388,7 @@ def key_rotate(ctx: typer.Context) -> None:
         new = issuer.rotate_key(passphrase())
     finally:
         issuer.close()
-    info(f"key {old} retired; now signing with {new.kid}")
+    info(_("key {old} retired; now signing with {new}").format(old=old, new=new.kid))
 
 
 @key_app.command("compromised")
@@ -394,8 +406,8 @@ def key_compromised(
             raise typer.BadParameter("must not precede the key's registration", param_hint="--since") from exc
     finally:
         issuer.close()
-    info(f"key {old} revoked from {since}; now signing with {new.kid}. Credentials anchored before that "
-         "time stay valid; re-issue the others.")
+    info(_("key {old} revoked from {since}; now signing with {new}. Credentials anchored before that time stay "
+           "valid; re-issue the others.").format(old=old, since=since, new=new.kid))
 
 
 @app.command()

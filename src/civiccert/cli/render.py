@@ -10,31 +10,25 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, TextIO
 
+from civiccert.cli.notes import translate_note
 from civiccert.credentials.claims import CLAIM_LABELS_EN, CLAIM_LABELS_JA
 from civiccert.errors import CivicCertError
+from civiccert.i18n import N_, _
 from civiccert.records.juminhyo import NAME_KANA_NOT_RECORDED_JA
 from civiccert.records.wareki import to_wareki
 
-__all__ = ["render_results"]
+__all__ = ["pad_left", "render_results"]
 
-_VERDICT_TEXT = {
-    "ja": {"VALID": "有効", "INVALID": "無効", "INDETERMINATE": "判定不能"},
-    "en": {"VALID": "VALID", "INVALID": "INVALID", "INDETERMINATE": "INDETERMINATE"},
-}
+_VERDICT_TEXT = {"VALID": N_("VALID"), "INVALID": N_("INVALID"), "INDETERMINATE": N_("INDETERMINATE")}
 _VERDICT_STYLE = {"VALID": "\x1b[1;32m", "INVALID": "\x1b[1;31m", "INDETERMINATE": "\x1b[1;33m"}
 _BOLD, _RESET = "\x1b[1m", "\x1b[0m"
 _CHECK_LABELS = {
-    "ja": {"format": "形式", "signature": "署名", "issuer": "発行者と鍵", "validity": "有効期間",
-           "disclosures": "開示内容", "holder_binding": "保有者確認", "anchor": "ブロックチェーン記録",
-           "revocation": "失効"},
-    "en": {"format": "format", "signature": "signature", "issuer": "issuer and key", "validity": "validity",
-           "disclosures": "disclosures", "holder_binding": "holder binding", "anchor": "anchor",
-           "revocation": "revocation"},
+    "format": N_("format"), "signature": N_("signature"), "issuer": N_("issuer and key"),
+    "validity": N_("validity"), "disclosures": N_("disclosures"), "holder_binding": N_("holder binding"),
+    "anchor": N_("anchor"), "revocation": N_("revocation"),
 }
-_OUTCOME = {
-    "ja": {"passed": "✓ 合格", "failed": "✗ 不合格", "unknown": "? 確認不能", "skipped": "- 対象外"},
-    "en": {"passed": "✓ passed", "failed": "✗ failed", "unknown": "? unknown", "skipped": "- skipped"},
-}
+_OUTCOME = {"passed": N_("✓ passed"), "failed": N_("✗ failed"), "unknown": N_("? unknown"),
+            "skipped": N_("- skipped")}
 
 
 def render_results(results: Sequence[Mapping[str, Any]], failures: Sequence[Mapping[str, str]], lang: str) -> None:
@@ -46,9 +40,9 @@ def render_results(results: Sequence[Mapping[str, Any]], failures: Sequence[Mapp
         write(render_one(result, lang, colour=colour))
     for failure in failures:
         red = ("\x1b[1;31m", _RESET) if sys.stderr.isatty() else ("", "")
-        sys.stderr.write(f"{red[0]}unreadable{red[1]} {failure['source']}: {failure['code']}\n")
+        sys.stderr.write(f"{red[0]}{_('unreadable')}{red[1]} {failure['source']}: {failure['code']}\n")
     if len(results) + len(failures) > 1:
-        _summary(out, results, failures, lang, colour)
+        _summary(out, results, failures, colour)
     out.flush()
 
 
@@ -56,26 +50,40 @@ def render_one(result: Mapping[str, Any], lang: str, *, colour: bool = False) ->
     """One result as text: verdict line, issuer, the checks as a table, then the disclosed claims."""
     verdict = str(result["verdict"])
     source = f"  ({result['source']})" if result.get("source") else ""
-    text = _VERDICT_TEXT[lang][verdict]
+    text = _(_VERDICT_TEXT[verdict])
     lines = [f"{_VERDICT_STYLE[verdict]}{text}{_RESET}{source}" if colour else text + source]
     issuer = result.get("issuer") or {}
     if issuer.get("code"):
-        unverified = "" if issuer.get("name_verified") else (" ※名称は未確認" if lang == "ja" else " (name as signed)")
+        unverified = "" if issuer.get("name_verified") else " " + _("(name as signed)")
         lines.append(f"  {issuer.get('name') or ''} ({issuer['code']}){unverified}")
-    header = ("確認項目", "結果", "理由", "補足") if lang == "ja" else ("check", "outcome", "reason", "note")
+    header = (_("check"), _("outcome"), _("reason"), _("note"))
     rows = [header] + [
-        (_CHECK_LABELS[lang].get(c["check"], c["check"]), _OUTCOME[lang][c["outcome"]], c["code"], c.get("detail", ""))
+        (_(_CHECK_LABELS.get(c["check"], c["check"])), _(_OUTCOME[c["outcome"]]), c["code"], _note(c, lang))
         for c in result["checks"]
     ]
     lines.extend(_table(rows, colour))
     claims = result.get("claims") or {}
     if claims:
         labels = CLAIM_LABELS_JA if lang == "ja" else CLAIM_LABELS_EN
-        title = "開示された事項" if lang == "ja" else "Disclosed claims"
+        title = _("Disclosed claims")
         lines.append(f"{_BOLD}{title}{_RESET}" if colour else title)
         lines.extend("  " + line for line in _flatten(claims, labels, ""))
     lines.append("")
     return "\n".join(lines) + "\n"
+
+
+_LIST_STATUS = {"revoked": 0x01, "suspended": 0x02, "superseded": 0x03}  # civiccert.status.Status by reason
+
+
+def _note(check: Mapping[str, Any], lang: str) -> str:
+    """The check's note for people; a status list's verdict also by name (失効（取消し）, 一時停止中, ...)."""
+    detail = str(check.get("detail", ""))
+    note = translate_note(detail)
+    if check["check"] == "revocation" and check["code"] in _LIST_STATUS and detail.startswith("status list"):
+        from civiccert.status.bits import LABELS, Status
+
+        note = f"{LABELS[Status(_LIST_STATUS[check['code']])][lang]}: {note}"
+    return note
 
 
 @lru_cache(maxsize=1024)
@@ -84,6 +92,11 @@ def _width(text: str) -> int:
     if text.isascii():
         return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad_left(text: str, cells: int) -> str:
+    """``text`` right-aligned in ``cells`` terminal cells (Japanese characters take two)."""
+    return " " * max(0, cells - _width(text)) + text
 
 
 def _table(rows: Sequence[Sequence[str]], colour: bool) -> list[str]:
@@ -155,11 +168,11 @@ def _flatten(value: Any, labels: Mapping[str, str], path: str, depth: int = 0) -
 
 
 def _summary(out: TextIO, results: Sequence[Mapping[str, Any]], failures: Sequence[Mapping[str, str]],
-             lang: str, colour: bool) -> None:
-    counts = {verdict: 0 for verdict in _VERDICT_TEXT[lang]}
+             colour: bool) -> None:
+    counts = {verdict: 0 for verdict in _VERDICT_TEXT}
     for result in results:
         counts[result["verdict"]] += 1
-    title = "集計" if lang == "ja" else "Summary"
-    rows = [("verdict", "count")] + [(_VERDICT_TEXT[lang][v], str(n)) for v, n in counts.items()]
-    rows.append(("unreadable", str(len(failures))))
+    title = _("Summary")
+    rows = [(_("verdict"), _("count"))] + [(_(_VERDICT_TEXT[v]), str(n)) for v, n in counts.items()]
+    rows.append((_("unreadable"), str(len(failures))))
     out.write("\n".join([title, *_table([(a, b.rjust(6)) for a, b in rows], colour)]) + "\n")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import locale
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +11,8 @@ import typer
 from civiccert.cli.common import emit_json, info, reader_may_leave
 from civiccert.cli.errors import EXIT_DATA, EXIT_NOINPUT
 from civiccert.errors import CivicCertError, ReasonCode
+from civiccert.i18n import _, set_language
+from civiccert.i18n import language as current_language
 
 __all__ = ["verify"]
 
@@ -20,11 +20,6 @@ _EXIT = {"VALID": 0, "INVALID": 1, "INDETERMINATE": 2}
 _CHUNK = 500
 _PROGRESS_FROM = 20
 _TEXT_SUFFIXES = {".json", ".txt", ".sdjwt", ".jwt"}
-
-
-def _default_lang() -> str:
-    value = os.environ.get("LC_ALL") or os.environ.get("LANG") or (locale.getlocale()[0] or "")
-    return "ja" if value.lower().startswith("ja") else "en"
 
 
 def verify(
@@ -38,7 +33,8 @@ def verify(
                                                       "registry snapshot (offline).")] = None,
     offline: Annotated[bool, typer.Option(help="Make no network call at all (needs --trust).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Stable JSON on stdout (docs/verify-json.md).")] = False,
-    lang: Annotated[str | None, typer.Option(help="ja or en (default: from the locale).")] = None,
+    lang: Annotated[str | None, typer.Option(help="ja or en (default: the global --lang, CIVICCERT_LANG, "
+                                             "else from the locale).")] = None,
     require_holder_binding: Annotated[bool, typer.Option(help="Require a key-binding JWT.")] = False,
     aud: Annotated[str | None, typer.Option(help="Expected audience of the key-binding JWT.")] = None,
     nonce: Annotated[str | None, typer.Option(help="Expected nonce of the key-binding JWT.")] = None,
@@ -63,9 +59,11 @@ def verify(
     from civiccert.trust import TrustSnapshot
     from civiccert.verifier import Policy, Verifier
 
-    language = lang or _default_lang()
-    if language not in ("ja", "en"):
+    if lang is not None and lang not in ("ja", "en"):
         raise typer.BadParameter("ja or en", param_hint="--lang")
+    if lang is not None:
+        set_language(lang)
+    language = current_language()
     if require_holder_binding and not (aud and nonce):
         raise typer.BadParameter("--require-holder-binding needs --aud and --nonce", param_hint="--aud/--nonce")
     if offline and (rpc or registry):
@@ -120,7 +118,7 @@ def verify(
     failures: list[dict[str, str]] = []
     expanded = _expand(inputs)
     if not expanded:
-        info("nothing to verify: no credential, presentation, image or PDF among the inputs")
+        info(_("nothing to verify: no credential, presentation, image or PDF among the inputs"))
         raise typer.Exit(EXIT_DATA)
     results: list[dict[str, Any]] = []
     from civiccert.cli.bulk import POOL_THRESHOLD, verify_paths, workers
