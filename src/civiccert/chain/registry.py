@@ -910,7 +910,7 @@ class Registry:
     def key_from(municipality: int | str, thumbprint: bytes, out: tuple[Any, ...]) -> KeyInfo | None:
         """A `keyInfo(municipality, thumbprint)` result (e.g. from `read_many`) as KeyInfo."""
         valid_from, retired_at, revoked_at = out
-        if valid_from == 0:  # never 0 once registered: raised to the (non-zero) block time
+        if valid_from == 0:  # never 0 once registered: the contract requires validFrom >= 1
             return None
         return KeyInfo(_b32(thumbprint, "thumbprint"), municipality_code(municipality), int(valid_from),
                        int(retired_at), int(revoked_at))
