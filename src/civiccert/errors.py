@@ -137,6 +137,9 @@ class ReasonCode(StrEnum):
     CERT_WRONG_MUNICIPALITY = "cert_wrong_municipality"  # the leaf certifies another municipality or issuer URL
     CERT_KEY_USAGE = "cert_key_usage"  # the leaf is a CA or its key usage does not permit signing
     CERT_REGISTRY_CONFLICT = "cert_registry_conflict"  # registry / trust file does not list the x5c key for the city
+    CERT_NOT_RECORDED = "cert_not_recorded"  # the registry does not record the x5c leaf's SHA-256 for the city's key
+    CERT_REQUIRED = "cert_required"  # the verifier has trust anchors and the credential's key carries no certificate
+    CERT_ALREADY_RECORDED = "cert_already_recorded"  # the certificate is already recorded in this namespace
     CRL_INVALID = "crl_invalid"  # a CRL is unreadable, not signed by its issuer or past its nextUpdate
 
     # --- journal ------------------------------------------------------------------------------------

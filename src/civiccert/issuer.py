@@ -21,7 +21,7 @@ from eth_account.signers.local import LocalAccount
 
 from civiccert.anchoring import Anchorer, BatchOutcome, RevocationOutcome, journal_status
 from civiccert.chain.nodes import EMBEDDED, Chain, connect
-from civiccert.chain.registry import Registry
+from civiccert.chain.registry import MAX_KEY_BACKDATE_SECONDS, Registry
 from civiccert.credential_file import CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import record_claims
@@ -41,7 +41,7 @@ from civiccert.home import ChainSettings, HomeConfig
 from civiccert.journal import CredentialEntry, CredentialKind, Journal, RevocationState, new_credential_id
 from civiccert.journal_url import anchoring_lease, open_journal
 from civiccert.paper import payload as paper_payload
-from civiccert.pki.home import SigningIdentity, signing_identity
+from civiccert.pki.home import SigningIdentity, certificate_hash, signing_identity
 from civiccert.publish import DEFAULT_EXPORT_VALID_DAYS, trust_export
 from civiccert.records import ResidentRecord, SealCertificate
 from civiccert.status.bits import Status
@@ -242,8 +242,8 @@ class Issuer:
         """Admin registers this municipality with our account as operator; we register our signing key.
 
         The key is registered as valid from when this home began signing with it (``key_created_at``), so
-        issuing before going on chain is fine (the contract raises a past start to the block time; the
-        verifier then judges an anchored credential by its anchor time)."""
+        issuing before going on chain is fine: the contract accepts a start up to 400 days back, so credentials
+        issued before the registration verify against a registry snapshot too."""
         from civiccert.records.municipalities import check_official_municipality
 
         if self._account is None or self.registry is None or self._registry is None:
@@ -262,11 +262,15 @@ class Issuer:
         """
         registry = self._require_registry()
         code = int(self.config.municipality_code)
+        cert = certificate_hash(self.home, self.config, self.key.public_key)  # recorded with the key (docs/trust.md)
         if registry.key(code, self.key.thumbprint) is not None:
+            if cert is not None and registry.certificate_key(code, cert) is None:
+                registry.record_certificate(self.key.thumbprint, cert)  # a leaf installed after registration
             return False
         created = self.config.key_created_at
         start = valid_from if valid_from is not None else created if created else int(self._clock()) - 60
-        registry.register_key(self.key.thumbprint, start, public_jwk=self.key.public_jwk())
+        start = max(start, int(self._clock()) - MAX_KEY_BACKDATE_SECONDS + 3600)  # the contract's bound, with margin
+        registry.register_key(self.key.thumbprint, start, public_jwk=self.key.public_jwk(), cert_hash=cert)
         return True
 
     def check_anchors(self) -> list[BatchOutcome]:

@@ -30,7 +30,7 @@ from civiccert.errors import ChainError, CivicCertError, ConfigError, Credential
 from civiccert.inputs import InputItem, read_inputs
 from civiccert.online import ChainStatus, OnlineRegistry, RootStatus
 from civiccert.paper import payload as paper_payload
-from civiccert.pki.decide import CERT_KID_CHARS, certificate_decision, certificate_for_kid, draft_leaf_key
+from civiccert.pki.decide import CERT_KID_CHARS, certificate_decision, certificate_for_kid, draft_leaf_key, leaf_hash
 from civiccert.pki.validate import CertifiedKey, TrustAnchors
 from civiccert.records.municipalities import official_municipality
 from civiccert.result import Check, CheckName, Outcome, VerificationResult
@@ -617,6 +617,11 @@ class Verifier:
         at = int(anchored_at or draft.issued_at or 0)
         if (draft.certified or draft.cert_error) and not self._certificate_issuer(draft, status, at):
             return
+        if self._anchors is not None and not (draft.certified or draft.cert_error):
+            # with trust anchors, only certified keys: the registry alone (whose admin registers cities) is no root
+            draft.set(CheckName.ISSUER, Outcome.FAILED, ReasonCode.CERT_REQUIRED,
+                      "the verifier requires a certificate and the credential's key has none")
+            return
         if isinstance(status, ChainStatus):
             key, muni, where = status.key, status.municipality, "registry"
             signature = draft.checks.get(CheckName.SIGNATURE)
@@ -687,19 +692,31 @@ class Verifier:
                 draft.certified = self._anchors.validate(draft.x5c, at)
             except CredentialError as exc:
                 draft.certified, draft.cert_error = None, exc.code
+        recorded: bool | None = None  # the registry records this leaf for the key (None: source says nothing)
+        leaf = leaf_hash(draft.certified.leaf) if draft.certified is not None else None
         if isinstance(status, ChainStatus):
             speaks, listed = status.municipality is not None, status.key is not None
+            if listed and leaf is not None and self._registry is not None:
+                try:
+                    recorded = self._registry.certificate_recorded(draft.issuer_code or "", draft.kid or "", leaf)
+                except Exception:  # the node could not say: unknown, never a verdict about the certificate
+                    draft.set(CheckName.ISSUER, Outcome.UNKNOWN, ReasonCode.CHAIN_UNREACHABLE,
+                              "the registry could not be asked for the certificate")
+                    return False
         elif isinstance(status, ChainError):
             draft.set(CheckName.ISSUER, Outcome.UNKNOWN, status.code, "the registry could not be asked")
             return False
         elif self._trust is not None and draft.issuer_code in self._trust.municipalities and not self._stale():
-            speaks, listed = True, self._trust.key(draft.issuer_code or "", draft.kid or "") is not None
+            key = self._trust.key(draft.issuer_code or "", draft.kid or "")
+            speaks, listed = True, key is not None
+            if key is not None and key.certificates is not None and leaf is not None:
+                recorded = "0x" + leaf.hex() in key.certificates
         else:
             speaks = listed = False
         outcome, code, detail = certificate_decision(
             draft.certified, draft.cert_error, code=draft.issuer_code, name=draft.issuer.get("name"),
             iss=draft.iss, at=at, anchored=draft.anchor.get("anchored_at") is not None,
-            registry_speaks=speaks, registry_lists=listed)
+            registry_speaks=speaks, registry_lists=listed, recorded=recorded)
         if outcome is None:
             return True
         draft.set(CheckName.ISSUER, outcome, code, detail)

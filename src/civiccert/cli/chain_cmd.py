@@ -246,7 +246,7 @@ def add_municipality(
     admin_keystore: Annotated[Path | None, _ADMIN_KEYSTORE] = None,
     chain_id: Annotated[int | None, _CHAIN_ID] = None,
 ) -> None:
-    """For the registry's admin: register a municipality with its operator account (or add an operator)."""
+    """For the registry's admin: register a new municipality with its first operator account."""
     from civiccert.chain.nodes import connect
     from civiccert.chain.registry import Registry
     from civiccert.errors import RecordError
@@ -269,10 +269,9 @@ def add_municipality(
     elif operator in current.operators:
         info(_("municipality {code} already has operator {operator}").format(
             code=code, operator=operator))
-    else:
-        client.add_operator(code, operator)
-        info(_("operator {operator} added to municipality {code}").format(
-            operator=operator, code=code))
+    else:  # the admin cannot add operators to a registered city (docs/trust.md): its own operators do
+        raise ChainError(ReasonCode.UNAUTHORIZED, f"municipality {code} is registered already: only its own "
+                         "operators can add operators (Registry.add_operator), the admin cannot")
     info(_("next, the city runs: civiccert --home HOME chain register-key"))
 
 
