@@ -46,7 +46,7 @@ from civiccert.publish import DEFAULT_EXPORT_VALID_DAYS, trust_export
 from civiccert.records import ResidentRecord, SealCertificate
 from civiccert.status.bits import Status
 from civiccert.status.publish import Publication, sign_publication
-from civiccert.status.store import StatusEntry, StatusStore
+from civiccert.status.store import StatusEntry, open_status_store
 from civiccert.trust import TrustSnapshot
 
 __all__ = ["Issuer", "RevocationReason"]
@@ -103,7 +103,7 @@ class Issuer:
         # the home's SQLite file unless the config (or the caller) names a database shared by several servers
         self._journal = journal if journal is not None else open_journal(
             config.journal_url or HomeConfig.journal_path(home))
-        self._status = StatusStore(HomeConfig.journal_path(home), list_size=int(
+        self._status = open_status_store(self._journal, HomeConfig.journal_path(home), list_size=int(
             config.extra.get("status_list_size", DEFAULT_STATUS_LIST_SIZE)))
         self._chain = chain
         self._account = account
