@@ -9,6 +9,10 @@ lists keeps working and gains them on first open; the journal's own schema and v
   about issuance order; the UNIQUE (uri, idx) constraint makes a collision a retry, never a shared index.
 - ``status_publications``: each publication's manifest (the bytes whose SHA-256 is anchored), its root and,
   once on chain, the transaction and block.
+- ``status_files``: the latest publication's files (tokens and manifest) by name, written in the same
+  transaction as its ``status_publications`` row, so every server on a shared database serves the same bytes.
+- ``status_changes``: when a status changed (nothing else), so a publisher on any server knows a new
+  publication is due.
 
 A status change is committed (SQLite: WAL, synchronous=FULL; PostgreSQL: a committed transaction) before the
 method returns, like issuance. Both backends run the same SQL (``%s`` placeholders, ``ON CONFLICT DO NOTHING``,
@@ -22,7 +26,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +56,14 @@ CREATE TABLE IF NOT EXISTS status_publications (
     tx_hash         {blob},
     block_number    BIGINT,
     last_error      TEXT
+);
+CREATE TABLE IF NOT EXISTS status_files (
+    name            TEXT PRIMARY KEY,
+    seq             BIGINT NOT NULL,
+    data            {blob} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS status_changes (
+    at              {real} NOT NULL
 )
 """
 _SQLITE_TYPES = {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "real": "REAL", "blob": "BLOB"}
@@ -208,8 +220,10 @@ class StatusStore:
                 if current not in allowed_from:
                     raise JournalError(ReasonCode.JOURNAL_CONFLICT, f"status {current.name} cannot become "
                                        f"{status.name}", field="status")
+                now = time.time()
                 db.run("UPDATE status_entries SET status = %s, changed_at = %s WHERE credential_id = %s",
-                       (int(status), time.time(), credential_id))
+                       (int(status), now, credential_id))
+                db.run("INSERT INTO status_changes (at) VALUES (%s)", (now,))
         return StatusEntry(credential_id, str(row[0]), int(row[1]), status)
 
     def uris(self) -> list[str]:
@@ -226,12 +240,34 @@ class StatusStore:
         return statuses
 
     # --- publications ----------------------------------------------------------------------------------
-    def add_publication(self, manifest: bytes, root: bytes, *, at: float | None = None) -> Publication:
+    def add_publication(self, manifest: bytes, root: bytes, *, at: float | None = None,
+                        files: Mapping[str, bytes] | None = None) -> Publication:
+        """Record a publication and (``files``) make its files the ones served, in one transaction."""
         with self._write() as db:
             row = db.one("INSERT INTO status_publications (created_at, manifest, root) VALUES (%s, %s, %s)"
                          " RETURNING seq", (time.time() if at is None else at, manifest, root))
-        assert row is not None
+            assert row is not None
+            for name, data in sorted((files or {}).items()):
+                db.run("INSERT INTO status_files (name, seq, data) VALUES (%s, %s, %s) ON CONFLICT (name)"
+                       " DO UPDATE SET seq = excluded.seq, data = excluded.data", (name, int(row[0]), data))
         return self.publication(int(row[0]))
+
+    def published_file(self, name: str) -> bytes | None:
+        """The latest publication's file ``name`` (a token, or the manifest), None if never published."""
+        with self._read() as db:
+            row = db.one("SELECT data FROM status_files WHERE name = %s", (name,))
+        return None if row is None else bytes(row[0])
+
+    def last_change_at(self) -> float | None:
+        """When a status last changed (any server), None if never."""
+        with self._read() as db:
+            row = db.one("SELECT max(at) FROM status_changes")
+        return None if row is None or row[0] is None else float(row[0])
+
+    def latest_publication(self) -> Publication | None:
+        with self._read() as db:
+            row = db.one("SELECT max(seq) FROM status_publications")
+        return None if row is None or row[0] is None else self.publication(int(row[0]))
 
     def mark_publication(self, seq: int, *, tx_hash: bytes | None = None, block_number: int | None = None,
                          error: ReasonCode | None = None) -> Publication:
