@@ -4,21 +4,30 @@ anchored, and fetched by the verifier from 127.0.0.1 (``civiccert serve`` as the
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 import civiccert as cc
 from civiccert.credentials.sdjwt import unverified_payload
+from civiccert.errors import ReasonCode
 from civiccert.home import HomeConfig
-from civiccert.status import Status, parse_token
+from civiccert.publish import trust_export
+from civiccert.result import CheckName, Outcome
+from civiccert.status import Status, StatusListSource, parse_token
 from civiccert.status.publish import Manifest
 
 from pgkit import free_port
-from servicekit import Clients, Server
+from servicekit import REPO, Clients, Server
 from worldkit import PASSPHRASE, World, make_world
 
 
@@ -124,3 +133,68 @@ def test_supervisor_changes_are_published_and_anchored_by_the_worker(api: Api) -
     actions = [e["action"] for e in audit["entries"] if cid in e["credential_ids"]]
     assert actions == ["issue", "suspend", "reinstate", "supersede", "revoke"]
 
+
+
+def _revocation(result: cc.VerificationResult) -> tuple[Outcome, ReasonCode, str]:
+    check = next(c for c in result.checks if c.name is CheckName.REVOCATION)
+    return check.outcome, check.code, check.detail
+
+
+def test_verifier_fetches_the_served_list_from_loopback_only_when_allowed_and_caches_for_ttl(api: Api) -> None:
+    credential = api.issue()
+    cred = cc.CredentialFile.from_dict(credential)
+    trust = trust_export(api.world.home)
+    now = [time.time()]
+    source = StatusListSource(fetch=True, allow_loopback_http=True, clock=lambda: now[0])
+    verifier = cc.Verifier(trust=trust, status_lists=source)
+    outcome, code, detail = _revocation(verifier.verify(cred))
+    assert (outcome, code) == (Outcome.PASSED, ReasonCode.OK)
+    assert "fetched" in detail
+    assert api.post(f"/v1/credentials/{cred.id}/suspend").status_code == 200
+    api.wait_for(_reference(credential)[0], Status.SUSPENDED)
+    outcome, code, detail = _revocation(verifier.verify(cred))
+    assert (outcome, code) == (Outcome.PASSED, ReasonCode.OK)  # still the cached list: ttl not over
+    assert "cache" in detail
+    now[0] += 3601  # past the ttl (3600 s): fetched again
+    assert _revocation(verifier.verify(cred))[:2] == (Outcome.FAILED, ReasonCode.SUSPENDED)
+    refused = cc.Verifier(trust=trust, status_lists=StatusListSource(fetch=True))  # the default: no loopback
+    assert _revocation(refused.verify(cred))[:2] == (Outcome.UNKNOWN, ReasonCode.STATUS_FETCH_REFUSED)
+
+
+def test_a_name_is_resolved_once_and_the_connection_goes_to_the_checked_address(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = socket.getaddrinfo
+    answers = iter(["127.0.0.1"])  # the rebinding answer comes second: an internal address
+
+    def rebinding(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "status.rebind.test":
+            address = next(answers, "10.1.2.3")
+            return real(address, *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    uri = api.uri.replace("127.0.0.1", "status.rebind.test")
+    token, _, origin = StatusListSource(fetch=True, allow_loopback_http=True)._fetched(uri)
+    assert origin == "fetched"
+    assert token.sub == api.uri  # served by our server, reached at the first (checked) address only
+    with pytest.raises(cc.CredentialError) as info:  # the next resolution is internal: refused before connecting
+        StatusListSource(fetch=True, allow_loopback_http=True)._fetched(uri)
+    assert info.value.code is ReasonCode.STATUS_FETCH_REFUSED
+
+
+def test_cli_verify_fetch_status_from_a_local_server(api: Api, tmp_path: Path) -> None:
+    credential = api.issue()
+    (tmp_path / "cred.json").write_text(json.dumps(credential), encoding="utf-8")
+    trust_export(api.world.home).save(tmp_path / "trust.json")
+    base = [sys.executable, "-m", "civiccert", "verify", "--trust", str(tmp_path / "trust.json"), "--json",
+            "--fetch-status", str(tmp_path / "cred.json")]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    refused = subprocess.run(base, capture_output=True, text=True, env=env, timeout=60, check=False)
+    allowed = subprocess.run([*base[:-1], "--status-allow-http-loopback", base[-1]], capture_output=True,
+                             text=True, env=env, timeout=60, check=False)  # fmt: skip
+    assert refused.returncode == 2, refused.stderr  # INDETERMINATE: the list could not be fetched
+    assert "Traceback" not in refused.stderr + allowed.stderr
+    checks = {c["check"]: c for c in json.loads(allowed.stdout)["checks"]}
+    assert checks["revocation"]["code"] == "ok", allowed.stdout
+    assert allowed.returncode in (0, 2)  # VALID, or INDETERMINATE only for not being anchored yet

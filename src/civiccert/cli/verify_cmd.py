@@ -56,6 +56,9 @@ def verify(
     ] = None,
     fetch_status: Annotated[bool, typer.Option(
         help="Fetch each credential's status list from its https URI (bounded; not with --offline).")] = False,
+    status_allow_http_loopback: Annotated[bool, typer.Option(
+        help="Development only: let --fetch-status reach a status list on this machine (loopback, http).")
+    ] = False,
     jobs: Annotated[int, typer.Option(min=0, help="Worker processes for many offline inputs (0: one per core; "
                                       "1: no pool).")] = 0,
 ) -> None:
@@ -95,6 +98,8 @@ def verify(
                                                         max_response_bytes=rpc_max_response), address)
     policy = Policy(require_holder_binding=require_holder_binding, aud=aud, nonce=nonce,
                     max_trust_age_seconds=max_trust_age)
+    if status_allow_http_loopback and not fetch_status:
+        raise typer.BadParameter("needs --fetch-status", param_hint="--status-allow-http-loopback")
     if offline and fetch_status:
         raise typer.BadParameter("--offline excludes --fetch-status", param_hint="--offline")
     source = None
@@ -103,7 +108,8 @@ def verify(
 
         if status_lists is not None and not status_lists.is_dir():
             raise typer.BadParameter("not a directory", param_hint="--status-lists")
-        source = StatusListSource(directory=status_lists, fetch=fetch_status)
+        source = StatusListSource(directory=status_lists, fetch=fetch_status,
+                                  allow_loopback_http=status_allow_http_loopback)
     anchors = None
     if trust_anchors is not None:
         from civiccert.pki import TrustAnchors
