@@ -56,6 +56,9 @@ def verify(
     ] = None,
     fetch_status: Annotated[bool, typer.Option(
         help="Fetch each credential's status list from its https URI (bounded; not with --offline).")] = False,
+    at: Annotated[str | None, typer.Option(
+        help="Was it valid then: ISO 8601 time with its offset (2026-11-30T10:00:00+09:00); validity and the "
+             "status from the status-list publication anchored as current then.")] = None,
     status_allow_http_loopback: Annotated[bool, typer.Option(
         help="Development only: let --fetch-status reach a status list on this machine (loopback, http).")
     ] = False,
@@ -97,7 +100,7 @@ def verify(
         online = OnlineRegistry.lazy(lambda: connect(rpc, expected_chain_id=chain_id, deadline=rpc_deadline,
                                                         max_response_bytes=rpc_max_response), address)
     policy = Policy(require_holder_binding=require_holder_binding, aud=aud, nonce=nonce,
-                    max_trust_age_seconds=max_trust_age)
+                    max_trust_age_seconds=max_trust_age, at=None if at is None else _posix_time(at))
     if status_allow_http_loopback and not fetch_status:
         raise typer.BadParameter("needs --fetch-status", param_hint="--status-allow-http-loopback")
     if offline and fetch_status:
@@ -228,3 +231,16 @@ def _stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+def _posix_time(text: str) -> int:
+    """An ISO 8601 time with an explicit offset, as POSIX seconds (no offset: which day would it be?)."""
+    import datetime
+
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter("not an ISO 8601 time (2026-11-30T10:00:00+09:00)", param_hint="--at") from exc
+    if when.tzinfo is None:
+        raise typer.BadParameter("give the offset (+09:00 or Z)", param_hint="--at")
+    return int(when.timestamp())

@@ -41,6 +41,7 @@ class StatusListSource:
     max_bytes: int = MAX_TOKEN_BYTES
     clock: Callable[[], float] = time.time
     _by_uri: dict[str, tuple[StatusListToken, Manifest | None]] | None = None
+    _every: dict[str, list[tuple[StatusListToken, Manifest | None]]] = field(default_factory=dict)
     _cache: dict[str, tuple[float, StatusListToken, Manifest | None]] = field(default_factory=dict)
 
     def get(self, uri: str) -> tuple[StatusListToken, Manifest | None, str]:
@@ -52,6 +53,17 @@ class StatusListSource:
         if self.fetch:
             return self._fetched(uri)
         raise CredentialError(ReasonCode.STATUS_LIST_UNAVAILABLE, "no status list for this uri was given")
+
+    def history(self, uri: str) -> list[tuple[StatusListToken, Manifest | None, str]]:
+        """Every list for ``uri`` at hand (each publication kept in the directory, and the fetched one), for
+        "was it valid then" (``--at``): the caller picks the publication that was current at that time."""
+        found: list[tuple[StatusListToken, Manifest | None, str]] = []
+        if self.directory is not None:
+            self._load_directory()
+            found.extend((token, manifest, "file") for token, manifest in self._every.get(uri, []))
+        if self.fetch:
+            found.append(self._fetched(uri))
+        return found
 
     def _load_directory(self) -> dict[str, tuple[StatusListToken, Manifest | None]]:
         if self._by_uri is None:
@@ -67,6 +79,7 @@ class StatusListSource:
                     token = parse_token(path.read_bytes())
                 except CivicCertError:
                     continue  # not a status list token: other files may share the directory
+                self._every.setdefault(token.sub, []).append((token, manifests.get(path.parent)))
                 previous = found.get(token.sub)
                 if previous is None or token.iat > previous[0].iat or (
                         token.iat == previous[0].iat and token.form == "jwt"):
