@@ -42,6 +42,8 @@ class StatusListSource:
     clock: Callable[[], float] = time.time
     _by_uri: dict[str, tuple[StatusListToken, Manifest | None]] | None = None
     _every: dict[str, list[tuple[StatusListToken, Manifest | None]]] = field(default_factory=dict)
+    # token SHA-256 -> the key objects its signature verified with (held here, compared by identity)
+    verified: dict[bytes, list[object]] = field(default_factory=dict)
     _cache: dict[str, tuple[float, StatusListToken, Manifest | None]] = field(default_factory=dict)
 
     def get(self, uri: str) -> tuple[StatusListToken, Manifest | None, str]:
