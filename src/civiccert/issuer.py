@@ -45,8 +45,8 @@ from civiccert.pki.home import SigningIdentity, certificate_hash, signing_identi
 from civiccert.publish import DEFAULT_EXPORT_VALID_DAYS, trust_export
 from civiccert.records import ResidentRecord, SealCertificate
 from civiccert.status.bits import Status
-from civiccert.status.publish import Publication, sign_publication
-from civiccert.status.store import StatusEntry, StatusStore
+from civiccert.status.publish import MANIFEST_NAME, Publication, sign_publication
+from civiccert.status.store import StatusEntry, StatusStore, open_status_store
 from civiccert.trust import TrustSnapshot
 
 __all__ = ["Issuer", "RevocationReason"]
@@ -103,7 +103,7 @@ class Issuer:
         # the home's SQLite file unless the config (or the caller) names a database shared by several servers
         self._journal = journal if journal is not None else open_journal(
             config.journal_url or HomeConfig.journal_path(home))
-        self._status = StatusStore(HomeConfig.journal_path(home), list_size=int(
+        self._status = open_status_store(self._journal, HomeConfig.journal_path(home), list_size=int(
             config.extra.get("status_list_size", DEFAULT_STATUS_LIST_SIZE)))
         self._chain = chain
         self._account = account
@@ -433,6 +433,11 @@ class Issuer:
         entry = self._status.allocate(cred_id, self.status_list_uri, at=now)
         return {"status_list": {"idx": entry.idx, "uri": entry.uri}}
 
+    @property
+    def status_store(self) -> StatusStore:
+        """The status entries and publications (in the journal's database; the service reads files from it)."""
+        return self._status
+
     def credential_status(self, cred: CredentialFile | str) -> StatusEntry:
         """A credential's entry (list uri, index, status) as the next publication will show it."""
         return self._status.entry(self._status_id(cred))
@@ -471,7 +476,7 @@ class Issuer:
 
     def publish_status(
         self,
-        out: Path,
+        out: Path | None,
         *,
         valid_seconds: int = DEFAULT_STATUS_VALID_SECONDS,
         ttl: int = DEFAULT_STATUS_TTL_SECONDS,
@@ -479,15 +484,18 @@ class Issuer:
     ) -> tuple[Publication, ReasonCode | None]:
         """Sign every status list (JWT and CWT) and the manifest into ``out``; with a chain, anchor the manifest's
         hash in one transaction. Returns the publication and the chain error code if anchoring failed (the
-        files are written and journaled first; the next publication anchors again)."""
+        files are written and journaled first; the next publication anchors again). The files are also kept in
+        the journal's database (what ``civiccert serve`` serves); ``out`` None writes no directory."""
         now = int(self._clock())
         uris = sorted({*self._status.uris(), self.status_list_uri})
         lists = [(uri, self._status.build(uri)) for uri in uris]
         publication = sign_publication(lists, self.key, municipality=self.config.municipality_code,
                                        iss=self._signing_identity().iss, seq=self._status.next_seq(),
                                        now=now, valid_seconds=valid_seconds, ttl=ttl)
-        record = self._status.add_publication(publication.manifest, publication.root, at=now)
-        publication.write(out)
+        record = self._status.add_publication(publication.manifest, publication.root, at=now,
+                                              files={**publication.files, MANIFEST_NAME: publication.manifest})
+        if out is not None:
+            publication.write(out)
         if not (anchor and self.has_chain):
             return publication, None
         try:

@@ -73,6 +73,10 @@ class Policy:
     check_anchor: bool = True  # only meaningful online; offline reports the anchor as skipped
     algorithms: tuple[str, ...] = ("ES256", "EdDSA")
     kb_max_age_seconds: int = 300  # a key-binding JWT older than this is refused (with the nonce, no replay)
+    # "was it valid then": validity window and status-list status judged at this time (POSIX seconds); the
+    # status from the publication anchored as current then (civiccert.status.check), replacing the chain's
+    # per-credential revocation, which says only "revoked now"
+    at: int | None = None
 
 
 @dataclass
@@ -306,7 +310,7 @@ class Verifier:
                       "the certifying municipality's name is not the official name for its code")
         iat, nbf, exp = _opt_int(payload.get("iat")), _opt_int(payload.get("nbf")), _opt_int(payload.get("exp"))
         draft.issued_at, draft.expires_at = iat, exp
-        now, skew = int(self._clock()), self._policy.skew_seconds
+        now, skew = int(self._clock() if self._policy.at is None else self._policy.at), self._policy.skew_seconds
         if iat is None or exp is None:
             draft.set(CheckName.VALIDITY, Outcome.FAILED, ReasonCode.MALFORMED, "iat and exp are required")
         elif exp <= now - skew:
@@ -668,12 +672,12 @@ class Verifier:
             current = draft.checks.get(CheckName.REVOCATION)
             if signature is None or signature.outcome is not Outcome.PASSED or draft.status_ref is None:
                 continue
-            if current is not None and current.outcome is Outcome.FAILED:
+            if current is not None and current.outcome is Outcome.FAILED and self._policy.at is None:
                 continue
             outcome, code, detail = evaluate_status(
                 draft.status_ref, self._status_lists, issuer_code=draft.issuer_code or "",
-                public_key=self._status_list_key,
-                now=int(self._clock()), skew=self._policy.skew_seconds, registry=self._registry)
+                public_key=self._status_list_key, now=int(self._clock()), skew=self._policy.skew_seconds,
+                registry=self._registry, at=self._policy.at)
             draft.set(CheckName.REVOCATION, outcome, code, detail)
 
     def _status_list_key(self, kid: str | None, code: str) -> Any:

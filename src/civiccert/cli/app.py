@@ -303,8 +303,10 @@ def serve(
                         ] = "civiccert",
     worker: Annotated[bool, typer.Option(help="Run the anchoring worker in this process.")] = True,
     worker_interval: Annotated[float, typer.Option(help="Seconds between the worker's checks.", min=0.1)] = 1.0,
+    status_every: Annotated[float, typer.Option(help="Republish status lists at least this often (seconds; "
+                                                "also soon after any change).", min=1.0)] = 6 * 3600.0,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) with the anchoring worker, until SIGTERM."""
+    """Serve the HTTP API (OpenAPI at /docs) with the anchoring worker and status lists, until SIGTERM."""
     import os
 
     from civiccert.cli.common import JOURNAL_URL_ENV
@@ -312,7 +314,8 @@ def serve(
 
     issuer = open_issuer(ctx)
     run_server(issuer, clients=clients, host=host, port=port, audience=audience, worker=worker,
-               worker_interval=worker_interval, journal_url=os.environ.get(JOURNAL_URL_ENV) or None)
+               worker_interval=worker_interval, journal_url=os.environ.get(JOURNAL_URL_ENV) or None,
+               status_every=status_every)
 
 
 @app.command()

@@ -52,6 +52,12 @@ def verify(
     ] = None,
     fetch_status: Annotated[bool, typer.Option(
         help="Fetch each credential's status list from its https URI (bounded; not with --offline).")] = False,
+    at: Annotated[str | None, typer.Option(
+        help="Was it valid then: ISO 8601 time with its offset (2026-11-30T10:00:00+09:00); validity and the "
+             "status from the status-list publication anchored as current then.")] = None,
+    status_allow_http_loopback: Annotated[bool, typer.Option(
+        help="Development only: let --fetch-status reach a status list on this machine (loopback, http).")
+    ] = False,
     jobs: Annotated[int, typer.Option(min=0, help="Worker processes for many offline inputs (0: one per core; "
                                       "1: no pool).")] = 0,
 ) -> None:
@@ -92,7 +98,9 @@ def verify(
         online = OnlineRegistry.lazy(lambda: connect(rpc, expected_chain_id=chain_id, deadline=rpc_deadline,
                                                         max_response_bytes=rpc_max_response), address)
     policy = Policy(require_holder_binding=require_holder_binding, aud=aud, nonce=nonce,
-                    max_trust_age_seconds=max_trust_age)
+                    max_trust_age_seconds=max_trust_age, at=None if at is None else _posix_time(at))
+    if status_allow_http_loopback and not fetch_status:
+        raise typer.BadParameter("needs --fetch-status", param_hint="--status-allow-http-loopback")
     if offline and fetch_status:
         raise typer.BadParameter("--offline excludes --fetch-status", param_hint="--offline")
     source = None
@@ -101,7 +109,8 @@ def verify(
 
         if status_lists is not None and not status_lists.is_dir():
             raise typer.BadParameter("not a directory", param_hint="--status-lists")
-        source = StatusListSource(directory=status_lists, fetch=fetch_status)
+        source = StatusListSource(directory=status_lists, fetch=fetch_status,
+                                  allow_loopback_http=status_allow_http_loopback)
     anchors = None
     if trust_anchors is not None:
         from civiccert.pki import TrustAnchors
@@ -220,3 +229,16 @@ def _stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+def _posix_time(text: str) -> int:
+    """An ISO 8601 time with an explicit offset, as POSIX seconds (no offset: which day would it be?)."""
+    import datetime
+
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter("not an ISO 8601 time (2026-11-30T10:00:00+09:00)", param_hint="--at") from exc
+    if when.tzinfo is None:
+        raise typer.BadParameter("give the offset (+09:00 or Z)", param_hint="--at")
+    return int(when.timestamp())

@@ -37,6 +37,9 @@ from civiccert.service.oid4vp import oid4vp_router
 from civiccert.service.schemas import ISSUE_BATCH_SCHEMA, ISSUE_SCHEMA, status_of
 from civiccert.service.store import ServiceStore
 from civiccert.service.worker import AnchorWorker
+from civiccert.status.publish import MANIFEST_NAME
+from civiccert.status.store import StatusEntry
+from civiccert.status.token import parse_token
 from civiccert.verifier import Verifier
 
 __all__ = ["MAX_BATCH_RECORDS", "MAX_BODY_BYTES", "Service", "create_app"]
@@ -213,10 +216,48 @@ def create_app(service: Service) -> FastAPI:
             outcome = service.issuer.revoke(credential_id, reason)
             outcome_code = outcome.error.value if outcome.error else "ok"
             service.store.audit(who.client_id, who.role, "revoke", list(outcome.credential_ids), outcome_code)
+            if service.worker is not None:
+                service.worker.wake()
             return 202, {"credential_ids": list(outcome.credential_ids), "state": outcome.state.value,
                          "error": None if outcome.error is None else outcome.error.value}  # fmt: skip
 
         return idempotent(request, who, raw, act)
+
+    def change_status(action: str, request: Request, credential_id: str, change: Callable[[str], StatusEntry],
+                      raw: bytes) -> Response:  # fmt: skip
+        who = principal(request, Role.SUPERVISOR)
+
+        def act() -> tuple[int, Any]:
+            service.issuer.journal.credential(credential_id)  # CREDENTIAL_UNKNOWN → 404
+            entry = change(credential_id)
+            service.store.audit(who.client_id, who.role, action, [entry.credential_id], "ok")
+            if service.worker is not None:
+                service.worker.wake()  # publish the change now, not at the next scheduled publication
+            return 200, {"credential_id": entry.credential_id, "status": entry.status.name.lower(),
+                         "list_uri": entry.uri}  # fmt: skip
+
+        return idempotent(request, who, raw, act)
+
+    @app.post("/v1/credentials/{credential_id}/suspend", tags=["revoke"],
+              summary="VALID → SUSPENDED in the status list (public at the next publication, published soon)")
+    async def suspend(credential_id: str, request: Request) -> Response:
+        return change_status("suspend", request, credential_id, service.issuer.suspend, await request.body())
+
+    @app.post("/v1/credentials/{credential_id}/reinstate", tags=["revoke"],
+              summary="SUSPENDED → VALID (a revoked or superseded credential is never reinstated: 409)")
+    async def reinstate(credential_id: str, request: Request) -> Response:
+        return change_status("reinstate", request, credential_id, service.issuer.reinstate, await request.body())
+
+    @app.post("/v1/credentials/{credential_id}/supersede", tags=["revoke"],
+              summary="VALID/SUSPENDED → superseded: the record changed and a newer copy exists")
+    async def supersede(credential_id: str, request: Request) -> Response:
+        return change_status("supersede", request, credential_id, service.issuer.supersede, await request.body())
+
+    @app.get("/status/{name}", tags=["status"], response_class=Response,
+             summary="A published status list token (statuslist+jwt; CWT with Accept: application/statuslist+cwt)"
+             " or the manifest status-lists.json; no auth")  # fmt: skip
+    def status_list(name: str, request: Request) -> Response:
+        return _status_file(service, name, request.headers.get("accept", ""))
 
     # --- reading -----------------------------------------------------------------------------------------
     @app.get("/v1/status", tags=["operate"], summary="Credential counts by state and the last anchoring error")
@@ -265,6 +306,30 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(oid4vci_router(service, principal))  # wallets: OpenID4VCI and OpenID4VP (docs/wallets.md)
     app.include_router(oid4vp_router(service, principal))
     return app
+
+
+def _status_file(service: Service, name: str, accept: str) -> Response:
+    """The latest published bytes for ``name``, with the type a verifier asked for and cache headers from the
+    token's ``ttl`` (capped by its ``exp``)."""
+    if name == MANIFEST_NAME:
+        data = service.issuer.status_store.published_file(name)
+        if data is None:
+            raise ServiceError(ReasonCode.NOT_FOUND, "nothing published yet", field="name")
+        return Response(data, media_type="application/json", headers={"Cache-Control": "no-cache"})
+    cwt = name.endswith(".cwt") or ("application/statuslist+cwt" in accept and not name.endswith(".jwt"))
+    base = name.removesuffix(".cwt").removesuffix(".jwt")
+    data = service.issuer.status_store.published_file(base + ".cwt" if cwt else base)
+    if data is None:
+        raise ServiceError(ReasonCode.NOT_FOUND, "no such status list", field="name")
+    token = parse_token(data)
+    now = int(time.time())
+    max_age = token.ttl if token.ttl is not None else 0
+    if token.exp is not None:
+        max_age = max(0, min(max_age, token.exp - now))
+    headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": '"' + hashlib.sha256(data).hexdigest() + '"',
+               "Vary": "Accept"}
+    return Response(data, media_type="application/statuslist+cwt" if cwt else "application/statuslist+jwt",
+                    headers=headers)
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
