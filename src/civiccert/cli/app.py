@@ -293,6 +293,8 @@ def serve(
                         ] = "civiccert",
     worker: Annotated[bool, typer.Option(help="Run the anchoring worker in this process.")] = True,
     worker_interval: Annotated[float, typer.Option(help="Seconds between the worker's checks.", min=0.1)] = 1.0,
+    verify_page: Annotated[bool, typer.Option(help="Serve the public verifier page at /verify (docs/verifier-page.md)."
+                                              )] = True,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) with the anchoring worker, until SIGTERM."""
     import os
@@ -302,7 +304,8 @@ def serve(
 
     issuer = open_issuer(ctx)
     run_server(issuer, clients=clients, host=host, port=port, audience=audience, worker=worker,
-               worker_interval=worker_interval, journal_url=os.environ.get(JOURNAL_URL_ENV) or None)
+               worker_interval=worker_interval, journal_url=os.environ.get(JOURNAL_URL_ENV) or None,
+               verify_page=verify_page)
 
 
 @app.command()

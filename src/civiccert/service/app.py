@@ -34,6 +34,7 @@ from civiccert.service.logs import log_event
 from civiccert.service.metrics import Metrics
 from civiccert.service.schemas import ISSUE_BATCH_SCHEMA, ISSUE_SCHEMA, status_of
 from civiccert.service.store import ServiceStore
+from civiccert.service.web import PAGE_MAX_BYTES, PAGE_VERIFY_PATH, install_verify_page
 from civiccert.service.worker import AnchorWorker
 from civiccert.verifier import Verifier
 
@@ -53,6 +54,7 @@ class Service:
     store: ServiceStore
     worker: AnchorWorker | None = None
     metrics: Metrics | None = None
+    verify_page: bool = True  # the public verifier page (GET /verify, POST /verify/check); see service.web
 
 
 def create_app(service: Service) -> FastAPI:
@@ -66,9 +68,10 @@ def create_app(service: Service) -> FastAPI:
     async def cap_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        cap = PAGE_MAX_BYTES if service.verify_page and request.url.path == PAGE_VERIFY_PATH else MAX_BODY_BYTES
+        if length is not None and (not length.isdigit() or int(length) > cap):
             response: Response = _error(413, ReasonCode.INPUT_TOO_LARGE, "body", f"bodies are capped at "
-                                        f"{MAX_BODY_BYTES} bytes")  # fmt: skip
+                                        f"{cap} bytes")  # fmt: skip
         else:
             response = await call_next(request)
         route = request.scope.get("route")
@@ -260,6 +263,8 @@ def create_app(service: Service) -> FastAPI:
         errors = service.worker.stats.errors if service.worker else 0
         return PlainTextResponse(metrics.render(service.issuer, errors), media_type="text/plain; version=0.0.4")
 
+    if service.verify_page:
+        install_verify_page(app, service.issuer)
     return app
 
 

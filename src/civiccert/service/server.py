@@ -33,6 +33,7 @@ def serve(
     worker: bool = True,
     worker_interval: float = 1.0,
     journal_url: str | None = None,
+    verify_page: bool = True,
 ) -> None:
     """Serve the API until SIGTERM/SIGINT (blocks)."""
     import uvicorn
@@ -44,7 +45,7 @@ def serve(
     target = journal_url or issuer.config.journal_url or str(HomeConfig.journal_path(issuer.home))
     store = ServiceStore(target)
     anchor_worker = AnchorWorker(issuer, interval=worker_interval) if worker and issuer.has_chain else None
-    app = create_app(Service(issuer, registry, store, anchor_worker, Metrics()))
+    app = create_app(Service(issuer, registry, store, anchor_worker, Metrics(), verify_page=verify_page))
     if anchor_worker is not None:
         anchor_worker.start()
     log_event("serving", host=host, port=port, worker=anchor_worker is not None)
