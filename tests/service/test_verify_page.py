@@ -253,6 +253,22 @@ def test_a_picture_without_a_qr_says_what_to_do(page: Any, tmp_path: Path) -> No
     assert page.locator(".result").count() == 0
 
 
+def _choose_by_keyboard(page: Any, path: Path) -> None:
+    """Space on the focused file input opens the chooser. Headless Chromium now and then drops that first
+    activation (about one run in seven here, whatever the page), so the key is pressed up to three times."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
+        try:
+            with page.expect_file_chooser(timeout=5_000) as chooser:
+                page.keyboard.press("Space")
+        except PlaywrightTimeout:
+            assert attempt < 2, "Space on the file input never opened the file chooser"
+            continue
+        chooser.value.set_files(str(path))
+        return
+
+
 def test_keyboard_only_choose_verify_and_read_the_verdict(page: Any, files: Files) -> None:
     order = []
     for _ in range(4):
@@ -262,9 +278,7 @@ def test_keyboard_only_choose_verify_and_read_the_verdict(page: Any, files: File
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Shift+Tab")
     assert page.evaluate("document.activeElement.id") == "file"
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files(str(files.genuine))
+    _choose_by_keyboard(page, files.genuine)
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     page.wait_for_selector(".result .verdict", timeout=60_000)
