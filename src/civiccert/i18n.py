@@ -10,9 +10,11 @@ from __future__ import annotations
 import gettext
 import os
 from collections.abc import Mapping
+from functools import cache
 from importlib import resources
 
-__all__ = ["LANGUAGES", "N_", "_", "detect_language", "format_age", "language", "ngettext", "reason_label",
+__all__ = ["LANGUAGES", "N_", "_", "catalogue_for", "detect_language", "format_age", "language", "ngettext",
+           "reason_label",
            "set_language"]
 
 LANGUAGES = ("ja", "en")
@@ -38,13 +40,19 @@ def detect_language(environ: Mapping[str, str] | None = None) -> str:
 
 def set_language(lang: str) -> None:
     """Use ``lang`` (``ja`` or ``en``) for every later ``_()``; a missing catalogue means English, never a crash."""
+    _state["lang"], _state["catalogue"] = lang, catalogue_for(lang)
+
+
+@cache
+def catalogue_for(lang: str) -> gettext.NullTranslations:
+    """The catalogue of ``lang`` (``ja`` or ``en``), for callers that serve several languages at once (the web
+    page answers each request in its own language, so it must not switch the process-wide one)."""
     if lang not in LANGUAGES:
         raise ValueError("language must be ja or en")
-    catalogue: gettext.NullTranslations = gettext.NullTranslations()
-    if lang != "en":
-        directory = str(resources.files("civiccert") / "locale")
-        catalogue = gettext.translation(DOMAIN, directory, languages=[lang], fallback=True)
-    _state["lang"], _state["catalogue"] = lang, catalogue
+    if lang == "en":
+        return gettext.NullTranslations()
+    directory = str(resources.files("civiccert") / "locale")
+    return gettext.translation(DOMAIN, directory, languages=[lang], fallback=True)
 
 
 def language() -> str:

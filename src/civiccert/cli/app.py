@@ -305,6 +305,8 @@ def serve(
     worker_interval: Annotated[float, typer.Option(help="Seconds between the worker's checks.", min=0.1)] = 1.0,
     status_every: Annotated[float, typer.Option(help="Republish status lists at least this often (seconds; "
                                                 "also soon after any change).", min=1.0)] = 6 * 3600.0,
+    verify_page: Annotated[bool, typer.Option(help="Serve the public verifier page at /verify (docs/verifier-page.md)."
+                                              )] = True,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) with the anchoring worker and status lists, until SIGTERM."""
     import os
@@ -315,7 +317,7 @@ def serve(
     issuer = open_issuer(ctx)
     run_server(issuer, clients=clients, host=host, port=port, audience=audience, worker=worker,
                worker_interval=worker_interval, journal_url=os.environ.get(JOURNAL_URL_ENV) or None,
-               status_every=status_every)
+               status_every=status_every, verify_page=verify_page)
 
 
 @app.command()

@@ -6,6 +6,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any, TextIO
@@ -13,11 +14,11 @@ from typing import Any, TextIO
 from civiccert.cli.notes import translate_note
 from civiccert.credentials.claims import CLAIM_LABELS_EN, CLAIM_LABELS_JA
 from civiccert.errors import CivicCertError
-from civiccert.i18n import N_, _
+from civiccert.i18n import N_, _, catalogue_for
 from civiccert.records.juminhyo import NAME_KANA_NOT_RECORDED_JA
 from civiccert.records.wareki import to_wareki
 
-__all__ = ["pad_left", "render_results"]
+__all__ = ["ClaimRow", "check_label", "claim_rows", "outcome_text", "pad_left", "render_results", "verdict_text"]
 
 _VERDICT_TEXT = {"VALID": N_("VALID"), "INVALID": N_("INVALID"), "INDETERMINATE": N_("INDETERMINATE")}
 _VERDICT_STYLE = {"VALID": "\x1b[1;32m", "INVALID": "\x1b[1;31m", "INDETERMINATE": "\x1b[1;33m"}
@@ -139,11 +140,54 @@ def _value(item: Any, labels: Mapping[str, str], japanese: bool, *, names_claim:
     return str(item)
 
 
-def _flatten(value: Any, labels: Mapping[str, str], path: str, depth: int = 0) -> list[str]:
-    pad = "  " * depth
+@dataclass(frozen=True)
+class ClaimRow:
+    """One line of the disclosed claims, for any renderer (terminal text here, HTML on the verifier page):
+    ``group`` opens a nested object (``label:``), ``index`` one member of a list (``[n]``), ``item`` is
+    ``label: value`` and ``bullet`` a list item (``- value``)."""
+
+    depth: int
+    kind: str
+    label: str = ""
+    value: str = ""
+
+    def text(self) -> str:
+        pad = "  " * self.depth
+        if self.kind == "group":
+            return f"{pad}{self.label}:"
+        if self.kind == "index":
+            return f"{pad}{self.label}"
+        if self.kind == "bullet":
+            return f"{pad}- {self.value}"
+        return f"{pad}{self.label}: {self.value}"
+
+
+def claim_rows(claims: Mapping[str, Any], lang: str) -> list[ClaimRow]:
+    """The disclosed claims in vocabulary order with their labels, 和暦 dates and Japanese words (``lang`` ja)."""
+    return _rows(claims, CLAIM_LABELS_JA if lang == "ja" else CLAIM_LABELS_EN, "")
+
+
+def verdict_text(verdict: str, lang: str) -> str:
+    """有効 / 無効 / 判定不能 in Japanese, the verdict itself in English (per call: the web page serves both)."""
+    return catalogue_for(lang).gettext(_VERDICT_TEXT[verdict])
+
+
+def check_label(check: str, lang: str) -> str:
+    return catalogue_for(lang).gettext(_CHECK_LABELS.get(check, check))
+
+
+def outcome_text(outcome: str, lang: str) -> str:
+    return catalogue_for(lang).gettext(_OUTCOME[outcome])
+
+
+def _flatten(value: Any, labels: Mapping[str, str], path: str) -> list[str]:
+    return [row.text() for row in _rows(value, labels, path)]
+
+
+def _rows(value: Any, labels: Mapping[str, str], path: str, depth: int = 0) -> list[ClaimRow]:
     japanese = labels is CLAIM_LABELS_JA
     order = _ORDER_JA if japanese else _ORDER_EN
-    lines: list[str] = []
+    rows: list[ClaimRow] = []
     if isinstance(value, Mapping):
         for key in sorted(value, key=lambda k: (order.get(str(k), len(order)), str(k))):
             item = value[key]
@@ -153,18 +197,19 @@ def _flatten(value: Any, labels: Mapping[str, str], path: str, depth: int = 0) -
                 item = NAME_KANA_NOT_RECORDED_JA
             label = labels.get(f"{path}.{key}".lstrip("."), labels.get(str(key), str(key)))
             if isinstance(item, Mapping | list):
-                lines.append(f"{pad}{label}:")
-                lines.extend(_flatten(item, labels, str(key), depth + 1))
+                rows.append(ClaimRow(depth, "group", label))
+                rows.extend(_rows(item, labels, str(key), depth + 1))
             else:
-                lines.append(f"{pad}{label}: {_value(item, labels, japanese)}")
+                rows.append(ClaimRow(depth, "item", label, _value(item, labels, japanese)))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if isinstance(item, Mapping):
-                lines.append(f"{pad}[{index + 1}]")
-                lines.extend(_flatten(item, labels, path, depth + 1))
+                rows.append(ClaimRow(depth, "index", f"[{index + 1}]"))
+                rows.extend(_rows(item, labels, path, depth + 1))
             else:
-                lines.append(f"{pad}- {_value(item, labels, japanese, names_claim=path == 'omitted')}")
-    return lines
+                rows.append(ClaimRow(depth, "bullet",
+                                     value=_value(item, labels, japanese, names_claim=path == "omitted")))
+    return rows
 
 
 def _summary(out: TextIO, results: Sequence[Mapping[str, Any]], failures: Sequence[Mapping[str, str]],

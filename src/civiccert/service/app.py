@@ -36,6 +36,7 @@ from civiccert.service.oid4vci import oid4vci_router
 from civiccert.service.oid4vp import oid4vp_router
 from civiccert.service.schemas import ISSUE_BATCH_SCHEMA, ISSUE_SCHEMA, status_of
 from civiccert.service.store import ServiceStore
+from civiccert.service.web import PAGE_MAX_BYTES, PAGE_VERIFY_PATH, install_verify_page
 from civiccert.service.worker import AnchorWorker
 from civiccert.status.publish import MANIFEST_NAME
 from civiccert.status.store import StatusEntry
@@ -58,6 +59,7 @@ class Service:
     store: ServiceStore
     worker: AnchorWorker | None = None
     metrics: Metrics | None = None
+    verify_page: bool = True  # the public verifier page (GET /verify, POST /verify/check); see service.web
 
 
 def create_app(service: Service) -> FastAPI:
@@ -71,9 +73,10 @@ def create_app(service: Service) -> FastAPI:
     async def cap_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        cap = PAGE_MAX_BYTES if service.verify_page and request.url.path == PAGE_VERIFY_PATH else MAX_BODY_BYTES
+        if length is not None and (not length.isdigit() or int(length) > cap):
             response: Response = _error(413, ReasonCode.INPUT_TOO_LARGE, "body", f"bodies are capped at "
-                                        f"{MAX_BODY_BYTES} bytes")  # fmt: skip
+                                        f"{cap} bytes")  # fmt: skip
         else:
             response = await call_next(request)
         route = request.scope.get("route")
@@ -305,6 +308,8 @@ def create_app(service: Service) -> FastAPI:
 
     app.include_router(oid4vci_router(service, principal))  # wallets: OpenID4VCI and OpenID4VP (docs/wallets.md)
     app.include_router(oid4vp_router(service, principal))
+    if service.verify_page:
+        install_verify_page(app, service.issuer)
     return app
 
 

@@ -36,6 +36,7 @@ def serve(
     worker_interval: float = 1.0,
     journal_url: str | None = None,
     status_every: float = 6 * 3600.0,
+    verify_page: bool = True,
 ) -> None:
     """Serve the API until SIGTERM/SIGINT (blocks)."""
     import uvicorn
@@ -48,7 +49,7 @@ def serve(
     store = ServiceStore(target)
     publisher = StatusPublisher(issuer, every=status_every)
     anchor_worker = AnchorWorker(issuer, interval=worker_interval, publisher=publisher) if worker else None
-    app = create_app(Service(issuer, registry, store, anchor_worker, Metrics()))
+    app = create_app(Service(issuer, registry, store, anchor_worker, Metrics(), verify_page=verify_page))
     if anchor_worker is not None:
         anchor_worker.start()
     log_event("serving", host=host, port=port, worker=anchor_worker is not None)
