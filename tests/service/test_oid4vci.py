@@ -200,3 +200,23 @@ def test_offer_needs_a_clerk_and_a_valid_record(api: Api) -> None:
     response = httpx.post(url, json={"record": {"kind": "nope"}}, headers=api.clients.headers("clerk"))
     assert response.status_code == 422
     assert parse_qs(urlparse("x:?a=1").query) == {"a": ["1"]}
+
+
+def test_the_receipt_pdf_carries_a_scannable_offer_qr_and_refuses_a_wrong_pin(api: Api, tmp_path: Path) -> None:
+    offer = api.offer()
+    url = f"{api.server.url}/v1/offers/{offer['offer_id']}/receipt.pdf"
+    wrong = "000000" if offer["tx_code"] != "000000" else "111111"
+    refused = httpx.post(url, json={"tx_code": wrong}, headers=api.clients.headers("clerk"))
+    assert (refused.status_code, refused.json()["code"]) == (422, cc.ReasonCode.TX_CODE_WRONG.value)
+    assert httpx.post(url, json={"tx_code": offer["tx_code"]}, headers=api.clients.headers("auditor")).status_code \
+        == 403  # fmt: skip
+    receipt = httpx.post(url, json={"tx_code": offer["tx_code"]}, headers=api.clients.headers("clerk"), timeout=30)
+    assert receipt.status_code == 200
+    assert receipt.headers["content-type"] == "application/pdf"
+    path = tmp_path / "receipt.pdf"
+    path.write_bytes(receipt.content)
+    from civiccert.paper.scan import scan  # rasterises with pypdfium2, decodes with zxing-cpp
+
+    assert [hit.text for hit in scan(path)] == [offer["offer_url"]]
+    # the PIN check for the receipt costs no attempt: the wallet still redeems with the right PIN
+    assert api.token(offer, offer["tx_code"]).status_code == 200

@@ -14,6 +14,8 @@ our ``code``; the clerk endpoints answer as the rest of the API.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import time
@@ -113,6 +115,24 @@ def oid4vci_router(service: Any, principal: Callable[..., Principal], book: Offe
         uri = f"{issuer_identifier(request)}/oid4vci/offers/{offer_id}"
         return Response(_qr_svg("openid-credential-offer://?credential_offer_uri=" + quote(uri, safe="")),
                          media_type="image/svg+xml")  # fmt: skip
+
+    @router.post("/v1/offers/{offer_id}/receipt.pdf", tags=["issue"], response_class=Response,
+                 summary="Clerk: the 交付 receipt (offer QR, PIN, expiry) as PDF; body {tx_code}")  # fmt: skip
+    async def offer_receipt(offer_id: str, request: Request) -> Response:
+        from civiccert.paper.receipt import render_offer_receipt
+
+        principal(request, Role.CLERK)
+        offer = offers.by_id(offer_id)
+        document = await _json(request)
+        pin = document.get("tx_code") if isinstance(document, dict) else None
+        # the PIN is kept only as a hash: the clerk's system sends it back, and a wrong one is never printed
+        if not isinstance(pin, str) or not hmac.compare_digest(hashlib.sha256(pin.encode()).digest(),
+                                                               offer.tx_code_hash):  # fmt: skip
+            raise RecordError(ReasonCode.TX_CODE_WRONG, "tx_code is not this offer's PIN", field="tx_code")
+        uri = f"{issuer_identifier(request)}/oid4vci/offers/{offer_id}"
+        pdf = render_offer_receipt("openid-credential-offer://?credential_offer_uri=" + quote(uri, safe=""), pin,
+                                   offer.expires_at)  # fmt: skip
+        return Response(pdf, media_type="application/pdf")
 
     @router.get("/oid4vci/offers/{offer_id}", summary="The credential offer object (credential_offer_uri)")
     def credential_offer(offer_id: str, request: Request) -> dict[str, Any]:

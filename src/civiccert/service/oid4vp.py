@@ -2,15 +2,18 @@
 
 The relying party's system (role verifier) calls ``POST /v1/presentations`` with the credential type and the
 claims it needs; the answer is an authorization request (``response_type=vp_token``,
-``response_mode=direct_post``, DCQL) by value and by reference, to show as a QR or open as a link. The
+``response_mode=direct_post``, DCQL) passed by value, to show as a QR or open as a link. The
 wallet posts its ``vp_token`` to ``/oid4vp/response``; the presentation is checked by
 :class:`civiccert.Verifier` with ``Policy(require_holder_binding=True, aud=client_id, nonce=nonce)`` (so a
 presentation made for another verifier or another transaction fails ``holder_binding``), then against the
 DCQL query. The relying party polls ``GET /v1/presentations/{id}``. Transactions are single use and expire;
 they live in the process like the issuance offers (civiccert.service.offers).
 
-The client identifier uses the ``redirect_uri:`` prefix (§5.9.3): the request is unsigned and the response
-goes only to ``response_uri``; the request object served by reference is an unsecured JWT (``alg: none``).
+The client identifier uses the ``redirect_uri:`` prefix (§5.9.3): the request MUST NOT be signed and the
+response goes only to ``response_uri``. There is therefore no ``request_uri``: a request object by
+reference is a JAR, which wallets expect signed (``@openid4vc/openid4vp`` refuses an unsecured one, and
+refuses any request object for this prefix). Passing it by reference needs a signing verifier identity
+(``x509_san_dns:`` / ``x509_hash:``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from civiccert.credentials.jose import b64url_encode, json_parse
+from civiccert.credentials.jose import json_parse
 from civiccert.errors import CivicCertError, ReasonCode, RecordError, ServiceError
 from civiccert.service.auth import Principal, Role
 from civiccert.service.dcql import QUERY_ID, build_query, missing_claims
@@ -113,18 +116,8 @@ def oid4vp_router(service: Any, principal: Callable[..., Principal]) -> APIRoute
                           response_uri=response_uri, dcql=query, expires_at=time.time() + TRANSACTION_TTL)  # fmt: skip
         transactions.add(tx)
         by_value = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for k, v in tx.request().items()}
-        request_uri = f"{base}/oid4vp/requests/{tx.transaction_id}"
         return {"transaction_id": tx.transaction_id, "expires_at": int(tx.expires_at), "request": tx.request(),
-                "request_url": "openid4vp://?" + urlencode(by_value),
-                "request_uri_url": "openid4vp://?" + urlencode({"client_id": tx.client_id, "request_uri": request_uri}),
-                "request_uri": request_uri}  # fmt: skip
-
-    @router.get("/oid4vp/requests/{transaction_id}", summary="The authorization request by reference (request_uri)")
-    def request_object(transaction_id: str) -> Response:
-        tx = transactions.get(transaction_id)
-        header = b64url_encode(json.dumps({"alg": "none", "typ": "oauth-authz-req+jwt"}).encode())
-        payload = b64url_encode(json.dumps(tx.request(), ensure_ascii=False).encode())
-        return Response(f"{header}.{payload}.", media_type="application/oauth-authz-req+jwt")
+                "request_url": "openid4vp://?" + urlencode(by_value)}  # fmt: skip
 
     @router.post("/oid4vp/response", summary="direct_post: the wallet's vp_token")
     async def response(request: Request) -> Response:
