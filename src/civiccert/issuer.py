@@ -32,7 +32,6 @@ from civiccert.errors import (
     ConfigError,
     CredentialError,
     JournalError,
-    PaperError,
     ReasonCode,
     RecordError,
     RegistryError,
@@ -554,10 +553,10 @@ class Issuer:
             raise CredentialError(ReasonCode.DISCLOSURE_MISMATCH, "the paper form is not this credential's twin")
         chain = self._signing_identity().chain
         if not chain and require_signed:
-            raise PaperError(ReasonCode.PDF_SIGNING_UNAVAILABLE, "the home has no certificate for its key: "
+            raise ConfigError(ReasonCode.PDF_SIGNING_UNAVAILABLE, "the home has no certificate for its key: "
                              "a signed PDF cannot be made (civiccert pki issue-leaf / pki import)")
         if chain and len(paper.kid) == CERT_KID_CHARS and b64url_encode(cert_kid(chain[0])) != paper.kid:
-            raise PaperError(ReasonCode.PDF_SIGNING_UNAVAILABLE, "the QR names a certificate that is no longer "
+            raise ConfigError(ReasonCode.PDF_SIGNING_UNAVAILABLE, "the QR names a certificate that is no longer "
                              "the home's: issue the credential again to print it signed", field="kid")
         data = render_pdf_bytes(cred.vct, claims, text, sample=self.config.sample)
         if chain:

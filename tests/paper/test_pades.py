@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -30,7 +31,7 @@ from pyhanko_certvalidator import ValidationContext
 
 import civiccert as cc
 from civiccert.credential_file import CredentialFile
-from civiccert.errors import PaperError, ReasonCode
+from civiccert.errors import ConfigError, ReasonCode
 from civiccert.paper import payload as paper_payload
 from civiccert.paper.pdf import render_pdf_bytes
 from civiccert.paper.pdfsig import sign_pdf
@@ -230,7 +231,7 @@ def test_a_home_without_certificate_prints_unsigned_or_refuses(tmp_path: Path) -
     try:
         assert not issuer.signs_pdf
         cred = issuer.issue(cc.load_record(cc.sample_record_path("household-matsudo.json")))
-        with pytest.raises(PaperError) as refused:
+        with pytest.raises(ConfigError) as refused:
             issuer.print_pdf(cred, tmp_path / "refused.pdf", require_signed=True)
         assert refused.value.code is ReasonCode.PDF_SIGNING_UNAVAILABLE
         assert not (tmp_path / "refused.pdf").exists()
@@ -279,3 +280,43 @@ def test_a_pdf_signed_on_a_softhsm_token_verifies(tmp_path: Path, monkeypatch: p
             assert _pdf_check(result) == (cc.Outcome.PASSED, ReasonCode.OK)
     finally:
         issuer.close()
+
+
+# --- the command line ----------------------------------------------------------------------------------
+def _run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    from civiccert.cli import main
+
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_print_signs_with_a_certificate_and_refuses_without(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICCERT_KEY_PASSPHRASE", "pades-cli-passphrase")
+    home, ca, cred, pdf = tmp_path / "city", tmp_path / "ca", tmp_path / "cred.json", tmp_path / "copy.pdf"
+    assert _run(capsys, "init", home, "--municipality-code", "122076", "--municipality-name", "松戸市")[0] == 0
+    assert _run(capsys, "--home", home, "issue", "resident-record",
+                cc.sample_record_path("household-matsudo.json"), "-o", cred)[0] == 0
+    code, _, err = _run(capsys, "--home", home, "print", cred, "-o", pdf, "--require-signed")
+    assert code == 78
+    assert ReasonCode.PDF_SIGNING_UNAVAILABLE.value in err
+    assert not pdf.exists()
+    assert _run(capsys, "pki", "init-test-ca", ca)[0] == 0
+    assert _run(capsys, "--home", home, "pki", "issue-leaf", "--ca", ca)[0] == 0
+    assert _run(capsys, "--home", home, "issue", "resident-record",
+                cc.sample_record_path("household-matsudo.json"), "-o", cred)[0] == 0
+    assert _run(capsys, "--home", home, "print", cred, "-o", pdf, "--require-signed")[0] == 0
+    trust = tmp_path / "trust.json"
+    assert _run(capsys, "--home", home, "trust", "export", "-o", trust)[0] == 0
+    code, out, _ = _run(capsys, "verify", pdf, "--trust", trust, "--trust-anchors", ca / "root.pem", "--offline",
+                        "--json")
+    assert code == 0, out
+    checks = {c["check"]: c for c in json.loads(out)["checks"]}
+    assert checks["pdf_signature"]["outcome"] == "passed"
+    pdf.write_bytes(_incremental(pdf.read_bytes(), "annotation"))
+    code, out, err = _run(capsys, "verify", pdf, "--trust", trust, "--trust-anchors", ca / "root.pem", "--offline",
+                          "--json")
+    assert code == 1
+    assert ReasonCode.PDF_MODIFIED_AFTER_SIGNING.value in json.loads(out)["reasons"]
+    assert "Traceback" not in err

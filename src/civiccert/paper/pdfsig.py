@@ -19,6 +19,7 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import io
+import logging
 from collections.abc import Coroutine, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,10 @@ FIELD = "CivicCertSignature"
 _T = TypeVar("_T")
 #: what may follow the signed revision: nothing, or validation data / document time-stamps (LTV)
 _ALLOWED_AFTER = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
+# pyHanko logs a tampered file's diff analysis with a traceback; we report it as a reason code instead. A
+# handler of our own keeps Python's last-resort handler from printing it; an application's logging still sees it.
+for _name in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
 
 
 def _run(coro: Coroutine[Any, Any, _T]) -> _T:
