@@ -26,10 +26,10 @@ _BOLD, _RESET = "\x1b[1m", "\x1b[0m"
 _CHECK_LABELS = {
     "ja": {"format": "形式", "signature": "署名", "issuer": "発行者と鍵", "validity": "有効期間",
            "disclosures": "開示内容", "holder_binding": "保有者確認", "anchor": "ブロックチェーン記録",
-           "revocation": "失効"},
+           "revocation": "失効", "pdf_signature": "PDFの電子署名"},
     "en": {"format": "format", "signature": "signature", "issuer": "issuer and key", "validity": "validity",
            "disclosures": "disclosures", "holder_binding": "holder binding", "anchor": "anchor",
-           "revocation": "revocation"},
+           "revocation": "revocation", "pdf_signature": "PDF signature"},
 }
 _OUTCOME = {
     "ja": {"passed": "✓ 合格", "failed": "✗ 不合格", "unknown": "? 確認不能", "skipped": "- 対象外"},
