@@ -7,6 +7,7 @@ content line added by an incremental update after signing, or the whole signatur
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import json
@@ -34,7 +35,7 @@ from civiccert.credential_file import CredentialFile
 from civiccert.errors import ConfigError, ReasonCode
 from civiccert.paper import payload as paper_payload
 from civiccert.paper.pdf import render_pdf_bytes
-from civiccert.paper.pdfsig import sign_pdf
+from civiccert.paper.pdfsig import sign_pdf, validate_pdf
 from civiccert.pki.home import home_chain, issue_test_leaf
 
 PASSPHRASE = b"pades-test-passphrase"
@@ -168,6 +169,10 @@ def _incremental(data: bytes, change: str) -> bytes:
             generic.pdf_name("/BitsPerComponent"): generic.NumberObject(8),
         }, stream_data=bytes([128]) * (width * height)))
         writer.update_container(xobjects)
+    elif change == "unsign":  # the signature field dropped from the form, the signed revision left below
+        form = writer.root["/AcroForm"]
+        form["/Fields"] = generic.ArrayObject()
+        writer.update_container(form)
     elif change == "nothing":
         writer.update_container(writer.root)  # a re-save that adds no change
     out = io.BytesIO()
@@ -190,6 +195,12 @@ def test_every_edit_after_signing_is_invalid_with_its_reason(world: World, tmp_p
         assert _pdf_check(result) == (cc.Outcome.FAILED, code)
 
 
+def test_a_signature_dropped_by_a_later_update_leaves_an_unsigned_copy(world: World, tmp_path: Path) -> None:
+    for result in _verify(world, _incremental(world.signed, "unsign"), tmp_path):
+        assert result.verdict is cc.Verdict.INVALID
+        assert _pdf_check(result) == (cc.Outcome.FAILED, ReasonCode.PDF_UNSIGNED)
+
+
 def test_an_update_that_changes_nothing_keeps_the_copy_valid(world: World, tmp_path: Path) -> None:
     data = _incremental(world.signed, "nothing")
     assert len(data) > len(world.signed)
@@ -204,6 +215,19 @@ def test_a_copy_signed_by_another_city_is_invalid(world: World, tmp_path: Path) 
     for result in _verify(world, forged, tmp_path):
         assert result.verdict is cc.Verdict.INVALID
         assert _pdf_check(result) == (cc.Outcome.FAILED, ReasonCode.PDF_SIGNER_NOT_ISSUER)
+
+
+def test_signing_works_from_inside_an_event_loop(world: World) -> None:
+    """The HTTP service prints from its event loop; pyHanko's own asyncio.run must not collide with it."""
+    chain = home_chain(world.issuer.home, world.issuer.config)
+    assert chain is not None
+
+    async def inside() -> bytes:
+        return sign_pdf(world.unsigned(), world.issuer.key, chain)
+
+    found = validate_pdf(asyncio.run(inside()), roots=[world.ca.root])
+    assert found.code is ReasonCode.OK
+    assert found.trusted
 
 
 def test_an_unsigned_copy_of_a_certified_issuer_is_invalid(world: World, tmp_path: Path) -> None:
