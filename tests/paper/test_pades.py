@@ -49,16 +49,19 @@ class World:
     cred: CredentialFile
     signed: bytes
     root: Path
+    _unsigned: bytes | None = None
 
     def verifier(self, *, anchors: bool = True) -> cc.Verifier:
         roots = cc.TrustAnchors.from_files(self.ca.directory / "root.pem") if anchors else None
         return cc.Verifier(trust=self.issuer.trust_export(), trust_anchors=roots)
 
     def unsigned(self) -> bytes:
-        """The same page unsigned (as a forger re-saving or re-signing the copy would start from)."""
-        claims = self.verifier().verify(self.cred).claims
-        assert self.cred.paper_cose is not None
-        return render_pdf_bytes(self.cred.vct, claims, paper_payload.qr_text(self.cred.paper_cose, None))
+        """The same page unsigned (as a forger re-saving or re-signing the copy would start from); rendered once."""
+        if self._unsigned is None:
+            claims = self.verifier().verify(self.cred).claims
+            assert self.cred.paper_cose is not None
+            self._unsigned = render_pdf_bytes(self.cred.vct, claims, paper_payload.qr_text(self.cred.paper_cose))
+        return self._unsigned
 
 
 def _certified_home(path: Path, ca: cc.TestCA, code: str, name: str) -> cc.Issuer:
