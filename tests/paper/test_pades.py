@@ -139,6 +139,13 @@ def _edit_a_glyph(data: bytes) -> bytes:
     raise AssertionError("no text content stream found")
 
 
+def _break_the_cms(data: bytes) -> bytes:
+    """Overwrite the signature value itself (the one part of the file outside the signed byte range)."""
+    match = re.search(rb"/Contents <(30[0-9a-f]+)", data)
+    assert match is not None
+    return data[:match.start(1) + 200] + b"0" * 200 + data[match.start(1) + 400:]
+
+
 def _incremental(data: bytes, change: str) -> bytes:
     """An update appended after the signed revision, as a PDF editor saves one."""
     writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
@@ -185,13 +192,15 @@ def _incremental(data: bytes, change: str) -> bytes:
 
 @pytest.mark.parametrize(("edit", "code"), [
     ("glyph", ReasonCode.PDF_SIGNATURE_INVALID),
+    ("cms", ReasonCode.PDF_SIGNATURE_INVALID),
     ("annotation", ReasonCode.PDF_MODIFIED_AFTER_SIGNING),
     ("line", ReasonCode.PDF_MODIFIED_AFTER_SIGNING),
     ("image", ReasonCode.PDF_MODIFIED_AFTER_SIGNING),
 ])
 def test_every_edit_after_signing_is_invalid_with_its_reason(world: World, tmp_path: Path, edit: str,
                                                              code: ReasonCode) -> None:
-    data = _edit_a_glyph(world.signed) if edit == "glyph" else _incremental(world.signed, edit)
+    edits = {"glyph": _edit_a_glyph, "cms": _break_the_cms}
+    data = edits[edit](world.signed) if edit in edits else _incremental(world.signed, edit)
     assert data != world.signed
     for result in _verify(world, data, tmp_path):
         assert result.verdict is cc.Verdict.INVALID, result.to_dict()
