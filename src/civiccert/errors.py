@@ -166,6 +166,11 @@ class ReasonCode(StrEnum):
     IMAGE_UNREADABLE = "image_unreadable"  # image file cannot be decoded
     PDF_UNREADABLE = "pdf_unreadable"  # PDF cannot be opened or rasterised
     FONT_MISSING = "font_missing"  # the embedded Japanese font is not available
+    PDF_SIGNATURE_INVALID = "pdf_signature_invalid"  # the PDF's signature does not verify: signed bytes changed
+    PDF_MODIFIED_AFTER_SIGNING = "pdf_modified_after_signing"  # an update after the signed revision changes the PDF
+    PDF_SIGNER_NOT_ISSUER = "pdf_signer_not_issuer"  # the PDF is signed, but not with the QR's certificate / key
+    PDF_UNSIGNED = "pdf_unsigned"  # a certified issuer's born-digital PDF copy carries no PDF signature
+    PDF_SIGNING_UNAVAILABLE = "pdf_signing_unavailable"  # a signed PDF was required and the home has no certificate
 
     # --- verifier / trust / configuration -----------------------------------------------------------
     TRUST_SNAPSHOT_STALE = "trust_snapshot_stale"  # offline trust file older than the allowed age

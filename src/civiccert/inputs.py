@@ -23,6 +23,7 @@ class InputItem:
     text: str
     source: str
     page_text: str | None = None
+    pdf: Path | None = None  # the PDF file the QR was found in: its PDF signature is checked too
 
 
 _PNG = b"\x89PNG\r\n\x1a\n"
@@ -57,8 +58,9 @@ def read_inputs(path: Path) -> list[InputItem]:
         hits = scan(path)
         if not hits:
             raise PaperError(ReasonCode.QR_NOT_FOUND, "no QR code found")
-        texts = _pdf_page_texts(path) if head.startswith(_PDF) else {}
-        return [InputItem(hit.text, f"{path.name} p.{hit.page}", texts.get(hit.page)) for hit in hits]
+        pdf = path if head.startswith(_PDF) else None
+        texts = _pdf_page_texts(path) if pdf else {}
+        return [InputItem(hit.text, f"{path.name} p.{hit.page}", texts.get(hit.page), pdf) for hit in hits]
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:

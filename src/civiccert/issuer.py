@@ -41,7 +41,9 @@ from civiccert.home import ChainSettings, HomeConfig
 from civiccert.journal import CredentialEntry, CredentialKind, Journal, RevocationState, new_credential_id
 from civiccert.journal_url import anchoring_lease, open_journal
 from civiccert.paper import payload as paper_payload
+from civiccert.pki.decide import CERT_KID_CHARS
 from civiccert.pki.home import SigningIdentity, certificate_hash, signing_identity
+from civiccert.pki.validate import cert_kid
 from civiccert.publish import DEFAULT_EXPORT_VALID_DAYS, trust_export
 from civiccert.records import ResidentRecord, SealCertificate
 from civiccert.status.bits import Status
@@ -531,13 +533,20 @@ class Issuer:
         return self._anchorer
 
     # --- paper -------------------------------------------------------------------------------------------
-    def print_pdf(self, cred: CredentialFile, out: Path) -> Path:
+    @property
+    def signs_pdf(self) -> bool:
+        """Whether printed copies are signed as PDFs: the home has a certificate for its current key."""
+        return bool(self._signing_identity().chain)
+
+    def print_pdf(self, cred: CredentialFile, out: Path, *, require_signed: bool = False) -> Path:
         """Render the printed copy; its QR carries the paper twin and, once anchored, its receipt.
 
         The page shows the full credential (the seal impression included); the QR carries the compact
-        signed form, which binds the seal image by its SHA-256.
+        signed form, which binds the seal image by its SHA-256. With a certificate for the home's key the
+        PDF is also signed (PAdES B-B, :mod:`civiccert.paper.pdfsig`) by the certificate the QR names;
+        without one it is written unsigned, or refused (PDF_SIGNING_UNAVAILABLE) when ``require_signed``.
         """
-        from civiccert.paper.pdf import render_pdf
+        from civiccert.paper.pdf import render_pdf_bytes
 
         if cred.paper_cose is None:
             raise ConfigError(ReasonCode.CONFIG_INVALID, "credential was issued without a paper form")
@@ -554,7 +563,20 @@ class Issuer:
         if paper.cti != sdjwt.credential_hash(cred.sd_jwt)[:8] or not paper_payload.verify_paper_signature(
                 paper, self._own_public_key(paper.kid)):
             raise CredentialError(ReasonCode.DISCLOSURE_MISMATCH, "the paper form is not this credential's twin")
-        return render_pdf(cred.vct, claims, text, out, sample=self.config.sample)
+        chain = self._signing_identity().chain
+        if not chain and require_signed:
+            raise ConfigError(ReasonCode.PDF_SIGNING_UNAVAILABLE, "the home has no certificate for its key: "
+                             "a signed PDF cannot be made (civiccert pki issue-leaf / pki import)")
+        if chain and len(paper.kid) == CERT_KID_CHARS and b64url_encode(cert_kid(chain[0])) != paper.kid:
+            raise ConfigError(ReasonCode.PDF_SIGNING_UNAVAILABLE, "the QR names a certificate that is no longer "
+                             "the home's: issue the credential again to print it signed", field="kid")
+        data = render_pdf_bytes(cred.vct, claims, text, sample=self.config.sample)
+        if chain:
+            from civiccert.paper.pdfsig import sign_pdf
+
+            data = sign_pdf(data, self.key, chain, location=self.config.municipality_name)
+        write_atomic(out, data)
+        return out
 
     # --- trust -------------------------------------------------------------------------------------------
     def trust_export(self, *, valid_days: int = DEFAULT_EXPORT_VALID_DAYS) -> TrustSnapshot:

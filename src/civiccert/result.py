@@ -46,6 +46,7 @@ class CheckName(StrEnum):
     HOLDER_BINDING = "holder_binding"  # KB-JWT (aud, nonce, sd_hash) when the policy requires it
     ANCHOR = "anchor"  # receipt proof leads to a root the registry holds, anchored by the same municipality
     REVOCATION = "revocation"  # the issuer has not revoked the credential
+    PDF_SIGNATURE = "pdf_signature"  # a PDF copy is signed (PAdES) by the QR's certificate and unchanged since
 
 
 @dataclass(frozen=True)

@@ -174,9 +174,16 @@ class Verifier:
     def verify_items(self, items: Sequence[InputItem]) -> list[VerificationResult]:
         """Verify what ``read_inputs`` found; a printed copy's QR must also belong to its PDF page."""
         drafts = [self._local(item.text, item.source) for item in items]
+        pdf_signatures: dict[Path, Any] = {}  # one validation per PDF file, however many QR codes it holds
         for draft, item in zip(drafts, items, strict=True):
             if item.page_text is not None and draft.form == "paper":
                 _bind_to_page(draft, item.page_text)
+            if item.pdf is not None and draft.form == "paper" and CheckName.SIGNATURE in draft.checks:
+                from civiccert.paper.pdfsig import pdf_signature_check  # pyHanko only for PDFs
+
+                draft.set(CheckName.PDF_SIGNATURE, *pdf_signature_check(
+                    item, at=draft.issued_at, trust=self._trust, anchors=self._anchors, code=draft.issuer_code,
+                    cache=pdf_signatures))
         self._chain_checks(drafts)
         self._status_checks(drafts)
         return [d.freeze() for d in drafts]

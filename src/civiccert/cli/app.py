@@ -21,7 +21,7 @@ from civiccert.cli.common import (
     use_pin_file,
 )
 from civiccert.cli.errors import EXIT_UNAVAILABLE
-from civiccert.i18n import _, set_language
+from civiccert.i18n import N_, _, set_language
 
 app = typer.Typer(
     name="civiccert",
@@ -175,6 +175,8 @@ def _holder_jwk(path: Path | None) -> dict[str, str] | None:
 
 
 _MAX_JWK_BYTES = 16 * 1024
+_UNSIGNED_NOTE = N_(" (the PDF itself is unsigned: the home has no certificate for its key; the QR is signed. "
+                    "'civiccert pki import' / 'pki issue-leaf' certifies the key, --require-signed refuses)")
 
 
 def _issue(ctx: typer.Context, kind: type, record_path: Path, out: Path, pdf: Path | None, anchor: bool | None,
@@ -204,6 +206,8 @@ def _issue(ctx: typer.Context, kind: type, record_path: Path, out: Path, pdf: Pa
         cred.save(out)
         if pdf is not None:
             issuer.print_pdf(cred, pdf)
+            if not issuer.signs_pdf:
+                info(_("note: {pdf}").format(pdf=pdf) + _(_UNSIGNED_NOTE))
         summary = {"id": cred.id, "vct": cred.vct, "file": str(out), "pdf": str(pdf) if pdf else None,
                    "anchored": cred.receipt is not None}
         if as_json:
@@ -372,16 +376,22 @@ def print_copy(
     ctx: typer.Context,
     credential: Annotated[Path, typer.Argument(help="Credential file.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="PDF to write.")],
+    require_signed: Annotated[bool, typer.Option(
+        "--require-signed", help="Refuse (exit 78) rather than print an unsigned PDF when the home has no "
+                                 "certificate.")] = False,
 ) -> None:
-    """Print a credential as a PDF copy with a signed QR (with its receipt once anchored)."""
+    """Print a credential as a PDF copy with a signed QR (with its receipt once anchored).
+
+    With a certificate for the home's key (pki issue-leaf / pki import) the PDF itself is signed (PAdES)."""
     from civiccert.credential_file import CredentialFile
 
     issuer = open_issuer(ctx)
     try:
-        issuer.print_pdf(CredentialFile.load(credential), out)
+        issuer.print_pdf(CredentialFile.load(credential), out, require_signed=require_signed)
+        signed = issuer.signs_pdf
     finally:
         issuer.close()
-    info(_("printed {out}").format(out=out))
+    info(_("printed {out}").format(out=out) + ("" if signed else _(_UNSIGNED_NOTE)))
 
 
 @key_app.command("rotate")

@@ -63,6 +63,8 @@ _NEXT_STEP: dict[ReasonCode, str] = {
     ReasonCode.HSM_KEY_MISSING: N_("Check the key label; 'civiccert init ... --generate-on-token' creates one."),
     ReasonCode.CHAIN_UNREACHABLE: N_("Is the node running? 'civiccert chain up' starts a local one."),
     ReasonCode.CONFIG_INVALID: N_("Check the issuer home's config.json or run 'civiccert chain up'."),
+    ReasonCode.PDF_SIGNING_UNAVAILABLE: N_("Certify the home's key: 'civiccert pki import chain.pem' (TEST: "
+                                           "'pki issue-leaf --ca DIR'), or issue the credential again."),
     ReasonCode.QR_NOT_FOUND: N_("Scan at 200 dpi or more, with the whole code in the picture."),
     ReasonCode.SCHEMA_VIOLATION: N_("Compare the file with the examples in examples/records/."),
 }
