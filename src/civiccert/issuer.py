@@ -310,17 +310,25 @@ class Issuer:
     def issue_many(
         self, records: Iterable[ResidentRecord | SealCertificate], *, paper: bool = True, chunk: int = 1000
     ) -> Iterator[CredentialFile]:
-        """Stream a day's batch: signs and journals in chunks (one durable commit per chunk)."""
-        pending: list[_Signed] = []
+        """Stream a day's batch: signs and journals in chunks (one durable commit per chunk for the status
+        indexes, one for the journal)."""
+        pending: list[ResidentRecord | SealCertificate] = []
         for record in records:
-            pending.append(self._sign(record, None, paper, False))
+            pending.append(record)
             if len(pending) >= chunk:
-                self._journal_many(pending)
-                yield from (s.file for s in pending)
+                yield from self._issue_chunk(pending, paper)
                 pending = []
         if pending:
-            self._journal_many(pending)
-            yield from (s.file for s in pending)
+            yield from self._issue_chunk(pending, paper)
+
+    def _issue_chunk(self, records: list[ResidentRecord | SealCertificate], paper: bool) -> list[CredentialFile]:
+        now = int(self._clock())
+        ids = [new_credential_id() for _ in records]
+        entries = self._status.allocate_many(ids, self.status_list_uri, at=now)
+        signed = [self._sign(record, None, paper, False, allocated=(cred_id, entry, now))
+                  for record, cred_id, entry in zip(records, ids, entries, strict=True)]
+        self._journal_many(signed)
+        return [s.file for s in signed]
 
     def _sign(
         self,
@@ -328,18 +336,25 @@ class Issuer:
         holder_jwk: Mapping[str, str] | None,
         paper: bool,
         include_individual_number: bool,
+        *,
+        allocated: tuple[str, StatusEntry, int] | None = None,
     ) -> _Signed:
+        """One credential; ``allocated`` is its (id, status entry, clock) when allocated with its chunk."""
         if (record.municipality.code, record.municipality.name) != (self.config.municipality_code,
                                                                     self.config.municipality_name):
             raise RecordError(ReasonCode.FIELD_INVALID, "the record certifies another municipality than this issuer",
                               field="municipality")
         vct, body = record_claims(record)
-        now = int(self._clock())
+        if allocated is None:
+            now = int(self._clock())
+            cred_id = new_credential_id()
+            entry = self._status.allocate(cred_id, self.status_list_uri, at=now)
+        else:
+            cred_id, entry, now = allocated
         exp = now + self.config.validity_days * DAY
         identity = self._signing_identity()
         iss = identity.iss
-        cred_id = new_credential_id()
-        status = self._status_reference(cred_id, now)
+        status = {"status_list": {"idx": entry.idx, "uri": entry.uri}}
         claims: dict[Any, Any] = {"iss": iss, "iat": now, "nbf": now, "exp": exp, "vct": vct, **body,
                                   "status": status}
         token = sdjwt.issue(claims, self.key, holder_jwk=holder_jwk, header=identity.header)
@@ -430,10 +445,6 @@ class Issuer:
         """Where this home's current status list is served (config ``extra.status_list_uri``)."""
         uri = self.config.extra.get("status_list_uri")
         return str(uri) if uri else f"https://status.civiccert.example/{self.config.municipality_code}/1"
-
-    def _status_reference(self, cred_id: str, now: int) -> dict[str, Any]:
-        entry = self._status.allocate(cred_id, self.status_list_uri, at=now)
-        return {"status_list": {"idx": entry.idx, "uri": entry.uri}}
 
     @property
     def status_store(self) -> StatusStore:

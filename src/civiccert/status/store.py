@@ -26,7 +26,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +98,10 @@ class Publication:
     last_error: ReasonCode | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Allocated:
+    entry: StatusEntry
+    changed: bool  # a new row (counts toward the list's fill), not one found from an earlier call
 
 
 def open_status_store(journal: object, default: Path, *, list_size: int) -> StatusStore:
@@ -178,24 +182,37 @@ class StatusStore:
     # --- entries ---------------------------------------------------------------------------------------
     def allocate(self, credential_id: str, uri: str, *, at: float | None = None) -> StatusEntry:
         """A random free index in ``uri``'s list for ``credential_id`` (the same one again on a retry)."""
-        select = _SELECT_ENTRY
+        return self.allocate_many([credential_id], uri, at=at)[0]
+
+    def allocate_many(self, credential_ids: Sequence[str], uri: str, *, at: float | None = None) -> list[StatusEntry]:
+        """:meth:`allocate` for each id, in one committed transaction (a batch pays one commit, not one each)."""
+        changed_at = time.time() if at is None else at
+        limit = self.list_size * 3 // 4  # past it draws get slow and the herd thins: a new list is due
+        entries: list[StatusEntry] = []
         with self._write() as db:
-            row = db.one(select, (credential_id,))
-            if row is not None:
-                return StatusEntry(credential_id, str(row[0]), int(row[1]), Status(row[2]))
-            used = db.one("SELECT count(*) FROM status_entries WHERE list_uri = %s", (uri,))
-            if used is not None and int(used[0]) >= self.list_size * 3 // 4:  # draws get slow, the herd thins
+            row = db.one("SELECT count(*) FROM status_entries WHERE list_uri = %s", (uri,))
+            used = int(row[0]) if row is not None else 0
+            for credential_id in credential_ids:
+                entry = self._allocate_one(db, credential_id, uri, changed_at, full=used >= limit)
+                used += entry.changed
+                entries.append(entry.entry)
+        return entries
+
+    def _allocate_one(self, db: _Db, credential_id: str, uri: str, changed_at: float, *, full: bool) -> _Allocated:
+        if full:
+            row = db.one(_SELECT_ENTRY, (credential_id,))  # a retry still gets its index back
+            if row is None:
                 raise JournalError(ReasonCode.CONFIG_INVALID, "status list is 75% full: configure a new list uri",
                                    field="status_list_uri")
-            for _ in range(_MAX_TRIES):
-                idx = secrets.randbelow(self.list_size)
-                if db.run("INSERT INTO status_entries (credential_id, list_uri, idx, changed_at)"
-                          " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                          (credential_id, uri, idx, time.time() if at is None else at)) == 1:
-                    return StatusEntry(credential_id, uri, idx, Status.VALID)
-                row = db.one(select, (credential_id,))  # another server allocated this credential meanwhile
-                if row is not None:
-                    return StatusEntry(credential_id, str(row[0]), int(row[1]), Status(row[2]))
+            return _Allocated(StatusEntry(credential_id, str(row[0]), int(row[1]), Status(row[2])), changed=False)
+        for _ in range(_MAX_TRIES):
+            idx = secrets.randbelow(self.list_size)
+            if db.run("INSERT INTO status_entries (credential_id, list_uri, idx, changed_at)"
+                      " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING", (credential_id, uri, idx, changed_at)) == 1:
+                return _Allocated(StatusEntry(credential_id, uri, idx, Status.VALID), changed=True)
+            row = db.one(_SELECT_ENTRY, (credential_id,))  # allocated before (a retry) or by another server
+            if row is not None:
+                return _Allocated(StatusEntry(credential_id, str(row[0]), int(row[1]), Status(row[2])), changed=False)
         raise JournalError(ReasonCode.JOURNAL_CONFLICT, "no free status list index found")
 
     def entry(self, credential_id: str) -> StatusEntry:
