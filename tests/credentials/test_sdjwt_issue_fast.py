@@ -1,4 +1,4 @@
-"""Issuance's batched disclosures: fresh 128-bit+ salts, canonical JSON the verifier's fast path reads back."""
+"""Issued disclosures: fresh 128-bit+ salts, JSON the verifier's fast path reads back; status per chunk."""
 
 from __future__ import annotations
 

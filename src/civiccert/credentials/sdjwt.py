@@ -12,7 +12,6 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
-import math
 import operator
 import secrets
 import time
@@ -36,11 +35,6 @@ from civiccert.credentials.jose import (
     verify_compact,
 )
 from civiccert.credentials.keys import public_key_from_jwk
-
-try:
-    from orjson import dumps as _orjson_dumps
-except ImportError:  # pragma: no cover - a declared dependency; the stdlib path below stays correct without it
-    _orjson_dumps = None  # type: ignore[assignment]
 from civiccert.errors import CredentialError, ReasonCode
 
 __all__ = [
@@ -198,7 +192,7 @@ class _Issuance:
     inside its value), so an injected ``SaltSource`` gives reproducible output.
     """
 
-    __slots__ = ("_decoys", "_pool", "_random", "_salt", "_salt_pos", "_salt_text", "disclosures")
+    __slots__ = ("_decoys", "_pool", "_random", "_salt", "disclosures")
 
     def __init__(self, salt: SaltSource | None, decoys: tuple[int, int]) -> None:
         self.disclosures: list[bytes] = []
@@ -206,21 +200,11 @@ class _Issuance:
         self._decoys = decoys
         self._pool: list[str] = []  # our own salts, unquoted
         self._random = bytearray()  # spare CSPRNG bytes
-        self._salt_text = b""  # base64url of CSPRNG bytes, sliced into salts of 22-24 characters
-        self._salt_pos = 0
 
     def _refill(self) -> None:
         data = secrets.token_bytes(_SALT_BYTES + 32)
         self._pool.extend(map(b64url_encode(data[:_SALT_BYTES]).__getitem__, _SALT_SLICES))
         self._random += data[_SALT_BYTES:]
-
-    def _salt_bytes(self, length: int) -> bytes:
-        """``length`` (22-24) base64url characters of fresh CSPRNG output: at least 132 random bits."""
-        pos = self._salt_pos
-        if pos + length > len(self._salt_text):
-            self._salt_text, pos = b64url_encode(secrets.token_bytes(_SALT_BYTES)).encode("ascii"), 0
-        self._salt_pos = pos + length
-        return self._salt_text[pos : pos + length]
 
     def _next_salt(self) -> str:
         if self._salt is not None:
@@ -269,12 +253,8 @@ class _Issuance:
 
     def build(self, node: Any, top: bool = False) -> Any:
         kind = type(node)
-        if kind is str or kind is int or kind is bool or node is None:
+        if kind is str or kind is int or kind is bool or kind is float or node is None:
             return node  # the common case first: ABC isinstance checks are slow
-        if kind is float:
-            if not math.isfinite(node):  # what json_text refuses (orjson would write null)
-                raise ValueError("Out of range float values are not JSON compliant")
-            return node
         if kind is dict or isinstance(node, Mapping):
             return self._build_object(node, top)
         if isinstance(node, list | tuple):
@@ -294,8 +274,6 @@ class _Issuance:
             or len(set(names)) != len(names)
         ):
             return self._build_object_checked(node, top)  # raises for the first bad name, as always
-        if self._salt is None and _orjson_dumps is not None:
-            return self._build_object_fast(node)
         # The hot loop of issuance (once per claim), names already checked: salt, value text and
         # disclosure are inlined.
         out: dict[str, Any] = {}
@@ -325,41 +303,6 @@ class _Issuance:
             digests = _b64_digests(hashes)
             digests.sort()
             out[SD_DIGESTS_KEY] = digests
-        return out
-
-    def _build_object_fast(self, node: Mapping[Any, Any]) -> dict[str, Any]:
-        """``_build_object`` with our own salts: each disclosure is orjson's ``[name, value]`` behind its salt,
-        the salt 22-24 characters long so the disclosure is a whole number of 3-byte groups; then all of the
-        object's disclosures take one base64 call and are cut apart at known offsets (no padding inside).
-
-        orjson's output is what the verifier's fast path reads back byte for byte (jose.b64url_json_many).
-        """
-        out: dict[str, Any] = {}
-        parts: list[bytes] = []
-        sizes: list[int] = []
-        dumps, salt_bytes, build = _orjson_dumps, self._salt_bytes, self.build
-        for key, value in node.items():
-            if type(key) is not Sd:
-                out[key] = build(value)
-                continue
-            body = dumps([key.value, value if type(value) is str else build(value)])  # '["name",value]'
-            size = len(body) + 25  # '["' + 22-character salt + '",' + body without its '['
-            extra = -size % 3
-            parts += (b'["', salt_bytes(22 + extra), b'",', body[1:])
-            sizes.append((size + extra) // 3 * 4)
-        if not sizes:
-            return out
-        text = _b2a(b"".join(parts), newline=False).translate(_TO_URLSAFE)
-        disclosures, hashes, start = self.disclosures, [], 0
-        for size in sizes:
-            disclosure = text[start : start + size]
-            start += size
-            disclosures.append(disclosure)
-            hashes.append(_sha256(disclosure).digest())
-        hashes.extend(self._decoy_hashes())
-        digests = _b64_digests(hashes)
-        digests.sort()
-        out[SD_DIGESTS_KEY] = digests
         return out
 
     def _build_object_checked(self, node: Mapping[Any, Any], top: bool) -> dict[str, Any]:
