@@ -23,6 +23,8 @@ class InputItem:
     text: str
     source: str
     page_text: str | None = None
+    pdf: Path | None = None  # the PDF the QR was read from, so its page can be compared with the claims
+    page: int = 0
 
 
 _PNG = b"\x89PNG\r\n\x1a\n"
@@ -58,7 +60,8 @@ def read_inputs(path: Path) -> list[InputItem]:
         if not hits:
             raise PaperError(ReasonCode.QR_NOT_FOUND, "no QR code found")
         texts = _pdf_page_texts(path) if head.startswith(_PDF) else {}
-        return [InputItem(hit.text, f"{path.name} p.{hit.page}", texts.get(hit.page)) for hit in hits]
+        pdf = path if head.startswith(_PDF) else None
+        return [InputItem(hit.text, f"{path.name} p.{hit.page}", texts.get(hit.page), pdf, hit.page) for hit in hits]
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:

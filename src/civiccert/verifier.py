@@ -173,6 +173,8 @@ class Verifier:
         for draft, item in zip(drafts, items, strict=True):
             if item.page_text is not None and draft.form == "paper":
                 _bind_to_page(draft, item.page_text)
+            if item.pdf is not None and draft.form == "paper" and not draft.failed():
+                _check_page(draft, item.pdf, item.page)
         self._chain_checks(drafts)
         self._status_checks(drafts)
         return [d.freeze() for d in drafts]
@@ -742,6 +744,19 @@ def _bind_to_page(draft: _Draft, page_text: str) -> None:
     elif CheckName.DISCLOSURES in draft.checks and draft.checks[CheckName.DISCLOSURES].outcome is Outcome.PASSED:
         draft.set(CheckName.DISCLOSURES, Outcome.PASSED, ReasonCode.OK,
                   "printed copy: the QR belongs to this PDF page (serial matches)")
+
+
+def _check_page(draft: _Draft, pdf: Path, page: int) -> None:
+    """The PDF page shows what the QR signs (civiccert.paper.pagecheck): text in order, seal impression."""
+    from civiccert.paper.pagecheck import check_pdf_page  # local: Pillow only when a PDF is verified
+
+    finding = check_pdf_page(draft.vct or "", draft.claims, pdf, page)
+    if finding.code is ReasonCode.OK:
+        draft.set(CheckName.PAGE, Outcome.PASSED, ReasonCode.OK, finding.detail)
+    elif finding.code is ReasonCode.PAGE_NOT_CHECKED:
+        draft.set(CheckName.PAGE, Outcome.SKIPPED, finding.code, finding.detail)
+    else:
+        draft.set(CheckName.PAGE, Outcome.FAILED, finding.code, finding.detail)
 
 
 def _node_code(exc: ChainError) -> ReasonCode:
