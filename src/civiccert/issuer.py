@@ -542,7 +542,10 @@ class Issuer:
         if paper.cti != sdjwt.credential_hash(cred.sd_jwt)[:8] or not paper_payload.verify_paper_signature(
                 paper, self._own_public_key(paper.kid)):
             raise CredentialError(ReasonCode.DISCLOSURE_MISMATCH, "the paper form is not this credential's twin")
-        return render_pdf(cred.vct, claims, text, out, sample=self.config.sample)
+        from civiccert.certifier import certifier_of
+
+        return render_pdf(cred.vct, claims, text, out, sample=self.config.sample,
+                          certifier=certifier_of(self.home, self.config))
 
     # --- trust -------------------------------------------------------------------------------------------
     def trust_export(self, *, valid_days: int = DEFAULT_EXPORT_VALID_DAYS) -> TrustSnapshot:

@@ -7,6 +7,7 @@ the strings here, so the text a verifier expects on a page is the text the rende
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from civiccert.paper._dates import print_date
@@ -32,6 +33,15 @@ SEAL_BOX_MM = (15.0, 60.0)  # the 印影 box: left edge and edge length, top at 
 SEAL_BOX_TOP_MM = 31.0  # the box's top edge from the top of the page (margin 15 mm + title band 16 mm)
 SAMPLE_MARK = ("見本", "SAMPLE — 証明書として使用できません")
 KANA_SEP = "\u0000"  # joins a name and its furigana in one cell value
+
+
+@dataclass(frozen=True)
+class Certifier:
+    """Who certifies the copy: the mayor's title and name and the official seal impression (PNG)."""
+
+    title: str
+    name: str
+    seal_png: bytes | None = None
 
 
 def s(value: Any) -> str:

@@ -139,7 +139,7 @@ def _pattern(parts: Sequence[Part], municipality: str) -> re.Pattern[str]:
     out: list[str] = []
     for part in parts:
         if part is Slot.CERTIFIER:
-            out.append(f".{{0,8}}{re.escape(_squash(municipality))}長.{{0,{_MAX_CERTIFIER_NAME}}}?")
+            out.append(f".{{0,20}}{re.escape(_squash(municipality))}長.{{0,{_MAX_CERTIFIER_NAME}}}?")
         elif part is Slot.NOTE:
             out.append(f"(?:注:{_GETA}は書体にない文字です（U\\+[0-9A-F]{{4,6}}(?:、U\\+[0-9A-F]{{4,6}})*）。"
                        "QRコードの内容で確認してください。)?")

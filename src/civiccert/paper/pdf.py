@@ -52,6 +52,7 @@ from civiccert.paper._layout import (
     VCT_JUMINHYO,
     VCT_SEAL,
     VERIFY_HINT,
+    Certifier,
     certification_sentence,
     item,
     page_of,
@@ -75,15 +76,6 @@ Rgb = tuple[int, int, int]
 black: Rgb = (0, 0, 0)
 _GRID: Rgb = (64, 64, 64)
 _LABEL: Rgb = (77, 77, 77)
-
-
-@dataclass(frozen=True)
-class Certifier:
-    """Who certifies the copy: the mayor's title and name and the official seal impression (PNG)."""
-
-    title: str
-    name: str
-    seal_png: bytes | None = None
 
 
 class _Pdf(FPDF):
