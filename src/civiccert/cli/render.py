@@ -25,10 +25,11 @@ _VERDICT_STYLE = {"VALID": "\x1b[1;32m", "INVALID": "\x1b[1;31m", "INDETERMINATE
 _BOLD, _RESET = "\x1b[1m", "\x1b[0m"
 _CHECK_LABELS = {
     "ja": {"format": "形式", "signature": "署名", "issuer": "発行者と鍵", "validity": "有効期間",
-           "disclosures": "開示内容", "holder_binding": "保有者確認", "anchor": "ブロックチェーン記録",
+           "disclosures": "開示内容", "holder_binding": "保有者確認", "page": "紙面と署名内容",
+           "anchor": "ブロックチェーン記録",
            "revocation": "失効"},
     "en": {"format": "format", "signature": "signature", "issuer": "issuer and key", "validity": "validity",
-           "disclosures": "disclosures", "holder_binding": "holder binding", "anchor": "anchor",
+           "disclosures": "disclosures", "holder_binding": "holder binding", "page": "page matches", "anchor": "anchor",
            "revocation": "revocation"},
 }
 _OUTCOME = {
