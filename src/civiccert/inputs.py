@@ -25,6 +25,8 @@ class InputItem:
     page_text: str | None = None
     pdf: Path | None = None  # the PDF the QR was read from, so its page can be compared with the claims
     page: int = 0
+    photo: Path | None = None  # the image file the QR was read from (a photo or scan: pixels only)
+    corners: tuple[tuple[int, int], ...] = ()  # the QR's corners in it, which place the rest of the page
 
 
 _PNG = b"\x89PNG\r\n\x1a\n"
@@ -61,7 +63,9 @@ def read_inputs(path: Path) -> list[InputItem]:
             raise PaperError(ReasonCode.QR_NOT_FOUND, "no QR code found")
         texts = _pdf_page_texts(path) if head.startswith(_PDF) else {}
         pdf = path if head.startswith(_PDF) else None
-        return [InputItem(hit.text, f"{path.name} p.{hit.page}", texts.get(hit.page), pdf, hit.page) for hit in hits]
+        photo = None if pdf is not None else path
+        return [InputItem(hit.text, f"{path.name} p.{hit.page}", texts.get(hit.page), pdf, hit.page, photo,
+                          hit.position) for hit in hits]
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:

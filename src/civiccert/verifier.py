@@ -175,6 +175,8 @@ class Verifier:
                 _bind_to_page(draft, item.page_text)
             if item.pdf is not None and draft.form == "paper" and not draft.failed():
                 _check_page(draft, item.pdf, item.page)
+            elif item.photo is not None and draft.vct == VCT_SEAL_CERTIFICATE and not draft.failed():
+                _check_photo_seal(draft, item)
         self._chain_checks(drafts)
         self._status_checks(drafts)
         return [d.freeze() for d in drafts]
@@ -757,6 +759,18 @@ def _check_page(draft: _Draft, pdf: Path, page: int) -> None:
         draft.set(CheckName.PAGE, Outcome.SKIPPED, finding.code, finding.detail)
     else:
         draft.set(CheckName.PAGE, Outcome.FAILED, finding.code, finding.detail)
+
+
+def _check_photo_seal(draft: _Draft, item: InputItem) -> None:
+    """A photo of a 印鑑登録証明書: the printed impression against the signed pHash (paper.sealphoto)."""
+    from civiccert.paper.sealphoto import check_photo_file  # local: imaging only for photos
+
+    seal = draft.claims.get("seal")
+    if item.photo is None or not isinstance(seal, Mapping):
+        return
+    found = check_photo_file(item.photo, item.page, item.corners, len(item.text), seal)
+    outcome = {ReasonCode.OK: Outcome.PASSED, ReasonCode.SEAL_MISMATCH: Outcome.FAILED}.get(found.code, Outcome.UNKNOWN)
+    draft.set(CheckName.PAGE, outcome, found.code, found.detail)
 
 
 def _node_code(exc: ChainError) -> ReasonCode:
