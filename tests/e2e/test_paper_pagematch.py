@@ -137,3 +137,36 @@ def test_the_seal_image_swapped_in_the_genuine_pdf_is_invalid(world: World, copi
     [result] = _verify(world, edited)
     assert result.verdict is cc.Verdict.INVALID
     assert _page_code(result) == "seal_mismatch"
+
+
+def _square_seal_png() -> bytes:
+    image = Image.new("RGBA", (240, 240), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((4, 4, 235, 235), outline=(200, 30, 30, 255), width=20)
+    draw.rectangle((70, 70, 170, 170), fill=(200, 30, 30, 255))
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _photo_of(pdf: Path, out: Path) -> Path:
+    document = pdfium.PdfDocument(pdf)
+    try:
+        document[0].render(scale=200 / 72).to_pil().convert("RGB").rotate(3, fillcolor=(255, 255, 255)).save(out)
+    finally:
+        document.close()
+    return out
+
+
+def test_a_photo_of_a_page_with_another_impression_is_invalid(world: World, copies: dict[str, Any],
+                                                              tmp_path: Path) -> None:
+    genuine = _photo_of(copies["seal_pdf"], tmp_path / "genuine.png")
+    [result] = _verify(world, genuine)
+    assert _page_code(result) in {"ok", "page_not_checked"}  # never a false alarm here
+    assert result.verdict is not cc.Verdict.INVALID
+    text, claims = _qr_and_claims(copies["seal"])
+    fake = {**claims["seal"], "image_png": base64.b64encode(_square_seal_png()).decode()}
+    forged = render_pdf(cc.VCT_SEAL_CERTIFICATE, {**claims, "seal": fake}, text, tmp_path / "f.pdf")
+    [result] = _verify(world, _photo_of(forged, tmp_path / "forged.png"))
+    assert result.verdict is cc.Verdict.INVALID
+    assert _page_code(result) == "seal_mismatch"
