@@ -28,10 +28,19 @@ def main() -> None:
         setup = registry.register_municipality(CITY, operator.address)
         city = Registry(chain, registry.address, operator)
         issuer_key = IssuerKey.generate()
-        key = city.register_key(issuer_key.thumbprint, 0, public_jwk=issuer_key.public_jwk())
+        start = int(chain.w3.eth.get_block("latest")["timestamp"]) - 30 * 86_400  # issued before going on chain
+        key = city.register_key(issuer_key.thumbprint, start, public_jwk=issuer_key.public_jwk(),
+                                cert_hash=os.urandom(32))
+        bare_key = IssuerKey.generate()
+        bare = city.register_key(bare_key.thumbprint, start, public_jwk=bare_key.public_jwk())
+        renewed = city.record_certificate(issuer_key.thumbprint, os.urandom(32))
+        second = city.add_operator(dev_account(chain).address)
         rows: list[tuple[str, float, str]] = [
             ("registerMunicipality (+ first operator)", setup.gas_used, "1 tx"),
-            ("registerKey (P-256 JWK, 126 bytes)", key.gas_used, "1 tx"),
+            ("registerKey (P-256 JWK, 126 bytes, certificate recorded)", key.gas_used, "1 tx"),
+            ("registerKey (P-256 JWK, 126 bytes, no certificate)", bare.gas_used, "1 tx"),
+            ("recordCertificate (renewed leaf)", renewed.gas_used, "1 tx"),
+            ("addOperator (by an operator)", second.gas_used, "1 tx"),
         ]
         anchors = [city.anchor(os.urandom(32), 100).gas_used for _ in range(5)]
         rows.append(("anchor one batch", sum(anchors) / len(anchors), "mean of 5"))

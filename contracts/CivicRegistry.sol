@@ -17,15 +17,36 @@ pragma solidity 0.8.28;
  *    writes it.
  * 2. A revocation is never undone or overwritten: a credential revocation is written once (a repeat is
  *    a no-op) and a key's `revokedAt` is written once.
- * 3. Only an operator of a registered municipality writes, and only in its own municipality's namespace.
- *    While the municipality is suspended its operators can still revoke (credentials with {revoke} and
- *    {revokeMany}, keys with {revokeKey}), so a compromise can be contained during a suspension and nothing
- *    comes back to life on unsuspension; anchoring, registering and retiring keys wait for unsuspension.
- * 4. A key is never valid before the block that registered it (`validFrom` is clamped to the block time).
+ * 3. Only an operator of a registered municipality writes, and only in its own municipality's namespace
+ *    (its operators, keys, certificates, anchors, revocations). While the municipality is suspended its
+ *    operators can still revoke (credentials with {revoke} and {revokeMany}, keys with {revokeKey}) and remove
+ *    operators, so a compromise can be contained during a suspension and nothing comes back to life on
+ *    unsuspension; anchoring, adding operators, registering, certifying and retiring keys wait for unsuspension.
+ * 4. A key is never valid more than `MAX_KEY_BACKDATE` (400 days) before the block that registered it: a city
+ *    that issued before going on chain registers the key's real start of use, so its earlier credentials verify
+ *    offline too; an earlier `validFrom` reverts. A registered key's `validFrom` is never 0.
+ * 5. A certificate record never changes: `(municipality, certHash) -> key` is written once, only by an operator
+ *    of that municipality, only for a key registered in its namespace.
+ *
+ * The registry is a transparency log, not a trust root. Every certified key's certificate (the SHA-256 of the
+ * DER of its leaf, a 職責証明書) is recorded with the key ({CertificateRecorded}). A verifier with X.509 trust
+ * anchors accepts a key for a city only when this registry lists it in that city's namespace AND the credential's
+ * `x5c` chain leads to a trust anchor, names that city, certifies that key, and its leaf's SHA-256 is recorded
+ * here for that key (docs/trust.md). The contract cannot check the certificate itself (no P-256 / X.509
+ * verification on the target EVMs), so a record here is a claim that verifiers check against the certificate.
  *
  * Municipalities are identified by their 地方公共団体コード (6 digits with check digit, e.g. 122076).
- * An operator account acts for exactly one municipality. The admin (the deployer, transferable in two
- * steps) registers municipalities and operators and may suspend a municipality.
+ * An operator account acts for exactly one municipality.
+ *
+ * Powers of the admin (the deployer, transferable in two steps), and nothing else:
+ * - {registerMunicipality}: register a code not registered yet, with its first operator;
+ * - {suspendMunicipality} / {unsuspendMunicipality}: stop (and resume) a municipality's anchoring and key
+ *   management; revocations stay possible and nothing already recorded changes;
+ * - {transferAdmin}: hand these powers on.
+ * The admin never adds or removes operators of a registered municipality, never registers, retires, revokes or
+ * certifies a key, and never anchors or revokes: those are the municipality's own operators' (each acts only in
+ * its own namespace). An admin who registers a code for itself gets a namespace whose keys no certificate
+ * vouches for, which a verifier with trust anchors refuses.
  *
  * All state is private and read through views. Every state change emits one past-tense event.
  */
@@ -48,8 +69,7 @@ contract CivicRegistry {
     }
 
     /// @dev One slot per (municipality, key). `validFrom == 0` means "not registered in this namespace":
-    /// {registerKey} raises `validFrom` to the block time, and every block after genesis has a non-zero
-    /// timestamp (it exceeds its parent's), so a registered key's `validFrom` is never 0.
+    /// {registerKey} requires `validFrom >= _earliestStart() >= 1`, so a registered key's `validFrom` is never 0.
     struct Key {
         uint64 validFrom;
         uint64 retiredAt;
@@ -70,6 +90,10 @@ contract CivicRegistry {
         uint64 revokedAt;
     }
 
+    /// @dev How far before its registration block a key may start being valid (invariant 4): a year and a
+    /// month, covering a 職責証明書 issued and used before the city went on chain.
+    uint64 public constant MAX_KEY_BACKDATE = 400 days;
+
     /// @dev Block of the deployment, where log scans for municipalities and keys start.
     uint256 private immutable _deployedBlock;
 
@@ -79,6 +103,9 @@ contract CivicRegistry {
     mapping(uint32 code => Municipality) private _municipalities;
     /// @dev One namespace per municipality (invariant 0): the same thumbprint may be registered by two.
     mapping(uint32 municipality => mapping(bytes32 thumbprint => Key)) private _keys;
+    /// @dev One namespace per municipality (invariant 0): SHA-256 of a leaf certificate's DER -> the key it
+    /// certifies (zero: not recorded). Written once (invariant 5).
+    mapping(uint32 municipality => mapping(bytes32 certHash => bytes32 key)) private _certificates;
     /// @dev One namespace per municipality (invariant 0).
     mapping(uint32 municipality => mapping(bytes32 root => Anchor)) private _anchors;
     /// @dev One namespace per municipality (invariant 0).
@@ -103,6 +130,9 @@ contract CivicRegistry {
     /// verifiers read it from this event (filtered by `municipality` and `key`: another municipality may log
     /// the same key in its own namespace), the contract never needs it again.
     event KeyRegistered(uint32 indexed municipality, bytes32 indexed key, uint64 validFrom, bytes jwk);
+    /// @dev `certHash` (SHA-256 of a leaf certificate's DER) certifies `key` of `municipality`. A key has one
+    /// record per certificate (a renewed 職責証明書 for the same key is another record).
+    event CertificateRecorded(uint32 indexed municipality, bytes32 indexed key, bytes32 indexed certHash);
     event KeyRetired(uint32 indexed municipality, bytes32 indexed key, uint64 retiredAt);
     event KeyRevoked(uint32 indexed municipality, bytes32 indexed key, uint64 revokedAt);
     /// @dev OpenAttestation DocumentStore shape: only the root, as topic (docs/gas.md). The municipality is
@@ -151,6 +181,12 @@ contract CivicRegistry {
     error RegistryKeyAlreadyRevoked(bytes32 key, uint64 revokedAt);
     /// @dev A key revocation time earlier than the key's `validFrom`.
     error RegistryInvalidKeyTime(bytes32 key, uint64 at);
+    /// @dev `validFrom` lies more than `MAX_KEY_BACKDATE` before the block time; `earliest` is the limit.
+    error RegistryKeyStartTooEarly(bytes32 key, uint64 validFrom, uint64 earliest);
+    /// @dev `certHash` is already recorded in the caller's municipality, for `key` (invariant 5).
+    error RegistryCertificateAlreadyRecorded(bytes32 certHash, bytes32 key);
+    /// @dev Removing `operator` would leave `municipality` without operators (nobody could add one again).
+    error RegistryLastOperator(uint32 municipality, address operator);
     /// @dev An anchored batch must contain at least one leaf.
     error RegistryInvalidLeafCount(uint32 leafCount);
     /// @dev `root` is already anchored in the caller's municipality; an anchored root never changes.
@@ -214,33 +250,10 @@ contract CivicRegistry {
         _addOperator(code, m, operator);
     }
 
-    /// @dev Adds an operator to a registered municipality. Emits an {OperatorAdded} event.
-    function addOperator(uint32 code, address operator) external onlyAdmin {
-        Municipality storage m = _municipalities[code];
-        if (m.registeredAt == 0) revert RegistryUnknownMunicipality(code);
-        _addOperator(code, m, operator);
-    }
-
-    /// @dev Removes `operator` from its municipality. Emits an {OperatorRemoved} event.
-    function removeOperator(address operator) external onlyAdmin {
-        uint32 code = _operators[operator].municipality;
-        if (code == 0) revert RegistryUnknownOperator(operator);
-        delete _operators[operator];
-        address[] storage list = _municipalities[code].operators;
-        uint256 last = list.length - 1; // cannot underflow: `operator` is in the list
-        for (uint256 i = 0; i <= last; ++i) {
-            if (list[i] == operator) {
-                list[i] = list[last];
-                list.pop();
-                break;
-            }
-        }
-        emit OperatorRemoved(code, operator);
-    }
-
     /**
-     * @dev Suspends municipality `code`: its operators can no longer anchor, revoke or manage keys.
-     * Anchors, revocations and keys already recorded stay as they are. A no-op when already suspended.
+     * @dev Suspends municipality `code`: its operators can no longer anchor, add operators or manage keys
+     * (they can still revoke and remove operators, to contain a compromise). Anchors, revocations, keys and
+     * certificates already recorded stay as they are. A no-op when already suspended.
      *
      * May emit a {MunicipalitySuspended} event.
      */
@@ -254,7 +267,50 @@ contract CivicRegistry {
     }
 
     // ---------------------------------------------------------------------------------------------
-    // Keys (operator)
+    // Operators (operator, own municipality only)
+    // ---------------------------------------------------------------------------------------------
+
+    /**
+     * @dev Adds `operator` to the caller's municipality (e.g. a second office, or a new account before the
+     * old one is removed). The admin cannot do this: only a municipality grows its own set of operators.
+     *
+     * Requirements: the caller's municipality is not suspended; `operator` is not zero and does not act for a
+     * municipality yet.
+     *
+     * Emits an {OperatorAdded} event.
+     */
+    function addOperator(address operator) external {
+        uint32 code = _activeMunicipality();
+        _addOperator(code, _municipalities[code], operator);
+    }
+
+    /**
+     * @dev Removes `operator` (possibly the caller) from the caller's municipality. Allowed while suspended, like
+     * revocations: a leaked operator account must be removable at once.
+     *
+     * Requirements: `operator` acts for the caller's municipality and is not its last operator.
+     *
+     * Emits an {OperatorRemoved} event.
+     */
+    function removeOperator(address operator) external {
+        uint32 code = _operatorMunicipality();
+        if (_operators[operator].municipality != code) revert RegistryUnknownOperator(operator);
+        address[] storage list = _municipalities[code].operators;
+        uint256 last = list.length - 1; // cannot underflow: `operator` is in the list
+        if (last == 0) revert RegistryLastOperator(code, operator);
+        delete _operators[operator];
+        for (uint256 i = 0; i <= last; ++i) {
+            if (list[i] == operator) {
+                list[i] = list[last];
+                list.pop();
+                break;
+            }
+        }
+        emit OperatorRemoved(code, operator);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Keys and certificates (operator)
     // ---------------------------------------------------------------------------------------------
 
     /**
@@ -262,24 +318,48 @@ contract CivicRegistry {
      * publishes its public key: `jwk` is the thumbprint input, the JWK's required members in canonical form
      * (UTF-8, sorted, no whitespace), e.g. `{"crv":"P-256","kty":"EC","x":"…","y":"…"}`. Binding it to `key` here
      * means a published public key can never disagree with its thumbprint (nor can `key` be zero).
-     * `validFrom` earlier than the current block time is raised to it (invariant 4).
+     * `validFrom` is the key's real start of use: it may lie up to `MAX_KEY_BACKDATE` in the past (invariant 4),
+     * so credentials issued before the registration verify against a snapshot too. `certHash` is the SHA-256 of
+     * the DER of the leaf certificate that certifies the key (zero for an uncertified development key, which
+     * verifiers with trust anchors refuse); it is recorded as by {recordCertificate}.
      *
      * The same key registered by another municipality (its public JWK is public) is another record and
      * does not stop this one (invariant 0).
      *
      * Requirements: the caller's municipality is not suspended; `sha256(jwk) == key`; `key` is not
-     * registered yet in the caller's municipality.
+     * registered yet in the caller's municipality; `validFrom` is not before `block.timestamp -
+     * MAX_KEY_BACKDATE`; a non-zero `certHash` is not recorded yet in the caller's municipality.
      *
-     * Emits a {KeyRegistered} event carrying `jwk`.
+     * Emits a {KeyRegistered} event carrying `jwk`, and a {CertificateRecorded} event when `certHash` is set.
      */
-    function registerKey(bytes32 key, uint64 validFrom, bytes calldata jwk) external {
+    function registerKey(bytes32 key, uint64 validFrom, bytes calldata jwk, bytes32 certHash) external {
         uint32 code = _activeMunicipality();
         if (sha256(jwk) != key) revert RegistryKeyMismatch(key);
         Key storage k = _keys[code][key];
         if (k.validFrom != 0) revert RegistryKeyAlreadyRegistered(key, code);
-        uint64 from = validFrom < block.timestamp ? uint64(block.timestamp) : validFrom;
-        k.validFrom = from;
-        emit KeyRegistered(code, key, from, jwk);
+        uint64 earliest = _earliestStart();
+        if (validFrom < earliest) revert RegistryKeyStartTooEarly(key, validFrom, earliest);
+        k.validFrom = validFrom;
+        emit KeyRegistered(code, key, validFrom, jwk);
+        if (certHash != bytes32(0)) _recordCertificate(code, key, certHash);
+    }
+
+    /**
+     * @dev Records that the leaf certificate with SHA-256 `certHash` certifies `key`, e.g. a renewed 職責証明書
+     * for a key already registered. Every certificate a verifier should accept for the key must be recorded:
+     * credentials keep the leaf they were signed under, so a renewal adds a record and never replaces one.
+     *
+     * Requirements: the caller's municipality is not suspended; `key` is registered in its namespace and not
+     * revoked; `certHash` is not zero and not recorded yet in its namespace (invariant 5).
+     *
+     * Emits a {CertificateRecorded} event.
+     */
+    function recordCertificate(bytes32 key, bytes32 certHash) external {
+        uint32 code = _activeMunicipality();
+        Key storage k = _ownKey(code, key);
+        if (k.revokedAt != 0) revert RegistryKeyAlreadyRevoked(key, k.revokedAt);
+        if (certHash == bytes32(0)) revert RegistryInvalidHash(certHash);
+        _recordCertificate(code, key, certHash);
     }
 
     /**
@@ -465,6 +545,12 @@ contract CivicRegistry {
             (k.revokedAt == 0 || t < k.revokedAt);
     }
 
+    /// @dev The key that the certificate with SHA-256 `certHash` certifies in `municipality`'s namespace; zero
+    /// when that municipality did not record it (whoever else did).
+    function certificateKey(uint32 municipality, bytes32 certHash) external view returns (bytes32) {
+        return _certificates[municipality][certHash];
+    }
+
     /// @dev All zero when `root` is not anchored in `municipality`'s namespace.
     function anchorOf(
         uint32 municipality,
@@ -530,6 +616,18 @@ contract CivicRegistry {
         assembly ("memory-safe") {
             sstore(r.slot, or(reason, shl(8, timestamp())))
         }
+    }
+
+    /// @dev The earliest `validFrom` a key registered now may have (invariant 4); at least 1.
+    function _earliestStart() private view returns (uint64) {
+        return block.timestamp > MAX_KEY_BACKDATE ? uint64(block.timestamp) - MAX_KEY_BACKDATE : 1;
+    }
+
+    function _recordCertificate(uint32 code, bytes32 key, bytes32 certHash) private {
+        bytes32 recorded = _certificates[code][certHash];
+        if (recorded != bytes32(0)) revert RegistryCertificateAlreadyRecorded(certHash, recorded);
+        _certificates[code][certHash] = key;
+        emit CertificateRecorded(code, key, certHash);
     }
 
     /// @dev The key in municipality `code`'s namespace; reverts when it is not registered there.

@@ -16,6 +16,7 @@ from typing import Any
 
 from civiccert.chain.nodes import AnvilNode, Chain, connect, dev_account, fund_dev_account
 from civiccert.chain.registry import Registry
+from civiccert.i18n import N_, _
 from civiccert.issuer import Issuer, RevocationReason
 from civiccert.online import OnlineRegistry
 from civiccert.records import load_record
@@ -69,14 +70,17 @@ def run_demo(out: Path, *, chain: str = "embedded", echo: Callable[[str], None] 
     started = time.perf_counter()
     report: dict[str, Any] = {"chain": chain, "files": {}, "steps": []}
 
-    def step(text: str) -> None:
-        report["steps"].append(text)
-        say(f"• {text}")
+    def step(text: str, shown: dict[str, Any] | None = None, **values: Any) -> None:
+        """The report keeps the English step (JSON is stable); people read it in their language (``shown``:
+        values that read differently for people)."""
+        report["steps"].append(text.format(**values))
+        say("• " + _(text).format(**{**values, **(shown or {})}))
 
     with _demo_chain(chain, out) as node:
         admin = dev_account(node)
         registry = Registry.deploy(node, admin)
-        step(f"registry deployed at {registry.address} on chain {node.chain_id} ({node.kind})")
+        step(N_("registry deployed at {address} on chain {chain_id} ({kind})"), address=registry.address,
+             chain_id=node.chain_id, kind=node.kind)
         if home.exists():
             import shutil
 
@@ -88,14 +92,14 @@ def run_demo(out: Path, *, chain: str = "embedded", echo: Callable[[str], None] 
             fund_dev_account(node, issuer.account.address)
             issuer.use_chain(node, registry.address)
             issuer.register_on_chain(registry)
-            step(f"issuer 松戸市 (122076) registered with key {issuer.key.kid}")
+            step(N_("issuer 松戸市 (122076) registered with key {kid}"), kid=issuer.key.kid)
 
             creds = [issuer.issue(load_record(sample_record_path(name))) for name in SAMPLES]
-            step(f"issued {len(creds)} credentials (住民票の写し, 印鑑登録証明書), journaled")
+            step(N_("issued {n} credentials (住民票の写し, 印鑑登録証明書), journaled"), n=len(creds))
             issuer.anchor()
             creds = [issuer.with_receipts(c) for c in creds]
             assert all(c.receipt for c in creds)
-            step(f"anchored in block {creds[0].receipt['block'] if creds[0].receipt else '?'}")
+            step(N_("anchored in block {block}"), block=creds[0].receipt["block"] if creds[0].receipt else "?")
 
             scans: list[Path] = []
             for cred, stem in zip(creds, ("juminhyo", "inkan"), strict=True):
@@ -104,25 +108,26 @@ def run_demo(out: Path, *, chain: str = "embedded", echo: Callable[[str], None] 
                 scans.extend(_rasterise(pdf))
                 report["files"][stem] = {"credential": str(cred_path), "pdf": str(pdf)}
             report["files"]["scans"] = [str(p) for p in scans]
-            step(f"printed 2 PDFs and rasterised them at 200 dpi ({len(scans)} page images)")
+            step(N_("printed 2 PDFs and rasterised them at 200 dpi ({n} page images)"), n=len(scans))
 
             verifier = Verifier(trust=issuer.trust_export(), registry=OnlineRegistry.of(node, registry.address))
             before = _verify_all(verifier, creds, scans)
-            step("verified: " + ", ".join(f"{name} {r.verdict}" for name, r in before))
+            step(N_("verified: {results}"), {"results": _results(before, people=True)}, results=_results(before))
             _leave_trust(issuer, registry, out)
             report["files"]["trust"] = str(out / TRUST_FILE)
-            step(f"trust bundle left in {out}: {TRUST_FILE} (keys), {SNAPSHOT_FILE} (registry)")
+            step(N_("trust bundle left in {out}: {trust} (keys), {snapshot} (registry)"), out=out, trust=TRUST_FILE,
+                 snapshot=SNAPSHOT_FILE)
 
             issuer.revoke(creds[1], RevocationReason.HOLDER_REQUEST)
-            step("revoked the 印鑑登録証明書 (holder request)")
+            step(N_("revoked the 印鑑登録証明書 (holder request)"))
             after = _verify_all(verifier, creds, scans)
-            step("verified again: " + ", ".join(f"{name} {r.verdict}" + (f" ({', '.join(r.reasons)})" if
-                                                                          r.reasons else "") for name, r in after))
+            step(N_("verified again: {results}"), {"results": _results(after, people=True)},
+                 results=_results(after))
             issuer.publish_status(out / STATUS_DIR)
             offline = _verify_from_files(out)
             report["files"]["status_lists"] = str(out / STATUS_DIR)
-            step("status lists published; offline from files only: " + ", ".join(
-                f"{name} {r.verdict}" + (f" ({', '.join(r.reasons)})" if r.reasons else "") for name, r in offline))
+            step(N_("status lists published; offline from files only: {results}"),
+                 {"results": _results(offline, people=True)}, results=_results(offline))
         finally:
             issuer.close()
 
@@ -134,7 +139,9 @@ def run_demo(out: Path, *, chain: str = "embedded", echo: Callable[[str], None] 
     report["after"] = {name: r.to_dict()["verdict"] for name, r in after}
     report["ok"] = ok
     report["seconds"] = round(time.perf_counter() - started, 2)
-    say(("✓ demo passed" if ok else "✗ demo FAILED") + f" in {report['seconds']} s; files in {out}")
+    done = _("✓ demo passed in {seconds} s; files in {out}") if ok else \
+        _("✗ demo FAILED in {seconds} s; files in {out}")
+    say(done.format(seconds=report["seconds"], out=out))
     return report
 
 
@@ -157,6 +164,28 @@ def _verify_from_files(out: Path) -> list[tuple[str, VerificationResult]]:
                         status_lists=StatusListSource(directory=out / STATUS_DIR))
     return [(f"{stem} (pdf, offline)", result) for stem in ("juminhyo", "inkan")
             for result in verifier.verify_path(out / f"{stem}.pdf")]
+
+
+_COPIES = {"juminhyo": N_("住民票の写し"), "inkan": N_("印鑑登録証明書")}
+_FORMS = {"digital": N_("digital"), "scan": N_("scan")}
+_VERDICTS = {"VALID": N_("VALID"), "INVALID": N_("INVALID"), "INDETERMINATE": N_("INDETERMINATE")}
+
+
+def _results(results: list[tuple[str, VerificationResult]], *, people: bool = False) -> str:
+    """Each copy's verdict, with the reason codes when not VALID (codes stay ASCII in any language);
+    ``people``: copy names, forms and verdicts in the current language."""
+    parts = []
+    for name, r in results:
+        reasons = f" ({', '.join(r.reasons)})" if r.reasons else ""
+        if people:
+            stem, _sep, form = name.partition(" (")
+            kind, _sep, file = form.rstrip(")").partition(" ")
+            where = _(_FORMS.get(kind, kind)) + (f" {file}" if file else "")
+            name = f"{_(_COPIES.get(stem, stem))} ({where})"  # noqa: PLW2901
+            parts.append(f"{name} {_(_VERDICTS.get(r.verdict, r.verdict))}{reasons}")
+        else:
+            parts.append(f"{name} {r.verdict}{reasons}")
+    return ", ".join(parts)
 
 
 def _verify_all(verifier: Verifier, creds: list[Any], scans: list[Path]) -> list[tuple[str, VerificationResult]]:

@@ -140,6 +140,9 @@ class ReasonCode(StrEnum):
     CERT_WRONG_MUNICIPALITY = "cert_wrong_municipality"  # the leaf certifies another municipality or issuer URL
     CERT_KEY_USAGE = "cert_key_usage"  # the leaf is a CA or its key usage does not permit signing
     CERT_REGISTRY_CONFLICT = "cert_registry_conflict"  # registry / trust file does not list the x5c key for the city
+    CERT_NOT_RECORDED = "cert_not_recorded"  # the registry does not record the x5c leaf's SHA-256 for the city's key
+    CERT_REQUIRED = "cert_required"  # the verifier has trust anchors and the credential's key carries no certificate
+    CERT_ALREADY_RECORDED = "cert_already_recorded"  # the certificate is already recorded in this namespace
     CRL_INVALID = "crl_invalid"  # a CRL is unreadable, not signed by its issuer or past its nextUpdate
 
     # --- journal ------------------------------------------------------------------------------------
@@ -166,6 +169,11 @@ class ReasonCode(StrEnum):
     IMAGE_UNREADABLE = "image_unreadable"  # image file cannot be decoded
     PDF_UNREADABLE = "pdf_unreadable"  # PDF cannot be opened or rasterised
     FONT_MISSING = "font_missing"  # the embedded Japanese font is not available
+    PDF_SIGNATURE_INVALID = "pdf_signature_invalid"  # the PDF's signature does not verify: signed bytes changed
+    PDF_MODIFIED_AFTER_SIGNING = "pdf_modified_after_signing"  # an update after the signed revision changes the PDF
+    PDF_SIGNER_NOT_ISSUER = "pdf_signer_not_issuer"  # the PDF is signed, but not with the QR's certificate / key
+    PDF_UNSIGNED = "pdf_unsigned"  # a certified issuer's born-digital PDF copy carries no PDF signature
+    PDF_SIGNING_UNAVAILABLE = "pdf_signing_unavailable"  # a signed PDF was required and the home has no certificate
 
     # --- verifier / trust / configuration -----------------------------------------------------------
     TRUST_SNAPSHOT_STALE = "trust_snapshot_stale"  # offline trust file older than the allowed age
@@ -189,6 +197,13 @@ class ReasonCode(StrEnum):
     IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"  # a request with this key has not finished (yet)
     NOT_FOUND = "not_found"  # no such endpoint or resource
     INTERNAL_ERROR = "internal_error"  # a bug: logged by the service, never detailed to the client
+
+    # --- wallets (OpenID4VCI / OpenID4VP) ----------------------------------------------------------------
+    OFFER_EXPIRED = "offer_expired"  # credential offer / pre-authorized code unknown, expired, used or locked
+    TX_CODE_WRONG = "tx_code_wrong"  # the transaction code (PIN) of a credential offer is wrong
+    NONCE_INVALID = "nonce_invalid"  # a c_nonce or presentation transaction is unknown, used or expired
+    KEY_PROOF_INVALID = "key_proof_invalid"  # an OpenID4VCI key proof lacks a jwk, or has a wrong aud / iat
+    PRESENTATION_UNSATISFIED = "presentation_unsatisfied"  # a presentation lacks what the DCQL query asked for
 
 
 class CivicCertError(Exception):

@@ -61,8 +61,8 @@ def read_inputs(path: Path) -> list[InputItem]:
         hits = scan(path)
         if not hits:
             raise PaperError(ReasonCode.QR_NOT_FOUND, "no QR code found")
-        texts = _pdf_page_texts(path) if head.startswith(_PDF) else {}
         pdf = path if head.startswith(_PDF) else None
+        texts = _pdf_page_texts(path) if pdf else {}
         photo = None if pdf is not None else path
         return [InputItem(hit.text, f"{path.name} p.{hit.page}", texts.get(hit.page), pdf, hit.page, photo,
                           hit.position) for hit in hits]

@@ -21,7 +21,7 @@ from eth_account.signers.local import LocalAccount
 
 from civiccert.anchoring import Anchorer, BatchOutcome, RevocationOutcome, journal_status
 from civiccert.chain.nodes import EMBEDDED, Chain, connect
-from civiccert.chain.registry import Registry
+from civiccert.chain.registry import MAX_KEY_BACKDATE_SECONDS, Registry
 from civiccert.credential_file import CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import record_claims
@@ -41,12 +41,14 @@ from civiccert.home import ChainSettings, HomeConfig
 from civiccert.journal import CredentialEntry, CredentialKind, Journal, RevocationState, new_credential_id
 from civiccert.journal_url import anchoring_lease, open_journal
 from civiccert.paper import payload as paper_payload
-from civiccert.pki.home import SigningIdentity, signing_identity
+from civiccert.pki.decide import CERT_KID_CHARS
+from civiccert.pki.home import SigningIdentity, certificate_hash, signing_identity
+from civiccert.pki.validate import cert_kid
 from civiccert.publish import DEFAULT_EXPORT_VALID_DAYS, trust_export
 from civiccert.records import ResidentRecord, SealCertificate
 from civiccert.status.bits import Status
-from civiccert.status.publish import Publication, sign_publication
-from civiccert.status.store import StatusEntry, StatusStore
+from civiccert.status.publish import MANIFEST_NAME, Publication, sign_publication
+from civiccert.status.store import StatusEntry, StatusStore, open_status_store
 from civiccert.trust import TrustSnapshot
 
 __all__ = ["Issuer", "RevocationReason"]
@@ -103,7 +105,7 @@ class Issuer:
         # the home's SQLite file unless the config (or the caller) names a database shared by several servers
         self._journal = journal if journal is not None else open_journal(
             config.journal_url or HomeConfig.journal_path(home))
-        self._status = StatusStore(HomeConfig.journal_path(home), list_size=int(
+        self._status = open_status_store(self._journal, HomeConfig.journal_path(home), list_size=int(
             config.extra.get("status_list_size", DEFAULT_STATUS_LIST_SIZE)))
         self._chain = chain
         self._account = account
@@ -242,8 +244,8 @@ class Issuer:
         """Admin registers this municipality with our account as operator; we register our signing key.
 
         The key is registered as valid from when this home began signing with it (``key_created_at``), so
-        issuing before going on chain is fine (the contract raises a past start to the block time; the
-        verifier then judges an anchored credential by its anchor time)."""
+        issuing before going on chain is fine: the contract accepts a start up to 400 days back, so credentials
+        issued before the registration verify against a registry snapshot too."""
         from civiccert.records.municipalities import check_official_municipality
 
         if self._account is None or self.registry is None or self._registry is None:
@@ -262,11 +264,15 @@ class Issuer:
         """
         registry = self._require_registry()
         code = int(self.config.municipality_code)
+        cert = certificate_hash(self.home, self.config, self.key.public_key)  # recorded with the key (docs/trust.md)
         if registry.key(code, self.key.thumbprint) is not None:
+            if cert is not None and registry.certificate_key(code, cert) is None:
+                registry.record_certificate(self.key.thumbprint, cert)  # a leaf installed after registration
             return False
         created = self.config.key_created_at
         start = valid_from if valid_from is not None else created if created else int(self._clock()) - 60
-        registry.register_key(self.key.thumbprint, start, public_jwk=self.key.public_jwk())
+        start = max(start, int(self._clock()) - MAX_KEY_BACKDATE_SECONDS + 3600)  # the contract's bound, with margin
+        registry.register_key(self.key.thumbprint, start, public_jwk=self.key.public_jwk(), cert_hash=cert)
         return True
 
     def check_anchors(self) -> list[BatchOutcome]:
@@ -429,6 +435,11 @@ class Issuer:
         entry = self._status.allocate(cred_id, self.status_list_uri, at=now)
         return {"status_list": {"idx": entry.idx, "uri": entry.uri}}
 
+    @property
+    def status_store(self) -> StatusStore:
+        """The status entries and publications (in the journal's database; the service reads files from it)."""
+        return self._status
+
     def credential_status(self, cred: CredentialFile | str) -> StatusEntry:
         """A credential's entry (list uri, index, status) as the next publication will show it."""
         return self._status.entry(self._status_id(cred))
@@ -467,7 +478,7 @@ class Issuer:
 
     def publish_status(
         self,
-        out: Path,
+        out: Path | None,
         *,
         valid_seconds: int = DEFAULT_STATUS_VALID_SECONDS,
         ttl: int = DEFAULT_STATUS_TTL_SECONDS,
@@ -475,15 +486,18 @@ class Issuer:
     ) -> tuple[Publication, ReasonCode | None]:
         """Sign every status list (JWT and CWT) and the manifest into ``out``; with a chain, anchor the manifest's
         hash in one transaction. Returns the publication and the chain error code if anchoring failed (the
-        files are written and journaled first; the next publication anchors again)."""
+        files are written and journaled first; the next publication anchors again). The files are also kept in
+        the journal's database (what ``civiccert serve`` serves); ``out`` None writes no directory."""
         now = int(self._clock())
         uris = sorted({*self._status.uris(), self.status_list_uri})
         lists = [(uri, self._status.build(uri)) for uri in uris]
         publication = sign_publication(lists, self.key, municipality=self.config.municipality_code,
                                        iss=self._signing_identity().iss, seq=self._status.next_seq(),
                                        now=now, valid_seconds=valid_seconds, ttl=ttl)
-        record = self._status.add_publication(publication.manifest, publication.root, at=now)
-        publication.write(out)
+        record = self._status.add_publication(publication.manifest, publication.root, at=now,
+                                              files={**publication.files, MANIFEST_NAME: publication.manifest})
+        if out is not None:
+            publication.write(out)
         if not (anchor and self.has_chain):
             return publication, None
         try:
@@ -519,13 +533,20 @@ class Issuer:
         return self._anchorer
 
     # --- paper -------------------------------------------------------------------------------------------
-    def print_pdf(self, cred: CredentialFile, out: Path) -> Path:
+    @property
+    def signs_pdf(self) -> bool:
+        """Whether printed copies are signed as PDFs: the home has a certificate for its current key."""
+        return bool(self._signing_identity().chain)
+
+    def print_pdf(self, cred: CredentialFile, out: Path, *, require_signed: bool = False) -> Path:
         """Render the printed copy; its QR carries the paper twin and, once anchored, its receipt.
 
         The page shows the full credential (the seal impression included); the QR carries the compact
-        signed form, which binds the seal image by its SHA-256.
+        signed form, which binds the seal image by its SHA-256. With a certificate for the home's key the
+        PDF is also signed (PAdES B-B, :mod:`civiccert.paper.pdfsig`) by the certificate the QR names;
+        without one it is written unsigned, or refused (PDF_SIGNING_UNAVAILABLE) when ``require_signed``.
         """
-        from civiccert.paper.pdf import render_pdf
+        from civiccert.paper.pdf import render_pdf_bytes
 
         if cred.paper_cose is None:
             raise ConfigError(ReasonCode.CONFIG_INVALID, "credential was issued without a paper form")
@@ -542,10 +563,23 @@ class Issuer:
         if paper.cti != sdjwt.credential_hash(cred.sd_jwt)[:8] or not paper_payload.verify_paper_signature(
                 paper, self._own_public_key(paper.kid)):
             raise CredentialError(ReasonCode.DISCLOSURE_MISMATCH, "the paper form is not this credential's twin")
+        chain = self._signing_identity().chain
+        if not chain and require_signed:
+            raise ConfigError(ReasonCode.PDF_SIGNING_UNAVAILABLE, "the home has no certificate for its key: "
+                             "a signed PDF cannot be made (civiccert pki issue-leaf / pki import)")
+        if chain and len(paper.kid) == CERT_KID_CHARS and b64url_encode(cert_kid(chain[0])) != paper.kid:
+            raise ConfigError(ReasonCode.PDF_SIGNING_UNAVAILABLE, "the QR names a certificate that is no longer "
+                             "the home's: issue the credential again to print it signed", field="kid")
         from civiccert.certifier import certifier_of
 
-        return render_pdf(cred.vct, claims, text, out, sample=self.config.sample,
-                          certifier=certifier_of(self.home, self.config))
+        data = render_pdf_bytes(cred.vct, claims, text, sample=self.config.sample,
+                                certifier=certifier_of(self.home, self.config))
+        if chain:
+            from civiccert.paper.pdfsig import sign_pdf
+
+            data = sign_pdf(data, self.key, chain, location=self.config.municipality_name)
+        write_atomic(out, data)
+        return out
 
     # --- trust -------------------------------------------------------------------------------------------
     def trust_export(self, *, valid_days: int = DEFAULT_EXPORT_VALID_DAYS) -> TrustSnapshot:

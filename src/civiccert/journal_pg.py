@@ -125,6 +125,11 @@ class PgJournal:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))  # concurrent first starts
             cur.execute(_SCHEMA)
 
+    @property
+    def url(self) -> str:
+        """The database URL (other stores keep their tables in the same database)."""
+        return self._url
+
     # --- plumbing --------------------------------------------------------------------------------------
 
     def _connection(self) -> psycopg.Connection[Any]:

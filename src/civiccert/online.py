@@ -62,6 +62,7 @@ class OnlineRegistry:
         self._jwks: dict[tuple[str, str], Mapping[str, str] | None] = {}
         self._txs: dict[tuple[str, bytes, int, str], str | None] = {}
         self._operators: dict[str, tuple[str, ...]] = {}
+        self._certs: set[tuple[str, str, bytes]] = set()  # (code, kid, certificate hash) the registry records
 
     @classmethod
     def lazy(cls, connect: Callable[[], Chain], address: str) -> OnlineRegistry:
@@ -139,6 +140,18 @@ class OnlineRegistry:
             raise ChainError(ReasonCode.NODE_UNRELIABLE, "the node says the registry was deployed in no block")
         if registry.logged_jwk(municipality_code(code), thumb) is not None:
             raise ChainError(ReasonCode.NODE_UNRELIABLE, "the node's logs publish a key its state denies")
+
+    def certificate_recorded(self, code: str, kid: str, cert_hash: bytes) -> bool:
+        """Whether issuer ``code`` recorded the certificate ``cert_hash`` (SHA-256 of the leaf's DER) for key
+        ``kid``. A record never changes, so a positive answer is cached for good."""
+        thumb = thumbprint_of(kid)
+        if thumb is None:
+            return False
+        if (code, kid, cert_hash) not in self._certs:
+            if self.registry.certificate_key(municipality_code(code), cert_hash) != thumb:
+                return False
+            self._certs.add((code, kid, cert_hash))
+        return True
 
     def confirmed_anchor_transaction(self, code: str, root: bytes, block_number: int, claimed: object) -> str | None:
         """The receipt's transaction hash if the chain confirms it anchored ``root`` for ``code`` (else None)."""

@@ -47,6 +47,7 @@ class CheckName(StrEnum):
     PAGE = "page"  # a printed copy's page shows what its QR signs (PDF text and seal; photo seal)
     ANCHOR = "anchor"  # receipt proof leads to a root the registry holds, anchored by the same municipality
     REVOCATION = "revocation"  # the issuer has not revoked the credential
+    PDF_SIGNATURE = "pdf_signature"  # a PDF copy is signed (PAdES) by the QR's certificate and unchanged since
 
 
 @dataclass(frozen=True)

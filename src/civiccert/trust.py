@@ -49,6 +49,8 @@ class TrustedKey:
     retired_at: int | None = None
     revoked_at: int | None = None
     jwk: Mapping[str, Any] | None = None  # public key material, when known (issuer export or chain event)
+    # 0x-hex SHA-256 of every leaf certificate the registry records for the key; None: the source says nothing
+    certificates: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         # a key id names exactly one public key: a JWK that hashes to another id is a forgery, not a key
@@ -192,6 +194,7 @@ class TrustSnapshot:
                     "retired_at": k.retired_at,
                     "revoked_at": k.revoked_at,
                     "jwk": dict(k.jwk) if k.jwk else None,
+                    **({} if k.certificates is None else {"certificates": sorted(k.certificates)}),
                 }
                 for k in sorted(self.keys.values(), key=lambda k: (k.municipality, k.kid))
             ],
@@ -215,6 +218,7 @@ class TrustSnapshot:
                     retired_at=_opt_int(k.get("retired_at")),
                     revoked_at=_opt_int(k.get("revoked_at")),
                     jwk=dict(k["jwk"]) if k.get("jwk") else None,
+                    certificates=_certificates(k.get("certificates")),
                 )
                 for k in data["keys"]
             }
@@ -274,6 +278,15 @@ def _opt_int(value: object) -> int | None:
     return None if value is None else int(value)  # type: ignore[call-overload]
 
 
+def _certificates(value: object) -> frozenset[str] | None:
+    """Recorded certificate hashes as lowercase 0x-hex (ValueError for anything else); None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and len(v) == 66 for v in value):
+        raise ValueError("certificates must be a list of 0x-hex SHA-256 hashes")
+    return frozenset("0x" + bytes.fromhex(v.removeprefix("0x")).hex() for v in value)
+
+
 def _thumbprint(jwk: Mapping[str, Any]) -> str | None:
     try:
         return jwk_thumbprint(jwk)
@@ -286,9 +299,11 @@ def _strictest(a: TrustedKey, b: TrustedKey) -> TrustedKey:
     def earliest(x: int | None, y: int | None) -> int | None:
         return min(v for v in (x, y) if v is not None) if x is not None or y is not None else None
 
+    certificates = None if a.certificates is None and b.certificates is None else \
+        (a.certificates or frozenset()) | (b.certificates or frozenset())  # records are never removed
     return TrustedKey(kid=a.kid, municipality=a.municipality, valid_from=max(a.valid_from, b.valid_from),
                       retired_at=earliest(a.retired_at, b.retired_at), revoked_at=earliest(a.revoked_at, b.revoked_at),
-                      jwk=a.jwk or b.jwk)
+                      jwk=a.jwk or b.jwk, certificates=certificates)
 
 
 def _check_agreement(a: TrustSnapshot, b: TrustSnapshot) -> None:
@@ -332,7 +347,8 @@ def snapshot_from_registry(data: Mapping[str, Any]) -> TrustSnapshot:
             keys[(code, kid)] = TrustedKey(kid=kid, municipality=code, valid_from=int(k["valid_from"]),
                                            retired_at=_opt_int(k.get("retired_at")),
                                            revoked_at=_opt_int(k.get("revoked_at")),
-                                           jwk=dict(k["jwk"]) if k.get("jwk") else None)  # published on chain
+                                           jwk=dict(k["jwk"]) if k.get("jwk") else None,  # published on chain
+                                           certificates=_certificates(k.get("certificates")))
     return TrustSnapshot(source="registry", generated_at=int(data["block_time"]), municipalities=munis, keys=keys,
                          chain_id=int(data["chain_id"]), registry=str(data["registry"]),
                          block=int(data["block_number"]))

@@ -30,7 +30,7 @@ from civiccert.errors import ChainError, CivicCertError, ConfigError, Credential
 from civiccert.inputs import InputItem, read_inputs
 from civiccert.online import ChainStatus, OnlineRegistry, RootStatus
 from civiccert.paper import payload as paper_payload
-from civiccert.pki.decide import CERT_KID_CHARS, certificate_decision, certificate_for_kid, draft_leaf_key
+from civiccert.pki.decide import CERT_KID_CHARS, certificate_decision, certificate_for_kid, draft_leaf_key, leaf_hash
 from civiccert.pki.validate import CertifiedKey, TrustAnchors
 from civiccert.records.municipalities import official_municipality
 from civiccert.result import Check, CheckName, Outcome, VerificationResult
@@ -73,6 +73,10 @@ class Policy:
     check_anchor: bool = True  # only meaningful online; offline reports the anchor as skipped
     algorithms: tuple[str, ...] = ("ES256", "EdDSA")
     kb_max_age_seconds: int = 300  # a key-binding JWT older than this is refused (with the nonce, no replay)
+    # "was it valid then": validity window and status-list status judged at this time (POSIX seconds); the
+    # status from the publication anchored as current then (civiccert.status.check), replacing the chain's
+    # per-credential revocation, which says only "revoked now"
+    at: int | None = None
 
 
 @dataclass
@@ -170,6 +174,7 @@ class Verifier:
     def verify_items(self, items: Sequence[InputItem]) -> list[VerificationResult]:
         """Verify what ``read_inputs`` found; a printed copy's QR must also belong to its PDF page."""
         drafts = [self._local(item.text, item.source) for item in items]
+        pdf_signatures: dict[Path, Any] = {}  # one validation per PDF file, however many QR codes it holds
         for draft, item in zip(drafts, items, strict=True):
             if item.page_text is not None and draft.form == "paper":
                 _bind_to_page(draft, item.page_text)
@@ -177,6 +182,12 @@ class Verifier:
                 _check_page(draft, item.pdf, item.page)
             elif item.photo is not None and draft.vct == VCT_SEAL_CERTIFICATE and not draft.failed():
                 _check_photo_seal(draft, item)
+            if item.pdf is not None and draft.form == "paper" and CheckName.SIGNATURE in draft.checks:
+                from civiccert.paper.pdfsig import pdf_signature_check  # pyHanko only for PDFs
+
+                draft.set(CheckName.PDF_SIGNATURE, *pdf_signature_check(
+                    item, at=draft.issued_at, trust=self._trust, anchors=self._anchors, code=draft.issuer_code,
+                    cache=pdf_signatures))
         self._chain_checks(drafts)
         self._status_checks(drafts)
         return [d.freeze() for d in drafts]
@@ -310,7 +321,7 @@ class Verifier:
                       "the certifying municipality's name is not the official name for its code")
         iat, nbf, exp = _opt_int(payload.get("iat")), _opt_int(payload.get("nbf")), _opt_int(payload.get("exp"))
         draft.issued_at, draft.expires_at = iat, exp
-        now, skew = int(self._clock()), self._policy.skew_seconds
+        now, skew = int(self._clock() if self._policy.at is None else self._policy.at), self._policy.skew_seconds
         if iat is None or exp is None:
             draft.set(CheckName.VALIDITY, Outcome.FAILED, ReasonCode.MALFORMED, "iat and exp are required")
         elif exp <= now - skew:
@@ -621,6 +632,11 @@ class Verifier:
         at = int(anchored_at or draft.issued_at or 0)
         if (draft.certified or draft.cert_error) and not self._certificate_issuer(draft, status, at):
             return
+        if self._anchors is not None and not (draft.certified or draft.cert_error):
+            # with trust anchors, only certified keys: the registry alone (whose admin registers cities) is no root
+            draft.set(CheckName.ISSUER, Outcome.FAILED, ReasonCode.CERT_REQUIRED,
+                      "the verifier requires a certificate and the credential's key has none")
+            return
         if isinstance(status, ChainStatus):
             key, muni, where = status.key, status.municipality, "registry"
             signature = draft.checks.get(CheckName.SIGNATURE)
@@ -667,12 +683,12 @@ class Verifier:
             current = draft.checks.get(CheckName.REVOCATION)
             if signature is None or signature.outcome is not Outcome.PASSED or draft.status_ref is None:
                 continue
-            if current is not None and current.outcome is Outcome.FAILED:
+            if current is not None and current.outcome is Outcome.FAILED and self._policy.at is None:
                 continue
             outcome, code, detail = evaluate_status(
                 draft.status_ref, self._status_lists, issuer_code=draft.issuer_code or "",
-                public_key=self._status_list_key,
-                now=int(self._clock()), skew=self._policy.skew_seconds, registry=self._registry)
+                public_key=self._status_list_key, now=int(self._clock()), skew=self._policy.skew_seconds,
+                registry=self._registry, at=self._policy.at)
             draft.set(CheckName.REVOCATION, outcome, code, detail)
 
     def _status_list_key(self, kid: str | None, code: str) -> Any:
@@ -691,19 +707,31 @@ class Verifier:
                 draft.certified = self._anchors.validate(draft.x5c, at)
             except CredentialError as exc:
                 draft.certified, draft.cert_error = None, exc.code
+        recorded: bool | None = None  # the registry records this leaf for the key (None: source says nothing)
+        leaf = leaf_hash(draft.certified.leaf) if draft.certified is not None else None
         if isinstance(status, ChainStatus):
             speaks, listed = status.municipality is not None, status.key is not None
+            if listed and leaf is not None and self._registry is not None:
+                try:
+                    recorded = self._registry.certificate_recorded(draft.issuer_code or "", draft.kid or "", leaf)
+                except Exception:  # the node could not say: unknown, never a verdict about the certificate
+                    draft.set(CheckName.ISSUER, Outcome.UNKNOWN, ReasonCode.CHAIN_UNREACHABLE,
+                              "the registry could not be asked for the certificate")
+                    return False
         elif isinstance(status, ChainError):
             draft.set(CheckName.ISSUER, Outcome.UNKNOWN, status.code, "the registry could not be asked")
             return False
         elif self._trust is not None and draft.issuer_code in self._trust.municipalities and not self._stale():
-            speaks, listed = True, self._trust.key(draft.issuer_code or "", draft.kid or "") is not None
+            key = self._trust.key(draft.issuer_code or "", draft.kid or "")
+            speaks, listed = True, key is not None
+            if key is not None and key.certificates is not None and leaf is not None:
+                recorded = "0x" + leaf.hex() in key.certificates
         else:
             speaks = listed = False
         outcome, code, detail = certificate_decision(
             draft.certified, draft.cert_error, code=draft.issuer_code, name=draft.issuer.get("name"),
             iss=draft.iss, at=at, anchored=draft.anchor.get("anchored_at") is not None,
-            registry_speaks=speaks, registry_lists=listed)
+            registry_speaks=speaks, registry_lists=listed, recorded=recorded)
         if outcome is None:
             return True
         draft.set(CheckName.ISSUER, outcome, code, detail)

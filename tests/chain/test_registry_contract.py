@@ -9,14 +9,16 @@ import json
 import os
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 
+import civiccert.chain
 from civiccert.chain.nodes import Chain, dev_account
-from civiccert.chain.registry import Registry, canonical_jwk
+from civiccert.chain.registry import MAX_KEY_BACKDATE_SECONDS, Registry, canonical_jwk
 from civiccert.errors import ReasonCode, RegistryError
 
 from chainkit import CITY, OTHER_CITY, Deployed, PublicKey, new_key
@@ -42,8 +44,9 @@ def now(chain: Chain) -> int:
     return int(chain.w3.eth.get_block("latest")["timestamp"])
 
 
-def register(client: Registry, key: PublicKey, valid_from: int = 0) -> Any:
-    return client.register_key(key.thumbprint, valid_from, public_jwk=key.jwk)
+def register(client: Registry, key: PublicKey, valid_from: int | None = None, cert_hash: bytes | None = None) -> Any:
+    start = now(client.chain) if valid_from is None else valid_from
+    return client.register_key(key.thumbprint, start, public_jwk=key.jwk, cert_hash=cert_hash)
 
 
 def logs_of(chain: Chain, tx_hash: str) -> list[Any]:
@@ -66,13 +69,11 @@ def test_deployer_is_admin_and_operator_acts_for_one_municipality(deployed: Depl
     "call",
     [
         lambda r, a: r.register_municipality(OTHER_CITY, a),
-        lambda r, a: r.add_operator(CITY, a),
-        lambda r, a: r.remove_operator(a),
         lambda r, a: r.suspend(CITY),
         lambda r, a: r.unsuspend(CITY),
         lambda r, a: r.transfer_admin(a),
     ],
-    ids=["register_municipality", "add_operator", "remove_operator", "suspend", "unsuspend", "transfer_admin"],
+    ids=["register_municipality", "suspend", "unsuspend", "transfer_admin"],
 )
 def test_non_admin_cannot_govern(deployed: Deployed, call: Callable[[Registry, str], object]) -> None:
     stranger = dev_account(deployed.chain)
@@ -95,8 +96,12 @@ def test_non_admin_cannot_govern(deployed: Deployed, call: Callable[[Registry, s
         lambda r: register(r, new_key()),
         lambda r: r.retire_key(h32(), 0),
         lambda r: r.revoke_key(h32(), 0),
+        lambda r: r.record_certificate(h32(), h32()),
+        lambda r: r.add_operator(dev_account(r.chain).address),
+        lambda r: r.remove_operator(dev_account(r.chain).address),
     ],
-    ids=["anchor", "revoke", "revokeMany", "register_key", "retire_key", "revoke_key"],
+    ids=["anchor", "revoke", "revokeMany", "register_key", "retire_key", "revoke_key", "record_certificate",
+         "add_operator", "remove_operator"],
 )
 def test_non_operator_cannot_act_even_the_admin(deployed: Deployed, call: Callable[[Registry], object]) -> None:
     for account in (dev_account(deployed.chain), deployed.admin_account):
@@ -122,18 +127,18 @@ def test_registration_conflicts(deployed: Deployed) -> None:
         (addr(op), CITY),
         lambda: deployed.admin.register_municipality(OTHER_CITY, op.address),
     )
-    expect(
-        ReasonCode.ISSUER_NOT_REGISTERED,
-        "RegistryUnknownMunicipality",
-        (OTHER_CITY,),
-        lambda: deployed.admin.add_operator(OTHER_CITY, dev_account(deployed.chain).address),
-    )
     stranger = dev_account(deployed.chain)
     expect(
         ReasonCode.UNAUTHORIZED,
         "RegistryUnknownOperator",
         (addr(stranger),),
-        lambda: deployed.admin.remove_operator(stranger.address),
+        lambda: deployed.city.remove_operator(stranger.address),
+    )
+    expect(
+        ReasonCode.OPERATOR_ASSIGNED,
+        "RegistryOperatorAlreadyAssigned",
+        (addr(op), CITY),
+        lambda: deployed.city.add_operator(op.address),
     )
     with pytest.raises(ValueError, match=r"1\.\.999999"):
         deployed.admin.register_municipality(1_000_000, stranger.address)
@@ -141,9 +146,9 @@ def test_registration_conflicts(deployed: Deployed) -> None:
 
 def test_removed_operator_can_no_longer_anchor(deployed: Deployed) -> None:
     second = dev_account(deployed.chain)
-    deployed.admin.add_operator("122076", second.address)
+    deployed.city.add_operator(second.address)
     deployed.client(second).anchor(h32(), 1)
-    deployed.admin.remove_operator(second.address)
+    deployed.city.remove_operator(second.address)
     assert deployed.admin.operator_of(second.address) is None
     info = deployed.admin.municipality(CITY)
     assert info is not None
@@ -185,9 +190,11 @@ def test_suspended_municipality_cannot_anchor_or_manage_keys_until_unsuspended(d
     key = pub.thumbprint
     deployed.city.anchor(root, 3)
     register(deployed.city, pub)
-    deployed.admin.suspend(CITY)
     late = dev_account(deployed.chain)
-    deployed.admin.add_operator(CITY, late.address)  # joins suspended
+    deployed.city.add_operator(late.address)
+    deployed.admin.suspend(CITY)
+    expect(ReasonCode.MUNICIPALITY_SUSPENDED, "RegistryMunicipalitySuspended", (CITY,),
+           lambda: deployed.city.add_operator(dev_account(deployed.chain).address))
     info = deployed.admin.municipality(CITY)
     assert info is not None
     assert info.suspended
@@ -213,9 +220,12 @@ def test_suspended_municipality_can_still_revoke_and_it_outlives_the_suspension(
     pub, one, many = new_key(), h32(), [h32(), h32()]
     key = pub.thumbprint
     register(deployed.city, pub)
+    late, leaked = dev_account(deployed.chain), dev_account(deployed.chain)
+    deployed.city.add_operator(late.address)
+    deployed.city.add_operator(leaked.address)
     deployed.admin.suspend(CITY)
-    late = dev_account(deployed.chain)
-    deployed.admin.add_operator(CITY, late.address)  # joins suspended: may revoke too
+    deployed.client(late).remove_operator(leaked.address)  # containment needs no unsuspension
+    assert deployed.admin.operator_of(leaked.address) is None
     deployed.city.revoke([one], 1)
     deployed.client(late).revoke(many, 2)
     outcome = deployed.city.revoke_key(key, 2**63)
@@ -241,7 +251,7 @@ def test_anchored_root_never_changes(deployed: Deployed, dev_accounts: Any) -> N
     assert (info.municipality, info.leaf_count, info.block_number) == (CITY, 7, outcome.block_number)
     assert info.anchored_at == outcome.block_timestamp
     second = dev_accounts(deployed.chain, 1)[0]
-    deployed.admin.add_operator(CITY, second.address)
+    deployed.city.add_operator(second.address)
     for client in (deployed.city, deployed.client(second)):  # any operator of the same municipality
         expect(
             ReasonCode.ROOT_ALREADY_ANCHORED,
@@ -421,12 +431,97 @@ def test_key_revocation_in_the_future_is_capped_at_now(deployed: Deployed) -> No
     assert info.revoked_at == outcome.block_timestamp
 
 
-def test_key_never_valid_before_registration_block(deployed: Deployed) -> None:
+def test_key_start_may_lie_up_to_400_days_before_registration(deployed: Deployed) -> None:
+    """Issue first, go on chain later: the key's real start of use is recorded (bounded), not the block time."""
+    t0 = now(deployed.chain)
+    limit = deployed.city._call("MAX_KEY_BACKDATE")[0]
+    assert limit == MAX_KEY_BACKDATE_SECONDS == 400 * 24 * 3600
     pub = new_key()
-    outcome = register(deployed.city, pub, 1)  # far in the past: raised to the block time
+    register(deployed.city, pub, t0 - 300 * 24 * 3600)
     info = deployed.city.key(CITY, pub.thumbprint)
     assert info is not None
-    assert info.valid_from == outcome.block_timestamp
+    assert info.valid_from == t0 - 300 * 24 * 3600
+    assert deployed.city.is_key_valid_at(CITY, pub.thumbprint, t0 - 299 * 24 * 3600) is True
+    late = new_key()
+    for too_early in (t0 - 401 * 24 * 3600, 0):
+        with pytest.raises(RegistryError) as refused:
+            register(deployed.city, late, too_early)
+        error = refused.value
+        key_hex, start, earliest = error.error_args
+        assert (error.code, error.error_name, key_hex, start) == (
+            ReasonCode.KEY_NOT_YET_VALID, "RegistryKeyStartTooEarly", "0x" + late.thumbprint.hex(), too_early)
+        assert earliest + MAX_KEY_BACKDATE_SECONDS - t0 in range(0, 30)  # the block's time, minus the bound
+    assert deployed.city.key(CITY, late.thumbprint) is None
+
+
+# ---- certificates ------------------------------------------------------------------------------------
+
+
+def test_register_key_records_its_certificate(deployed: Deployed) -> None:
+    pub, cert = new_key(), h32()
+    outcome = register(deployed.city, pub, cert_hash=cert)
+    assert deployed.admin.certificate_key(CITY, cert) == pub.thumbprint
+    assert deployed.admin.certificate_key(OTHER_CITY, cert) is None  # namespaced like everything else
+    logs = logs_of(deployed.chain, outcome.tx_hash)
+    topic = keccak(text="CertificateRecorded(uint32,bytes32,bytes32)")
+    recorded = [log for log in logs if bytes(log["topics"][0]) == topic]
+    assert [[bytes(t) for t in log["topics"][1:]] for log in recorded] == [
+        [CITY.to_bytes(32, "big"), pub.thumbprint, cert]]
+    bare = new_key()
+    register(deployed.city, bare)  # an uncertified development key records no certificate
+    assert len(logs_of(deployed.chain, register(deployed.city, new_key()).tx_hash)) == 1
+
+
+def test_record_certificate_adds_a_renewed_leaf_and_never_replaces(deployed: Deployed) -> None:
+    pub, first, renewed = new_key(), h32(), h32()
+    register(deployed.city, pub, cert_hash=first)
+    outcome = deployed.city.record_certificate(pub.thumbprint, renewed)
+    assert outcome.success
+    assert (deployed.admin.certificate_key(CITY, first), deployed.admin.certificate_key(CITY, renewed)) == (
+        pub.thumbprint, pub.thumbprint)
+    other = new_key()
+    register(deployed.city, other)
+    expect(ReasonCode.CERT_ALREADY_RECORDED, "RegistryCertificateAlreadyRecorded",
+           ("0x" + first.hex(), "0x" + pub.thumbprint.hex()),
+           lambda: deployed.city.record_certificate(other.thumbprint, first))
+    expect(ReasonCode.CERT_ALREADY_RECORDED, "RegistryCertificateAlreadyRecorded",
+           ("0x" + renewed.hex(), "0x" + pub.thumbprint.hex()),
+           lambda: register(deployed.city, new_key(), cert_hash=renewed))
+    unknown = h32()
+    expect(ReasonCode.KEY_UNKNOWN, "RegistryUnknownKey", ("0x" + unknown.hex(),),
+           lambda: deployed.city.record_certificate(unknown, h32()))
+    expect(ReasonCode.TRANSACTION_FAILED, "RegistryInvalidHash", ("0x" + "00" * 32,),
+           lambda: deployed.city._transact("recordCertificate", pub.thumbprint, bytes(32)))
+    revoked = deployed.city.revoke_key(other.thumbprint, 2**63)
+    expect(ReasonCode.KEY_REVOKED, "RegistryKeyAlreadyRevoked",
+           ("0x" + other.thumbprint.hex(), revoked.block_timestamp),
+           lambda: deployed.city.record_certificate(other.thumbprint, h32()))
+    deployed.admin.suspend(CITY)
+    expect(ReasonCode.MUNICIPALITY_SUSPENDED, "RegistryMunicipalitySuspended", (CITY,),
+           lambda: deployed.city.record_certificate(pub.thumbprint, h32()))
+    assert deployed.admin.certificate_key(CITY, first) == pub.thumbprint  # never replaced
+
+
+def test_admin_cannot_touch_a_registered_citys_operators_or_keys(deployed: Deployed) -> None:
+    """The admin's powers are registerMunicipality, suspend/unsuspend and transferAdmin: nothing else."""
+    abi_names = {item["name"] for item in json.loads(
+        (Path(civiccert.chain.__file__).parent / "artifacts" / "CivicRegistry.json").read_text())["abi"]
+        if item["type"] == "function" and item.get("stateMutability") not in ("view", "pure")}
+    assert abi_names == {"acceptAdmin", "addOperator", "anchor", "publishStatusLists", "recordCertificate",
+                         "registerKey", "registerMunicipality", "removeOperator", "retireKey", "revoke", "revokeKey",
+                         "revokeMany", "suspendMunicipality", "transferAdmin", "unsuspendMunicipality"}
+    rogue = dev_account(deployed.chain)
+    admin = deployed.admin
+    admin_addr = addr(deployed.admin_account)
+    for call in (lambda: admin.add_operator(rogue.address),
+                 lambda: admin.remove_operator(deployed.operator_account.address),
+                 lambda: register(admin, new_key()), lambda: admin.record_certificate(h32(), h32())):
+        expect(ReasonCode.UNAUTHORIZED, "RegistryUnauthorizedOperator", (admin_addr,), call)
+    expect(ReasonCode.OPERATOR_ASSIGNED, "RegistryLastOperator", (CITY, addr(deployed.operator_account)),
+           lambda: deployed.city.remove_operator(deployed.operator_account.address))
+    info = deployed.admin.municipality(CITY)
+    assert info is not None
+    assert info.operators == (deployed.operator_account.address,)
 
 
 def test_key_errors(deployed: Deployed) -> None:
@@ -470,10 +565,11 @@ def test_another_municipality_registering_our_key_first_does_not_affect_us(deplo
     ours = register(deployed.city, pub)  # not RegistryKeyAlreadyRegistered
     mine = deployed.city.key(CITY, key)
     assert mine is not None
-    assert (mine.municipality, mine.valid_from) == (CITY, ours.block_timestamp)
+    assert mine.municipality == CITY
     squatted = deployed.city.key(OTHER_CITY, key)
     assert squatted is not None
-    assert (squatted.municipality, squatted.valid_from) == (OTHER_CITY, theirs.block_timestamp)
+    assert squatted.municipality == OTHER_CITY
+    assert theirs.success
     assert deployed.city.is_key_valid_at(CITY, key, ours.block_timestamp) is True
     assert deployed.city.public_jwk(CITY, key) == {m: pub.jwk[m] for m in ("crv", "kty", "x", "y")}
     deployed.client(other).revoke_key(key, 2**63)  # only in its namespace
@@ -501,19 +597,19 @@ def test_public_jwk_of_unknown_key_is_none(deployed: Deployed) -> None:
 def test_key_must_be_the_thumbprint_of_its_jwk(deployed: Deployed) -> None:
     pub, other = new_key(), new_key()
     with pytest.raises(ValueError, match="does not match"):
-        deployed.city.register_key(pub.thumbprint, 0, public_jwk=other.jwk)
+        deployed.city.register_key(pub.thumbprint, now(deployed.chain), public_jwk=other.jwk)
     # The contract enforces it too: send what the client refuses to build.
     expect(
         ReasonCode.TRANSACTION_FAILED,
         "RegistryKeyMismatch",
         ("0x" + pub.thumbprint.hex(),),
-        lambda: deployed.city._transact("registerKey", pub.thumbprint, 0, canonical_jwk(other.jwk)),
+        lambda: deployed.city._transact("registerKey", pub.thumbprint, 1, canonical_jwk(other.jwk), bytes(32)),
     )
     expect(
         ReasonCode.TRANSACTION_FAILED,
         "RegistryKeyMismatch",
         ("0x" + pub.thumbprint.hex(),),
-        lambda: deployed.city._transact("registerKey", pub.thumbprint, 0, json.dumps(pub.jwk).encode()),
+        lambda: deployed.city._transact("registerKey", pub.thumbprint, 1, json.dumps(pub.jwk).encode(), bytes(32)),
     )
     assert deployed.city.key(CITY, pub.thumbprint) is None
 
@@ -552,7 +648,7 @@ def test_invariants_hold_across_every_external_function(deployed: Deployed) -> N
     other, extra, new_admin = (dev_account(deployed.chain) for _ in range(3))
     calls: list[Callable[[], object]] = [
         lambda: deployed.admin.register_municipality(OTHER_CITY, other.address),
-        lambda: deployed.admin.add_operator(CITY, extra.address),
+        lambda: deployed.city.add_operator(extra.address),
         lambda: deployed.client(other).anchor(h32(), 1),
         lambda: deployed.client(other).anchor(root, 1),  # our root, into its own namespace
         lambda: deployed.client(other).revoke([cred], 9),
@@ -568,7 +664,9 @@ def test_invariants_hold_across_every_external_function(deployed: Deployed) -> N
         lambda: deployed.client(other).revoke_key(key, 0),
         lambda: deployed.admin.suspend(CITY),
         lambda: deployed.admin.unsuspend(CITY),
-        lambda: deployed.admin.remove_operator(extra.address),
+        lambda: deployed.city.remove_operator(extra.address),
+        lambda: deployed.client(other).record_certificate(key, h32()),  # not its key
+        lambda: deployed.city.record_certificate(key, h32()),  # revoked key
         lambda: deployed.admin.transfer_admin(new_admin.address),
         lambda: deployed.client(new_admin).accept_admin(),
     ]
@@ -615,7 +713,8 @@ def test_trust_snapshot_lists_municipalities_and_keys(deployed: Deployed) -> Non
     deployed.admin.register_municipality("011002", other.address)
     live_key, retired_key = new_key(), new_key("EdDSA")
     live, retired = live_key.thumbprint, retired_key.thumbprint
-    register(deployed.city, live_key)
+    cert = h32()
+    register(deployed.city, live_key, cert_hash=cert)
     register(deployed.city, retired_key)
     deployed.city.retire_key(retired, 0)
     register(deployed.client(other), live_key)  # the same public key, squatted in 011002's namespace
@@ -636,6 +735,9 @@ def test_trust_snapshot_lists_municipalities_and_keys(deployed: Deployed) -> Non
     assert keys["0x" + retired.hex()]["retired_at"] is not None
     assert keys["0x" + live.hex()]["jwk"] == {k: live_key.jwk[k] for k in ("crv", "kty", "x", "y")}
     assert keys["0x" + retired.hex()]["jwk"] == {k: retired_key.jwk[k] for k in ("crv", "kty", "x")}
+    assert (keys["0x" + live.hex()]["certificates"], keys["0x" + retired.hex()]["certificates"]) == (
+        ["0x" + cert.hex()], [])
+    assert squatted["certificates"] == []  # 松戸市's certificate is recorded in its namespace only
 
 
 def test_client_rejects_malformed_arguments(deployed: Deployed) -> None:

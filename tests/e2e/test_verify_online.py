@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from functools import partial
 from pathlib import Path
 
@@ -264,7 +265,7 @@ def test_another_municipality_registering_our_key_first_does_not_affect_us(chain
     try:
         squatter = cc.dev_account(chain)
         registry.register_municipality(11002, squatter.address)
-        cc.Registry(chain, registry.address, squatter).register_key(issuer.key.thumbprint, 0,
+        cc.Registry(chain, registry.address, squatter).register_key(issuer.key.thumbprint, int(time.time()) - 60,
                                                                     public_jwk=issuer.key.public_jwk())
         assert issuer.account is not None
         cc.fund_dev_account(chain, issuer.account.address)

@@ -49,8 +49,8 @@ class Server:
     """A ``civiccert serve`` process; stopped by its PID (SIGTERM, or SIGKILL with ``kill``)."""
 
     def __init__(self, home: Path, clients: Clients, *, passphrase: bytes, journal_url: str | None = None,
-                 worker: bool = True) -> None:
-        self.port = free_port()
+                 worker: bool = True, port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "CIVICCERT_KEY_PASSPHRASE": passphrase.decode()}
         if journal_url:
@@ -59,6 +59,7 @@ class Server:
                 "--port", str(self.port), "--worker-interval", "0.2"]
         if not worker:
             args.append("--no-worker")
+        args.extend(extra_args)
         self.log = home.parent / f"server-{self.port}.log"
         self._log = self.log.open("wb")
         self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)

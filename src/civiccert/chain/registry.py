@@ -3,7 +3,10 @@
     registry = Registry.deploy(chain, admin)                       # admin: eth_account LocalAccount
     Registry(chain, registry.address, account=admin).register_municipality(122076, operator.address)
     city = Registry(chain, registry.address, account=operator)
-    city.register_key(issuer_key.thumbprint, now, public_jwk=issuer_key.public_jwk())
+    city.register_key(issuer_key.thumbprint, now, public_jwk=issuer_key.public_jwk(), cert_hash=sha256(leaf_der))
+    city.record_certificate(issuer_key.thumbprint, sha256(renewed_leaf_der))   # a renewed 職責証明書, same key
+    registry.certificate_key(122076, cert_hash)                    # the key that certificate certifies, or None
+    city.add_operator(second.address)                              # operators, not the admin, grow a city
     registry.key(122076, thumbprint)                               # KeyInfo in 122076's namespace, or None
     registry.public_jwk(122076, thumbprint)                        # its published JWK, None when unknown
     outcome = city.anchor(root, leaf_count)                        # build + send + wait -> TxOutcome
@@ -15,7 +18,9 @@
 Anchors, revocations and keys are namespaced by municipality: a root anchored (or a key registered) by another
 municipality is simply not anchored (registered) in yours, so nobody can front-run or squat your roots or your
 public key, and every read names the namespace. Revocations (`revoke`, `revoke_key`) also work while the
-operator's municipality is suspended; anchoring and registering or retiring keys do not.
+operator's municipality is suspended, and so does `remove_operator`; anchoring, adding operators and
+registering, certifying or retiring keys do not. The admin only registers new municipalities (with their first
+operator) and suspends them: it cannot touch a registered city's operators or keys (see the contract's NatSpec).
 
 Crash-safe anchoring (what the journal uses) is two-phase:
 
@@ -80,6 +85,7 @@ from civiccert.errors import ChainError, ReasonCode, RegistryError
 
 __all__ = [
     "ERROR_CODES",
+    "MAX_KEY_BACKDATE_SECONDS",
     "CredentialStatus",
     "KeyInfo",
     "MunicipalityInfo",
@@ -110,6 +116,9 @@ ERROR_CODES: dict[str, ReasonCode] = {
     "RegistryKeyAlreadyRetired": ReasonCode.KEY_RETIRED,
     "RegistryKeyAlreadyRevoked": ReasonCode.KEY_REVOKED,
     "RegistryInvalidKeyTime": ReasonCode.KEY_NOT_YET_VALID,
+    "RegistryKeyStartTooEarly": ReasonCode.KEY_NOT_YET_VALID,
+    "RegistryCertificateAlreadyRecorded": ReasonCode.CERT_ALREADY_RECORDED,
+    "RegistryLastOperator": ReasonCode.OPERATOR_ASSIGNED,
     "RegistryRootAlreadyAnchored": ReasonCode.ROOT_ALREADY_ANCHORED,
     "RegistryInvalidAccount": ReasonCode.TRANSACTION_FAILED,
     "RegistryInvalidHash": ReasonCode.TRANSACTION_FAILED,
@@ -144,6 +153,8 @@ _GAS_HEADROOM = 1.25
 _LOG_CHUNK = 5_000
 _BATCH_CHUNK = 1_000
 _SNAPSHOT_VERSION = 1
+#: the contract's MAX_KEY_BACKDATE: how far before its registration block a key's validity may start
+MAX_KEY_BACKDATE_SECONDS = 400 * 24 * 3600
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -448,10 +459,15 @@ class Registry:
     def register_municipality(self, code: int | str, operator: str) -> TxOutcome:
         return self._transact("registerMunicipality", municipality_code(code), _account(operator))
 
-    def add_operator(self, code: int | str, operator: str) -> TxOutcome:
-        return self._transact("addOperator", municipality_code(code), _account(operator))
+    # ---- operators (an operator, in its own municipality; never the admin) -----------------------------
+
+    def add_operator(self, operator: str) -> TxOutcome:
+        """Add ``operator`` to this operator's municipality (not while it is suspended)."""
+        return self._transact("addOperator", _account(operator))
 
     def remove_operator(self, operator: str) -> TxOutcome:
+        """Remove ``operator`` (possibly this account) from this operator's municipality; also while suspended.
+        RegistryError(OPERATOR_ASSIGNED) for the municipality's last operator."""
         return self._transact("removeOperator", _account(operator))
 
     def suspend(self, code: int | str) -> TxOutcome:
@@ -469,18 +485,36 @@ class Registry:
 
     # ---- keys (operator) -------------------------------------------------------------------------------
 
-    def register_key(self, thumbprint: bytes, valid_from: int, public_jwk: Mapping[str, str]) -> TxOutcome:
+    def register_key(self, thumbprint: bytes, valid_from: int, public_jwk: Mapping[str, str], *,
+                     cert_hash: bytes | None = None) -> TxOutcome:
         """Register and publish a signing key in this operator's municipality: `thumbprint` (RFC 7638, 32 bytes)
-        of `public_jwk`. Another municipality having registered the same key does not matter (own namespace).
+        of `public_jwk`, with `cert_hash` (SHA-256 of the DER of the leaf certificate that certifies it; None for
+        an uncertified development key). Another municipality having registered the same key does not matter.
 
-        A past `valid_from` becomes the block time. Only the JWK's required members are published
+        `valid_from` is the key's real start of use, at most `MAX_KEY_BACKDATE_SECONDS` before the block time
+        (RegistryError(KEY_NOT_YET_VALID) otherwise). Only the JWK's required members are published
         (`canonical_jwk`); ValueError when their SHA-256 is not `thumbprint` (the contract checks it too).
         """
         t = _b32(thumbprint, "thumbprint")
         jwk = canonical_jwk(public_jwk)
         if hashlib.sha256(jwk).digest() != t:
             raise ValueError("public_jwk does not match the thumbprint")
-        return self._transact("registerKey", t, _u64(valid_from), jwk)
+        cert = bytes(32) if cert_hash is None else _nonzero(_b32(cert_hash, "certificate hash"))
+        return self._transact("registerKey", t, _u64(valid_from), jwk, cert)
+
+    def record_certificate(self, thumbprint: bytes, cert_hash: bytes) -> TxOutcome:
+        """Record one more certificate (e.g. a renewed leaf) for a key of this operator's municipality."""
+        return self._transact("recordCertificate", _b32(thumbprint, "thumbprint"),
+                              _nonzero(_b32(cert_hash, "certificate hash")))
+
+    def certificate_key(self, municipality: int | str, cert_hash: bytes, *,
+                        block: BlockIdentifier = "latest") -> bytes | None:
+        """The key thumbprint that certificate `cert_hash` certifies in `municipality`'s namespace; None when that
+        municipality did not record it."""
+        out = self._call("certificateKey", municipality_code(municipality), _b32(cert_hash, "certificate hash"),
+                         block=block)
+        key = bytes(out[0])
+        return None if key == bytes(32) else key
 
     def retire_key(self, thumbprint: bytes, at: int = 0) -> TxOutcome:
         """Normal rotation: the key stops being valid at `at` (never earlier than the block time)."""
@@ -876,7 +910,7 @@ class Registry:
     def key_from(municipality: int | str, thumbprint: bytes, out: tuple[Any, ...]) -> KeyInfo | None:
         """A `keyInfo(municipality, thumbprint)` result (e.g. from `read_many`) as KeyInfo."""
         valid_from, retired_at, revoked_at = out
-        if valid_from == 0:  # never 0 once registered: raised to the (non-zero) block time
+        if valid_from == 0:  # never 0 once registered: the contract requires validFrom >= 1
             return None
         return KeyInfo(_b32(thumbprint, "thumbprint"), municipality_code(municipality), int(valid_from),
                        int(retired_at), int(revoked_at))
@@ -888,20 +922,25 @@ class Registry:
         chunks of `log_chunk` blocks), then reads each entry's state through the views at that block. Keys are
         grouped by the KeyRegistered municipality topic: each municipality lists the keys of its own namespace
         (a thumbprint another municipality also registered appears under both, each with its own state). Each
-        key carries its published public JWK ("jwk"; None if no log held one hashing to the thumbprint).
+        key carries its published public JWK ("jwk"; None if no log held one hashing to the thumbprint) and the
+        certificates recorded for it ("certificates": 0x-hex SHA-256 of each leaf's DER, re-read from storage).
         """
         latest = self._w3.eth.get_block("latest")
         number = int(latest["number"])
         abi = _abi()
         topic_m = abi.events["MunicipalityRegistered"]
         topic_k = abi.events["KeyRegistered"]
+        topic_c = abi.events["CertificateRecorded"]
         codes: set[int] = set()
         jwks: dict[tuple[int, bytes], dict[str, str] | None] = {}
-        wanted = [[HexBytes(topic_m).to_0x_hex(), HexBytes(topic_k).to_0x_hex()]]
+        certs: dict[tuple[int, bytes], set[bytes]] = {}
+        wanted = [[HexBytes(t).to_0x_hex() for t in (topic_m, topic_k, topic_c)]]
         for log in self._logs(wanted, number, log_chunk):
             topics = [bytes(t) for t in log["topics"]]
             if topics[0] == topic_m:
                 codes.add(int.from_bytes(topics[1], "big"))
+            elif topics[0] == topic_c and len(topics) == 4:
+                certs.setdefault((int.from_bytes(topics[1], "big"), topics[2]), set()).add(topics[3])
             elif topics[0] == topic_k:
                 entry = (int.from_bytes(topics[1], "big"), topics[2])
                 if jwks.get(entry) is None:
@@ -911,6 +950,8 @@ class Registry:
             info = self.key(code, thumb, block=number) if 0 < code <= 999_999 else None
             if info is None:
                 continue
+            recorded = sorted(c for c in certs.get((code, thumb), ())  # a log is a pointer, storage the record
+                              if self.certificate_key(code, c, block=number) == thumb)
             key_infos.setdefault(code, []).append(
                 {
                     "thumbprint": "0x" + thumb.hex(),
@@ -918,6 +959,7 @@ class Registry:
                     "retired_at": info.retired_at or None,
                     "revoked_at": info.revoked_at or None,
                     "jwk": jwk,
+                    "certificates": ["0x" + c.hex() for c in recorded],
                 }
             )
         municipalities = []

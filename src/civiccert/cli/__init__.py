@@ -22,6 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from civiccert.cli.common import silence_stdout
     from civiccert.cli.errors import EXIT_INTERNAL, EXIT_IO, EXIT_PIPE, EXIT_USAGE, error_line, exit_code_for
     from civiccert.errors import CivicCertError
+    from civiccert.i18n import _, detect_language, set_language
+
+    set_language(detect_language())  # --lang (root or verify) may change it once the options are parsed
 
     # the vendored Click UsageError / ClickException, reached without importing click
     usage_error = cast(type[Exception], typer.BadParameter.__mro__[1])
@@ -35,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except typer.Exit as exc:
         code = int(exc.exit_code)
     except typer.Abort:
-        _say("Aborted.")
+        _say(_("Aborted."))
         code = 1
     except BrokenPipeError:  # stdout's reader stopped early ('| head'): no traceback, no "Exception ignored"
         silence_stdout()
@@ -58,14 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(_usage_line(exc))
         code = EXIT_USAGE
     except OSError as exc:  # a file the user named cannot be read or written; the name itself is not repeated
-        _say(f"error: file_io: {exc.strerror or type(exc).__name__}")
+        _say(f"error: file_io: {_os_error(exc)}")
         code = EXIT_IO
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:
         if os.environ.get("CIVICCERT_DEBUG") == "1":
             raise
-        _say(f"internal error: {type(exc).__name__} (set CIVICCERT_DEBUG=1 for details)")
+        _say(_("internal error: {name} (set CIVICCERT_DEBUG=1 for details)").format(name=type(exc).__name__))
         code = EXIT_INTERNAL
     try:
         sys.stdout.flush()
@@ -77,6 +80,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def _os_error(exc: OSError) -> str:
+    """The system's words for a file error, translated for the common ones (the catalogue holds them)."""
+    from civiccert.i18n import N_, _
+
+    known = (N_("No such file or directory"), N_("Permission denied"), N_("Is a directory"), N_("Not a directory"),
+             N_("No space left on device"), N_("File exists"), N_("Read-only file system"))
+    if not exc.strerror:
+        return type(exc).__name__
+    return _(exc.strerror) if exc.strerror in known else exc.strerror
+
+
 def _say(line: str) -> None:
     sys.stderr.write(line + "\n")
 
@@ -84,7 +98,8 @@ def _say(line: str) -> None:
 def _usage_line(exc: Any) -> str:
     """Click's usage error (usage, hint, blank line, message) as one line that still points at --help."""
     from civiccert.cli.errors import one_line
+    from civiccert.i18n import _
 
     ctx = getattr(exc, "ctx", None)
-    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    hint = " " + _("(see '{command} --help')").format(command=ctx.command_path) if ctx is not None else ""
     return f"error: usage: {one_line(str(exc.format_message()))}{hint}"

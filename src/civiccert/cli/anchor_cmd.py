@@ -16,6 +16,7 @@ import typer
 from civiccert.cli.common import emit_json, info, open_issuer
 from civiccert.cli.errors import EXIT_UNAVAILABLE, next_step_for
 from civiccert.errors import ChainError, ReasonCode
+from civiccert.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from civiccert.anchoring import BatchOutcome
@@ -74,24 +75,27 @@ def anchor_report(outcomes: list[BatchOutcome], counts: dict[str, Any], failure:
 
 def _summary(report: dict[str, Any]) -> str:
     txs = report["transactions"]
-    shown = ", ".join(txs[:3]) + (f" and {len(txs) - 3} more" if len(txs) > 3 else "")
-    anchored = (f"anchored {report['anchored_batches']} batch{'es' if report['anchored_batches'] != 1 else ''} "
-                f"({report['anchored_credentials']:,} credentials)" + (f" in tx {shown}" if txs else ""))
-    return f"{anchored}; left {report['left']:,}, failed {report['failed']:,}, " \
-           f"revocations open {report['revocations_open']:,}"
+    shown = ", ".join(txs[:3]) + (_(" and {n} more").format(n=len(txs) - 3) if len(txs) > 3 else "")
+    batches = report["anchored_batches"]
+    anchored = ngettext("anchored {n} batch ({credentials:,} credentials)",
+                        "anchored {n} batches ({credentials:,} credentials)", batches).format(
+        n=batches, credentials=report["anchored_credentials"]) + (_(" in tx {txs}").format(txs=shown) if txs else "")
+    return anchored + _("; left {left:,}, failed {failed:,}, revocations open {open:,}").format(
+        left=report["left"], failed=report["failed"], open=report["revocations_open"])
 
 
 def _left_line(report: dict[str, Any], failure: ChainError | None, next_attempt_at: float | None) -> str:
     """One line: the reason code, what is left, and the next step."""
     code = ReasonCode(report["error"]) if report["error"] else ReasonCode.NOT_ANCHORED
-    what = f"{report['left']:,} credentials not anchored yet ({report['failed']:,} in failed batches)"
+    what = _("{left:,} credentials not anchored yet ({failed:,} in failed batches)").format(
+        left=report["left"], failed=report["failed"])
     if report["revocations_open"]:
-        what += f", {report['revocations_open']:,} revocations not on chain yet"
+        what += _(", {n:,} revocations not on chain yet").format(n=report["revocations_open"])
     step = next_step_for(failure) if failure is not None else None
-    when = "" if not next_attempt_at else \
-        f" (due again at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(next_attempt_at))})"
+    when = "" if not next_attempt_at else _(" (due again at {time})").format(
+        time=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(next_attempt_at)))
     return f"error: {code.value}: {what}. " + (f"{step} " if step else "") + \
-        f"Then run 'civiccert anchor' again{when}; 'civiccert status' shows where it stands."
+        _("Then run 'civiccert anchor' again{when}; 'civiccert status' shows where it stands.").format(when=when)
 
 
 def anchor(
@@ -125,15 +129,27 @@ def anchor(
         raise typer.Exit(EXIT_UNAVAILABLE)
 
 
+# ``civiccert status`` rows: the journal's count names (JSON keys, unchanged) shown for people
+_STATUS_LABELS = {
+    "pending": N_("pending"), "batched": N_("batched"), "sent": N_("sent"), "anchored": N_("anchored"),
+    "failed": N_("failed"), "revocations_open": N_("revocations_open"), "open_batches": N_("open_batches"),
+    "last_error": N_("last_error"), "next_attempt_at": N_("next_attempt_at"),
+}
+
+
 def status(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> None:
     """Pending, anchored and failed counts of this issuer's journal (from the journal alone if the node is down)."""
-    _, counts, failure = _run(ctx, anchoring=False)
+    from civiccert.cli.render import pad_left
+
+    _outcomes, counts, failure = _run(ctx, anchoring=False)
     if failure is not None:
-        info(f"note: {failure.code.value}: the node did not answer; counts are from the journal alone")
+        info(_("note: {code}: the node did not answer; counts are from the journal alone").format(
+            code=failure.code.value))
     if as_json:
         emit_json(counts)
         return
     for name, count in counts.items():
         if name == "next_attempt_at" and count:
             count = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(count))  # noqa: PLW2901
-        typer.echo(f"{name:>16}  {'-' if count is None else count}")
+        label = _(_STATUS_LABELS[name]) if name in _STATUS_LABELS else name
+        typer.echo(f"{pad_left(label, 16)}  {'-' if count is None else count}")

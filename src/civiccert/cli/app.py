@@ -22,6 +22,7 @@ from civiccert.cli.common import (
 )
 from civiccert.cli.errors import EXIT_UNAVAILABLE
 from civiccert.errors import CredentialError, ReasonCode
+from civiccert.i18n import N_, _, set_language
 
 app = typer.Typer(
     name="civiccert",
@@ -79,10 +80,17 @@ def root(
         "--pin-file", envvar="CIVICCERT_PKCS11_PIN_FILE",
         help="Read the PKCS#11 token PIN from this file (homes whose key is on a token) instead of "
              "CIVICCERT_PKCS11_PIN or a prompt.")] = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", help="ja or en for messages and reports (default: CIVICCERT_LANG, else ja under a Japanese "
+                       "locale, else en). JSON output is always English.")] = None,
     _version_flag: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
                                                 help="Print the version and exit.")] = False,
 ) -> None:
     """civiccert: digital and printed municipal certificates you can verify."""
+    if lang is not None:
+        if lang not in ("ja", "en"):
+            raise typer.BadParameter("ja or en", param_hint="--lang")
+        set_language(lang)
     ctx.obj = State(home)
     use_passphrase_file(passphrase_file)
     use_pin_file(pin_file)
@@ -136,8 +144,8 @@ def init(
         from civiccert.certifier import with_certifier
 
         issuer.config = with_certifier(home, issuer.config, title=mayor_title, name=mayor_name, seal_png=seal_png)
-    info(f"initialised {home} for {issuer.config.municipality_name} ({issuer.config.municipality_code}); "
-         f"key id {issuer.key.kid}")
+    info(_("initialised {home} for {name} ({code}); key id {kid}").format(
+        home=home, name=issuer.config.municipality_name, code=issuer.config.municipality_code, kid=issuer.key.kid))
     issuer.close()
 
 
@@ -191,6 +199,8 @@ def _holder_jwk(path: Path | None) -> dict[str, str] | None:
 
 
 _MAX_JWK_BYTES = 16 * 1024
+_UNSIGNED_NOTE = N_(" (the PDF itself is unsigned: the home has no certificate for its key; the QR is signed. "
+                    "'civiccert pki import' / 'pki issue-leaf' certifies the key, --require-signed refuses)")
 
 
 def _issue(ctx: typer.Context, kind: type, record_path: Path, out: Path, pdf: Path | None, anchor: bool | None,
@@ -215,17 +225,21 @@ def _issue(ctx: typer.Context, kind: type, record_path: Path, out: Path, pdf: Pa
                 issuer.anchor()
                 cred = issuer.with_receipts(cred)
             except ChainError as exc:  # issued and journaled all the same: saved and printed below
-                info(f"not anchored now ({exc.code.value}); the copy is saved without its receipt")
+                info(_("not anchored now ({code}); the copy is saved without its receipt").format(
+                    code=exc.code.value))
         cred.save(out)
         if pdf is not None:
             issuer.print_pdf(cred, pdf)
+            if not issuer.signs_pdf:
+                info(_("note: {pdf}").format(pdf=pdf) + _(_UNSIGNED_NOTE))
         summary = {"id": cred.id, "vct": cred.vct, "file": str(out), "pdf": str(pdf) if pdf else None,
                    "anchored": cred.receipt is not None}
         if as_json:
             emit_json(summary)
         else:
-            info(f"issued {cred.id} -> {out}" + (f", printed {pdf}" if pdf else "")
-                 + (" (anchored)" if cred.receipt else " (pending anchoring: run 'civiccert anchor')"))
+            info(_("issued {id} -> {out}").format(id=cred.id, out=out)
+                 + (_(", printed {pdf}").format(pdf=pdf) if pdf else "")
+                 + (_(" (anchored)") if cred.receipt else _(" (pending anchoring: run 'civiccert anchor')")))
     finally:
         issuer.close()
 
@@ -300,7 +314,7 @@ def present(
         typer.echo(text, nl=False)
     else:
         write_atomic(out, text.encode("utf-8"), mode=0o600)  # personal data
-        info(f"presentation -> {out}")
+        info(_("presentation -> {out}").format(out=out))
 
 
 app.command("anchor")(anchor_cmd.anchor)
@@ -317,8 +331,12 @@ def serve(
                         ] = "civiccert",
     worker: Annotated[bool, typer.Option(help="Run the anchoring worker in this process.")] = True,
     worker_interval: Annotated[float, typer.Option(help="Seconds between the worker's checks.", min=0.1)] = 1.0,
+    status_every: Annotated[float, typer.Option(help="Republish status lists at least this often (seconds; "
+                                                "also soon after any change).", min=1.0)] = 6 * 3600.0,
+    verify_page: Annotated[bool, typer.Option(help="Serve the public verifier page at /verify (docs/verifier-page.md)."
+                                              )] = True,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) with the anchoring worker, until SIGTERM."""
+    """Serve the HTTP API (OpenAPI at /docs) with the anchoring worker and status lists, until SIGTERM."""
     import os
 
     from civiccert.cli.common import JOURNAL_URL_ENV
@@ -326,7 +344,8 @@ def serve(
 
     issuer = open_issuer(ctx)
     run_server(issuer, clients=clients, host=host, port=port, audience=audience, worker=worker,
-               worker_interval=worker_interval, journal_url=os.environ.get(JOURNAL_URL_ENV) or None)
+               worker_interval=worker_interval, journal_url=os.environ.get(JOURNAL_URL_ENV) or None,
+               status_every=status_every, verify_page=verify_page)
 
 
 @app.command()
@@ -341,7 +360,7 @@ def receipt(ctx: typer.Context, credential: Annotated[Path, typer.Argument(help=
     finally:
         issuer.close()
     cred.save(credential)
-    info("receipt attached" if cred.receipt else "not anchored yet: run 'civiccert anchor'")
+    info(_("receipt attached") if cred.receipt else _("not anchored yet: run 'civiccert anchor'"))
 
 
 @app.command()
@@ -364,11 +383,13 @@ def revoke(
     finally:
         issuer.close()
     if outcome.error is not None:
-        info(f"revocation journaled but not yet on chain ({outcome.error.value}); it is retried by "
-             "'civiccert anchor' and shown by 'civiccert status'")
+        info(_("revocation journaled but not yet on chain ({code}); it is retried by 'civiccert anchor' and "
+               "shown by 'civiccert status'").format(code=outcome.error.value))
         raise typer.Exit(EXIT_UNAVAILABLE)
-    info(f"revoked {', '.join(outcome.credential_ids)} ({reason}); the status list shows it at the next "
-         "'civiccert status-list publish'")
+    from civiccert.i18n import reason_label
+
+    info(_("revoked {ids} ({reason}); the status list shows it at the next 'civiccert status-list publish'")
+         .format(ids=", ".join(outcome.credential_ids), reason=reason_label(reason)))
 
 
 app.command("status")(anchor_cmd.status)
@@ -379,16 +400,22 @@ def print_copy(
     ctx: typer.Context,
     credential: Annotated[Path, typer.Argument(help="Credential file.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="PDF to write.")],
+    require_signed: Annotated[bool, typer.Option(
+        "--require-signed", help="Refuse (exit 78) rather than print an unsigned PDF when the home has no "
+                                 "certificate.")] = False,
 ) -> None:
-    """Print a credential as a PDF copy with a signed QR (with its receipt once anchored)."""
+    """Print a credential as a PDF copy with a signed QR (with its receipt once anchored).
+
+    With a certificate for the home's key (pki issue-leaf / pki import) the PDF itself is signed (PAdES)."""
     from civiccert.credential_file import CredentialFile
 
     issuer = open_issuer(ctx)
     try:
-        issuer.print_pdf(CredentialFile.load(credential), out)
+        issuer.print_pdf(CredentialFile.load(credential), out, require_signed=require_signed)
+        signed = issuer.signs_pdf
     finally:
         issuer.close()
-    info(f"printed {out}")
+    info(_("printed {out}").format(out=out) + ("" if signed else _(_UNSIGNED_NOTE)))
 
 
 @key_app.command("rotate")
@@ -400,7 +427,7 @@ def key_rotate(ctx: typer.Context) -> None:
         new = issuer.rotate_key(passphrase())
     finally:
         issuer.close()
-    info(f"key {old} retired; now signing with {new.kid}")
+    info(_("key {old} retired; now signing with {new}").format(old=old, new=new.kid))
 
 
 @key_app.command("compromised")
@@ -418,8 +445,8 @@ def key_compromised(
             raise typer.BadParameter("must not precede the key's registration", param_hint="--since") from exc
     finally:
         issuer.close()
-    info(f"key {old} revoked from {since}; now signing with {new.kid}. Credentials anchored before that "
-         "time stay valid; re-issue the others.")
+    info(_("key {old} revoked from {since}; now signing with {new}. Credentials anchored before that time stay "
+           "valid; re-issue the others.").format(old=old, since=since, new=new.kid))
 
 
 @app.command()

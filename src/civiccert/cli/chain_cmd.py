@@ -17,6 +17,7 @@ import typer
 
 from civiccert.cli.common import emit_json, info, open_issuer, passphrase, require_home, state_of
 from civiccert.errors import ChainError, ConfigError, ReasonCode
+from civiccert.i18n import _
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -73,9 +74,10 @@ def up(
     saved: dict[str, Any] = json.loads(info_file.read_text()) if info_file.exists() else {}
     if pid_file.exists() and _our_anvil(pid_file) and "url" in saved:
         url = str(saved["url"])
-        info(f"anvil already running at {url} (pid {pid_file.read_text().strip()})")
+        info(_("anvil already running at {url} (pid {pid})").format(
+            url=url, pid=pid_file.read_text().strip()))
         if port is not None and port != urlsplit(url).port:
-            info("--port ignored: run 'civiccert chain down' first to move the node to another port")
+            info(_("--port ignored: run 'civiccert chain down' first to move the node to another port"))
     else:
         state = chain_dir / "anvil-state.json"
         _keep_state_copy(state)
@@ -83,7 +85,8 @@ def up(
         pid = node.start_detached(chain_dir / "anvil.log")
         pid_file.write_text(f"{pid}\n")
         url = node.url
-        info(f"anvil started at {url} (pid {pid}, state in {chain_dir})")
+        info(_("anvil started at {url} (pid {pid}, state in {chain_dir})").format(
+            url=url, pid=pid, chain_dir=chain_dir))
     chain = connect(url)
     if chain.kind != "anvil":
         raise ConfigError(ReasonCode.CONFIG_INVALID, "chain up manages only a local anvil", field="url")
@@ -91,7 +94,8 @@ def up(
     address = saved.get("registry")
     if not address or saved.get("chain_id") != chain.chain_id or not _deployed(chain, address):
         address = Registry.deploy(chain, admin).address
-        info(f"registry deployed at {address}")
+        info(_("registry deployed at {address}").format(
+            address=address))
     record = {"url": url, "chain_id": chain.chain_id, "registry": address}
     write_atomic(info_file, json.dumps(record, indent=2).encode("utf-8"), mode=0o644)
     if state_of(ctx).home is not None:
@@ -112,7 +116,8 @@ def _choose_port(requested: int | None, saved: dict[str, Any], info_file: Path) 
     if port is None:
         if port_is_free(DEFAULT_PORT):
             return DEFAULT_PORT
-        info(f"port {DEFAULT_PORT} is in use: anvil takes a free port instead (recorded in {info_file})")
+        info(_("port {port} is in use: anvil takes a free port instead (recorded in {info_file})").format(
+            port=DEFAULT_PORT, info_file=info_file))
         return 0
     if port and not port_is_free(port):
         raise port_in_use_error(port)  # never silently move a URL that verifiers hold
@@ -146,15 +151,15 @@ def down(ctx: typer.Context) -> None:
 
     pid_file = _chain_dir(ctx) / "anvil.pid"
     if not pid_file.exists():
-        info("no local anvil recorded")
+        info(_("no local anvil recorded"))
         return
     if not _our_anvil(pid_file):  # a stale file: the PID may belong to an unrelated process by now
         pid_file.unlink()
-        info("anvil was not running")
+        info(_("anvil was not running"))
         return
     stopped = stop_pid(int(pid_file.read_text()))
     pid_file.unlink()
-    info("anvil stopped" if stopped else "anvil was not running")
+    info(_("anvil stopped") if stopped else _("anvil was not running"))
 
 
 def _report_lost_anchors(issuer: Issuer) -> None:
@@ -165,12 +170,13 @@ def _report_lost_anchors(issuer: Issuer) -> None:
     lost = [o for o in changed if o.error is None and o.state is BatchState.SENT]
     if lost:
         credentials = sum(o.size for o in lost)
-        info(f"{len(lost)} batch(es) ({credentials} credentials) the journal held as anchored are not on this "
-             "chain (the node stopped before saving them); they are pending again: run "
-             f"'civiccert --home {issuer.home} anchor'")
+        info(_("{n} batch(es) ({credentials} credentials) the journal held as anchored are not on this "
+               "chain (the node stopped before saving them); they are pending again: run 'civiccert --home "
+               "{home} anchor'").format(
+            n=len(lost), credentials=credentials, home=issuer.home))
     if any(o.error is not None for o in changed):
-        info("not every anchored batch could be checked (the node stopped answering); "
-             "'civiccert anchor' re-checks recent ones")
+        info(_("not every anchored batch could be checked (the node stopped answering); 'civiccert anchor' "
+               "re-checks recent ones"))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -193,7 +199,8 @@ def deploy(
     chain = connect(rpc, expected_chain_id=chain_id)
     admin = _keystore_account(admin_keystore) if admin_keystore else _local_admin(chain)
     registry = Registry.deploy(chain, admin)
-    info(f"registry deployed at {registry.address} (admin {admin.address})")
+    info(_("registry deployed at {address} (admin {address2})").format(
+        address=registry.address, address2=admin.address))
     if state_of(ctx).home is not None:
         _register_home(ctx, chain, registry, registry.address, confirmations).close()
     typer.echo(json.dumps({"url": rpc, "chain_id": chain.chain_id, "registry": registry.address}))
@@ -222,7 +229,8 @@ def attach(
         if chain.kind in _LOCAL_KINDS:
             fund_dev_account(chain, account)
         issuer.use_chain(chain, address, confirmations=_confirmations_of(issuer, confirmations))
-        info(f"home {home} now anchors with registry {address} on chain {chain.chain_id}")
+        info(_("home {home} now anchors with registry {address} on chain {chain_id}").format(
+            home=home, address=address, chain_id=chain.chain_id))
         _report_registration(issuer, rpc)
     finally:
         issuer.close()
@@ -238,7 +246,7 @@ def add_municipality(
     admin_keystore: Annotated[Path | None, _ADMIN_KEYSTORE] = None,
     chain_id: Annotated[int | None, _CHAIN_ID] = None,
 ) -> None:
-    """For the registry's admin: register a municipality with its operator account (or add an operator)."""
+    """For the registry's admin: register a new municipality with its first operator account."""
     from civiccert.chain.nodes import connect
     from civiccert.chain.registry import Registry
     from civiccert.errors import RecordError
@@ -256,13 +264,15 @@ def add_municipality(
     current = client.municipality(code)
     if current is None:
         client.register_municipality(code, operator)
-        info(f"municipality {code} registered with operator {operator}")
+        info(_("municipality {code} registered with operator {operator}").format(
+            code=code, operator=operator))
     elif operator in current.operators:
-        info(f"municipality {code} already has operator {operator}")
-    else:
-        client.add_operator(code, operator)
-        info(f"operator {operator} added to municipality {code}")
-    info("next, the city runs: civiccert --home HOME chain register-key")
+        info(_("municipality {code} already has operator {operator}").format(
+            code=code, operator=operator))
+    else:  # the admin cannot add operators to a registered city (docs/trust.md): its own operators do
+        raise ChainError(ReasonCode.UNAUTHORIZED, f"municipality {code} is registered already: only its own "
+                         "operators can add operators (Registry.add_operator), the admin cannot")
+    info(_("next, the city runs: civiccert --home HOME chain register-key"))
 
 
 @app.command("register-key")
@@ -280,8 +290,8 @@ def register_key(ctx: typer.Context) -> None:
                              f"{issuer.config.municipality_code} in this registry: ask the registry's admin to run "
                              "'civiccert chain add-municipality'")
         done = issuer.register_key()
-        info(f"signing key {issuer.key.kid} " + ("registered" if done else "was registered already")
-             + ": ready to issue and anchor")
+        info((_("signing key {kid} registered: ready to issue and anchor") if done else
+              _("signing key {kid} was registered already: ready to issue and anchor")).format(kid=issuer.key.kid))
     finally:
         issuer.close()
 
@@ -305,14 +315,16 @@ def account(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", 
         try:
             balance = connect(settings.url, expected_chain_id=settings.chain_id, timeout=3).balance(address)
         except ChainError as exc:
-            info(f"balance unknown: the node at {settings.url} did not answer ({exc.code.value})")
+            info(_("balance unknown: the node at {url} did not answer ({code})").format(
+                url=settings.url, code=exc.code.value))
     if as_json:
         emit_json({"address": address, "chain_id": settings.chain_id if settings else None,
                    "balance_wei": balance})
         return
     typer.echo(address)
     if balance is not None and settings is not None:
-        info(f"balance {balance / 10**18:.6f} ETH on chain {settings.chain_id} ({settings.url})")
+        info(_("balance {eth:.6f} ETH on chain {chain_id} ({url})").format(
+            eth=balance / 10**18, chain_id=settings.chain_id, url=settings.url))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -340,8 +352,9 @@ def _register_home(ctx: typer.Context, chain: Chain, admin_registry: object, add
     except BaseException:
         issuer.close()
         raise
-    info(f"{issuer.config.municipality_name} ({issuer.config.municipality_code}) registered; "
-         f"home {home} now anchors on chain {chain.chain_id}")
+    info(_("{name} ({code}) registered; home {home} now anchors on chain {chain_id}").format(
+        name=issuer.config.municipality_name, code=issuer.config.municipality_code, home=home,
+        chain_id=chain.chain_id))
     return issuer
 
 
@@ -353,17 +366,21 @@ def _report_registration(issuer: Issuer, rpc: str) -> None:
     code = issuer.config.municipality_code
     operating = registry.operator_of(account)
     if operating is None:
-        info(f"the issuer's chain account {account} must be funded (it pays gas) and registered by the "
-             f"registry's admin: civiccert chain add-municipality --rpc {rpc} --registry {registry.address} "
-             f"--code {code} --operator {account}; then run: civiccert --home {issuer.home} chain register-key")
+        info(_("the issuer's chain account {account} must be funded (it pays gas) and registered by the "
+               "registry's admin: civiccert chain add-municipality --rpc {rpc} --registry {address} --code "
+               "{code} --operator {account}; then run: civiccert --home {home} chain register-key").format(
+            account=account, rpc=rpc, address=registry.address, code=code, home=issuer.home))
     elif operating != int(code):
-        info(f"account {account} operates for municipality {operating:06d} in this registry, not {code}: "
-             "ask the registry's admin")
+        info(_("account {account} operates for municipality {operating:06d} in this registry, not {code}: ask "
+               "the registry's admin").format(
+            account=account, operating=operating, code=code))
     elif registry.key(int(code), issuer.key.thumbprint) is None:
-        info(f"municipality {code} is registered with this account; register the signing key: "
-             f"civiccert --home {issuer.home} chain register-key")
+        info(_("municipality {code} is registered with this account; register the signing key: civiccert --home "
+               "{home} chain register-key").format(
+            code=code, home=issuer.home))
     else:
-        info(f"municipality {code} and this home's signing key are registered: ready to issue and anchor")
+        info(_("municipality {code} and this home's signing key are registered: ready to issue and anchor").format(
+            code=code))
 
 
 def _confirmations_of(issuer: Issuer, requested: int | None) -> int:

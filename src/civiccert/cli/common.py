@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from civiccert.errors import ConfigError, KeyFileError, ReasonCode
+from civiccert.i18n import _
 
 if TYPE_CHECKING:
     from civiccert.issuer import Issuer
@@ -77,7 +78,7 @@ def pin() -> bytes:
     if not sys.stdin.isatty():
         raise KeyFileError(ReasonCode.PASSPHRASE_MISSING, f"no token PIN: use --pin-file FILE or set {PIN_ENV}",
                            field="pin")
-    entered: str = typer.prompt("Token PIN", hide_input=True)
+    entered: str = typer.prompt(_("Token PIN"), hide_input=True)
     return entered.encode("utf-8")
 
 
@@ -91,7 +92,7 @@ def passphrase(*, confirm: bool = False) -> bytes:
     if not sys.stdin.isatty():
         raise KeyFileError(ReasonCode.PASSPHRASE_MISSING,
                            f"no passphrase: use --passphrase-file FILE or set {PASSPHRASE_ENV}")
-    entered: str = typer.prompt("Key passphrase", hide_input=True, confirmation_prompt=confirm)
+    entered: str = typer.prompt(_("Key passphrase"), hide_input=True, confirmation_prompt=confirm)
     return entered.encode("utf-8")
 
 

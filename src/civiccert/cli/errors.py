@@ -27,6 +27,7 @@ from civiccert.errors import (
     ReasonCode,
     RecordError,
 )
+from civiccert.i18n import N_, _, language
 
 __all__ = [
     "EXIT_CONFIG",
@@ -53,17 +54,19 @@ EXIT_CONFIG = 78
 EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command killed by a closed pipe
 
 _NEXT_STEP: dict[ReasonCode, str] = {
-    ReasonCode.HOME_MISSING: "Run 'civiccert init HOME --municipality-code ... --municipality-name ...' first.",
-    ReasonCode.PASSPHRASE_MISSING: "Use --passphrase-file FILE or set CIVICCERT_KEY_PASSPHRASE.",
-    ReasonCode.PASSPHRASE_WRONG: "Check CIVICCERT_KEY_PASSPHRASE.",
-    ReasonCode.HSM_UNAVAILABLE: "Check the PKCS#11 module path in the key URI and that the token is attached.",
-    ReasonCode.HSM_TOKEN_MISSING: "Check the token label (softhsm2-util --show-slots, or the HSM's tools).",
-    ReasonCode.HSM_PIN_WRONG: "Check --pin-file / CIVICCERT_PKCS11_PIN (repeated failures may lock the token).",
-    ReasonCode.HSM_KEY_MISSING: "Check the key label; 'civiccert init ... --generate-on-token' creates one.",
-    ReasonCode.CHAIN_UNREACHABLE: "Is the node running? 'civiccert chain up' starts a local one.",
-    ReasonCode.CONFIG_INVALID: "Check the issuer home's config.json or run 'civiccert chain up'.",
-    ReasonCode.QR_NOT_FOUND: "Scan at 200 dpi or more, with the whole code in the picture.",
-    ReasonCode.SCHEMA_VIOLATION: "Compare the file with the examples in examples/records/.",
+    ReasonCode.HOME_MISSING: N_("Run 'civiccert init HOME --municipality-code ... --municipality-name ...' first."),
+    ReasonCode.PASSPHRASE_MISSING: N_("Use --passphrase-file FILE or set CIVICCERT_KEY_PASSPHRASE."),
+    ReasonCode.PASSPHRASE_WRONG: N_("Check CIVICCERT_KEY_PASSPHRASE."),
+    ReasonCode.HSM_UNAVAILABLE: N_("Check the PKCS#11 module path in the key URI and that the token is attached."),
+    ReasonCode.HSM_TOKEN_MISSING: N_("Check the token label (softhsm2-util --show-slots, or the HSM's tools)."),
+    ReasonCode.HSM_PIN_WRONG: N_("Check --pin-file / CIVICCERT_PKCS11_PIN (repeated failures may lock the token)."),
+    ReasonCode.HSM_KEY_MISSING: N_("Check the key label; 'civiccert init ... --generate-on-token' creates one."),
+    ReasonCode.CHAIN_UNREACHABLE: N_("Is the node running? 'civiccert chain up' starts a local one."),
+    ReasonCode.CONFIG_INVALID: N_("Check the issuer home's config.json or run 'civiccert chain up'."),
+    ReasonCode.PDF_SIGNING_UNAVAILABLE: N_("Certify the home's key: 'civiccert pki import chain.pem' (TEST: "
+                                           "'pki issue-leaf --ca DIR'), or issue the credential again."),
+    ReasonCode.QR_NOT_FOUND: N_("Scan at 200 dpi or more, with the whole code in the picture."),
+    ReasonCode.SCHEMA_VIOLATION: N_("Compare the file with the examples in examples/records/."),
 }
 
 
@@ -88,7 +91,8 @@ _STEP_IN_MESSAGE = frozenset({"anvil", "port", "state", "key_rotation", "pin", "
 def next_step_for(exc: CivicCertError) -> str | None:
     if exc.field in _STEP_IN_MESSAGE:
         return None
-    return _NEXT_STEP.get(exc.code)
+    step = _NEXT_STEP.get(exc.code)
+    return _(step) if step else None
 
 
 def one_line(text: str, limit: int = 400) -> str:
@@ -103,6 +107,16 @@ def one_line(text: str, limit: int = 400) -> str:
 
 
 def error_line(exc: CivicCertError) -> str:
-    """What the CLI prints for one of our errors: ``error: <reason code>: <message>``, then the next step."""
+    """What the CLI prints for one of our errors: ``error: <reason code>: <message>``, then the next step.
+    The code stays ASCII (scripts match it); the message is in the user's language when the catalogue has one
+    for the code, and English otherwise (a message that carries its own next step keeps it)."""
+    from civiccert.cli.reasons import REASON_MESSAGES
+
     step = next_step_for(exc)
-    return f"error: {one_line(str(exc))}" + (f". {step}" if step else "")
+    message = REASON_MESSAGES.get(exc.code) if language() != "en" else None
+    if message is None:
+        return f"error: {one_line(str(exc))}" + (f". {step}" if step else "")
+    text = _(message) + (_(" (field: {field})").format(field=exc.field) if exc.field else "")
+    if exc.field in _STEP_IN_MESSAGE:
+        text += f" — {one_line(exc.message)}"
+    return f"error: {exc.code.value}: {text}" + (f"。{step}" if step else "")

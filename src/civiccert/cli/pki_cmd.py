@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from civiccert.cli.common import info, require_home
+from civiccert.i18n import _
 
 app = typer.Typer(help="X.509 certificates for the signing key: a TEST CA for development, or import the "
                        "municipality's real LGPKI chain.", no_args_is_help=True)
@@ -22,7 +23,8 @@ def init_test_ca(
     from civiccert.pki import TestCA
 
     ca = TestCA.create(directory, years=years)
-    info(f"TEST CA in {directory}: verifiers trust {directory / 'root.pem'}; CRL {ca.crl_path}")
+    info(_("TEST CA in {directory}: verifiers trust {root}; CRL {crl}").format(
+        directory=directory, root=directory / "root.pem", crl=ca.crl_path))
 
 
 @app.command("issue-leaf")
@@ -38,8 +40,9 @@ def issue_leaf(
 
     home = require_home(ctx)
     leaf = issue_test_leaf(home, TestCA.load(ca), days=days)
-    info(f"leaf {leaf.subject.rfc4514_string()} until {leaf.not_valid_after_utc:%Y-%m-%d}; "
-         f"credentials now carry x5c and iss {issuer_url(HomeConfig.load(home))}")
+    info(_("leaf {subject} until {until}; credentials now carry x5c and iss {iss}").format(
+        subject=leaf.subject.rfc4514_string(), until=f"{leaf.not_valid_after_utc:%Y-%m-%d}",
+        iss=issuer_url(HomeConfig.load(home))))
 
 
 @app.command("import")
@@ -70,5 +73,5 @@ def import_chain(
         sent = [c for c in certs if c.issuer != c.subject]
         TrustAnchors.from_files(trust_anchors, crl or []).validate(encode_x5c(sent), int(time.time()))
     config = install_chain(home, certs, issuer_url_override=issuer_url)
-    info(f"chain installed for {config.municipality_name} ({config.municipality_code}); "
-         f"iss {config.extra.get('issuer_url')}")
+    info(_("chain installed for {name} ({code}); iss {iss}").format(
+        name=config.municipality_name, code=config.municipality_code, iss=config.extra.get("issuer_url")))

@@ -6,36 +6,31 @@ import re
 import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any, TextIO
 
+from civiccert.cli.notes import translate_note
 from civiccert.credentials.claims import CLAIM_LABELS_EN, CLAIM_LABELS_JA
 from civiccert.errors import CivicCertError
+from civiccert.i18n import N_, _, catalogue_for
 from civiccert.records.juminhyo import NAME_KANA_NOT_RECORDED_JA
 from civiccert.records.wareki import to_wareki
 
-__all__ = ["render_results"]
+__all__ = ["ClaimRow", "check_label", "claim_rows", "outcome_text", "pad_left", "render_results", "verdict_text"]
 
-_VERDICT_TEXT = {
-    "ja": {"VALID": "有効", "INVALID": "無効", "INDETERMINATE": "判定不能"},
-    "en": {"VALID": "VALID", "INVALID": "INVALID", "INDETERMINATE": "INDETERMINATE"},
-}
+_VERDICT_TEXT = {"VALID": N_("VALID"), "INVALID": N_("INVALID"), "INDETERMINATE": N_("INDETERMINATE")}
 _VERDICT_STYLE = {"VALID": "\x1b[1;32m", "INVALID": "\x1b[1;31m", "INDETERMINATE": "\x1b[1;33m"}
 _BOLD, _RESET = "\x1b[1m", "\x1b[0m"
 _CHECK_LABELS = {
-    "ja": {"format": "形式", "signature": "署名", "issuer": "発行者と鍵", "validity": "有効期間",
-           "disclosures": "開示内容", "holder_binding": "保有者確認", "page": "紙面と署名内容",
-           "anchor": "ブロックチェーン記録",
-           "revocation": "失効"},
-    "en": {"format": "format", "signature": "signature", "issuer": "issuer and key", "validity": "validity",
-           "disclosures": "disclosures", "holder_binding": "holder binding", "page": "page matches", "anchor": "anchor",
-           "revocation": "revocation"},
+    "format": N_("format"), "signature": N_("signature"), "issuer": N_("issuer and key"),
+    "validity": N_("validity"), "disclosures": N_("disclosures"), "holder_binding": N_("holder binding"),
+    "anchor": N_("anchor"), "revocation": N_("revocation"),
+    "page": N_("page matches"), "pdf_signature": N_("PDF signature"),
 }
-_OUTCOME = {
-    "ja": {"passed": "✓ 合格", "failed": "✗ 不合格", "unknown": "? 確認不能", "skipped": "- 対象外"},
-    "en": {"passed": "✓ passed", "failed": "✗ failed", "unknown": "? unknown", "skipped": "- skipped"},
-}
+_OUTCOME = {"passed": N_("✓ passed"), "failed": N_("✗ failed"), "unknown": N_("? unknown"),
+            "skipped": N_("- skipped")}
 
 
 def render_results(results: Sequence[Mapping[str, Any]], failures: Sequence[Mapping[str, str]], lang: str) -> None:
@@ -47,9 +42,9 @@ def render_results(results: Sequence[Mapping[str, Any]], failures: Sequence[Mapp
         write(render_one(result, lang, colour=colour))
     for failure in failures:
         red = ("\x1b[1;31m", _RESET) if sys.stderr.isatty() else ("", "")
-        sys.stderr.write(f"{red[0]}unreadable{red[1]} {failure['source']}: {failure['code']}\n")
+        sys.stderr.write(f"{red[0]}{_('unreadable')}{red[1]} {failure['source']}: {failure['code']}\n")
     if len(results) + len(failures) > 1:
-        _summary(out, results, failures, lang, colour)
+        _summary(out, results, failures, colour)
     out.flush()
 
 
@@ -57,26 +52,40 @@ def render_one(result: Mapping[str, Any], lang: str, *, colour: bool = False) ->
     """One result as text: verdict line, issuer, the checks as a table, then the disclosed claims."""
     verdict = str(result["verdict"])
     source = f"  ({result['source']})" if result.get("source") else ""
-    text = _VERDICT_TEXT[lang][verdict]
+    text = _(_VERDICT_TEXT[verdict])
     lines = [f"{_VERDICT_STYLE[verdict]}{text}{_RESET}{source}" if colour else text + source]
     issuer = result.get("issuer") or {}
     if issuer.get("code"):
-        unverified = "" if issuer.get("name_verified") else (" ※名称は未確認" if lang == "ja" else " (name as signed)")
+        unverified = "" if issuer.get("name_verified") else " " + _("(name as signed)")
         lines.append(f"  {issuer.get('name') or ''} ({issuer['code']}){unverified}")
-    header = ("確認項目", "結果", "理由", "補足") if lang == "ja" else ("check", "outcome", "reason", "note")
+    header = (_("check"), _("outcome"), _("reason"), _("note"))
     rows = [header] + [
-        (_CHECK_LABELS[lang].get(c["check"], c["check"]), _OUTCOME[lang][c["outcome"]], c["code"], c.get("detail", ""))
+        (_(_CHECK_LABELS.get(c["check"], c["check"])), _(_OUTCOME[c["outcome"]]), c["code"], _note(c, lang))
         for c in result["checks"]
     ]
     lines.extend(_table(rows, colour))
     claims = result.get("claims") or {}
     if claims:
         labels = CLAIM_LABELS_JA if lang == "ja" else CLAIM_LABELS_EN
-        title = "開示された事項" if lang == "ja" else "Disclosed claims"
+        title = _("Disclosed claims")
         lines.append(f"{_BOLD}{title}{_RESET}" if colour else title)
         lines.extend("  " + line for line in _flatten(claims, labels, ""))
     lines.append("")
     return "\n".join(lines) + "\n"
+
+
+_LIST_STATUS = {"revoked": 0x01, "suspended": 0x02, "superseded": 0x03}  # civiccert.status.Status by reason
+
+
+def _note(check: Mapping[str, Any], lang: str) -> str:
+    """The check's note for people; a status list's verdict also by name (失効（取消し）, 一時停止中, ...)."""
+    detail = str(check.get("detail", ""))
+    note = translate_note(detail)
+    if check["check"] == "revocation" and check["code"] in _LIST_STATUS and detail.startswith("status list"):
+        from civiccert.status.bits import LABELS, Status
+
+        note = f"{LABELS[Status(_LIST_STATUS[check['code']])][lang]}: {note}"
+    return note
 
 
 @lru_cache(maxsize=1024)
@@ -85,6 +94,11 @@ def _width(text: str) -> int:
     if text.isascii():
         return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad_left(text: str, cells: int) -> str:
+    """``text`` right-aligned in ``cells`` terminal cells (Japanese characters take two)."""
+    return " " * max(0, cells - _width(text)) + text
 
 
 def _table(rows: Sequence[Sequence[str]], colour: bool) -> list[str]:
@@ -127,11 +141,54 @@ def _value(item: Any, labels: Mapping[str, str], japanese: bool, *, names_claim:
     return str(item)
 
 
-def _flatten(value: Any, labels: Mapping[str, str], path: str, depth: int = 0) -> list[str]:
-    pad = "  " * depth
+@dataclass(frozen=True)
+class ClaimRow:
+    """One line of the disclosed claims, for any renderer (terminal text here, HTML on the verifier page):
+    ``group`` opens a nested object (``label:``), ``index`` one member of a list (``[n]``), ``item`` is
+    ``label: value`` and ``bullet`` a list item (``- value``)."""
+
+    depth: int
+    kind: str
+    label: str = ""
+    value: str = ""
+
+    def text(self) -> str:
+        pad = "  " * self.depth
+        if self.kind == "group":
+            return f"{pad}{self.label}:"
+        if self.kind == "index":
+            return f"{pad}{self.label}"
+        if self.kind == "bullet":
+            return f"{pad}- {self.value}"
+        return f"{pad}{self.label}: {self.value}"
+
+
+def claim_rows(claims: Mapping[str, Any], lang: str) -> list[ClaimRow]:
+    """The disclosed claims in vocabulary order with their labels, 和暦 dates and Japanese words (``lang`` ja)."""
+    return _rows(claims, CLAIM_LABELS_JA if lang == "ja" else CLAIM_LABELS_EN, "")
+
+
+def verdict_text(verdict: str, lang: str) -> str:
+    """有効 / 無効 / 判定不能 in Japanese, the verdict itself in English (per call: the web page serves both)."""
+    return catalogue_for(lang).gettext(_VERDICT_TEXT[verdict])
+
+
+def check_label(check: str, lang: str) -> str:
+    return catalogue_for(lang).gettext(_CHECK_LABELS.get(check, check))
+
+
+def outcome_text(outcome: str, lang: str) -> str:
+    return catalogue_for(lang).gettext(_OUTCOME[outcome])
+
+
+def _flatten(value: Any, labels: Mapping[str, str], path: str) -> list[str]:
+    return [row.text() for row in _rows(value, labels, path)]
+
+
+def _rows(value: Any, labels: Mapping[str, str], path: str, depth: int = 0) -> list[ClaimRow]:
     japanese = labels is CLAIM_LABELS_JA
     order = _ORDER_JA if japanese else _ORDER_EN
-    lines: list[str] = []
+    rows: list[ClaimRow] = []
     if isinstance(value, Mapping):
         for key in sorted(value, key=lambda k: (order.get(str(k), len(order)), str(k))):
             item = value[key]
@@ -141,26 +198,27 @@ def _flatten(value: Any, labels: Mapping[str, str], path: str, depth: int = 0) -
                 item = NAME_KANA_NOT_RECORDED_JA
             label = labels.get(f"{path}.{key}".lstrip("."), labels.get(str(key), str(key)))
             if isinstance(item, Mapping | list):
-                lines.append(f"{pad}{label}:")
-                lines.extend(_flatten(item, labels, str(key), depth + 1))
+                rows.append(ClaimRow(depth, "group", label))
+                rows.extend(_rows(item, labels, str(key), depth + 1))
             else:
-                lines.append(f"{pad}{label}: {_value(item, labels, japanese)}")
+                rows.append(ClaimRow(depth, "item", label, _value(item, labels, japanese)))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if isinstance(item, Mapping):
-                lines.append(f"{pad}[{index + 1}]")
-                lines.extend(_flatten(item, labels, path, depth + 1))
+                rows.append(ClaimRow(depth, "index", f"[{index + 1}]"))
+                rows.extend(_rows(item, labels, path, depth + 1))
             else:
-                lines.append(f"{pad}- {_value(item, labels, japanese, names_claim=path == 'omitted')}")
-    return lines
+                rows.append(ClaimRow(depth, "bullet",
+                                     value=_value(item, labels, japanese, names_claim=path == "omitted")))
+    return rows
 
 
 def _summary(out: TextIO, results: Sequence[Mapping[str, Any]], failures: Sequence[Mapping[str, str]],
-             lang: str, colour: bool) -> None:
-    counts = {verdict: 0 for verdict in _VERDICT_TEXT[lang]}
+             colour: bool) -> None:
+    counts = {verdict: 0 for verdict in _VERDICT_TEXT}
     for result in results:
         counts[result["verdict"]] += 1
-    title = "集計" if lang == "ja" else "Summary"
-    rows = [("verdict", "count")] + [(_VERDICT_TEXT[lang][v], str(n)) for v, n in counts.items()]
-    rows.append(("unreadable", str(len(failures))))
+    title = _("Summary")
+    rows = [(_("verdict"), _("count"))] + [(_(_VERDICT_TEXT[v]), str(n)) for v, n in counts.items()]
+    rows.append((_("unreadable"), str(len(failures))))
     out.write("\n".join([title, *_table([(a, b.rjust(6)) for a, b in rows], colour)]) + "\n")

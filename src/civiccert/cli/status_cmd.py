@@ -12,6 +12,7 @@ import typer
 
 from civiccert.cli.common import emit_json, info, open_issuer
 from civiccert.cli.errors import EXIT_UNAVAILABLE
+from civiccert.i18n import _, language
 
 __all__ = ["app", "reinstate", "supersede", "suspend"]
 
@@ -39,9 +40,10 @@ def publish(
     if as_json:
         emit_json(summary)
     else:
-        info(f"wrote {len(publication.files)} list file(s) and the manifest to {out}")
+        info(_("wrote {n} list file(s) and the manifest to {out}").format(n=len(publication.files), out=out))
     if error is not None:
-        info(f"the publication is not anchored ({error.value}); publish again when the node is back")
+        info(_("the publication is not anchored ({code}); publish again when the node is back").format(
+            code=error.value))
         raise typer.Exit(EXIT_UNAVAILABLE)
 
 
@@ -54,8 +56,10 @@ def _change(ctx: typer.Context, credential: Path, verb: str) -> None:
         entry = getattr(issuer, verb)(target)
     finally:
         issuer.close()
-    info(f"{entry.credential_id}: {entry.status.name.lower()} in {entry.uri} (public at the next "
-         "'civiccert status-list publish')")
+    from civiccert.status import LABELS
+
+    info(_("{id}: {status} in {uri} (public at the next 'civiccert status-list publish')").format(
+        id=entry.credential_id, status=LABELS[entry.status][language()], uri=entry.uri))
 
 
 def suspend(ctx: typer.Context, credential: Annotated[Path, _CRED]) -> None:

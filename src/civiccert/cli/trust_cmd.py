@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from civiccert.cli.common import info, require_home
+from civiccert.i18n import _
 
 app = typer.Typer(help="Trust files: a municipality's own keys, or a snapshot of the on-chain registry.",
                   no_args_is_help=True, rich_markup_mode=None)
@@ -26,7 +27,7 @@ def export(
     snapshot = trust_export(require_home(ctx), valid_days=valid_days)
     snapshot.save(out)
     name = snapshot.municipalities[next(iter(snapshot.municipalities))].name
-    info(f"trust file for {name} -> {out} (valid {valid_days} days)")
+    info(_("trust file for {name} -> {out} (valid {days} days)").format(name=name, out=out, days=valid_days))
 
 
 @app.command()
@@ -48,8 +49,8 @@ def sync(
         if published is not None:
             snapshot = snapshot.with_jwks_from(published)
     snapshot.save(out)
-    info(f"{len(snapshot.municipalities)} municipalities, {len(snapshot.keys)} keys at block {snapshot.block} "
-         f"-> {out}")
+    info(_("{municipalities} municipalities, {keys} keys at block {block} -> {out}").format(
+        municipalities=len(snapshot.municipalities), keys=len(snapshot.keys), block=snapshot.block, out=out))
 
 
 @app.command("issuer-metadata")
@@ -66,4 +67,4 @@ def issuer_metadata(
 
     document = metadata(require_home(ctx))
     write_atomic(out, (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8"), mode=0o644)
-    info(f"issuer metadata for {document['issuer']} -> {out}")
+    info(_("issuer metadata for {issuer} -> {out}").format(issuer=document["issuer"], out=out))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import locale
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +11,8 @@ import typer
 from civiccert.cli.common import emit_json, info, reader_may_leave
 from civiccert.cli.errors import EXIT_DATA, EXIT_NOINPUT
 from civiccert.errors import CivicCertError, ReasonCode
+from civiccert.i18n import _, set_language
+from civiccert.i18n import language as current_language
 
 __all__ = ["verify"]
 
@@ -20,11 +20,6 @@ _EXIT = {"VALID": 0, "INVALID": 1, "INDETERMINATE": 2}
 _CHUNK = 500
 _PROGRESS_FROM = 20
 _TEXT_SUFFIXES = {".json", ".txt", ".sdjwt", ".jwt"}
-
-
-def _default_lang() -> str:
-    value = os.environ.get("LC_ALL") or os.environ.get("LANG") or (locale.getlocale()[0] or "")
-    return "ja" if value.lower().startswith("ja") else "en"
 
 
 def verify(
@@ -38,7 +33,8 @@ def verify(
                                                       "registry snapshot (offline).")] = None,
     offline: Annotated[bool, typer.Option(help="Make no network call at all (needs --trust).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Stable JSON on stdout (docs/verify-json.md).")] = False,
-    lang: Annotated[str | None, typer.Option(help="ja or en (default: from the locale).")] = None,
+    lang: Annotated[str | None, typer.Option(help="ja or en (default: the global --lang, CIVICCERT_LANG, "
+                                             "else from the locale).")] = None,
     require_holder_binding: Annotated[bool, typer.Option(help="Require a key-binding JWT.")] = False,
     aud: Annotated[str | None, typer.Option(help="Expected audience of the key-binding JWT.")] = None,
     nonce: Annotated[str | None, typer.Option(help="Expected nonce of the key-binding JWT.")] = None,
@@ -56,6 +52,12 @@ def verify(
     ] = None,
     fetch_status: Annotated[bool, typer.Option(
         help="Fetch each credential's status list from its https URI (bounded; not with --offline).")] = False,
+    at: Annotated[str | None, typer.Option(
+        help="Was it valid then: ISO 8601 time with its offset (2026-11-30T10:00:00+09:00); validity and the "
+             "status from the status-list publication anchored as current then.")] = None,
+    status_allow_http_loopback: Annotated[bool, typer.Option(
+        help="Development only: let --fetch-status reach a status list on this machine (loopback, http).")
+    ] = False,
     jobs: Annotated[int, typer.Option(min=0, help="Worker processes for many offline inputs (0: one per core; "
                                       "1: no pool).")] = 0,
 ) -> None:
@@ -63,9 +65,11 @@ def verify(
     from civiccert.trust import TrustSnapshot
     from civiccert.verifier import Policy, Verifier
 
-    language = lang or _default_lang()
-    if language not in ("ja", "en"):
+    if lang is not None and lang not in ("ja", "en"):
         raise typer.BadParameter("ja or en", param_hint="--lang")
+    if lang is not None:
+        set_language(lang)
+    language = current_language()
     if require_holder_binding and not (aud and nonce):
         raise typer.BadParameter("--require-holder-binding needs --aud and --nonce", param_hint="--aud/--nonce")
     if offline and (rpc or registry):
@@ -94,7 +98,9 @@ def verify(
         online = OnlineRegistry.lazy(lambda: connect(rpc, expected_chain_id=chain_id, deadline=rpc_deadline,
                                                         max_response_bytes=rpc_max_response), address)
     policy = Policy(require_holder_binding=require_holder_binding, aud=aud, nonce=nonce,
-                    max_trust_age_seconds=max_trust_age)
+                    max_trust_age_seconds=max_trust_age, at=None if at is None else _posix_time(at))
+    if status_allow_http_loopback and not fetch_status:
+        raise typer.BadParameter("needs --fetch-status", param_hint="--status-allow-http-loopback")
     if offline and fetch_status:
         raise typer.BadParameter("--offline excludes --fetch-status", param_hint="--offline")
     source = None
@@ -103,7 +109,8 @@ def verify(
 
         if status_lists is not None and not status_lists.is_dir():
             raise typer.BadParameter("not a directory", param_hint="--status-lists")
-        source = StatusListSource(directory=status_lists, fetch=fetch_status)
+        source = StatusListSource(directory=status_lists, fetch=fetch_status,
+                                  allow_loopback_http=status_allow_http_loopback)
     anchors = None
     if trust_anchors is not None:
         from civiccert.pki import TrustAnchors
@@ -120,7 +127,7 @@ def verify(
     failures: list[dict[str, str]] = []
     expanded = _expand(inputs)
     if not expanded:
-        info("nothing to verify: no credential, presentation, image or PDF among the inputs")
+        info(_("nothing to verify: no credential, presentation, image or PDF among the inputs"))
         raise typer.Exit(EXIT_DATA)
     results: list[dict[str, Any]] = []
     from civiccert.cli.bulk import POOL_THRESHOLD, verify_paths, workers
@@ -222,3 +229,16 @@ def _stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+def _posix_time(text: str) -> int:
+    """An ISO 8601 time with an explicit offset, as POSIX seconds (no offset: which day would it be?)."""
+    import datetime
+
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter("not an ISO 8601 time (2026-11-30T10:00:00+09:00)", param_hint="--at") from exc
+    if when.tzinfo is None:
+        raise typer.BadParameter("give the offset (+09:00 or Z)", param_hint="--at")
+    return int(when.timestamp())

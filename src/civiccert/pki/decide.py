@@ -8,12 +8,18 @@ Kept apart from ``civiccert.verifier`` so the certificate rules read in one plac
 - a leaf revoked AFTER issuance keeps earlier credentials valid, except when the CRL reason says the key may be
   in other hands (keyCompromise, unspecified): a forger can write any ``iat``, so only an anchor proves time;
 - when the registry or a trust file speaks for the city, it must list the key: a certificate never overrides
-  what the city's own registry namespace says (their key rules then apply as for any credential).
+  what the city's own registry namespace says (their key rules then apply as for any credential);
+- when the registry (online, or a registry snapshot) lists the key, it must also record the SHA-256 of this very
+  leaf for it: the registry is a transparency log of certified keys, so a certificate the city never logged
+  (another leaf for its key, e.g. mis-issued) is refused, and a key nobody certified is refused by the chain check.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from civiccert.credentials.jose import PublicKey, b64url_encode
 from civiccert.credentials.keys import public_jwk_of
@@ -23,7 +29,7 @@ from civiccert.records.municipalities import official_municipality
 from civiccert.result import Outcome
 from civiccert.trust import TrustSnapshot
 
-__all__ = ["CERT_KID_CHARS", "certificate_decision", "certificate_for_kid", "draft_leaf_key"]
+__all__ = ["CERT_KID_CHARS", "certificate_decision", "certificate_for_kid", "draft_leaf_key", "leaf_hash"]
 
 CERT_KID_CHARS = 11  # base64url of an 8-byte certificate kid (a key thumbprint's is 43)
 
@@ -42,6 +48,11 @@ def certificate_for_kid(trust: TrustSnapshot | None, code: str | None, kid_text:
             except CredentialError:
                 continue
     return None
+
+
+def leaf_hash(leaf: x509.Certificate) -> bytes:
+    """SHA-256 of a leaf certificate's DER: what the registry records with the key it certifies."""
+    return hashlib.sha256(leaf.public_bytes(serialization.Encoding.DER)).digest()
 
 
 def draft_leaf_key(x5c: object) -> PublicKey:
@@ -67,6 +78,7 @@ def certificate_decision(
     anchored: bool,
     registry_speaks: bool,
     registry_lists: bool,
+    recorded: bool | None = None,
 ) -> tuple[Outcome | None, ReasonCode, str]:
     """(outcome, reason, detail) for the ISSUER check; outcome None: the registry / trust key rules decide."""
     if cert_error is not None or certified is None:
@@ -83,6 +95,9 @@ def certificate_decision(
                 "the certificate was revoked (key compromise); only an anchor can prove earlier issuance")
     if registry_speaks and not registry_lists:
         return Outcome.FAILED, ReasonCode.CERT_REGISTRY_CONFLICT, "the registry / trust file lists other keys"
+    if registry_speaks and recorded is False:
+        return (Outcome.FAILED, ReasonCode.CERT_NOT_RECORDED,
+                "the registry does not record this certificate for the key")
     if registry_speaks:
         return None, ReasonCode.OK, ""
     return Outcome.PASSED, ReasonCode.OK, f"X.509 chain to {certified.anchor_name}"

@@ -10,6 +10,7 @@ longer certifies the key: the home then signs without ``x5c`` until a new leaf i
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,8 +28,8 @@ from civiccert.pki.hierarchy import TestCA
 from civiccert.pki.names import default_issuer_url, municipality_of
 from civiccert.pki.validate import cert_kid, encode_x5c, load_pem_chain
 
-__all__ = ["CHAIN_FILE", "SigningIdentity", "certified_jwk", "install_chain", "issue_test_leaf", "issuer_metadata",
-           "issuer_url", "signing_identity"]
+__all__ = ["CHAIN_FILE", "SigningIdentity", "certificate_hash", "certified_jwk", "install_chain", "issue_test_leaf",
+           "issuer_metadata", "issuer_url", "signing_identity"]
 
 CHAIN_FILE = "chain.pem"
 URN_PREFIX = "urn:civiccert:lg:"
@@ -71,6 +72,15 @@ def signing_identity(home: Path, config: HomeConfig, public_key: PublicKey, publ
     if not _same_key(chain[0].public_key(), public_key):  # rotated since: the leaf is for the old key
         return SigningIdentity(issuer_url(config), {"jwk": public_jwk}, None)
     return SigningIdentity(issuer_url(config), {"x5c": encode_x5c(chain)}, cert_kid(chain[0]), tuple(chain))
+
+
+def certificate_hash(home: Path, config: HomeConfig, public_key: PublicKey) -> bytes | None:
+    """SHA-256 of the DER of the installed leaf when it certifies ``public_key`` (what the registry records
+    with the key, and what a verifier matches against the ``x5c`` leaf); None without such a leaf."""
+    chain = home_chain(home, config)
+    if chain is None or not _same_key(chain[0].public_key(), public_key):
+        return None
+    return hashlib.sha256(chain[0].public_bytes(serialization.Encoding.DER)).digest()
 
 
 def install_chain(home: Path, chain: list[x509.Certificate], *, issuer_url_override: str | None = None

@@ -32,9 +32,15 @@ from civiccert.records import load_record
 from civiccert.service.auth import ClientRegistry, Principal, Role, require_role
 from civiccert.service.logs import log_event
 from civiccert.service.metrics import Metrics
+from civiccert.service.oid4vci import oid4vci_router
+from civiccert.service.oid4vp import oid4vp_router
 from civiccert.service.schemas import ISSUE_BATCH_SCHEMA, ISSUE_SCHEMA, status_of
 from civiccert.service.store import ServiceStore
+from civiccert.service.web import PAGE_MAX_BYTES, PAGE_VERIFY_PATH, install_verify_page
 from civiccert.service.worker import AnchorWorker
+from civiccert.status.publish import MANIFEST_NAME
+from civiccert.status.store import StatusEntry
+from civiccert.status.token import parse_token
 from civiccert.verifier import Verifier
 
 __all__ = ["MAX_BATCH_RECORDS", "MAX_BODY_BYTES", "Service", "create_app"]
@@ -53,6 +59,7 @@ class Service:
     store: ServiceStore
     worker: AnchorWorker | None = None
     metrics: Metrics | None = None
+    verify_page: bool = True  # the public verifier page (GET /verify, POST /verify/check); see service.web
 
 
 def create_app(service: Service) -> FastAPI:
@@ -66,9 +73,10 @@ def create_app(service: Service) -> FastAPI:
     async def cap_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        cap = PAGE_MAX_BYTES if service.verify_page and request.url.path == PAGE_VERIFY_PATH else MAX_BODY_BYTES
+        if length is not None and (not length.isdigit() or int(length) > cap):
             response: Response = _error(413, ReasonCode.INPUT_TOO_LARGE, "body", f"bodies are capped at "
-                                        f"{MAX_BODY_BYTES} bytes")  # fmt: skip
+                                        f"{cap} bytes")  # fmt: skip
         else:
             response = await call_next(request)
         route = request.scope.get("route")
@@ -211,10 +219,48 @@ def create_app(service: Service) -> FastAPI:
             outcome = service.issuer.revoke(credential_id, reason)
             outcome_code = outcome.error.value if outcome.error else "ok"
             service.store.audit(who.client_id, who.role, "revoke", list(outcome.credential_ids), outcome_code)
+            if service.worker is not None:
+                service.worker.wake()
             return 202, {"credential_ids": list(outcome.credential_ids), "state": outcome.state.value,
                          "error": None if outcome.error is None else outcome.error.value}  # fmt: skip
 
         return idempotent(request, who, raw, act)
+
+    def change_status(action: str, request: Request, credential_id: str, change: Callable[[str], StatusEntry],
+                      raw: bytes) -> Response:  # fmt: skip
+        who = principal(request, Role.SUPERVISOR)
+
+        def act() -> tuple[int, Any]:
+            service.issuer.journal.credential(credential_id)  # CREDENTIAL_UNKNOWN → 404
+            entry = change(credential_id)
+            service.store.audit(who.client_id, who.role, action, [entry.credential_id], "ok")
+            if service.worker is not None:
+                service.worker.wake()  # publish the change now, not at the next scheduled publication
+            return 200, {"credential_id": entry.credential_id, "status": entry.status.name.lower(),
+                         "list_uri": entry.uri}  # fmt: skip
+
+        return idempotent(request, who, raw, act)
+
+    @app.post("/v1/credentials/{credential_id}/suspend", tags=["revoke"],
+              summary="VALID → SUSPENDED in the status list (public at the next publication, published soon)")
+    async def suspend(credential_id: str, request: Request) -> Response:
+        return change_status("suspend", request, credential_id, service.issuer.suspend, await request.body())
+
+    @app.post("/v1/credentials/{credential_id}/reinstate", tags=["revoke"],
+              summary="SUSPENDED → VALID (a revoked or superseded credential is never reinstated: 409)")
+    async def reinstate(credential_id: str, request: Request) -> Response:
+        return change_status("reinstate", request, credential_id, service.issuer.reinstate, await request.body())
+
+    @app.post("/v1/credentials/{credential_id}/supersede", tags=["revoke"],
+              summary="VALID/SUSPENDED → superseded: the record changed and a newer copy exists")
+    async def supersede(credential_id: str, request: Request) -> Response:
+        return change_status("supersede", request, credential_id, service.issuer.supersede, await request.body())
+
+    @app.get("/status/{name}", tags=["status"], response_class=Response,
+             summary="A published status list token (statuslist+jwt; CWT with Accept: application/statuslist+cwt)"
+             " or the manifest status-lists.json; no auth")  # fmt: skip
+    def status_list(name: str, request: Request) -> Response:
+        return _status_file(service, name, request.headers.get("accept", ""))
 
     # --- reading -----------------------------------------------------------------------------------------
     @app.get("/v1/status", tags=["operate"], summary="Credential counts by state and the last anchoring error")
@@ -260,7 +306,35 @@ def create_app(service: Service) -> FastAPI:
         errors = service.worker.stats.errors if service.worker else 0
         return PlainTextResponse(metrics.render(service.issuer, errors), media_type="text/plain; version=0.0.4")
 
+    app.include_router(oid4vci_router(service, principal))  # wallets: OpenID4VCI and OpenID4VP (docs/wallets.md)
+    app.include_router(oid4vp_router(service, principal))
+    if service.verify_page:
+        install_verify_page(app, service.issuer)
     return app
+
+
+def _status_file(service: Service, name: str, accept: str) -> Response:
+    """The latest published bytes for ``name``, with the type a verifier asked for and cache headers from the
+    token's ``ttl`` (capped by its ``exp``)."""
+    if name == MANIFEST_NAME:
+        data = service.issuer.status_store.published_file(name)
+        if data is None:
+            raise ServiceError(ReasonCode.NOT_FOUND, "nothing published yet", field="name")
+        return Response(data, media_type="application/json", headers={"Cache-Control": "no-cache"})
+    cwt = name.endswith(".cwt") or ("application/statuslist+cwt" in accept and not name.endswith(".jwt"))
+    base = name.removesuffix(".cwt").removesuffix(".jwt")
+    data = service.issuer.status_store.published_file(base + ".cwt" if cwt else base)
+    if data is None:
+        raise ServiceError(ReasonCode.NOT_FOUND, "no such status list", field="name")
+    token = parse_token(data)
+    now = int(time.time())
+    max_age = token.ttl if token.ttl is not None else 0
+    if token.exp is not None:
+        max_age = max(0, min(max_age, token.exp - now))
+    headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": '"' + hashlib.sha256(data).hexdigest() + '"',
+               "Vary": "Accept"}
+    return Response(data, media_type="application/statuslist+cwt" if cwt else "application/statuslist+jwt",
+                    headers=headers)
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -288,6 +362,7 @@ def _credential_file(document: Any) -> CredentialFile:
 _STATUS = {
     ReasonCode.AUTH_MISSING: 401, ReasonCode.AUTH_INVALID: 401, ReasonCode.AUTH_EXPIRED: 401,
     ReasonCode.ROLE_FORBIDDEN: 403, ReasonCode.NOT_FOUND: 404, ReasonCode.CREDENTIAL_UNKNOWN: 404,
+    ReasonCode.OFFER_EXPIRED: 410,
     ReasonCode.IDEMPOTENCY_IN_PROGRESS: 409, ReasonCode.JOURNAL_CONFLICT: 409,
     ReasonCode.INPUT_TOO_LARGE: 413, ReasonCode.IDEMPOTENCY_KEY_REUSED: 422,
     ReasonCode.IDEMPOTENCY_KEY_MISSING: 428, ReasonCode.INTERNAL_ERROR: 500,

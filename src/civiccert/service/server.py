@@ -1,7 +1,8 @@
 """Run the service: open the issuer home, the client registry and the store, start the worker, serve HTTP.
 
-``civiccert serve`` calls :func:`serve`; tests and deployments start the same thing. The worker runs in a
-thread of the server process (``worker=False`` for servers that only take requests); among several servers on
+``civiccert serve`` calls :func:`serve`; tests and deployments start the same thing. The worker (anchoring and
+status-list publication) runs in a thread of the server process (``worker=False`` for servers that only take
+requests); among several servers on
 one PostgreSQL journal only the lease holder anchors at a time. SIGTERM makes uvicorn finish the requests in
 flight, then the worker stops between two attempts and the databases are closed.
 """
@@ -17,6 +18,7 @@ from civiccert.issuer import Issuer
 from civiccert.service.auth import DEFAULT_AUDIENCE, ClientRegistry
 from civiccert.service.logs import configure_logging, log_event
 from civiccert.service.metrics import Metrics
+from civiccert.service.publisher import StatusPublisher
 from civiccert.service.store import ServiceStore
 from civiccert.service.worker import AnchorWorker
 
@@ -33,6 +35,8 @@ def serve(
     worker: bool = True,
     worker_interval: float = 1.0,
     journal_url: str | None = None,
+    status_every: float = 6 * 3600.0,
+    verify_page: bool = True,
 ) -> None:
     """Serve the API until SIGTERM/SIGINT (blocks)."""
     import uvicorn
@@ -43,8 +47,9 @@ def serve(
     registry = ClientRegistry.load(clients, audience=audience)
     target = journal_url or issuer.config.journal_url or str(HomeConfig.journal_path(issuer.home))
     store = ServiceStore(target)
-    anchor_worker = AnchorWorker(issuer, interval=worker_interval) if worker and issuer.has_chain else None
-    app = create_app(Service(issuer, registry, store, anchor_worker, Metrics()))
+    publisher = StatusPublisher(issuer, every=status_every)
+    anchor_worker = AnchorWorker(issuer, interval=worker_interval, publisher=publisher) if worker else None
+    app = create_app(Service(issuer, registry, store, anchor_worker, Metrics(), verify_page=verify_page))
     if anchor_worker is not None:
         anchor_worker.start()
     log_event("serving", host=host, port=port, worker=anchor_worker is not None)

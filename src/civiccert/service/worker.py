@@ -1,4 +1,5 @@
-"""The anchoring worker: anchors on its own when a batch is full or ``max_batch_age_seconds`` has passed.
+"""The anchoring worker: anchors on its own when a batch is full or ``max_batch_age_seconds`` has passed, and
+publishes status lists when due (:class:`~civiccert.service.publisher.StatusPublisher`).
 
 It calls :meth:`civiccert.Issuer.anchor` (``force=False``) every ``interval`` seconds, so the batching
 policy stays the Issuer's. Among several processes on one journal only the lease holder anchors (the others'
@@ -19,6 +20,7 @@ from types import FrameType
 from civiccert.errors import CivicCertError, ReasonCode
 from civiccert.issuer import Issuer
 from civiccert.service.logs import log_event
+from civiccert.service.publisher import StatusPublisher
 
 __all__ = ["AnchorWorker", "WorkerStats", "run_until_signalled"]
 
@@ -39,7 +41,8 @@ class AnchorWorker:
     """Anchors through ``issuer`` in a loop until stopped; safe to run in a thread next to request handlers."""
 
     def __init__(
-        self, issuer: Issuer, *, interval: float = 1.0, backoff_base: float = 1.0, backoff_cap: float = 60.0
+        self, issuer: Issuer, *, interval: float = 1.0, backoff_base: float = 1.0, backoff_cap: float = 60.0,
+        publisher: StatusPublisher | None = None,
     ) -> None:
         if interval <= 0 or backoff_base <= 0 or backoff_cap < backoff_base:
             raise ValueError("interval and backoff must be positive, the cap at least the base")
@@ -48,6 +51,8 @@ class AnchorWorker:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.publisher = publisher
         self._thread: threading.Thread | None = None
         self.stats = WorkerStats()
 
@@ -55,9 +60,12 @@ class AnchorWorker:
         """One attempt; returns how long to wait before the next one."""
         self.stats.rounds += 1
         try:
-            outcomes = self._issuer.anchor(force=False)
+            outcomes = self._issuer.anchor(force=False) if self._issuer.has_chain else []
+            published = self.publisher.run_once() if self.publisher is not None else None
         except CivicCertError as exc:  # node or database unreachable, misconfiguration: retry later
             return self._failed(exc.code)
+        if published is not None:
+            return self._failed(published)
         failed = [o.error for o in outcomes if o.error is not None]
         self.stats.batches += sum(1 for o in outcomes if o.error is None)
         if failed:
@@ -82,7 +90,8 @@ class AnchorWorker:
         log_event("worker_started", interval=self._interval)
         while not self._stop.is_set():
             delay = self.run_once()
-            self._stop.wait(delay)
+            self._wake.wait(delay)
+            self._wake.clear()
         log_event("worker_stopped")
 
     def start(self) -> None:
@@ -90,13 +99,19 @@ class AnchorWorker:
         self._thread = threading.Thread(target=self.run, name="civiccert-anchor-worker", daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        """Run the next round now (a status changed: publish it without waiting for the interval)."""
+        self._wake.set()
+
     def request_stop(self) -> None:
         """Ask the loop to end after the attempt in progress (returns at once)."""
         self._stop.set()
+        self._wake.set()
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Ask the loop to end and wait for the attempt in progress (if any) to finish."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
