@@ -55,7 +55,8 @@ def test_the_demo_leaves_a_trust_bundle_a_stranger_can_verify_with(tmp_path: Pat
     """After the demo (its embedded chain gone), its files alone give the same verdicts, in a fresh process."""
     out = tmp_path / "demo"
     report = cc.run_demo(out, echo=None)
-    assert report["offline_after"] == {"juminhyo (pdf, offline)": "VALID", "inkan (pdf, offline)": "INVALID"}
+    assert report["offline_after"] == {"juminhyo (offline juminhyo.pdf)": "VALID",
+                                       "inkan (offline inkan.pdf)": "INVALID"}
     pdfs = [str(out / "inkan.pdf"), str(out / "juminhyo.pdf")]
     cli = [sys.executable, "-m", "civiccert", "verify", *pdfs, "--trust", str(out / "trust.json"), "--json"]
     done = subprocess.run([*cli, "--status-lists", str(out / "status-lists"), "--offline"],

@@ -162,12 +162,12 @@ def _verify_from_files(out: Path) -> list[tuple[str, VerificationResult]]:
 
     verifier = Verifier(trust=TrustSnapshot.load(out / TRUST_FILE),
                         status_lists=StatusListSource(directory=out / STATUS_DIR))
-    return [(f"{stem} (pdf, offline)", result) for stem in ("juminhyo", "inkan")
+    return [(f"{stem} (offline {stem}.pdf)", result) for stem in ("juminhyo", "inkan")
             for result in verifier.verify_path(out / f"{stem}.pdf")]
 
 
 _COPIES = {"juminhyo": N_("住民票の写し"), "inkan": N_("印鑑登録証明書")}
-_FORMS = {"digital": N_("digital"), "scan": N_("scan")}
+_FORMS = {"digital": N_("digital"), "scan": N_("scan"), "offline": N_("offline")}
 _VERDICTS = {"VALID": N_("VALID"), "INVALID": N_("INVALID"), "INDETERMINATE": N_("INDETERMINATE")}
 
 
