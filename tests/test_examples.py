@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,22 @@ def test_demo_reports_success_and_the_expected_verdicts(tmp_path: Path) -> None:
     assert set(report["before"].values()) == {"VALID"}
     assert {v for k, v in report["after"].items() if k.startswith("inkan")} == {"INVALID"}
     assert {v for k, v in report["after"].items() if k.startswith("juminhyo")} == {"VALID"}
+
+
+def test_the_demo_leaves_a_trust_bundle_a_stranger_can_verify_with(tmp_path: Path) -> None:
+    """After the demo (its embedded chain gone), its files alone give the same verdicts, in a fresh process."""
+    out = tmp_path / "demo"
+    report = cc.run_demo(out, echo=None)
+    assert report["offline_after"] == {"juminhyo (offline juminhyo.pdf)": "VALID",
+                                       "inkan (offline inkan.pdf)": "INVALID"}
+    pdfs = [str(out / "inkan.pdf"), str(out / "juminhyo.pdf")]
+    cli = [sys.executable, "-m", "civiccert", "verify", *pdfs, "--trust", str(out / "trust.json"), "--json"]
+    done = subprocess.run([*cli, "--status-lists", str(out / "status-lists"), "--offline"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    verdicts = json.loads(done.stdout)["results"]
+    by_source = {v["source"]: v for v in verdicts}
+    assert by_source["inkan.pdf p.1"]["verdict"] == "INVALID"
+    assert [c["code"] for c in by_source["inkan.pdf p.1"]["checks"] if c["check"] == "revocation"] == ["revoked"]
+    assert by_source["juminhyo.pdf p.1"]["verdict"] == "VALID"
+    assert all({c["check"]: c["code"] for c in v["checks"]}["page"] == "ok" for v in verdicts)

@@ -27,6 +27,9 @@ __all__ = ["run_demo", "sample_record_path"]
 
 DEMO_PASSPHRASE = b"civiccert-demo-only"
 SAMPLES = ("household-matsudo.json", "seal-registrant.json")
+TRUST_FILE = "trust.json"  # the municipality's trust export: `civiccert verify demo-out/*.pdf --trust` it
+SNAPSHOT_FILE = "registry-snapshot.json"
+STATUS_DIR = "status-lists"
 
 
 def sample_record_path(name: str) -> Path:
@@ -110,19 +113,29 @@ def run_demo(out: Path, *, chain: str = "embedded", echo: Callable[[str], None] 
             verifier = Verifier(trust=issuer.trust_export(), registry=OnlineRegistry.of(node, registry.address))
             before = _verify_all(verifier, creds, scans)
             step(N_("verified: {results}"), {"results": _results(before, people=True)}, results=_results(before))
+            _leave_trust(issuer, registry, out)
+            report["files"]["trust"] = str(out / TRUST_FILE)
+            step(N_("trust bundle left in {out}: {trust} (keys), {snapshot} (registry)"), out=out, trust=TRUST_FILE,
+                 snapshot=SNAPSHOT_FILE)
 
             issuer.revoke(creds[1], RevocationReason.HOLDER_REQUEST)
             step(N_("revoked the 印鑑登録証明書 (holder request)"))
             after = _verify_all(verifier, creds, scans)
             step(N_("verified again: {results}"), {"results": _results(after, people=True)},
                  results=_results(after))
+            issuer.publish_status(out / STATUS_DIR)
+            offline = _verify_from_files(out)
+            report["files"]["status_lists"] = str(out / STATUS_DIR)
+            step(N_("status lists published; offline from files only: {results}"),
+                 {"results": _results(offline, people=True)}, results=_results(offline))
         finally:
             issuer.close()
 
     expected_after = {"juminhyo": "VALID", "inkan": "INVALID"}
     ok = all(r.verdict == "VALID" for _, r in before) and all(
-        r.verdict == expected_after[name.split(" ")[0]] for name, r in after)
+        r.verdict == expected_after[name.split(" ")[0]] for name, r in [*after, *offline])
     report["before"] = {name: r.to_dict()["verdict"] for name, r in before}
+    report["offline_after"] = {name: r.to_dict()["verdict"] for name, r in offline}
     report["after"] = {name: r.to_dict()["verdict"] for name, r in after}
     report["ok"] = ok
     report["seconds"] = round(time.perf_counter() - started, 2)
@@ -132,8 +145,29 @@ def run_demo(out: Path, *, chain: str = "embedded", echo: Callable[[str], None] 
     return report
 
 
+def _leave_trust(issuer: Issuer, registry: Registry, out: Path) -> None:
+    """What a stranger needs to verify the demo's files after the chain is gone: the city's keys and a
+    registry snapshot (with those keys merged in), both plain files."""
+    from civiccert.trust import snapshot_from_registry
+
+    export = issuer.trust_export()
+    export.save(out / TRUST_FILE)
+    snapshot_from_registry(registry.trust_snapshot()).with_jwks_from(export).save(out / SNAPSHOT_FILE)
+
+
+def _verify_from_files(out: Path) -> list[tuple[str, VerificationResult]]:
+    """Offline, from the files in ``out`` only: the trust export and the published status lists."""
+    from civiccert.status.source import StatusListSource
+    from civiccert.trust import TrustSnapshot
+
+    verifier = Verifier(trust=TrustSnapshot.load(out / TRUST_FILE),
+                        status_lists=StatusListSource(directory=out / STATUS_DIR))
+    return [(f"{stem} (offline {stem}.pdf)", result) for stem in ("juminhyo", "inkan")
+            for result in verifier.verify_path(out / f"{stem}.pdf")]
+
+
 _COPIES = {"juminhyo": N_("住民票の写し"), "inkan": N_("印鑑登録証明書")}
-_FORMS = {"digital": N_("digital"), "scan": N_("scan")}
+_FORMS = {"digital": N_("digital"), "scan": N_("scan"), "offline": N_("offline")}
 _VERDICTS = {"VALID": N_("VALID"), "INVALID": N_("INVALID"), "INDETERMINATE": N_("INDETERMINATE")}
 
 

@@ -92,6 +92,9 @@ class ReasonCode(StrEnum):
     CLAIM_NAME_RESERVED = "claim_name_reserved"  # disclosed claim named _sd or ...
     CLAIM_OVERWRITE = "claim_overwrite"  # disclosed claim already exists at that level
     DISCLOSURE_MISMATCH = "disclosure_mismatch"  # disclosed content contradicts the credential
+    PAGE_MISMATCH = "page_mismatch"  # a PDF page's text is not what its QR's signed claims print
+    SEAL_MISMATCH = "seal_mismatch"  # the printed seal impression is not the signed one
+    PAGE_NOT_CHECKED = "page_not_checked"  # no text layer / unusable seal region: compare by eye
     HOLDER_BINDING_MISSING = "holder_binding_missing"  # policy requires a KB-JWT and none is present
     HOLDER_BINDING_FAILED = "holder_binding_failed"  # KB-JWT signature, typ, sd_hash, aud, nonce, iat
     EXPIRED = "expired"  # exp is in the past (beyond allowed skew)

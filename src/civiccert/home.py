@@ -55,6 +55,10 @@ class HomeConfig:
     key_uri: str | None = None
     # where the journal lives when not in this home: a ``postgresql://`` URL shared by several servers
     journal_url: str | None = None
+    # the certifier printed on copies (paper.Certifier): e.g. 松戸市長 and a name; None: 「<municipality>長」
+    mayor_title: str | None = None
+    mayor_name: str = ""
+    official_seal_file: str | None = None  # the 職印 PNG, copied into this home; None: a generated one
 
     # --- paths -----------------------------------------------------------------------------------------
     def key_path(self, home: Path) -> Path:

@@ -23,7 +23,10 @@ class InputItem:
     text: str
     source: str
     page_text: str | None = None
-    pdf: Path | None = None  # the PDF file the QR was found in: its PDF signature is checked too
+    pdf: Path | None = None  # the PDF the QR was read from, so its page can be compared with the claims
+    page: int = 0
+    photo: Path | None = None  # the image file the QR was read from (a photo or scan: pixels only)
+    corners: tuple[tuple[int, int], ...] = ()  # the QR's corners in it, which place the rest of the page
 
 
 _PNG = b"\x89PNG\r\n\x1a\n"
@@ -60,7 +63,9 @@ def read_inputs(path: Path) -> list[InputItem]:
             raise PaperError(ReasonCode.QR_NOT_FOUND, "no QR code found")
         pdf = path if head.startswith(_PDF) else None
         texts = _pdf_page_texts(path) if pdf else {}
-        return [InputItem(hit.text, f"{path.name} p.{hit.page}", texts.get(hit.page), pdf) for hit in hits]
+        photo = None if pdf is not None else path
+        return [InputItem(hit.text, f"{path.name} p.{hit.page}", texts.get(hit.page), pdf, hit.page, photo,
+                          hit.position) for hit in hits]
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:

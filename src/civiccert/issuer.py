@@ -581,7 +581,10 @@ class Issuer:
         if chain and len(paper.kid) == CERT_KID_CHARS and b64url_encode(cert_kid(chain[0])) != paper.kid:
             raise ConfigError(ReasonCode.PDF_SIGNING_UNAVAILABLE, "the QR names a certificate that is no longer "
                              "the home's: issue the credential again to print it signed", field="kid")
-        data = render_pdf_bytes(cred.vct, claims, text, sample=self.config.sample)
+        from civiccert.certifier import certifier_of
+
+        data = render_pdf_bytes(cred.vct, claims, text, sample=self.config.sample,
+                                certifier=certifier_of(self.home, self.config))
         if chain:
             from civiccert.paper.pdfsig import sign_pdf
 

@@ -44,6 +44,7 @@ class CheckName(StrEnum):
     VALIDITY = "validity"  # iat / nbf / exp with clock skew
     DISCLOSURES = "disclosures"  # every RFC 9901 rule on disclosures
     HOLDER_BINDING = "holder_binding"  # KB-JWT (aud, nonce, sd_hash) when the policy requires it
+    PAGE = "page"  # a printed copy's page shows what its QR signs (PDF text and seal; photo seal)
     ANCHOR = "anchor"  # receipt proof leads to a root the registry holds, anchored by the same municipality
     REVOCATION = "revocation"  # the issuer has not revoked the credential
     PDF_SIGNATURE = "pdf_signature"  # a PDF copy is signed (PAdES) by the QR's certificate and unchanged since

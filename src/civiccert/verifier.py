@@ -178,6 +178,10 @@ class Verifier:
         for draft, item in zip(drafts, items, strict=True):
             if item.page_text is not None and draft.form == "paper":
                 _bind_to_page(draft, item.page_text)
+            if item.pdf is not None and draft.form == "paper" and not draft.failed():
+                _check_page(draft, item.pdf, item.page)
+            elif item.photo is not None and draft.vct == VCT_SEAL_CERTIFICATE and not draft.failed():
+                _check_photo_seal(draft, item)
             if item.pdf is not None and draft.form == "paper" and CheckName.SIGNATURE in draft.checks:
                 from civiccert.paper.pdfsig import pdf_signature_check  # pyHanko only for PDFs
 
@@ -770,6 +774,31 @@ def _bind_to_page(draft: _Draft, page_text: str) -> None:
     elif CheckName.DISCLOSURES in draft.checks and draft.checks[CheckName.DISCLOSURES].outcome is Outcome.PASSED:
         draft.set(CheckName.DISCLOSURES, Outcome.PASSED, ReasonCode.OK,
                   "printed copy: the QR belongs to this PDF page (serial matches)")
+
+
+def _check_page(draft: _Draft, pdf: Path, page: int) -> None:
+    """The PDF page shows what the QR signs (civiccert.paper.pagecheck): text in order, seal impression."""
+    from civiccert.paper.pagecheck import check_pdf_page  # local: Pillow only when a PDF is verified
+
+    finding = check_pdf_page(draft.vct or "", draft.claims, pdf, page)
+    if finding.code is ReasonCode.OK:
+        draft.set(CheckName.PAGE, Outcome.PASSED, ReasonCode.OK, finding.detail)
+    elif finding.code is ReasonCode.PAGE_NOT_CHECKED:
+        draft.set(CheckName.PAGE, Outcome.SKIPPED, finding.code, finding.detail)
+    else:
+        draft.set(CheckName.PAGE, Outcome.FAILED, finding.code, finding.detail)
+
+
+def _check_photo_seal(draft: _Draft, item: InputItem) -> None:
+    """A photo of a 印鑑登録証明書: the printed impression against the signed pHash (paper.sealphoto)."""
+    from civiccert.paper.sealphoto import check_photo_file  # local: imaging only for photos
+
+    seal = draft.claims.get("seal")
+    if item.photo is None or not isinstance(seal, Mapping):
+        return
+    found = check_photo_file(item.photo, item.page, item.corners, len(item.text), seal)
+    outcome = {ReasonCode.OK: Outcome.PASSED, ReasonCode.SEAL_MISMATCH: Outcome.FAILED}.get(found.code, Outcome.UNKNOWN)
+    draft.set(CheckName.PAGE, outcome, found.code, found.detail)
 
 
 def _node_code(exc: ChainError) -> ReasonCode:

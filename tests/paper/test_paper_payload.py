@@ -35,6 +35,7 @@ from civiccert.paper import (
     qr_text,
     verify_paper_signature,
 )
+from civiccert.paper.sealphoto import phash
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +76,11 @@ def test_seal_image_is_kept_only_when_requested(signer: ThrowawaySigner) -> None
     without = decode_qr_text(qr_text(_encode(signer, claims, VCT_SEAL))).claims
     assert "image_png" not in without["seal"]
     assert without["seal"]["image_sha256"] == claims["seal"]["image_sha256"]
+    # the 64-bit pHash a photo's impression is compared with is always added (paper.sealphoto)
+    fingerprint = phash(base64.b64decode(claims["seal"]["image_png"]))
+    assert without["seal"]["image_phash"] == fingerprint
     full = decode_qr_text(qr_text(_encode(signer, claims, VCT_SEAL, include_seal_image=True)))
-    assert full.claims == claims
+    assert full.claims == {**claims, "seal": {**claims["seal"], "image_phash": fingerprint}}
     assert full.vct == VCT_SEAL
 
 

@@ -155,3 +155,14 @@ def test_unknown_vct_has_no_layout(tmp_path: Path, signer: ThrowawaySigner) -> N
 
 def test_issue_date_matches_the_claim(six: tuple[Path, str]) -> None:
     assert re.search(r"令和8年11月26日", _texts(six[0])[1])
+
+
+def test_the_page_check_knows_the_ground_it_lets_through() -> None:
+    """pagecheck skips the 地紋 by the hash of its pixels: it must be the renderer's 地紋."""
+    import hashlib
+
+    from civiccert.paper._ground import ground_png
+    from civiccert.paper.pagecheck import GROUND_PIXELS_SHA256
+
+    with Image.open(io.BytesIO(ground_png())) as image:
+        assert hashlib.sha256(image.tobytes()).hexdigest() == GROUND_PIXELS_SHA256

@@ -21,6 +21,7 @@ from civiccert.cli.common import (
     use_pin_file,
 )
 from civiccert.cli.errors import EXIT_UNAVAILABLE
+from civiccert.errors import CredentialError, ReasonCode
 from civiccert.i18n import N_, _, set_language
 
 app = typer.Typer(
@@ -113,6 +114,11 @@ def init(
         help="Generate the P-256 key pair on the token (non-extractable) instead of using an existing one.")] = False,
     issuer_url: Annotated[str | None, typer.Option(help="HTTPS issuer identifier (iss) once a certificate is "
                                                    "installed, e.g. https://www.city.matsudo.chiba.jp.")] = None,
+    mayor_title: Annotated[str | None, typer.Option(help="Certifier's title as printed, e.g. 松戸市長 "
+                                                    "(default: the municipality name + 長).")] = None,
+    mayor_name: Annotated[str | None, typer.Option(help="Certifier's name as printed on every copy.")] = None,
+    official_seal: Annotated[Path | None, typer.Option(help="The official seal (職印) as a PNG, copied into the "
+                                                       "home (default: a generated one).")] = None,
 ) -> None:
     """Create an issuer home: signing key (a key file, or a key on a PKCS#11 token) and chain account, config."""
     from civiccert.issuer import Issuer
@@ -120,6 +126,11 @@ def init(
     if issuer_url is not None and not issuer_url.startswith("https://"):
         raise typer.BadParameter("must be an https:// URL", param_hint="--issuer-url")
     uri = _key_uri(key_uri, pkcs11_module, pkcs11_token, pkcs11_key)
+    seal_png = _read_seal(official_seal) if official_seal is not None else None
+    if mayor_title is not None or mayor_name is not None or seal_png is not None:
+        from civiccert.certifier import check_certifier
+
+        check_certifier(municipality_name, mayor_title, mayor_name or "", seal_png)  # before the home exists
     secret = passphrase(confirm=True)
     issuer = Issuer.init(home, municipality_code=municipality_code, municipality_name=municipality_name,
                          passphrase=secret, alg=alg, sample=not production, key_uri=uri,
@@ -129,9 +140,22 @@ def init(
 
         issuer.config = replace(issuer.config, extra={**issuer.config.extra, "issuer_url": issuer_url})
         issuer.config.save(home)
+    if mayor_title is not None or mayor_name is not None or seal_png is not None:
+        from civiccert.certifier import with_certifier
+
+        issuer.config = with_certifier(home, issuer.config, title=mayor_title, name=mayor_name, seal_png=seal_png)
     info(_("initialised {home} for {name} ({code}); key id {kid}").format(
         home=home, name=issuer.config.municipality_name, code=issuer.config.municipality_code, kid=issuer.key.kid))
     issuer.close()
+
+
+def _read_seal(path: Path) -> bytes:
+    """The official seal PNG's bytes, read before the home is created (a bad path leaves no half home)."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CredentialError(ReasonCode.INPUT_NOT_FOUND, "official seal image cannot be read",
+                              field="official_seal") from exc
 
 
 def _key_uri(uri: str | None, module: Path | None, token: str | None, label: str | None) -> str | None:

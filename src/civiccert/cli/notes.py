@@ -61,6 +61,24 @@ FIXED = frozenset({
     N_("the certificate names another issuer URL"),
     N_("the certificate was revoked (key compromise); only an anchor can prove earlier issuance"),
     N_("the registry / trust file lists other keys"),
+    N_("the verifier requires a certificate and the credential's key has none"),
+    N_("the registry could not be asked for the certificate"),
+    N_("the registry does not record this certificate for the key"),
+    # civiccert.paper.pagecheck / sealphoto: does the page show what the QR signs?
+    N_("the PDF cannot be read again"),
+    N_("no such page"),
+    N_("no text layer: compare the page with the claims shown"),
+    N_("the PDF has another number of pages than the copy"),
+    N_("the page text is not the signed claims' text"),
+    N_("the page text is the signed claims' text"),
+    N_("the attached seal image is not the signed one"),
+    N_("something is drawn over the seal impression"),
+    N_("the printed seal impression is not the signed one"),
+    N_("the page text and the seal impression are the signed ones"),
+    N_("the seal impression is not usable in this photo"),
+    N_("the QR carries no seal fingerprint"),
+    N_("the photo cannot be read again"),
+    N_("the QR's size is unknown"),
 })
 
 
@@ -88,6 +106,12 @@ PATTERNS: tuple[tuple[re.Pattern[str], str, dict[str, Callable[[str], str]]], ..
     (re.compile(r"unknown status (?P<value>0x[0-9a-f]+)"), N_("unknown status {value}"), {}),
     (re.compile(r"block (?P<block>\d+)"), N_("block {block}"), {}),
     (re.compile(r"X\.509 chain to (?P<anchor>.+)"), N_("X.509 chain to {anchor}"), {}),
+    (re.compile(r"seal impression matches \(distance (?P<d>\d+)/64\)"),
+     N_("seal impression matches (distance {d}/64)"), {}),
+    (re.compile(r"the printed seal impression is not the signed one \(distance (?P<d>\d+)/64\)"),
+     N_("the printed seal impression is not the signed one (distance {d}/64)"), {}),
+    (re.compile(r"seal impression could not be compared reliably \(distance (?P<d>\d+)/64\): compare by eye"),
+     N_("seal impression could not be compared reliably (distance {d}/64): compare by eye"), {}),
 )
 
 

@@ -27,7 +27,7 @@ _CHECK_LABELS = {
     "format": N_("format"), "signature": N_("signature"), "issuer": N_("issuer and key"),
     "validity": N_("validity"), "disclosures": N_("disclosures"), "holder_binding": N_("holder binding"),
     "anchor": N_("anchor"), "revocation": N_("revocation"),
-    "pdf_signature": N_("PDF signature"),
+    "page": N_("page matches"), "pdf_signature": N_("PDF signature"),
 }
 _OUTCOME = {"passed": N_("✓ passed"), "failed": N_("✗ failed"), "unknown": N_("? unknown"),
             "skipped": N_("- skipped")}

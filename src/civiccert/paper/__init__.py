@@ -62,9 +62,13 @@ def __getattr__(name: str) -> Any:
     module = _HOME.get(name)
     if module is None:
         raise AttributeError(f"module 'civiccert.paper' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"civiccert.paper.{module}"), name)
-    globals()[name] = value
-    return value
+    loaded = importlib.import_module(f"civiccert.paper.{module}")
+    # bind every name this submodule provides: importing it set ``civiccert.paper.<module>`` to the module
+    # object, which would otherwise shadow the function of the same name (``scan``)
+    for other, home in _HOME.items():
+        if home == module:
+            globals()[other] = getattr(loaded, other)
+    return globals()[name]
 
 
 def __dir__() -> list[str]:

@@ -221,6 +221,7 @@ _BODY = _Map(
                     "image_png": (1, _Codec(_pack_b64, _unpack_b64)),
                     "image_sha256": (2, _Codec(_pack_hex, _unpack_hex)),
                     "size_mm": (3, _PLAIN),
+                    "image_phash": (4, _Codec(_pack_hex, _unpack_hex)),  # 64-bit pHash (paper.sealphoto)
                 }
             ),
         ),

@@ -131,6 +131,9 @@ def encode_paper(
     if not include_individual_number:
         claims = _drop_individual_number(claims)
     seal = claims.get("seal")
+    if isinstance(seal, Mapping) and "image_png" in seal and "image_phash" not in seal:
+        seal = {**seal, "image_phash": _seal_phash(seal["image_png"])}
+        claims = {**claims, "seal": seal}
     if not include_seal_image and isinstance(seal, Mapping) and "image_png" in seal:
         claims = {**claims, "seal": {k: v for k, v in seal.items() if k != "image_png"}}
     cwt: dict[int, Any] = {_CWT_ISS: iss, _CWT_IAT: iat, _CWT_EXP: exp, _CWT_BODY: pack_body(vct, claims)}
@@ -269,6 +272,20 @@ def paper_credential_hash(cose: bytes) -> bytes:
     if not isinstance(tagged, cbor2.CBORTag) or tagged.tag != _COSE_SIGN1_TAG or len(tagged.value) != 4:
         raise _invalid("COSE_Sign1 structure")
     return hashlib.sha256(_sig_structure(_bytes(tagged.value[0]), _bytes(tagged.value[2]))).digest()
+
+
+def _seal_phash(image_png: object) -> str:
+    """The impression's 64-bit pHash, so a photo of the page can be compared with it (paper.sealphoto)."""
+    import base64
+    import binascii
+
+    from civiccert.paper.sealphoto import phash
+
+    try:
+        return phash(base64.b64decode(str(image_png), validate=True))
+    except (binascii.Error, OSError, ValueError) as exc:
+        raise PaperError(ReasonCode.SEAL_IMAGE_INVALID, "seal impression is not a readable PNG",
+                         field="seal.image_png") from exc
 
 
 def decode_qr_text(text: str) -> PaperPayload:

@@ -35,26 +35,35 @@ except ModuleNotFoundError as exc:
     raise missing_extra(ISSUER) from exc
 from PIL import Image
 
-from civiccert.paper._dates import print_date, print_datetime
+from civiccert.paper._dates import print_datetime
 from civiccert.paper._glyphs import FONTS, GETA, font_path, runs
 from civiccert.paper._ground import ground_png, official_seal_png
+from civiccert.paper._layout import (
+    CONTINUED,
+    END_MARK,
+    KANA_SEP,
+    PERSONS_PER_SHEET,
+    SAMPLE_MARK,
+    SEAL_ATTACHMENT,
+    SEAL_BOX_MM,
+    SEAL_LABEL,
+    SENTENCES,
+    TITLES,
+    VCT_JUMINHYO,
+    VCT_SEAL,
+    VERIFY_HINT,
+    Certifier,
+    certification_sentence,
+    item,
+    page_of,
+    person_rows,
+    s,
+    seal_rows,
+    serial_line,
+)
 from civiccert.paper.qr import QUIET_ZONE_MODULES, QrCode, make_qr
-from civiccert.records.juminhyo import NAME_KANA_NOT_RECORDED_JA
 
 __all__ = ["PERSONS_PER_SHEET", "Certifier", "certification_sentence", "render_pdf", "render_pdf_bytes"]
-
-PERSONS_PER_SHEET = 4
-VERIFY_HINT = "この証明書は QR コードで真正性を確認できます: civiccert verify"
-SENTENCES = {
-    "household": "この写しは、世帯全員の住民票の原本と相違ないことを証明する。",
-    "part": "この写しは、世帯の一部の住民票の原本と相違ないことを証明する。",
-    "person": "この写しは、住民票の原本と相違ないことを証明する。",
-    "seal": "この写しは、登録されている印影と相違ないことを証明する。",
-}
-_VCT_JUMINHYO = "urn:civiccert:vct:juminhyo:1"
-_VCT_SEAL = "urn:civiccert:vct:inkan-toroku:1"
-_OMITTED = "省略"
-SAMPLE_MARK = ("見本", "SAMPLE — 証明書として使用できません")
 
 mm = 72 / 25.4  # points per millimetre
 _PAGE_W, _PAGE_H = 595.2755905511812, 841.8897637795277
@@ -67,27 +76,6 @@ Rgb = tuple[int, int, int]
 black: Rgb = (0, 0, 0)
 _GRID: Rgb = (64, 64, 64)
 _LABEL: Rgb = (77, 77, 77)
-SEAL_BOX_MM = (15.0, 60.0)  # the 印影 box: left edge and edge length, top at the title's foot (印鑑登録証明書)
-
-
-@dataclass(frozen=True)
-class Certifier:
-    """Who certifies the copy: the mayor's title and name and the official seal impression (PNG)."""
-
-    title: str
-    name: str
-    seal_png: bytes | None = None
-
-
-def certification_sentence(vct: str, claims: Mapping[str, Any]) -> str:
-    """The 認証文 for this copy: 世帯全員 / 世帯の一部 / 個人, or the 印鑑登録証明書 wording."""
-    if vct == _VCT_SEAL:
-        return SENTENCES["seal"]
-    certificate = claims.get("certificate") or {}
-    members = claims.get("members") or []
-    if certificate.get("scope") == "household":
-        return SENTENCES["household"]
-    return SENTENCES["person"] if len(members) == 1 else SENTENCES["part"]
 
 
 class _Pdf(FPDF):
@@ -165,19 +153,6 @@ class _Sheet:
         self.text(x + 2.5 * mm, top - h + 1.6 * mm, value, size, max_w=w - 3.5 * mm)
 
 
-def _s(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _item(
-    person: Mapping[str, Any], key: str, omitted: set[str], omit_key: str | None = None, *, date: bool = False
-) -> str:
-    if omit_key is not None and omit_key in omitted and key not in person:
-        return _OMITTED
-    value = person.get(key)
-    return print_date(value) if date else _s(value)
-
-
 def _draw_qr(pdf: _Pdf, qr: QrCode, right: float, bottom: float, max_size: float) -> float:
     """Draw the symbol as one filled path whose lower-right corner is at (right, bottom); return edge."""
     total = qr.size + 2 * QUIET_ZONE_MODULES
@@ -222,85 +197,26 @@ def _footer(sheet: _Sheet, claims: Mapping[str, Any], qr: QrCode, *, page: int, 
         seal = certifier.seal_png or official_seal_png(certifier.title)
         sheet.image(seal, seal_x, y - 32 * mm, 21 * mm, 21 * mm)  # 職印 over the end of the name, as stamped
     else:
-        sheet.text(_MARGIN, y, "（次葉に続く）", 9)
-    sheet.text(_MARGIN, bottom + 14 * mm, f"発行番号 {_s(certificate.get('serial'))}", 8, max_w=left_w)
+        sheet.text(_MARGIN, y, CONTINUED, 9)
+    sheet.text(_MARGIN, bottom + 14 * mm, serial_line(claims), 8, max_w=left_w)
     if sheet.missing:
         codes = "、".join(f"U+{cp:04X}" for cp in sorted(sheet.missing))
         note = f"注: {GETA} は書体にない文字です（{codes}）。QR コードの内容で確認してください。"
         sheet.text(_MARGIN, bottom + 8 * mm, note, 7, max_w=left_w)
-    sheet.text(_PAGE_W / 2, bottom - 6 * mm, f"{page} / {pages}", 8, align="center")
+    sheet.text(_PAGE_W / 2, bottom - 6 * mm, page_of(page, pages, header=False), 8, align="center")
 
 
 def _title(sheet: _Sheet, title: str, claims: Mapping[str, Any], page: int, pages: int) -> float:
-    certificate = claims.get("certificate") or {}
     top = _PAGE_H - _MARGIN
     sheet.text(_PAGE_W / 2, top - 9 * mm, title, 20, align="center")
-    sheet.text(_PAGE_W - _MARGIN, top - 2 * mm, f"発行番号 {_s(certificate.get('serial'))}", 8, align="right")
-    sheet.text(_PAGE_W - _MARGIN, top - 6 * mm, f"{page} / {pages} 枚目", 8, align="right")
+    sheet.text(_PAGE_W - _MARGIN, top - 2 * mm, serial_line(claims), 8, align="right")
+    sheet.text(_PAGE_W - _MARGIN, top - 6 * mm, page_of(page, pages, header=True), 8, align="right")
     return top - 16 * mm
-
-
-def _person_rows(person: Mapping[str, Any], omitted: set[str], individual_number: bool
-                 ) -> list[list[tuple[str, str, float]]]:
-    """Rows of (label, value, width share) for one person; labels as in 住民記録システム標準仕様書."""
-    # name_kana is null (not absent) when the register has no 振り仮名 yet: print the legal placeholder
-    kana = NAME_KANA_NOT_RECORDED_JA if "name_kana" in person and person["name_kana"] is None \
-        else _s(person.get("name_kana"))
-    name = _s(person.get("name"))
-    rows: list[list[tuple[str, str, float]]] = [
-        [
-            ("氏名", name, 0.40),
-            ("生年月日", _item(person, "birth_date", omitted, date=True), 0.24),
-            ("性別", _s(person.get("sex")), 0.10),
-            ("続柄", _item(person, "relationship", omitted, "householder_relationship"), 0.26),
-        ],
-        [
-            ("住民となった年月日", _item(person, "resident_since", omitted, date=True), 0.34),
-            ("住所を定めた年月日", _item(person, "address_since", omitted, date=True), 0.33),
-            ("届出の年月日", _item(person, "notified_on", omitted, date=True), 0.33),
-        ],
-        [("転入前住所", _s(person.get("previous_address")), 1.0)],
-    ]
-    foreign = person.get("foreign")
-    if isinstance(foreign, Mapping):
-        rows.append(
-            [
-                ("国籍・地域", _s(foreign.get("nationality")), 0.25),
-                ("在留資格", _s(foreign.get("status_of_residence")), 0.30),
-                ("在留期間", _s(foreign.get("period_of_stay")), 0.20),
-                ("在留期間の満了の日", print_date(foreign.get("period_expires")), 0.25),
-            ]
-        )
-        rows.append(
-            [
-                ("在留カード等の番号", _s(foreign.get("residence_card_number")), 0.34),
-                ("第30条の45に規定する区分", _s(foreign.get("category")), 0.66),
-            ]
-        )
-    else:
-        rows.append(
-            [
-                ("本籍", _item(person, "honseki", omitted, "honseki"), 0.65),
-                ("筆頭者", _item(person, "hitto", omitted, "honseki"), 0.35),
-            ]
-        )
-    number = _item(person, "individual_number", omitted, "individual_number") if individual_number else _OMITTED
-    rows.append(
-        [
-            ("個人番号", number, 0.28),
-            ("住民票コード", _item(person, "resident_code", omitted, "resident_code"), 0.24),
-            ("旧氏", _s(person.get("former_surname")), 0.24),
-            ("通称", _s(person.get("common_name")), 0.24),
-        ]
-    )
-    if kana:
-        rows[0][0] = ("氏名", f"{name}\u0000{kana}", 0.40)
-    return rows
 
 
 def _draw_person(sheet: _Sheet, top: float, number: int, person: Mapping[str, Any], *, omitted: set[str],
                  individual_number: bool) -> float:
-    rows = _person_rows(person, omitted, individual_number)
+    rows = person_rows(person, omitted, individual_number)
     tab = 7 * mm
     sheet.rect(_MARGIN, top - len(rows) * _ROW_H, _CONTENT_W, len(rows) * _ROW_H, line=0.8)
     sheet.text(_MARGIN + tab / 2, top - len(rows) * _ROW_H / 2 - 1.5 * mm, str(number), 11, align="center")
@@ -310,8 +226,8 @@ def _draw_person(sheet: _Sheet, top: float, number: int, person: Mapping[str, An
         x = _MARGIN + tab
         for label, value, share in row:
             w = width * share
-            if "\u0000" in value:  # name with its furigana above
-                name, kana = value.split("\u0000")
+            if KANA_SEP in value:  # name with its furigana above
+                name, kana = value.split(KANA_SEP)
                 sheet.cell(x, y, w, _ROW_H, label=label, value=name, size=11)
                 sheet.text(x + 12 * mm, y - 2.6 * mm, kana, 6.2, max_w=w - 13 * mm)
             else:
@@ -323,10 +239,10 @@ def _draw_person(sheet: _Sheet, top: float, number: int, person: Mapping[str, An
 
 def _household_header(sheet: _Sheet, top: float, claims: Mapping[str, Any], omitted: set[str]) -> float:
     household = claims.get("household") or {}
-    householder = _item(household, "householder", omitted, "householder_relationship")
-    sheet.cell(_MARGIN, top, _CONTENT_W, _ROW_H, label="住所", value=_s(household.get("address")), size=11)
+    householder = item(household, "householder", omitted, "householder_relationship")
+    sheet.cell(_MARGIN, top, _CONTENT_W, _ROW_H, label="住所", value=s(household.get("address")), size=11)
     top -= _ROW_H
-    sheet.cell(_MARGIN, top, _CONTENT_W * 0.6, _ROW_H, label="方書", value=_s(household.get("address_extra")))
+    sheet.cell(_MARGIN, top, _CONTENT_W * 0.6, _ROW_H, label="方書", value=s(household.get("address_extra")))
     sheet.cell(_MARGIN + _CONTENT_W * 0.6, top, _CONTENT_W * 0.4, _ROW_H, label="世帯主", value=householder, size=11)
     return top - _ROW_H - 4 * mm
 
@@ -335,17 +251,17 @@ def _render_juminhyo(pdf: _Pdf, claims: Mapping[str, Any], qr: QrCode, opts: _Op
     members: Sequence[Any] = claims.get("members") or []
     omitted = {str(o) for o in claims.get("omitted") or []}
     chunks = [members[i : i + PERSONS_PER_SHEET] for i in range(0, len(members), PERSONS_PER_SHEET)] or [[]]
-    sentence = certification_sentence(_VCT_JUMINHYO, claims)
+    sentence = certification_sentence(VCT_JUMINHYO, claims)
     for index, chunk in enumerate(chunks, start=1):
         sheet = _new_page(pdf)
-        top = _title(sheet, "住民票の写し", claims, index, len(chunks))
+        top = _title(sheet, TITLES[VCT_JUMINHYO], claims, index, len(chunks))
         top = _household_header(sheet, top, claims, omitted)
         for offset, person in enumerate(chunk):
             if isinstance(person, Mapping):
                 top = _draw_person(sheet, top, (index - 1) * PERSONS_PER_SHEET + offset + 1, person,
                                    omitted=omitted, individual_number=opts.individual_number)
         if index == len(chunks):
-            sheet.text(_PAGE_W / 2, top - 3 * mm, "以下余白", 9, align="center")
+            sheet.text(_PAGE_W / 2, top - 3 * mm, END_MARK, 9, align="center")
         _footer(sheet, claims, qr, page=index, pages=len(chunks), sentence=sentence, certifier=opts.certifier)
         _finish_page(sheet, opts.sample)
 
@@ -369,24 +285,20 @@ def _seal_png(seal: Mapping[str, Any]) -> tuple[bytes, float, float]:
 def _render_seal(pdf: _Pdf, claims: Mapping[str, Any], qr: QrCode, opts: _Options) -> None:
     sheet = _new_page(pdf)
     registrant = claims.get("registrant") or {}
-    top = _title(sheet, "印鑑登録証明書", claims, 1, 1)
+    top = _title(sheet, TITLES[VCT_SEAL], claims, 1, 1)
     box = SEAL_BOX_MM[1] * mm
     sheet.rect(_MARGIN, top - box, box, box, line=0.8)
-    sheet.text(_MARGIN + 1.5 * mm, top - 3.5 * mm, "印影", 7, color=_LABEL)
+    sheet.text(_MARGIN + 1.5 * mm, top - 3.5 * mm, SEAL_LABEL, 7, color=_LABEL)
     seal = claims.get("seal")
     if isinstance(seal, Mapping) and "image_png" in seal:
         png, w, h = _seal_png(seal)
         sheet.image(png, _MARGIN + (box - w) / 2, top - box / 2 - h / 2, w, h)
+        # the signed PNG itself, so a verifier can hash it and compare the drawn pixels with it (pagecheck)
+        pdf.embed_file(bytes=png, basename=SEAL_ATTACHMENT, modification_date=_fixed_date(claims),
+                       mime_type="image/png")
     x = _MARGIN + box
     w = _CONTENT_W - box
-    rows = [
-        ("氏名", _s(registrant.get("name"))),
-        ("旧氏", _s(registrant.get("former_surname"))),
-        ("通称", _s(registrant.get("common_name"))),
-        ("生年月日", print_date(registrant.get("birth_date"))),
-        ("性別", _s(registrant.get("sex"))),
-        ("住所", _s(registrant.get("address"))),
-    ]
+    rows = seal_rows(registrant)
     row_h = box / len(rows)
     for i, (label, value) in enumerate(rows):
         sheet.cell(x, top - i * row_h, w, row_h, label=label, value=value, size=12 if label == "氏名" else 10)
@@ -431,22 +343,22 @@ def render_pdf_bytes(
     ``individual_number``: print the 個人番号 (only when the requester asked and the law permits; the QR
     must then carry it too, or the verifier finds the page does not match). Otherwise it prints 省略."""
     municipality = claims.get("municipality") or {}
-    certifier = certifier or Certifier(f"{_s(municipality.get('name'))}長", "")
+    certifier = certifier or Certifier(f"{s(municipality.get('name'))}長", "")
     qr = make_qr(qr_text)
     pdf = _Pdf(unit="pt", format="A4")
     pdf.set_auto_page_break(False)
     pdf.c_margin = 0
     pdf.set_text_shaping(True)
     pdf.add_font(FONTS[0], fname=str(font_path(FONTS[0])))
-    title = "住民票の写し" if vct == _VCT_JUMINHYO else "印鑑登録証明書"
+    title = TITLES.get(vct, TITLES[VCT_SEAL])
     pdf.set_title(f"{title}（見本）" if sample else title)
     pdf.set_creator("civiccert")
     pdf.set_creation_date(_fixed_date(claims))
     opts = _Options(sample, certifier, individual_number)
     try:
-        if vct == _VCT_JUMINHYO:
+        if vct == VCT_JUMINHYO:
             _render_juminhyo(pdf, claims, qr, opts)
-        elif vct == _VCT_SEAL:
+        elif vct == VCT_SEAL:
             _render_seal(pdf, claims, qr, opts)
         else:
             raise PaperError(ReasonCode.VCT_UNKNOWN, "no printed layout for this credential type")
