@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civiccert.credential_file import CredentialFile
@@ -48,6 +48,8 @@ __all__ = ["MAX_BATCH_RECORDS", "MAX_BODY_BYTES", "Service", "create_app"]
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a batch of records with seal images; single records are far smaller
 MAX_BATCH_RECORDS = 100
+WRITE_THREADS = 2  # writes running at once: enough to sign one while another waits for its fsync; more only
+# contend for the GIL (measured: 8 threads were slower and had a worse p99 than 2, docs/benchmarks.md)
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 
 
@@ -101,12 +103,13 @@ def create_app(service: Service) -> FastAPI:
         except CivicCertError as exc:
             raise RecordError(ReasonCode.JSON_INVALID, "the body is not strict JSON", field="body") from exc
 
+    writers = anyio.CapacityLimiter(WRITE_THREADS)
     Outcome = tuple[int, Any, AuditNote]  # status, body, the audit entry stored with the response
 
     async def idempotent(request: Request, who: Principal, raw: bytes, action: Callable[[], Outcome]) -> Response:
         """Run a write once per Idempotency-Key, in the thread pool: the signing and the durable commits must
         not stall the event loop, and a request waiting for its fsync lets the others sign meanwhile."""
-        return await run_in_threadpool(_idempotent, request, who, raw, action)
+        return await anyio.to_thread.run_sync(_idempotent, request, who, raw, action, limiter=writers)
 
     def _idempotent(request: Request, who: Principal, raw: bytes, action: Callable[[], Outcome]) -> Response:
         key = request.headers.get("idempotency-key")
