@@ -1,11 +1,12 @@
 """Issue requests per second through the HTTP API (``civiccert serve`` on 127.0.0.1), SQLite and PostgreSQL.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_server.py [--requests 400] [--concurrency 8]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_server.py [--requests 400] [--concurrency 8] [--batch 0]
 
 One server process (uvicorn, one worker process, the anchoring worker on, no chain: only status-list
 publication runs beside requests), clients in threads of this process on the same machine (they share its
 cores). Each request issues the shipped 4-member 住民票 sample (SD-JWT + paper twin, journaled durably before
-the answer). Prints a Markdown table (copied into docs/benchmarks.md). PostgreSQL is skipped when it is not
+the answer); with ``--batch N`` each request posts N of them to /v1/credentials/batch instead.
+Prints a Markdown table (copied into docs/benchmarks.md). PostgreSQL is skipped when it is not
 installed (scripts/setup installs it).
 """
 
@@ -32,10 +33,12 @@ from servicekit import Clients, Server  # noqa: E402
 PASSPHRASE = b"bench passphrase"
 
 
-def run(server: Server, clients: Clients, requests: int, concurrency: int) -> tuple[float, float, float, int]:
-    """(requests/s, p50 ms, p99 ms, errors)."""
+def run(server: Server, clients: Clients, requests: int, concurrency: int,
+        batch: int = 0) -> tuple[float, float, float, int]:  # fmt: skip
+    """(issues/s, p50 ms, p99 ms, errors) of ``requests`` requests (each of ``batch`` records if > 0)."""
     record = json.loads(cc.sample_record_path("household-matsudo.json").read_text(encoding="utf-8"))
-    body = json.dumps({"record": record}).encode()
+    body = json.dumps({"records": [record] * batch} if batch else {"record": record}).encode()
+    path = "/v1/credentials/batch" if batch else "/v1/credentials"
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -52,7 +55,7 @@ def run(server: Server, clients: Clients, requests: int, concurrency: int) -> tu
                 headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"bench-{n}-{i}-{time.time_ns()}",
                            "Content-Type": "application/json"}
                 start = time.perf_counter()
-                response = http.post("/v1/credentials", content=body, headers=headers)
+                response = http.post(path, content=body, headers=headers)
                 elapsed = time.perf_counter() - start
                 with lock:
                     latencies.append(elapsed)
@@ -67,7 +70,7 @@ def run(server: Server, clients: Clients, requests: int, concurrency: int) -> tu
     wall = time.perf_counter() - start
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return requests / wall, statistics.median(ordered) * 1000, p99 * 1000, errors[0]
+    return requests * max(1, batch) / wall, statistics.median(ordered) * 1000, p99 * 1000, errors[0]
 
 
 def bench(backend: str, journal_url: str | None, args: argparse.Namespace) -> None:
@@ -78,24 +81,28 @@ def bench(backend: str, journal_url: str | None, args: argparse.Namespace) -> No
         server = Server(home, clients, passphrase=PASSPHRASE, journal_url=journal_url)
         try:
             run(server, clients, 20, 2)  # warm-up: connections, first publication
-            rate, p50, p99, errors = run(server, clients, args.requests, args.concurrency)
+            rate, p50, p99, errors = run(server, clients, args.requests, args.concurrency, args.batch)
         finally:
             server.stop()
-    print(f"| {backend} | {args.requests} | {args.concurrency} | {rate:,.0f} | {p50:.1f} ms | {p99:.1f} ms "
-          f"| {errors} |")
+    print(f"| {backend} | {args.requests} | {args.batch or 1} | {args.concurrency} | {rate:,.0f} | {p50:.1f} ms "
+          f"| {p99:.1f} ms | {errors} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=0, help="records per request, on the batch endpoint")
+    parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
-    print("| journal | requests | concurrent clients | issues/s | p50 | p99 | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| journal | requests | records each | concurrent clients | issues/s | p50 | p99 | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     bench("SQLite (home file)", None, args)
+    if args.sqlite_only:
+        return
     bin_dir = find_pg_bin()
     if bin_dir is None:
-        print("| PostgreSQL | — | — | not installed | | | |")
+        print("| PostgreSQL | — | — | — | not installed | | | |")
         return
     pg = PostgresServer(bin_dir).start()
     try:

@@ -131,9 +131,30 @@ def _schema(record_type: str) -> dict[str, Any]:
 
 @cache
 def _validator(record_type: str) -> Draft202012Validator:
+    """Compiled once per process; local ``$ref``s are inlined first, since resolving them on every record
+    was half of the validation time on the issue path (the schema has no recursive references)."""
     schema = _schema(record_type)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return Draft202012Validator(_inline_refs(schema, schema, ()))
+
+
+def _inline_refs(node: Any, root: Mapping[str, Any], seen: tuple[str, ...]) -> Any:
+    """``node`` with each ``{"$ref": "#/..."}`` replaced by its target (siblings kept beside it in ``allOf``);
+    a recursive reference is left as it is."""
+    if isinstance(node, list):
+        return [_inline_refs(item, root, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/") and ref not in seen:
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target[part]
+        resolved = _inline_refs(target, root, (*seen, ref))
+        rest = {k: _inline_refs(v, root, seen) for k, v in node.items() if k != "$ref"}
+        return {**rest, "allOf": [resolved]} if rest else resolved
+    return {k: v if k in ("const", "enum", "default", "examples") else _inline_refs(v, root, seen)
+            for k, v in node.items()}  # fmt: skip
 
 
 def _path_text(parts: Iterator[str | int] | Any) -> str:

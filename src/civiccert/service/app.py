@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -35,7 +36,7 @@ from civiccert.service.metrics import Metrics
 from civiccert.service.oid4vci import oid4vci_router
 from civiccert.service.oid4vp import oid4vp_router
 from civiccert.service.schemas import ISSUE_BATCH_SCHEMA, ISSUE_SCHEMA, status_of
-from civiccert.service.store import ServiceStore
+from civiccert.service.store import AuditNote, ServiceStore
 from civiccert.service.web import PAGE_MAX_BYTES, PAGE_VERIFY_PATH, install_verify_page
 from civiccert.service.worker import AnchorWorker
 from civiccert.status.publish import MANIFEST_NAME
@@ -47,6 +48,8 @@ __all__ = ["MAX_BATCH_RECORDS", "MAX_BODY_BYTES", "Service", "create_app"]
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a batch of records with seal images; single records are far smaller
 MAX_BATCH_RECORDS = 100
+WRITE_THREADS = 2  # writes running at once: enough to sign one while another waits for its fsync; more only
+# contend for the GIL (measured: 8 threads were slower and had a worse p99 than 2, docs/benchmarks.md)
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 
 
@@ -100,7 +103,15 @@ def create_app(service: Service) -> FastAPI:
         except CivicCertError as exc:
             raise RecordError(ReasonCode.JSON_INVALID, "the body is not strict JSON", field="body") from exc
 
-    def idempotent(request: Request, who: Principal, raw: bytes, action: Callable[[], tuple[int, Any]]) -> Response:
+    writers = anyio.CapacityLimiter(WRITE_THREADS)
+    Outcome = tuple[int, Any, AuditNote]  # status, body, the audit entry stored with the response
+
+    async def idempotent(request: Request, who: Principal, raw: bytes, action: Callable[[], Outcome]) -> Response:
+        """Run a write once per Idempotency-Key, in the thread pool: the signing and the durable commits must
+        not stall the event loop, and a request waiting for its fsync lets the others sign meanwhile."""
+        return await anyio.to_thread.run_sync(_idempotent, request, who, raw, action, limiter=writers)
+
+    def _idempotent(request: Request, who: Principal, raw: bytes, action: Callable[[], Outcome]) -> Response:
         key = request.headers.get("idempotency-key")
         if key is None or not _IDEMPOTENCY_KEY.fullmatch(key):
             raise ServiceError(ReasonCode.IDEMPOTENCY_KEY_MISSING, "writes need an Idempotency-Key header of "
@@ -116,7 +127,7 @@ def create_app(service: Service) -> FastAPI:
                                    field="idempotency-key")  # fmt: skip
             return JSONResponse(stored.body, stored.status, headers={"Idempotent-Replayed": "true"})
         try:
-            status, body = action()
+            status, body, note = action()
         except CivicCertError as exc:
             code = _status_for(exc.code)
             if code >= 500:
@@ -127,7 +138,7 @@ def create_app(service: Service) -> FastAPI:
         except BaseException:
             service.store.abandon(who.client_id, key)
             raise
-        service.store.finish(who.client_id, key, status, body)
+        service.store.finish(who.client_id, key, status, body, note)
         return JSONResponse(body, status)
 
     # --- issuing ---------------------------------------------------------------------------------------
@@ -138,7 +149,7 @@ def create_app(service: Service) -> FastAPI:
         document = await body_json(request)
         raw = await request.body()
 
-        def act() -> tuple[int, Any]:
+        def act() -> Outcome:
             if not isinstance(document, dict) or not isinstance(document.get("record"), dict):
                 raise RecordError(ReasonCode.FIELD_MISSING, "an object with a record is required", field="record")
             record = _load(document["record"], "record")
@@ -150,10 +161,9 @@ def create_app(service: Service) -> FastAPI:
                 raise RecordError(ReasonCode.FIELD_INVALID, "paper must be true or false", field="paper")
             cred = service.issuer.issue(record, holder_jwk=holder, paper=paper)
             metrics.issued(1)
-            service.store.audit(who.client_id, who.role, "issue", [cred.id], "ok")
-            return 201, {"credential": cred.to_dict()}
+            return 201, {"credential": cred.to_dict()}, AuditNote(who.client_id, who.role, "issue", (cred.id,), "ok")
 
-        return idempotent(request, who, raw, act)
+        return await idempotent(request, who, raw, act)
 
     @app.post("/v1/credentials/batch", status_code=201, tags=["issue"], openapi_extra=_body(ISSUE_BATCH_SCHEMA),
               summary=f"Issue up to {MAX_BATCH_RECORDS} certificates in one durable journal write")  # fmt: skip
@@ -162,7 +172,7 @@ def create_app(service: Service) -> FastAPI:
         document = await body_json(request)
         raw = await request.body()
 
-        def act() -> tuple[int, Any]:
+        def act() -> Outcome:
             records = document.get("records") if isinstance(document, dict) else None
             if not isinstance(records, list) or not 0 < len(records) <= MAX_BATCH_RECORDS:
                 raise RecordError(ReasonCode.FIELD_INVALID, f"records must be a list of 1-{MAX_BATCH_RECORDS} "
@@ -170,10 +180,10 @@ def create_app(service: Service) -> FastAPI:
             parsed = [_load(item, f"records[{i}]") for i, item in enumerate(records)]
             creds = list(service.issuer.issue_many(parsed, chunk=len(parsed)))
             metrics.issued(len(creds))
-            service.store.audit(who.client_id, who.role, "issue", [c.id for c in creds], "ok")
-            return 201, {"credentials": [c.to_dict() for c in creds]}
+            note = AuditNote(who.client_id, who.role, "issue", tuple(c.id for c in creds), "ok")
+            return 201, {"credentials": [c.to_dict() for c in creds]}, note
 
-        return idempotent(request, who, raw, act)
+        return await idempotent(request, who, raw, act)
 
     @app.get("/v1/credentials/{credential_id}", tags=["issue"], summary="Where a credential stands")
     def credential_state(credential_id: str, request: Request) -> dict[str, Any]:
@@ -209,7 +219,7 @@ def create_app(service: Service) -> FastAPI:
         document = await body_json(request)
         raw = await request.body()
 
-        def act() -> tuple[int, Any]:
+        def act() -> Outcome:
             name = document.get("reason", "unspecified") if isinstance(document, dict) else None
             reason = RevocationReason.NAMES.get(name) if isinstance(name, str) else None
             if reason is None:
@@ -218,43 +228,43 @@ def create_app(service: Service) -> FastAPI:
             service.issuer.journal.credential(credential_id)  # CREDENTIAL_UNKNOWN → 404 before any chain work
             outcome = service.issuer.revoke(credential_id, reason)
             outcome_code = outcome.error.value if outcome.error else "ok"
-            service.store.audit(who.client_id, who.role, "revoke", list(outcome.credential_ids), outcome_code)
+            note = AuditNote(who.client_id, who.role, "revoke", tuple(outcome.credential_ids), outcome_code)
             if service.worker is not None:
                 service.worker.wake()
             return 202, {"credential_ids": list(outcome.credential_ids), "state": outcome.state.value,
-                         "error": None if outcome.error is None else outcome.error.value}  # fmt: skip
+                         "error": None if outcome.error is None else outcome.error.value}, note  # fmt: skip
 
-        return idempotent(request, who, raw, act)
+        return await idempotent(request, who, raw, act)
 
-    def change_status(action: str, request: Request, credential_id: str, change: Callable[[str], StatusEntry],
-                      raw: bytes) -> Response:  # fmt: skip
+    async def change_status(action: str, request: Request, credential_id: str,
+                            change: Callable[[str], StatusEntry], raw: bytes) -> Response:  # fmt: skip
         who = principal(request, Role.SUPERVISOR)
 
-        def act() -> tuple[int, Any]:
+        def act() -> Outcome:
             service.issuer.journal.credential(credential_id)  # CREDENTIAL_UNKNOWN → 404
             entry = change(credential_id)
-            service.store.audit(who.client_id, who.role, action, [entry.credential_id], "ok")
+            note = AuditNote(who.client_id, who.role, action, (entry.credential_id,), "ok")
             if service.worker is not None:
                 service.worker.wake()  # publish the change now, not at the next scheduled publication
             return 200, {"credential_id": entry.credential_id, "status": entry.status.name.lower(),
-                         "list_uri": entry.uri}  # fmt: skip
+                         "list_uri": entry.uri}, note  # fmt: skip
 
-        return idempotent(request, who, raw, act)
+        return await idempotent(request, who, raw, act)
 
     @app.post("/v1/credentials/{credential_id}/suspend", tags=["revoke"],
               summary="VALID → SUSPENDED in the status list (public at the next publication, published soon)")
     async def suspend(credential_id: str, request: Request) -> Response:
-        return change_status("suspend", request, credential_id, service.issuer.suspend, await request.body())
+        return await change_status("suspend", request, credential_id, service.issuer.suspend, await request.body())
 
     @app.post("/v1/credentials/{credential_id}/reinstate", tags=["revoke"],
               summary="SUSPENDED → VALID (a revoked or superseded credential is never reinstated: 409)")
     async def reinstate(credential_id: str, request: Request) -> Response:
-        return change_status("reinstate", request, credential_id, service.issuer.reinstate, await request.body())
+        return await change_status("reinstate", request, credential_id, service.issuer.reinstate, await request.body())
 
     @app.post("/v1/credentials/{credential_id}/supersede", tags=["revoke"],
               summary="VALID/SUSPENDED → superseded: the record changed and a newer copy exists")
     async def supersede(credential_id: str, request: Request) -> Response:
-        return change_status("supersede", request, credential_id, service.issuer.supersede, await request.body())
+        return await change_status("supersede", request, credential_id, service.issuer.supersede, await request.body())
 
     @app.get("/status/{name}", tags=["status"], response_class=Response,
              summary="A published status list token (statuslist+jwt; CWT with Accept: application/statuslist+cwt)"

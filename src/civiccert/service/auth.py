@@ -15,6 +15,7 @@ The client registry is a JSON file: ``{"clients": [{"client_id": "…", "role": 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ DEFAULT_AUDIENCE = "civiccert"
 MAX_TOKEN_LIFETIME = 300  # seconds between iat and exp
 _SKEW = 30
 _ALGORITHMS = ["ES256", "EdDSA"]
+_CACHE_MAX = 4096  # verified tokens remembered (a client reuses its token for up to MAX_TOKEN_LIFETIME)
 
 
 class Role(StrEnum):
@@ -66,6 +68,8 @@ class ClientRegistry:
     def __init__(self, clients: Mapping[str, Client], *, audience: str = DEFAULT_AUDIENCE) -> None:
         self._clients = dict(clients)
         self.audience = audience
+        self._verified: dict[str, tuple[Principal, float, float]] = {}  # token → (principal, iat, exp)
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, path: Path, *, audience: str = DEFAULT_AUDIENCE) -> ClientRegistry:
@@ -91,6 +95,27 @@ class ClientRegistry:
             raise ServiceError(ReasonCode.AUTH_INVALID, "the authorization is not a bearer token",
                                field="authorization")  # fmt: skip
         token = token.strip()
+        current = time.time() if now is None else now
+        with self._lock:
+            hit = self._verified.get(token)
+        if hit is not None:  # the same bytes verified before: only the clock checks remain
+            who, issued, expires = hit
+            if current > expires + _SKEW:
+                raise ServiceError(ReasonCode.AUTH_EXPIRED, "the token has expired", field="authorization")
+            if issued > current + _SKEW:
+                raise ServiceError(ReasonCode.AUTH_EXPIRED, "the token is not valid yet", field="authorization")
+            return who
+        who, issued, expires = self._verify(token, current)
+        with self._lock:
+            if len(self._verified) >= _CACHE_MAX:
+                self._verified = {t: v for t, v in self._verified.items() if v[2] + _SKEW >= current}
+                if len(self._verified) >= _CACHE_MAX:
+                    self._verified.clear()
+            self._verified[token] = (who, issued, expires)
+        return who
+
+    def _verify(self, token: str, current: float) -> tuple[Principal, float, float]:
+        """Check the token's signature and claims (the expensive part, done once per token)."""
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
             client = self._clients.get(str(unverified.get("iss")))
@@ -108,11 +133,11 @@ class ClientRegistry:
         if claims.get("sub") != client.client_id:
             raise ServiceError(ReasonCode.AUTH_INVALID, "the token's subject is not its issuer", field="authorization")
         issued, expires = claims["iat"], claims["exp"]
-        current = time.time() if now is None else now
-        if not isinstance(issued, int | float) or expires - issued > MAX_TOKEN_LIFETIME or issued > current + _SKEW:
+        if not isinstance(issued, int | float) or not isinstance(expires, int | float) \
+                or expires - issued > MAX_TOKEN_LIFETIME or issued > current + _SKEW:
             raise ServiceError(ReasonCode.AUTH_EXPIRED, f"tokens may live at most {MAX_TOKEN_LIFETIME} seconds",
                                field="authorization")  # fmt: skip
-        return Principal(client.client_id, client.role)
+        return Principal(client.client_id, client.role), float(issued), float(expires)
 
 
 def require_role(principal: Principal, *allowed: Role) -> None:
