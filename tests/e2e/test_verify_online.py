@@ -25,7 +25,7 @@ def test_anchored_credential_is_valid_with_every_check_passed(world: World) -> N
     result = world.online_verifier().verify(cred)
     assert result.verdict is Verdict.VALID, result.to_dict()["checks"]
     passed = {c.name for c in result.checks if c.outcome is Outcome.PASSED}
-    assert passed == set(CheckName) - {CheckName.HOLDER_BINDING, CheckName.PDF_SIGNATURE}  # not a PDF
+    assert passed == set(CheckName) - {CheckName.HOLDER_BINDING, CheckName.PAGE, CheckName.PDF_SIGNATURE}  # no paper
     assert result.issuer["code"] == "122076"
     assert result.anchor["block"] >= 1
 
