@@ -144,6 +144,7 @@ class ReasonCode(StrEnum):
     CERT_REQUIRED = "cert_required"  # the verifier has trust anchors and the credential's key carries no certificate
     CERT_ALREADY_RECORDED = "cert_already_recorded"  # the certificate is already recorded in this namespace
     CRL_INVALID = "crl_invalid"  # a CRL is unreadable, not signed by its issuer or past its nextUpdate
+    CRL_UNAVAILABLE = "crl_unavailable"  # a CRL URL could not be fetched (down, refused: not https/public, too big)
 
     # --- journal ------------------------------------------------------------------------------------
     JOURNAL_UNAVAILABLE = "journal_unavailable"  # the journal database cannot be opened or written

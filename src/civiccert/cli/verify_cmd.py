@@ -40,8 +40,8 @@ def verify(
     nonce: Annotated[str | None, typer.Option(help="Expected nonce of the key-binding JWT.")] = None,
     trust_anchors: Annotated[Path | None, typer.Option(help="PEM file of X.509 roots (e.g. LGPKI's) for "
                                                        "credentials carrying a certificate chain (x5c).")] = None,
-    crl: Annotated[list[Path] | None, typer.Option(help="CRL file(s), PEM or DER, checked with "
-                                                   "--trust-anchors (offline).")] = None,
+    crl: Annotated[list[str] | None, typer.Option(help="CRL file(s) or https URL(s), PEM or DER, checked with "
+                                                  "--trust-anchors (a URL is fetched once, bounded).")] = None,
     max_trust_age: Annotated[int | None, typer.Option(
         min=0, help="Oldest acceptable trust file, in seconds (default: the file's own expiry; 7 days for "
                     "registry snapshots).")] = None,
@@ -101,6 +101,8 @@ def verify(
                     max_trust_age_seconds=max_trust_age, at=None if at is None else _posix_time(at))
     if status_allow_http_loopback and not fetch_status:
         raise typer.BadParameter("needs --fetch-status", param_hint="--status-allow-http-loopback")
+    if offline and any(c.startswith(("https://", "http://")) for c in crl or []):
+        raise typer.BadParameter("--offline excludes a CRL URL (give the file)", param_hint="--offline/--crl")
     if offline and fetch_status:
         raise typer.BadParameter("--offline excludes --fetch-status", param_hint="--offline")
     source = None

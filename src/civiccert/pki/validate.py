@@ -110,14 +110,16 @@ class TrustAnchors:
         self._cache: OrderedDict[tuple[tuple[str, ...], int], _Path] = OrderedDict()
 
     @classmethod
-    def from_files(cls, roots: Path, crls: Sequence[Path] = ()) -> TrustAnchors:
-        """Roots from a PEM bundle; CRLs from PEM or DER files (offline: fetched by whoever configures this)."""
+    def from_files(cls, roots: Path, crls: Sequence[Path | str] = (), *, allow_loopback_http: bool = False
+                   ) -> TrustAnchors:
+        """Roots from a PEM bundle; CRLs from PEM or DER files, or fetched once from https URLs (bounded:
+        :mod:`civiccert.fetch`) when the verifier is set up."""
         try:
             anchors = load_pem_chain(roots.read_bytes(), field="trust_anchors")
         except OSError as exc:
             raise ConfigError(ReasonCode.CONFIG_INVALID, "trust anchor file unreadable", field="trust_anchors"
                               ) from exc
-        return cls(anchors, [load_crl(path) for path in crls])
+        return cls(anchors, [load_crl(source, allow_loopback_http=allow_loopback_http) for source in crls])
 
     def validate(self, x5c: object, at: int) -> CertifiedKey:
         """The certified key of ``x5c`` at POSIX time ``at``; CredentialError with a CERT_* code otherwise."""
@@ -192,10 +194,32 @@ class _Path:
     revocations: tuple[tuple[int, bool], ...]
 
 
-def load_crl(path: Path) -> x509.CertificateRevocationList:
-    """A CRL file, PEM or DER; ConfigError(CRL_INVALID) when it is neither."""
+_CRL_MAX_BYTES = 16 * 1024 * 1024
+_CRL_TIMEOUT = 10.0
+
+
+def load_crl(source: Path | str, *, allow_loopback_http: bool = False) -> x509.CertificateRevocationList:
+    """A CRL, PEM or DER, from a file or an http(s) URL (https and public hosts only, 10 s, 16 MiB);
+    ConfigError(CRL_INVALID) when it is neither, ConfigError(CRL_UNAVAILABLE) when the URL cannot be had."""
+    if isinstance(source, str) and source.startswith(("https://", "http://")):
+        from civiccert.fetch import FetchCodes, bounded_get
+
+        codes = FetchCodes(ReasonCode.CRL_UNAVAILABLE, ReasonCode.CRL_UNAVAILABLE, "CRL")
+        try:
+            fetched = bounded_get(source, accept="application/pkix-crl", codes=codes, timeout=_CRL_TIMEOUT,
+                                  max_bytes=_CRL_MAX_BYTES, allow_loopback_http=allow_loopback_http)
+        except CredentialError as exc:  # setting the verifier up: a configuration problem, not a verdict
+            raise ConfigError(ReasonCode.CRL_UNAVAILABLE, "the CRL could not be fetched (https, public host, "
+                              "10 s, 16 MiB)", field="crl") from exc
+        return _parse_crl(fetched)
     try:
-        data = path.read_bytes()
+        return _parse_crl(Path(source).read_bytes())
+    except OSError as exc:
+        raise ConfigError(ReasonCode.CRL_INVALID, "CRL file unreadable or malformed", field="crl") from exc
+
+
+def _parse_crl(data: bytes) -> x509.CertificateRevocationList:
+    try:
         if data.lstrip().startswith(b"-----BEGIN"):
             return x509.load_pem_x509_crl(data)
         return x509.load_der_x509_crl(data)
