@@ -181,6 +181,8 @@ class ReasonCode(StrEnum):
     TRUST_FILE_INVALID = "trust_file_invalid"  # trust file unreadable or malformed
     TRUST_CONFLICT = "trust_conflict"  # trust files disagree about a municipality's keys or name
     TRUST_SNAPSHOT_FUTURE = "trust_snapshot_future"  # trust file dated after now (beyond the allowed skew)
+    TRUST_FILE_UNSIGNED = "trust_file_unsigned"  # a verifier with trust anchors got an unsigned municipal export
+    TRUST_FILE_SIGNER_MISMATCH = "trust_file_signer_mismatch"  # a signed export's leaf names another municipality
     NOT_CHECKED = "not_checked"  # check not requested by the policy
     OK = "ok"  # check passed
     HOME_MISSING = "home_missing"  # issuer home does not exist or is not initialised

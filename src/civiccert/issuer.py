@@ -598,6 +598,21 @@ class Issuer:
         :func:`civiccert.publish.trust_export`, which needs no passphrase)."""
         return trust_export(self.home, valid_days=valid_days, now=int(self._clock()))
 
+    def signed_trust_export(self, *, valid_days: int = DEFAULT_EXPORT_VALID_DAYS) -> str:
+        """The trust export as a JWS signed by this home's certified key (``x5c``: leaf + intermediates), as
+        the file's text (civiccert.trust_signed). ConfigError when no installed leaf certifies the current key."""
+        import json
+
+        from civiccert.trust_signed import sign_trust
+
+        chain = self._signing_identity().chain
+        if not chain:
+            raise ConfigError(ReasonCode.CONFIG_INVALID, "no certificate certifies this home's current key: "
+                              "install one (pki import, or pki issue-leaf for TEST) to sign trust files",
+                              field="cert_chain")
+        signed = sign_trust(self.trust_export(valid_days=valid_days).to_dict(), self.key, chain)
+        return json.dumps(signed, indent=2) + "\n"
+
     # --- key lifecycle -----------------------------------------------------------------------------------
     def rotate_key(self, passphrase: bytes, *, compromised_at: int | None = None) -> IssuerKey:
         """Replace the signing key: a new key is registered on chain and the old one is retired now, or, with

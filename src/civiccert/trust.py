@@ -22,6 +22,7 @@ from civiccert.fileio import write_atomic
 __all__ = [
     "DEFAULT_MAX_TRUST_AGE",
     "TRUST_FORMAT",
+    "TrustSignature",
     "TrustSnapshot",
     "TrustedKey",
     "TrustedMunicipality",
@@ -39,6 +40,15 @@ class TrustedMunicipality:
     code: str
     name: str = ""
     suspended: bool = False
+
+
+@dataclass(frozen=True)
+class TrustSignature:
+    """Who signed a loaded trust file (its ``x5c``, leaf first) and when (the file's ``generated_at``): checked
+    against a verifier's trust anchors by civiccert.trust_signed.check_signers, never trusted by itself."""
+
+    x5c: tuple[str, ...]
+    signed_at: int
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,8 @@ class TrustSnapshot:
     block: int | None = None
     # set by the publisher of an issuer export (it knows its rotation schedule); None: the verifier's age policy
     expires_at: int | None = None
+    # municipality code -> signatures of the signed files that spoke for it (none: unsigned or built in memory)
+    signers: Mapping[str, tuple[TrustSignature, ...]] = field(default_factory=dict)
 
     def key(self, municipality: str, kid: str) -> TrustedKey | None:
         """The key ``kid`` in ``municipality``'s namespace (another city listing the same key does not count)."""
@@ -158,6 +170,8 @@ class TrustSnapshot:
             registry=self.registry or other.registry,
             block=newer.block if newer.block is not None else (self.block or other.block),
             expires_at=min((e for e in (self.expires_at, other.expires_at) if e is not None), default=None),
+            signers={code: self.signers.get(code, ()) + other.signers.get(code, ())
+                     for code in set(self.signers) | set(other.signers)},
         )
 
     def with_jwks_from(self, published: TrustSnapshot) -> TrustSnapshot:
@@ -244,19 +258,36 @@ class TrustSnapshot:
 
     @classmethod
     def load(cls, path: Path) -> TrustSnapshot:
+        """A trust file, plain or signed (civiccert.trust_signed); a signed one must verify under its own x5c."""
         try:
             if path.stat().st_size > MAX_TRUST_FILE_BYTES:
                 raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is too large")
-            data = json_parse(path.read_bytes(), field="$")
+            data = path.read_bytes()
         except FileNotFoundError:
             raise ConfigError(ReasonCode.INPUT_NOT_FOUND, "trust file not found") from None
         except OSError as exc:
             raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file cannot be read") from exc
+        return cls.parse(data)
+
+    @classmethod
+    def parse(cls, text: bytes | str) -> TrustSnapshot:
+        """A trust file's content, plain or signed."""
+        try:
+            data = json_parse(text, field="$")
         except CredentialError as exc:
             raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is not strict JSON") from exc
         if not isinstance(data, dict):
             raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is not a JSON object")
-        return cls.from_dict(data)
+        from civiccert.trust_signed import is_signed, open_signed
+
+        if not is_signed(data):
+            return cls.from_dict(data)
+        document, x5c = open_signed(data)
+        if not isinstance(document, dict):
+            raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "signed trust file holds no JSON object")
+        snapshot = cls.from_dict(document)
+        signature = (TrustSignature(x5c, snapshot.generated_at),)
+        return replace(snapshot, signers={code: signature for code in snapshot.municipalities})
 
     @classmethod
     def load_many(cls, paths: Iterable[Path]) -> TrustSnapshot | None:

@@ -37,6 +37,7 @@ from civiccert.result import Check, CheckName, Outcome, VerificationResult
 from civiccert.status.check import evaluate_status
 from civiccert.status.source import StatusListSource
 from civiccert.trust import TrustSnapshot, key_status_at
+from civiccert.trust_signed import check_signers
 
 __all__ = ["Policy", "Verifier"]
 
@@ -140,6 +141,8 @@ class Verifier:
         self._status_lists = status_lists
         if trust is not None and registry is not None:
             _check_pinned(trust, registry)
+        if trust is not None and trust_anchors is not None:
+            check_signers(trust, trust_anchors)  # with anchors, a municipal export must carry a certified signature
         self._trust = trust
         self._registry = registry
         self._policy = policy or Policy()

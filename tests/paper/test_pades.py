@@ -53,7 +53,9 @@ class World:
 
     def verifier(self, *, anchors: bool = True) -> cc.Verifier:
         roots = cc.TrustAnchors.from_files(self.ca.directory / "root.pem") if anchors else None
-        return cc.Verifier(trust=self.issuer.trust_export(), trust_anchors=roots)
+        # with anchors, the published trust file must be the signed one (docs/trust.md)
+        trust = cc.TrustSnapshot.parse(self.issuer.signed_trust_export()) if anchors else self.issuer.trust_export()
+        return cc.Verifier(trust=trust, trust_anchors=roots)
 
     def unsigned(self) -> bytes:
         """The same page unsigned (as a forger re-saving or re-signing the copy would start from); rendered once."""
@@ -309,7 +311,7 @@ def test_a_pdf_signed_on_a_softhsm_token_verifies(tmp_path: Path, monkeypatch: p
     try:
         cred = issuer.issue(cc.load_record(cc.sample_record_path("household-matsudo.json")))
         pdf = issuer.print_pdf(cred, tmp_path / "copy.pdf", require_signed=True)
-        verifier = cc.Verifier(trust=issuer.trust_export(),
+        verifier = cc.Verifier(trust=cc.TrustSnapshot.parse(issuer.signed_trust_export()),  # signed on the token
                                trust_anchors=cc.TrustAnchors.from_files(ca.directory / "root.pem"))
         for result in verifier.verify_path(pdf):
             assert result.verdict is cc.Verdict.VALID, result.to_dict()
@@ -344,7 +346,7 @@ def test_cli_print_signs_with_a_certificate_and_refuses_without(capsys: pytest.C
                 cc.sample_record_path("household-matsudo.json"), "-o", cred)[0] == 0
     assert _run(capsys, "--home", home, "print", cred, "-o", pdf, "--require-signed")[0] == 0
     trust = tmp_path / "trust.json"
-    assert _run(capsys, "--home", home, "trust", "export", "-o", trust)[0] == 0
+    assert _run(capsys, "--home", home, "trust", "export", "-o", trust, "--sign")[0] == 0
     code, out, _ = _run(capsys, "verify", pdf, "--trust", trust, "--trust-anchors", ca / "root.pem", "--offline",
                         "--json")
     assert code == 0, out

@@ -18,6 +18,7 @@ from civiccert.credentials import sdjwt
 from civiccert.credentials.jose import b64url_decode, json_parse
 from civiccert.pki import leaf_subject
 from civiccert.pki.hierarchy import SIGNING_KEY_USAGE
+from civiccert.pki.home import install_chain, issuer_url
 from conftest import PASSPHRASE, Certified, force_chain
 
 ISSUER = cc.CheckName.ISSUER
@@ -53,7 +54,8 @@ def test_without_anchors_the_x5c_key_alone_is_not_trusted(certified: Certified, 
 def test_trust_file_listing_the_key_and_chain_agree(certified: Certified, household: cc.ResidentRecord) -> None:
     certified.leaf()
     cred = certified.issuer.issue(household)
-    result = certified.verifier(trust=certified.issuer.trust_export()).verify(cred)
+    signed = cc.TrustSnapshot.parse(certified.issuer.signed_trust_export())  # anchors need a signed export
+    result = certified.verifier(trust=signed).verify(cred)
     assert result.verdict is cc.Verdict.VALID, result.to_dict()
     # and a verifier with the trust file only (no anchors) still verifies it: x5c is an additional path
     assert cc.Verifier(trust=certified.issuer.trust_export()).verify(cred).verdict is cc.Verdict.VALID
@@ -153,7 +155,12 @@ def test_x5c_that_contradicts_the_trust_file(certified: Certified, household: cc
     """松戸市's published keys do not include the certified key: the certificate does not override the city."""
     genuine = cc.Issuer.init(tmp_path / "genuine", municipality_code="122076", municipality_name="松戸市",
                              passphrase=PASSPHRASE)
-    published = genuine.trust_export()
+    install_chain(genuine.home, [certified.ca.issue_leaf(genuine.key.public_key, code="122076", name="松戸市",
+                                                         issuer_url=issuer_url(genuine.config)),
+                                 certified.ca.intermediate])
+    genuine.close()
+    genuine = cc.Issuer.open(tmp_path / "genuine", passphrase=PASSPHRASE)
+    published = cc.TrustSnapshot.parse(genuine.signed_trust_export())
     genuine.close()
     certified.leaf()
     result = certified.verifier(trust=published).verify(certified.issuer.issue(household))
@@ -184,7 +191,8 @@ def test_paper_twin_names_its_certificate_and_verifies(certified: Certified, hou
     cred = certified.issuer.issue(household)
     assert cred.paper_cose is not None
     text = paper_payload.qr_text(cred.paper_cose)
-    result = certified.verifier(trust=certified.issuer.trust_export(), crl=True).verify(text)
+    signed = cc.TrustSnapshot.parse(certified.issuer.signed_trust_export())
+    result = certified.verifier(trust=signed, crl=True).verify(text)
     assert result.verdict is cc.Verdict.VALID, result.to_dict()
     assert result.form == "paper"
     # the certificate kid is unknown to a verifier that has no published certificate for it

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from civiccert.cli.common import info, require_home
+from civiccert.cli.common import info, open_issuer, require_home
 from civiccert.i18n import _
 
 app = typer.Typer(help="Trust files: a municipality's own keys, or a snapshot of the on-chain registry.",
@@ -20,12 +20,24 @@ def export(
     out: Annotated[Path, typer.Option("-o", "--out", help="Trust file to write.")],
     valid_days: Annotated[int, typer.Option(min=1, max=3660, help="Days verifiers may rely on this file "
                                             "(publish a new one before then).")] = 90,
+    sign: Annotated[bool, typer.Option("--sign", help="Sign it with the home's certified key (x5c; needs the "
+                                       "passphrase or PIN): what verifiers with --trust-anchors require.")] = False,
 ) -> None:
-    """Write this issuer's public keys as a trust file (what a municipality publishes; no passphrase needed)."""
+    """Write this issuer's public keys as a trust file (what a municipality publishes; no passphrase needed
+    unless --sign)."""
     from civiccert.publish import trust_export
 
     snapshot = trust_export(require_home(ctx), valid_days=valid_days)
-    snapshot.save(out)
+    if sign:
+        from civiccert.fileio import write_atomic
+
+        issuer = open_issuer(ctx)
+        try:
+            write_atomic(out, issuer.signed_trust_export(valid_days=valid_days).encode("utf-8"), mode=0o644)
+        finally:
+            issuer.close()
+    else:
+        snapshot.save(out)
     name = snapshot.municipalities[next(iter(snapshot.municipalities))].name
     info(_("trust file for {name} -> {out} (valid {days} days)").format(name=name, out=out, days=valid_days))
 
