@@ -142,10 +142,22 @@ def _edit_a_glyph(data: bytes) -> bytes:
 
 
 def _break_the_cms(data: bytes) -> bytes:
-    """Overwrite the signature value itself (the one part of the file outside the signed byte range)."""
-    match = re.search(rb"/Contents <(30[0-9a-f]+)", data)
+    """Flip one bit of the signature value itself (inside the CMS, the one part of the file outside the signed
+    byte range); the CMS stays well-formed and the same length, so only the signature check can catch it."""
+    from asn1crypto import cms
+
+    match = re.search(rb"/Contents <([0-9a-fA-F]+)>", data)
     assert match is not None
-    return data[:match.start(1) + 200] + b"0" * 200 + data[match.start(1) + 400:]
+    hex_value = match.group(1)
+    der = bytes.fromhex(hex_value.decode())
+    info = cms.ContentInfo.load(der, strict=False)  # the hex is zero-padded after the DER
+    encoded = info.dump()
+    signature = info["content"]["signer_infos"][0]["signature"].native
+    position = encoded.rindex(signature) + len(signature) // 2
+    broken = encoded[:position] + bytes([encoded[position] ^ 0x01]) + encoded[position + 1:]
+    padded = broken.hex().encode() + hex_value[len(broken) * 2:]
+    assert len(padded) == len(hex_value)
+    return data[:match.start(1)] + padded + data[match.end(1):]
 
 
 def _incremental(data: bytes, change: str) -> bytes:
