@@ -335,17 +335,25 @@ def serve(
                                                 "also soon after any change).", min=1.0)] = 6 * 3600.0,
     verify_page: Annotated[bool, typer.Option(help="Serve the public verifier page at /verify (docs/verifier-page.md)."
                                               )] = True,
+    workers: Annotated[int, typer.Option(help="Server processes (each issues; one at a time anchors and "
+                                         "publishes status lists); see docs/deploy.md.", min=1, max=64)] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) with the anchoring worker and status lists, until SIGTERM."""
     import os
 
-    from civiccert.cli.common import JOURNAL_URL_ENV
+    from civiccert.cli.common import JOURNAL_URL_ENV, PASSPHRASE_ENV, passphrase
     from civiccert.service.server import serve as run_server
 
+    root = ctx.find_root().params
+    typed: bytes | None = None
+    if workers > 1 and root.get("passphrase_file") is None and not os.environ.get(PASSPHRASE_ENV):
+        typed = passphrase()  # prompted once here; the worker processes inherit it (docs/deploy.md)
+        os.environb[PASSPHRASE_ENV.encode()] = typed
     issuer = open_issuer(ctx)
     run_server(issuer, clients=clients, host=host, port=port, audience=audience, worker=worker,
                worker_interval=worker_interval, journal_url=os.environ.get(JOURNAL_URL_ENV) or None,
-               status_every=status_every, verify_page=verify_page)
+               status_every=status_every, verify_page=verify_page, workers=workers,
+               passphrase_file=root.get("passphrase_file"), pin_file=root.get("pin_file"), passphrase=typed)
 
 
 @app.command()
