@@ -349,11 +349,27 @@ def serve(
     if workers > 1 and root.get("passphrase_file") is None and not os.environ.get(PASSPHRASE_ENV):
         typed = passphrase()  # prompted once here; the worker processes inherit it (docs/deploy.md)
         os.environb[PASSPHRASE_ENV.encode()] = typed
+    if workers > 1 and root.get("pin_file") is None:
+        _hand_over_pin(ctx)
     issuer = open_issuer(ctx)
     run_server(issuer, clients=clients, host=host, port=port, audience=audience, worker=worker,
                worker_interval=worker_interval, journal_url=os.environ.get(JOURNAL_URL_ENV) or None,
                status_every=status_every, verify_page=verify_page, workers=workers,
                passphrase_file=root.get("passphrase_file"), pin_file=root.get("pin_file"), passphrase=typed)
+
+
+def _hand_over_pin(ctx: typer.Context) -> None:
+    """Prompt for a token PIN once, for ``serve --workers``: the worker processes inherit it (they cannot prompt)."""
+    import os
+
+    from civiccert.cli.common import pin, require_home
+    from civiccert.credentials.pkcs11 import PIN_ENV
+    from civiccert.home import HomeConfig
+
+    home = require_home(ctx)
+    if os.environ.get(PIN_ENV) or not HomeConfig.exists(home) or HomeConfig.load(home).key_uri is None:
+        return
+    os.environb[PIN_ENV.encode()] = pin()
 
 
 @app.command()

@@ -137,7 +137,7 @@ class WorkerRole:
                     self.held.set()
                     log_event("worker_role_acquired", pid=os.getpid())
                     self.anchor_worker.run()
-                log_event("worker_role_released", pid=os.getpid())
+                    log_event("worker_role_released", pid=os.getpid())  # logged before the lock is let go
                 return
             except Exception as exc:  # database down while waiting: wait and try again
                 log_event("worker_role_failed", level=logging.WARNING, error=type(exc).__name__)
