@@ -4,7 +4,8 @@
 status-list publication) runs in a thread of the server process (``worker=False`` for servers that only take
 requests); among several servers on
 one PostgreSQL journal only the lease holder anchors at a time. SIGTERM makes uvicorn finish the requests in
-flight, then the worker stops between two attempts and the databases are closed.
+flight, then the worker stops between two attempts and the databases are closed. With ``workers`` > 1,
+uvicorn runs that many processes of :mod:`civiccert.service.workers` instead, one of them holding the worker.
 """
 
 from __future__ import annotations
