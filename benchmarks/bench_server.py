@@ -1,11 +1,12 @@
 """Issue requests per second through the HTTP API (``civiccert serve`` on 127.0.0.1), SQLite and PostgreSQL.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_server.py [--requests 400] [--concurrency 8] [--batch 0]
+        [--workers 1]
 
-One server process (uvicorn, one worker process, the anchoring worker on, no chain: only status-list
-publication runs beside requests), clients in threads of this process on the same machine (they share its
-cores). Each request issues the shipped 4-member 住民票 sample (SD-JWT + paper twin, journaled durably before
-the answer); with ``--batch N`` each request posts N of them to /v1/credentials/batch instead.
+One server (uvicorn, ``--workers`` processes, default 1; the anchoring worker on in one of them, no chain:
+only status-list publication runs beside requests), clients in threads of this process on the same machine
+(they share its cores). Each request issues the shipped 4-member 住民票 sample (SD-JWT + paper twin,
+journaled durably before the answer); with ``--batch N`` each request posts N of them to /v1/credentials/batch instead.
 Prints a Markdown table (copied into docs/benchmarks.md). PostgreSQL is skipped when it is not
 installed (scripts/setup installs it).
 """
@@ -73,19 +74,30 @@ def run(server: Server, clients: Clients, requests: int, concurrency: int,
     return requests * max(1, batch) / wall, statistics.median(ordered) * 1000, p99 * 1000, errors[0]
 
 
+def _wait_for_processes(server: Server, workers: int) -> None:
+    """Until every worker process has started (the first one answers /healthz before the others are up)."""
+    deadline = time.time() + 60
+    while workers > 1 and time.time() < deadline:
+        if server.log.read_text(errors="replace").count('"worker_process_serving"') >= workers:
+            return
+        time.sleep(0.2)
+
+
 def bench(backend: str, journal_url: str | None, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="civiccert-bench-") as folder:
         home = Path(folder) / "home"
         cc.Issuer.init(home, municipality_code="122076", municipality_name="松戸市", passphrase=PASSPHRASE).close()
         clients = Clients(Path(folder))
-        server = Server(home, clients, passphrase=PASSPHRASE, journal_url=journal_url)
+        server = Server(home, clients, passphrase=PASSPHRASE, journal_url=journal_url,
+                        extra_args=("--workers", str(args.workers)))
         try:
+            _wait_for_processes(server, args.workers)
             run(server, clients, 20, 2)  # warm-up: connections, first publication
             rate, p50, p99, errors = run(server, clients, args.requests, args.concurrency, args.batch)
         finally:
             server.stop()
-    print(f"| {backend} | {args.requests} | {args.batch or 1} | {args.concurrency} | {rate:,.0f} | {p50:.1f} ms "
-          f"| {p99:.1f} ms | {errors} |")
+    print(f"| {backend} | {args.workers} | {args.requests} | {args.batch or 1} | {args.concurrency} | {rate:,.0f} "
+          f"| {p50:.1f} ms | {p99:.1f} ms | {errors} |")
 
 
 def main() -> None:
@@ -93,16 +105,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--batch", type=int, default=0, help="records per request, on the batch endpoint")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
-    print("| journal | requests | records each | concurrent clients | issues/s | p50 | p99 | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| journal | server processes | requests | records each | concurrent clients | issues/s | p50 | p99 "
+          "| errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     bench("SQLite (home file)", None, args)
     if args.sqlite_only:
         return
     bin_dir = find_pg_bin()
     if bin_dir is None:
-        print("| PostgreSQL | — | — | — | not installed | | | |")
+        print("| PostgreSQL | — | — | — | — | not installed | | | |")
         return
     pg = PostgresServer(bin_dir).start()
     try:

@@ -335,17 +335,41 @@ def serve(
                                                 "also soon after any change).", min=1.0)] = 6 * 3600.0,
     verify_page: Annotated[bool, typer.Option(help="Serve the public verifier page at /verify (docs/verifier-page.md)."
                                               )] = True,
+    workers: Annotated[int, typer.Option(help="Server processes (each issues; one at a time anchors and "
+                                         "publishes status lists); see docs/deploy.md.", min=1, max=64)] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) with the anchoring worker and status lists, until SIGTERM."""
     import os
 
-    from civiccert.cli.common import JOURNAL_URL_ENV
+    from civiccert.cli.common import JOURNAL_URL_ENV, PASSPHRASE_ENV, passphrase
     from civiccert.service.server import serve as run_server
 
+    root = ctx.find_root().params
+    typed: bytes | None = None
+    if workers > 1 and root.get("passphrase_file") is None and not os.environ.get(PASSPHRASE_ENV):
+        typed = passphrase()  # prompted once here; the worker processes inherit it (docs/deploy.md)
+        os.environb[PASSPHRASE_ENV.encode()] = typed
+    if workers > 1 and root.get("pin_file") is None:
+        _hand_over_pin(ctx)
     issuer = open_issuer(ctx)
     run_server(issuer, clients=clients, host=host, port=port, audience=audience, worker=worker,
                worker_interval=worker_interval, journal_url=os.environ.get(JOURNAL_URL_ENV) or None,
-               status_every=status_every, verify_page=verify_page)
+               status_every=status_every, verify_page=verify_page, workers=workers,
+               passphrase_file=root.get("passphrase_file"), pin_file=root.get("pin_file"), passphrase=typed)
+
+
+def _hand_over_pin(ctx: typer.Context) -> None:
+    """Prompt for a token PIN once, for ``serve --workers``: the worker processes inherit it (they cannot prompt)."""
+    import os
+
+    from civiccert.cli.common import pin, require_home
+    from civiccert.credentials.pkcs11 import PIN_ENV
+    from civiccert.home import HomeConfig
+
+    home = require_home(ctx)
+    if os.environ.get(PIN_ENV) or not HomeConfig.exists(home) or HomeConfig.load(home).key_uri is None:
+        return
+    os.environb[PIN_ENV.encode()] = pin()
 
 
 @app.command()

@@ -4,7 +4,8 @@
 status-list publication) runs in a thread of the server process (``worker=False`` for servers that only take
 requests); among several servers on
 one PostgreSQL journal only the lease holder anchors at a time. SIGTERM makes uvicorn finish the requests in
-flight, then the worker stops between two attempts and the databases are closed.
+flight, then the worker stops between two attempts and the databases are closed. With ``workers`` > 1,
+uvicorn runs that many processes of :mod:`civiccert.service.workers` instead, one of them holding the worker.
 """
 
 from __future__ import annotations
@@ -37,13 +38,33 @@ def serve(
     journal_url: str | None = None,
     status_every: float = 6 * 3600.0,
     verify_page: bool = True,
+    workers: int = 1,
+    passphrase_file: Path | None = None,
+    pin_file: Path | None = None,
+    passphrase: bytes | None = None,
 ) -> None:
-    """Serve the API until SIGTERM/SIGINT (blocks)."""
+    """Serve the API until SIGTERM/SIGINT (blocks). With ``workers`` > 1, that many processes serve it
+    (:mod:`civiccert.service.workers`); they reopen the home with the secret from ``passphrase_file`` /
+    ``pin_file`` or the inherited environment (``passphrase`` when it was typed at a prompt)."""
     import uvicorn
 
     from civiccert.service.app import Service, create_app
 
     configure_logging()
+    if workers > 1:
+        from civiccert.service.workers import ServeOptions, export_options
+
+        issuer.close()  # the workers open their own (this one proved the key opens)
+        options = ServeOptions(home=str(issuer.home.resolve()), clients=str(clients.resolve()), audience=audience,
+                               journal_url=journal_url, worker=worker, worker_interval=worker_interval,
+                               status_every=status_every, verify_page=verify_page)
+        export_options(options, passphrase_file=passphrase_file, pin_file=pin_file, passphrase=passphrase)
+        log_event("serving", host=host, port=port, worker=worker, workers=workers)
+        # uvicorn's supervisor stops the workers on SIGTERM/SIGINT (each finishes its requests) and returns
+        uvicorn.run("civiccert.service.workers:create_from_env", factory=True, workers=workers, host=host, port=port,
+                    log_level="warning", access_log=False, server_header=False)
+        log_event("stopped")
+        return
     registry = ClientRegistry.load(clients, audience=audience)
     target = journal_url or issuer.config.journal_url or str(HomeConfig.journal_path(issuer.home))
     store = ServiceStore(target)

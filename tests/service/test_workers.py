@@ -1,0 +1,88 @@
+"""``civiccert serve --workers 2`` on the SQLite home journal, through real HTTP.
+
+Both processes accept on one socket (the kernel picks one per connection), so concurrent requests and their
+retries land on either: every accepted request must be journaled exactly once and anchored exactly once (by
+the one process holding the worker role), a retry with the same Idempotency-Key must return the same
+credential whichever process answers it, and SIGTERM must stop everything with exit code 0.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+import civiccert as cc
+from civiccert.home import HomeConfig
+
+from servicekit import Clients, Server
+from worldkit import PASSPHRASE, make_world
+
+REQUESTS = 200  # every fourth one is retried with its key on a new connection
+
+
+def _pending(db: sqlite3.Connection) -> int:
+    row = db.execute("SELECT count(*) FROM credentials c LEFT JOIN batches b ON b.batch_id = c.batch_id"
+                     " WHERE c.kind = 'digital' AND (b.state IS NULL OR b.state != 'anchored')").fetchone()
+    return int(row[0])
+
+
+@pytest.mark.slow
+def test_two_worker_processes_issue_concurrently_and_one_anchors(tmp_path: Path, anvil_chain: cc.Chain) -> None:
+    world = make_world(tmp_path, chain=anvil_chain)
+    world.issuer.close()
+    replace(HomeConfig.load(world.home), max_batch_age_seconds=1).save(world.home)
+    clients = Clients(tmp_path)
+    server = Server(world.home, clients, passphrase=PASSPHRASE, extra_args=("--workers", "2"))
+    record = json.loads(cc.sample_record_path("household-matsudo.json").read_text(encoding="utf-8"))
+    token = clients.token("clerk", lifetime=300)
+
+    def issue(n: int) -> tuple[str, str]:
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"workers-{n:05d}"}
+        first = httpx.post(server.url + "/v1/credentials", json={"record": record}, headers=headers, timeout=60)
+        assert first.status_code == 201, first.text
+        if n % 4:
+            return first.json()["credential"]["id"], first.json()["credential"]["id"]
+        again = httpx.post(server.url + "/v1/credentials", json={"record": record}, headers=headers, timeout=60)
+        assert again.status_code in (200, 201), again.text  # a new connection: either process answers
+        return first.json()["credential"]["id"], again.json()["credential"]["id"]
+
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            pairs = list(pool.map(issue, range(REQUESTS)))
+        with sqlite3.connect(HomeConfig.journal_path(world.home)) as db:
+            deadline = time.time() + 30
+            while _pending(db) and time.time() < deadline:
+                time.sleep(0.3)
+            ids = [first for first, _ in pairs]
+            marks = ",".join("?" * len(ids))
+            rows = db.execute(f"SELECT c.credential_id, b.state FROM credentials c LEFT JOIN batches b"
+                              f" ON b.batch_id = c.batch_id WHERE c.credential_id IN ({marks})", ids).fetchall()
+            batches = db.execute("SELECT tx_hash, state FROM batches").fetchall()
+            digital = db.execute("SELECT count(*) FROM credentials WHERE kind = 'digital'").fetchone()[0]
+    finally:
+        code = server.stop()
+    log = server.log.read_text(errors="replace")
+    assert code == 0, log[-3000:]
+    assert "Traceback" not in log
+    assert all(first == again for first, again in pairs)  # idempotent retries: the same credential
+    assert len(set(ids)) == REQUESTS
+    assert digital == REQUESTS
+    assert len(rows) == REQUESTS
+    assert {state for _, state in rows} == {"anchored"}
+    assert batches
+    assert len({tx for tx, _ in batches}) == len(batches)
+    events = [(e["event"], e.get("pid")) for e in map(json.loads, log.splitlines()) if "pid" in e]
+    assert len({pid for event, pid in events if event == "worker_process_serving"}) == 2  # two processes served
+    assert sum(event == "worker_process_stopped" for event, _ in events) == 2  # both stopped cleanly on SIGTERM
+    holders = [pid for event, pid in events if event == "worker_role_acquired"]
+    assert holders  # one process ran the anchoring worker (it anchored everything above) ...
+    released = events.index(("worker_role_released", holders[0]))
+    # ... and only it: the other may take the role over only once the holder let go of it (during shutdown)
+    assert all(events.index(("worker_role_acquired", pid)) > released for pid in holders[1:])
