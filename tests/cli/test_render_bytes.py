@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from civiccert.cli.render import render_one, render_results
+from civiccert.cli.render import claim_rows, render_one, render_results
 from civiccert.i18n import set_language
 
 DATA = Path(__file__).parent / "data"
@@ -50,3 +50,16 @@ def test_the_report_is_byte_identical_to_the_stored_one(lang: str) -> None:
 
 def test_the_report_differs_by_language() -> None:
     assert render_all("ja") != render_all("en")
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_web_page_rows_are_the_report_claims(lang: str) -> None:
+    """``claim_rows`` (the verifier page) and the terminal report list the same claims the same way."""
+    set_language(lang)
+    try:
+        for result in json.loads((DATA / "render_results.json").read_text(encoding="utf-8")):
+            listed = "\n".join("  " + row.text() for row in claim_rows(result["claims"], lang))
+            assert listed.count("\n") > 10
+            assert "\n" + listed + "\n\n" in render_one(result, lang)
+    finally:
+        set_language("en")
