@@ -59,9 +59,9 @@ def render_one(result: Mapping[str, Any], lang: str, *, colour: bool = False) ->
         unverified = "" if issuer.get("name_verified") else " " + _("(name as signed)")
         lines.append(f"  {issuer.get('name') or ''} ({issuer['code']}){unverified}")
     now = language()
-    rows = [_header(now)] + [_check_row(now, lang, c["check"], c["outcome"], c["code"], str(c.get("detail", "")))
-                             for c in result["checks"]]
-    lines.extend(_table(rows, colour))
+    rows = (_header(now), *[_check_row(now, lang, c["check"], c["outcome"], c["code"], str(c.get("detail", "")))
+                            for c in result["checks"]])
+    lines.extend(_check_table(rows, colour))
     claims = result.get("claims") or {}
     if claims:
         title = _("Disclosed claims")
@@ -108,6 +108,12 @@ def _width(text: str) -> int:
 def pad_left(text: str, cells: int) -> str:
     """``text`` right-aligned in ``cells`` terminal cells (Japanese characters take two)."""
     return " " * max(0, cells - _width(text)) + text
+
+
+@lru_cache(maxsize=256)
+def _check_table(rows: tuple[tuple[str, ...], ...], colour: bool) -> tuple[str, ...]:
+    """``_table`` of the checks, cached: the files of a bulk run mostly repeat the same few tables."""
+    return tuple(_table(rows, colour))
 
 
 def _table(rows: Sequence[Sequence[str]], colour: bool) -> list[str]:
@@ -225,34 +231,23 @@ def outcome_text(outcome: str, lang: str) -> str:
     return catalogue_for(lang).gettext(_OUTCOME[outcome])
 
 
-_INDENT = tuple("  " * depth for depth in range(66))  # claims nest at most 64 deep (the disclosure depth cap)
-
-
 def _claim_lines(claims: Mapping[str, Any], japanese: bool) -> list[str]:
-    """The claims as text lines, indented under the title: ``_walk`` rows formatted without row objects."""
-    rows: list[tuple[int, str, str, str]] = []
-    _walk(claims, japanese, "", 1, rows)
-    lines = []
-    for depth, kind, label, value in rows:
-        pad = _INDENT[depth] if depth < len(_INDENT) else "  " * depth
-        if kind == "item":
-            lines.append(f"{pad}{label}: {value}")
-        elif kind == "group":
-            lines.append(f"{pad}{label}:")
-        elif kind == "index":
-            lines.append(pad + label)
-        else:
-            lines.append(f"{pad}- {value}")
+    """The claims as text lines, indented under the title (``ClaimRow.text`` of each row, without the rows)."""
+    lines: list[Any] = []
+    _walk(claims, japanese, "", 1, lines, text=True)
     return lines
 
 
-def _walk(value: Any, japanese: bool, path: str, depth: int, rows: list[tuple[int, str, str, str]]) -> None:
-    """Append ``(depth, kind, label, value)`` for ``value`` and what it holds (see ClaimRow), in vocabulary order.
+def _walk(value: Any, japanese: bool, path: str, depth: int, rows: list[Any], *, text: bool = False) -> None:
+    """Append the rows of ``value`` and what it holds in vocabulary order: ``(depth, kind, label, value)`` (see
+    ClaimRow), or with ``text`` each row's line as ``ClaimRow.text`` writes it.
 
-    This runs once per claim of every reported credential, so it avoids per-claim overhead: sort keys and
-    labels come from tables built once, exact-type tests go before the ABC ``isinstance``."""
+    This runs for every claim of every reported credential, so it avoids per-claim overhead: sort keys and
+    labels come from tables built once, exact-type tests go before the ABC ``isinstance``, lines are formatted
+    here rather than through row objects."""
     labels = CLAIM_LABELS_JA if japanese else CLAIM_LABELS_EN
     append = rows.append
+    pad = "  " * depth
     if type(value) is dict or (type(value) is not list and isinstance(value, Mapping)):
         for key in sorted(value, key=(_SORT_JA if japanese else _SORT_EN).__getitem__):
             item = value[key]
@@ -262,24 +257,26 @@ def _walk(value: Any, japanese: bool, path: str, depth: int, rows: list[tuple[in
                 item = NAME_KANA_NOT_RECORDED_JA
             label = _label(japanese, path, str(key))
             kind = type(item)
-            if kind is str:  # most claims: inlined _value
-                text: str = item
+            if kind is str:  # most claims: _value inlined
+                shown: str = item
                 if japanese:
-                    text = _date_text(text) if len(text) == 10 and text[4] == "-" else _VALUE_JA.get(text, text)
-                append((depth, "item", label, text))
+                    shown = _date_text(shown) if len(shown) == 10 and shown[4] == "-" else _VALUE_JA.get(shown, shown)
             elif kind is dict or kind is list or isinstance(item, Mapping | list):
-                append((depth, "group", label, ""))
-                _walk(item, japanese, str(key), depth + 1, rows)
+                append(f"{pad}{label}:" if text else (depth, "group", label, ""))
+                _walk(item, japanese, str(key), depth + 1, rows, text=text)
+                continue
             else:
-                append((depth, "item", label, _value(item, labels, japanese)))
+                shown = _value(item, labels, japanese)
+            append(f"{pad}{label}: {shown}" if text else (depth, "item", label, shown))
     elif isinstance(value, list):
         names_claim = path == "omitted"
         for index, item in enumerate(value):
             if type(item) is dict or (type(item) is not str and isinstance(item, Mapping)):
-                append((depth, "index", f"[{index + 1}]", ""))
-                _walk(item, japanese, path, depth + 1, rows)
+                append(f"{pad}[{index + 1}]" if text else (depth, "index", f"[{index + 1}]", ""))
+                _walk(item, japanese, path, depth + 1, rows, text=text)
             else:
-                append((depth, "bullet", "", _value(item, labels, japanese, names_claim=names_claim)))
+                shown = _value(item, labels, japanese, names_claim=names_claim)
+                append(f"{pad}- {shown}" if text else (depth, "bullet", "", shown))
 
 
 def _summary(out: TextIO, results: Sequence[Mapping[str, Any]], failures: Sequence[Mapping[str, str]],
