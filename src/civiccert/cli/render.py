@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -133,13 +133,10 @@ _VALUE_JA = {
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _order(labels: Mapping[str, str]) -> dict[str, int]:
-    """Claims are shown in the order of the vocabulary (氏名 first), not in disclosure order."""
-    return {name: i for i, name in enumerate(labels)}
-
-
 class _SortKey(dict[str, tuple[int, str]]):
-    """``(vocabulary position, name)`` of each claim name, built once per language: sorting a member's claims
+    """Claims are shown in the order of the vocabulary (氏名 first), not in disclosure order.
+
+    ``(vocabulary position, name)`` of each claim name, built once per language: sorting a member's claims
     is then one C-level dict lookup per key; names outside the vocabulary go last, by name (not stored, so
     a stream of odd names cannot grow it)."""
 
@@ -151,13 +148,11 @@ class _SortKey(dict[str, tuple[int, str]]):
         return (self.last, str(key))
 
 
-_ORDER_JA, _ORDER_EN = _order(CLAIM_LABELS_JA), _order(CLAIM_LABELS_EN)
 _SORT_JA, _SORT_EN = _SortKey(CLAIM_LABELS_JA), _SortKey(CLAIM_LABELS_EN)
 
 
-@lru_cache(maxsize=4096)
-def _date_text(item: str) -> str:
-    """An ISO date as 和暦 (cached: a household repeats its dates, a bulk run its members'); else as written."""
+def _wareki_text(item: str) -> str:
+    """An ISO date as 和暦; anything else as written."""
     if _DATE.fullmatch(item):
         try:
             return to_wareki(date.fromisoformat(item))
@@ -166,14 +161,20 @@ def _date_text(item: str) -> str:
     return item
 
 
-def _value(item: Any, labels: Mapping[str, str], japanese: bool, *, names_claim: bool = False) -> str:
+# Cached for the CLI's report only (a household repeats its dates, a bulk run its members'): the CLI process
+# ends with the run, whereas the verifier page (claim_rows) is a long-running service that keeps no dates.
+_date_text = lru_cache(maxsize=4096)(_wareki_text)
+
+
+def _value(item: Any, labels: Mapping[str, str], japanese: bool, *, names_claim: bool = False,
+           dates: Callable[[str], str] = _wareki_text) -> str:
     """A claim value for people: 和暦 dates and Japanese words in Japanese; ``names_claim`` for lists whose
     items are claim names (``omitted``), shown by their labels."""
     if names_claim and isinstance(item, str):
         return labels.get(item, item)
     if japanese and isinstance(item, str):
-        if len(item) == 10 and item[4] == "-":  # cheap pre-test; _date_text decides
-            return _date_text(item)
+        if len(item) == 10 and item[4] == "-":  # cheap pre-test; ``dates`` decides
+            return dates(item)
         return _VALUE_JA.get(item, item)
     return str(item)
 
@@ -247,6 +248,7 @@ def _walk(value: Any, japanese: bool, path: str, depth: int, rows: list[Any], *,
     here rather than through row objects."""
     labels = CLAIM_LABELS_JA if japanese else CLAIM_LABELS_EN
     append = rows.append
+    dates = _date_text if text else _wareki_text
     pad = "  " * depth
     if type(value) is dict or (type(value) is not list and isinstance(value, Mapping)):
         for key in sorted(value, key=(_SORT_JA if japanese else _SORT_EN).__getitem__):
@@ -260,13 +262,13 @@ def _walk(value: Any, japanese: bool, path: str, depth: int, rows: list[Any], *,
             if kind is str:  # most claims: _value inlined
                 shown: str = item
                 if japanese:
-                    shown = _date_text(shown) if len(shown) == 10 and shown[4] == "-" else _VALUE_JA.get(shown, shown)
+                    shown = dates(shown) if len(shown) == 10 and shown[4] == "-" else _VALUE_JA.get(shown, shown)
             elif kind is dict or kind is list or isinstance(item, Mapping | list):
                 append(f"{pad}{label}:" if text else (depth, "group", label, ""))
                 _walk(item, japanese, str(key), depth + 1, rows, text=text)
                 continue
             else:
-                shown = _value(item, labels, japanese)
+                shown = _value(item, labels, japanese, dates=dates)
             append(f"{pad}{label}: {shown}" if text else (depth, "item", label, shown))
     elif isinstance(value, list):
         names_claim = path == "omitted"
@@ -275,7 +277,7 @@ def _walk(value: Any, japanese: bool, path: str, depth: int, rows: list[Any], *,
                 append(f"{pad}[{index + 1}]" if text else (depth, "index", f"[{index + 1}]", ""))
                 _walk(item, japanese, path, depth + 1, rows, text=text)
             else:
-                shown = _value(item, labels, japanese, names_claim=names_claim)
+                shown = _value(item, labels, japanese, names_claim=names_claim, dates=dates)
                 append(f"{pad}- {shown}" if text else (depth, "bullet", "", shown))
 
 
