@@ -115,13 +115,16 @@ PATTERNS: tuple[tuple[re.Pattern[str], str, dict[str, Callable[[str], str]]], ..
 )
 
 
+_DISCLOSED = re.compile(r"(\d+) disclosed")
+
+
 def translate_note(detail: str) -> str:
     """``detail`` in the current language; unknown notes (an algorithm name, a future note) as written."""
     if not detail:
         return detail
     if detail in FIXED:
         return _(detail)
-    disclosed = re.fullmatch(r"(\d+) disclosed", detail)
+    disclosed = _DISCLOSED.fullmatch(detail)
     if disclosed:
         n = int(disclosed.group(1))
         return ngettext("{n} disclosed", "{n} disclosed", n).format(n=n)

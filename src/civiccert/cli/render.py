@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from civiccert.cli.notes import translate_note
 from civiccert.credentials.claims import CLAIM_LABELS_EN, CLAIM_LABELS_JA
 from civiccert.errors import CivicCertError
-from civiccert.i18n import N_, _, catalogue_for
+from civiccert.i18n import N_, _, catalogue_for, language
 from civiccert.records.juminhyo import NAME_KANA_NOT_RECORDED_JA
 from civiccert.records.wareki import to_wareki
 
@@ -58,18 +58,15 @@ def render_one(result: Mapping[str, Any], lang: str, *, colour: bool = False) ->
     if issuer.get("code"):
         unverified = "" if issuer.get("name_verified") else " " + _("(name as signed)")
         lines.append(f"  {issuer.get('name') or ''} ({issuer['code']}){unverified}")
-    header = (_("check"), _("outcome"), _("reason"), _("note"))
-    rows = [header] + [
-        (_(_CHECK_LABELS.get(c["check"], c["check"])), _(_OUTCOME[c["outcome"]]), c["code"], _note(c, lang))
-        for c in result["checks"]
-    ]
-    lines.extend(_table(rows, colour))
+    now = language()
+    rows = (_header(now), *[_check_row(now, lang, c["check"], c["outcome"], c["code"], str(c.get("detail", "")))
+                            for c in result["checks"]])
+    lines.extend(_check_table(rows, colour))
     claims = result.get("claims") or {}
     if claims:
-        labels = CLAIM_LABELS_JA if lang == "ja" else CLAIM_LABELS_EN
         title = _("Disclosed claims")
         lines.append(f"{_BOLD}{title}{_RESET}" if colour else title)
-        lines.extend("  " + line for line in _flatten(claims, labels, ""))
+        lines.extend(_claim_lines(claims, lang == "ja"))
     lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -77,14 +74,26 @@ def render_one(result: Mapping[str, Any], lang: str, *, colour: bool = False) ->
 _LIST_STATUS = {"revoked": 0x01, "suspended": 0x02, "superseded": 0x03}  # civiccert.status.Status by reason
 
 
-def _note(check: Mapping[str, Any], lang: str) -> str:
+@lru_cache(maxsize=4)
+def _header(current: str) -> tuple[str, str, str, str]:
+    """The checks table's header in the ``current`` process language (the key of the cache)."""
+    return _("check"), _("outcome"), _("reason"), _("note")
+
+
+@lru_cache(maxsize=2048)
+def _check_row(current: str, lang: str, check: str, outcome: str, code: str, detail: str) -> tuple[str, ...]:
+    """One row of the checks table. Cached by its inputs and the ``current`` process language that ``_()``
+    translates into: a bulk run repeats the same few rows, and translating a note tries a dozen patterns."""
+    return _(_CHECK_LABELS.get(check, check)), _(_OUTCOME[outcome]), code, _note(check, code, detail, lang)
+
+
+def _note(check: str, code: str, detail: str, lang: str) -> str:
     """The check's note for people; a status list's verdict also by name (失効（取消し）, 一時停止中, ...)."""
-    detail = str(check.get("detail", ""))
     note = translate_note(detail)
-    if check["check"] == "revocation" and check["code"] in _LIST_STATUS and detail.startswith("status list"):
+    if check == "revocation" and code in _LIST_STATUS and detail.startswith("status list"):
         from civiccert.status.bits import LABELS, Status
 
-        note = f"{LABELS[Status(_LIST_STATUS[check['code']])][lang]}: {note}"
+        note = f"{LABELS[Status(_LIST_STATUS[code])][lang]}: {note}"
     return note
 
 
@@ -99,6 +108,12 @@ def _width(text: str) -> int:
 def pad_left(text: str, cells: int) -> str:
     """``text`` right-aligned in ``cells`` terminal cells (Japanese characters take two)."""
     return " " * max(0, cells - _width(text)) + text
+
+
+@lru_cache(maxsize=256)
+def _check_table(rows: tuple[tuple[str, ...], ...], colour: bool) -> tuple[str, ...]:
+    """``_table`` of the checks, cached: the files of a bulk run mostly repeat the same few tables."""
+    return tuple(_table(rows, colour))
 
 
 def _table(rows: Sequence[Sequence[str]], colour: bool) -> list[str]:
@@ -118,27 +133,57 @@ _VALUE_JA = {
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _order(labels: Mapping[str, str]) -> dict[str, int]:
-    """Claims are shown in the order of the vocabulary (氏名 first), not in disclosure order."""
-    return {name: i for i, name in enumerate(labels)}
+class _SortKey(dict[str, tuple[int, str]]):
+    """Claims are shown in the order of the vocabulary (氏名 first), not in disclosure order.
+
+    ``(vocabulary position, name)`` of each claim name, built once per language: sorting a member's claims
+    is then one C-level dict lookup per key; names outside the vocabulary go last, by name (not stored, so
+    a stream of odd names cannot grow it)."""
+
+    def __init__(self, labels: Mapping[str, str]) -> None:
+        super().__init__((name, (i, name)) for i, name in enumerate(labels))
+        self.last = len(labels)
+
+    def __missing__(self, key: str) -> tuple[int, str]:
+        return (self.last, str(key))
 
 
-_ORDER_JA, _ORDER_EN = _order(CLAIM_LABELS_JA), _order(CLAIM_LABELS_EN)
+_SORT_JA, _SORT_EN = _SortKey(CLAIM_LABELS_JA), _SortKey(CLAIM_LABELS_EN)
 
 
-def _value(item: Any, labels: Mapping[str, str], japanese: bool, *, names_claim: bool = False) -> str:
+def _wareki_text(item: str) -> str:
+    """An ISO date as 和暦; anything else as written."""
+    if _DATE.fullmatch(item):
+        try:
+            return to_wareki(date.fromisoformat(item))
+        except (ValueError, CivicCertError):
+            return item
+    return item
+
+
+# Cached for the CLI's report only (a household repeats its dates, a bulk run its members'): the CLI process
+# ends with the run, whereas the verifier page (claim_rows) is a long-running service that keeps no dates.
+_date_text = lru_cache(maxsize=4096)(_wareki_text)
+
+
+def _value(item: Any, labels: Mapping[str, str], japanese: bool, *, names_claim: bool = False,
+           dates: Callable[[str], str] = _wareki_text) -> str:
     """A claim value for people: 和暦 dates and Japanese words in Japanese; ``names_claim`` for lists whose
     items are claim names (``omitted``), shown by their labels."""
     if names_claim and isinstance(item, str):
         return labels.get(item, item)
     if japanese and isinstance(item, str):
-        if _DATE.fullmatch(item):
-            try:
-                return to_wareki(date.fromisoformat(item))
-            except (ValueError, CivicCertError):
-                return item
+        if len(item) == 10 and item[4] == "-":  # cheap pre-test; ``dates`` decides
+            return dates(item)
         return _VALUE_JA.get(item, item)
     return str(item)
+
+
+@lru_cache(maxsize=1024)
+def _label(japanese: bool, path: str, key: str) -> str:
+    """A claim's label: by its dotted path first (``household.address``), else by its name, else the name."""
+    labels = CLAIM_LABELS_JA if japanese else CLAIM_LABELS_EN
+    return labels.get(f"{path}.{key}".lstrip("."), labels.get(key, key))
 
 
 @dataclass(frozen=True)
@@ -153,19 +198,25 @@ class ClaimRow:
     value: str = ""
 
     def text(self) -> str:
-        pad = "  " * self.depth
-        if self.kind == "group":
-            return f"{pad}{self.label}:"
-        if self.kind == "index":
-            return f"{pad}{self.label}"
-        if self.kind == "bullet":
-            return f"{pad}- {self.value}"
-        return f"{pad}{self.label}: {self.value}"
+        return _row_text(self.depth, self.kind, self.label, self.value)
+
+
+def _row_text(depth: int, kind: str, label: str, value: str) -> str:
+    pad = "  " * depth
+    if kind == "group":
+        return f"{pad}{label}:"
+    if kind == "index":
+        return f"{pad}{label}"
+    if kind == "bullet":
+        return f"{pad}- {value}"
+    return f"{pad}{label}: {value}"
 
 
 def claim_rows(claims: Mapping[str, Any], lang: str) -> list[ClaimRow]:
     """The disclosed claims in vocabulary order with their labels, 和暦 dates and Japanese words (``lang`` ja)."""
-    return _rows(claims, CLAIM_LABELS_JA if lang == "ja" else CLAIM_LABELS_EN, "")
+    rows: list[tuple[int, str, str, str]] = []
+    _walk(claims, lang == "ja", "", 0, rows)
+    return [ClaimRow(*row) for row in rows]
 
 
 def verdict_text(verdict: str, lang: str) -> str:
@@ -181,36 +232,53 @@ def outcome_text(outcome: str, lang: str) -> str:
     return catalogue_for(lang).gettext(_OUTCOME[outcome])
 
 
-def _flatten(value: Any, labels: Mapping[str, str], path: str) -> list[str]:
-    return [row.text() for row in _rows(value, labels, path)]
+def _claim_lines(claims: Mapping[str, Any], japanese: bool) -> list[str]:
+    """The claims as text lines, indented under the title (``ClaimRow.text`` of each row, without the rows)."""
+    lines: list[Any] = []
+    _walk(claims, japanese, "", 1, lines, text=True)
+    return lines
 
 
-def _rows(value: Any, labels: Mapping[str, str], path: str, depth: int = 0) -> list[ClaimRow]:
-    japanese = labels is CLAIM_LABELS_JA
-    order = _ORDER_JA if japanese else _ORDER_EN
-    rows: list[ClaimRow] = []
-    if isinstance(value, Mapping):
-        for key in sorted(value, key=lambda k: (order.get(str(k), len(order)), str(k))):
+def _walk(value: Any, japanese: bool, path: str, depth: int, rows: list[Any], *, text: bool = False) -> None:
+    """Append the rows of ``value`` and what it holds in vocabulary order: ``(depth, kind, label, value)`` (see
+    ClaimRow), or with ``text`` each row's line as ``ClaimRow.text`` writes it.
+
+    This runs for every claim of every reported credential, so it avoids per-claim overhead: sort keys and
+    labels come from tables built once, exact-type tests go before the ABC ``isinstance``, lines are formatted
+    here rather than through row objects."""
+    labels = CLAIM_LABELS_JA if japanese else CLAIM_LABELS_EN
+    append = rows.append
+    dates = _date_text if text else _wareki_text
+    pad = "  " * depth
+    if type(value) is dict or (type(value) is not list and isinstance(value, Mapping)):
+        for key in sorted(value, key=(_SORT_JA if japanese else _SORT_EN).__getitem__):
             item = value[key]
             if key == "image_png":  # the seal image itself is shown on paper, not in a terminal
                 item = f"<PNG {len(str(item)) * 3 // 4} bytes>"
             elif key == "name_kana" and item is None:  # the register has no 振り仮名 yet
                 item = NAME_KANA_NOT_RECORDED_JA
-            label = labels.get(f"{path}.{key}".lstrip("."), labels.get(str(key), str(key)))
-            if isinstance(item, Mapping | list):
-                rows.append(ClaimRow(depth, "group", label))
-                rows.extend(_rows(item, labels, str(key), depth + 1))
+            label = _label(japanese, path, str(key))
+            kind = type(item)
+            if kind is str:  # most claims: _value inlined
+                shown: str = item
+                if japanese:
+                    shown = dates(shown) if len(shown) == 10 and shown[4] == "-" else _VALUE_JA.get(shown, shown)
+            elif kind is dict or kind is list or isinstance(item, Mapping | list):
+                append(f"{pad}{label}:" if text else (depth, "group", label, ""))
+                _walk(item, japanese, str(key), depth + 1, rows, text=text)
+                continue
             else:
-                rows.append(ClaimRow(depth, "item", label, _value(item, labels, japanese)))
+                shown = _value(item, labels, japanese, dates=dates)
+            append(f"{pad}{label}: {shown}" if text else (depth, "item", label, shown))
     elif isinstance(value, list):
+        names_claim = path == "omitted"
         for index, item in enumerate(value):
-            if isinstance(item, Mapping):
-                rows.append(ClaimRow(depth, "index", f"[{index + 1}]"))
-                rows.extend(_rows(item, labels, path, depth + 1))
+            if type(item) is dict or (type(item) is not str and isinstance(item, Mapping)):
+                append(f"{pad}[{index + 1}]" if text else (depth, "index", f"[{index + 1}]", ""))
+                _walk(item, japanese, path, depth + 1, rows, text=text)
             else:
-                rows.append(ClaimRow(depth, "bullet",
-                                     value=_value(item, labels, japanese, names_claim=path == "omitted")))
-    return rows
+                shown = _value(item, labels, japanese, names_claim=names_claim, dates=dates)
+                append(f"{pad}- {shown}" if text else (depth, "bullet", "", shown))
 
 
 def _summary(out: TextIO, results: Sequence[Mapping[str, Any]], failures: Sequence[Mapping[str, str]],
