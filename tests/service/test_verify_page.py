@@ -322,13 +322,23 @@ _CONTRAST_JS = """() => {
 
 
 def test_camera_reads_the_printed_qr(page: Any) -> None:
-    page.click("#camera")
-    page.wait_for_selector('#camera[aria-pressed="true"], #status.error', timeout=10_000)
-    assert page.locator("#camera").get_attribute("aria-pressed") == "true", page.locator("#status").inner_text()
-    assert page.locator("#video").is_visible()
-    page.wait_for_selector(".result .verdict", timeout=60_000)
-    assert "VALID" in (page.locator(".result .verdict").get_attribute("class") or "").split()
-    assert page.locator("#camera").get_attribute("aria-pressed") == "false"  # the camera stops on an answer
+    # A genuine copy is never INVALID. Once (in one of five whole-suite runs, under heavy load) the first answer was
+    # INDETERMINATE: a check that could not be made is reported as such, and the clerk scans again, so the test
+    # does the same, up to three scans, and records what it saw.
+    answers: list[str] = []
+    for _attempt in range(3):
+        page.click("#camera")
+        page.wait_for_selector('#camera[aria-pressed="true"], #status.error', timeout=10_000)
+        assert page.locator("#camera").get_attribute("aria-pressed") == "true", page.locator("#status").inner_text()
+        assert page.locator("#video").is_visible()
+        page.wait_for_selector('.result .verdict', timeout=60_000)
+        page.wait_for_selector('#camera[aria-pressed="false"]', timeout=10_000)  # the camera stops on an answer
+        classes = (page.locator(".result .verdict").get_attribute("class") or "").split()
+        answers.append(" ".join(classes) + ": " + page.locator(".result").inner_text()[:2000])
+        assert "INVALID" not in classes, answers
+        if "VALID" in classes:
+            return
+    raise AssertionError(answers)
 
 
 def test_public_check_endpoint_caps_sniffs_and_does_not_cache(files: Files) -> None:
