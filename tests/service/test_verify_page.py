@@ -62,9 +62,16 @@ def _issue_anchored(api: httpx.Client, clients: Clients, record: Any, key: str) 
     assert issued.status_code == 201, issued.text
     credential = issued.json()["credential"]
     _wait_anchored(api, clients, credential["id"])
-    response = api.post("/v1/credentials/receipt", json=credential, headers=clients.headers("clerk"))
-    assert response.json()["anchored"] is True
-    return dict(response.json()["credential"])
+    # the paper twin is anchored in a batch of its own (small QR proofs), possibly a worker round later: a copy
+    # printed before that carries no receipt in its QR, so wait for both receipts
+    deadline = time.time() + 30
+    while True:
+        response = api.post("/v1/credentials/receipt", json=credential, headers=clients.headers("clerk"))
+        updated = dict(response.json()["credential"])
+        if response.json()["anchored"] is True and updated.get("paper_receipt"):
+            return updated
+        assert time.time() < deadline, "the worker did not anchor the paper twin"
+        time.sleep(0.2)
 
 
 def _forge(genuine: Path, out: Path) -> None:
@@ -322,23 +329,14 @@ _CONTRAST_JS = """() => {
 
 
 def test_camera_reads_the_printed_qr(page: Any) -> None:
-    # A genuine copy is never INVALID. Once (in one of five whole-suite runs, under heavy load) the first answer was
-    # INDETERMINATE: a check that could not be made is reported as such, and the clerk scans again, so the test
-    # does the same, up to three scans, and records what it saw.
-    answers: list[str] = []
-    for _attempt in range(3):
-        page.click("#camera")
-        page.wait_for_selector('#camera[aria-pressed="true"], #status.error', timeout=10_000)
-        assert page.locator("#camera").get_attribute("aria-pressed") == "true", page.locator("#status").inner_text()
-        assert page.locator("#video").is_visible()
-        page.wait_for_selector('.result .verdict', timeout=60_000)
-        page.wait_for_selector('#camera[aria-pressed="false"]', timeout=10_000)  # the camera stops on an answer
-        classes = (page.locator(".result .verdict").get_attribute("class") or "").split()
-        answers.append(" ".join(classes) + ": " + page.locator(".result").inner_text()[:2000])
-        assert "INVALID" not in classes, answers
-        if "VALID" in classes:
-            return
-    raise AssertionError(answers)
+    page.click("#camera")
+    page.wait_for_selector('#camera[aria-pressed="true"], #status.error', timeout=10_000)
+    assert page.locator("#camera").get_attribute("aria-pressed") == "true", page.locator("#status").inner_text()
+    assert page.locator("#video").is_visible()
+    page.wait_for_selector(".result .verdict", timeout=60_000)
+    assert "VALID" in (page.locator(".result .verdict").get_attribute("class") or "").split(), \
+        page.locator(".result").inner_text()[:2000]  # every check with its reason, when it is not VALID
+    assert page.locator("#camera").get_attribute("aria-pressed") == "false"  # the camera stops on an answer
 
 
 def test_public_check_endpoint_caps_sniffs_and_does_not_cache(files: Files) -> None:

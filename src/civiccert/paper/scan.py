@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import zxingcpp
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from civiccert.errors import PaperError, ReasonCode
 
@@ -32,6 +32,7 @@ MAX_IMAGE_PIXELS = 80_000_000  # a 600-dpi A3 scan; larger inputs are refused, n
 MAX_PDF_PAGES = 50  # also the page cap of a multi-page TIFF
 IMAGE_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "BMP")
 _QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+_UPSCALE_MAX_PIXELS = 12_000_000  # a phone photo or a 200-dpi A4 page; larger scans have big enough modules
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,20 @@ def _read(image: Image.Image) -> list[zxingcpp.Barcode]:
 
 def _hits(image: Image.Image, page: int) -> list[ScanHit]:
     gray = image if image.mode == "L" else image.convert("L")
+    scale = 1.0  # positions are reported in the input's pixels
     found = _read(gray)
     if not found:  # uneven lighting or faint print: stretch contrast and try once more
         found = _read(ImageOps.autocontrast(ImageOps.equalize(gray), cutoff=1))
+    if not found:  # a photo at an angle: speckle on the smallest modules; smooth it out
+        found = _read(gray.filter(ImageFilter.MedianFilter(3)))
+    if not found and gray.width * gray.height <= _UPSCALE_MAX_PIXELS:  # modules a few pixels wide: enlarge
+        found = _read(gray.resize((gray.width * 3 // 2, gray.height * 3 // 2), Image.Resampling.BICUBIC))
+        scale = 2 / 3
     hits = []
     for barcode in found:
         p = barcode.position
-        corners = tuple((int(pt.x), int(pt.y)) for pt in (p.top_left, p.top_right, p.bottom_right, p.bottom_left))
+        corners = tuple((int(pt.x * scale), int(pt.y * scale))
+                        for pt in (p.top_left, p.top_right, p.bottom_right, p.bottom_left))
         hits.append(ScanHit(text=barcode.text, page=page, position=corners))
     return hits
 
