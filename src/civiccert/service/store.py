@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from civiccert.errors import JournalError, ReasonCode
+from civiccert.dbtx import driver_errors, transaction
 from civiccert.journal_url import is_postgres_url
 
 __all__ = ["DEFAULT_STALE_AFTER_SECONDS", "AuditEntry", "AuditNote", "ServiceStore", "StoredResponse"]
@@ -136,26 +136,14 @@ class ServiceStore:
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
-        with self._lock:
-            try:
-                conn = self._connect()
+        with self._lock, driver_errors("service database failed"):
+            conn = self._connect()
+            with transaction(conn, pg=self._pg):
                 if self._pg:
-                    with conn.transaction(), conn.cursor() as cur:
+                    with conn.cursor() as cur:
                         yield _Cursor(cur, pg=True)
-                    return
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                else:
                     yield _Cursor(conn.cursor(), pg=False)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            except JournalError:
-                raise
-            except Exception as exc:
-                if type(exc).__module__.startswith(("psycopg", "sqlite3")):
-                    raise JournalError(ReasonCode.JOURNAL_UNAVAILABLE, "service database failed") from exc
-                raise
 
     def close(self) -> None:
         with self._lock:

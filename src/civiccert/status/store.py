@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from civiccert.dbtx import driver_errors, transaction
 from civiccert.errors import JournalError, ReasonCode
 from civiccert.journal_url import is_postgres_url
 from civiccert.status.bits import Status, StatusList
@@ -147,37 +148,16 @@ class StatusStore:
     @contextmanager
     def _write(self) -> Iterator[_Db]:
         """One committed transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: READ COMMITTED + row locks)."""
-        with self._lock:
-            try:
-                conn = self._connection()
-                if self._pg:
-                    with conn.transaction():
-                        yield _Db(conn, pg=True)
-                    return
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield _Db(conn, pg=False)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            except JournalError:
-                raise
-            except Exception as exc:
-                if type(exc).__module__.startswith(("psycopg", "sqlite3")):
-                    raise JournalError(ReasonCode.JOURNAL_UNAVAILABLE, "status journal write failed") from exc
-                raise
+        with self._lock, driver_errors("status journal write failed"):
+            conn = self._connection()
+            with transaction(conn, pg=self._pg):
+                yield _Db(conn, pg=self._pg)
 
     @contextmanager
     def _read(self) -> Iterator[_Db]:
         """Autocommit reads (each statement sees committed data; no write lock taken)."""
-        with self._lock:
-            try:
-                yield _Db(self._connection(), pg=self._pg)
-            except Exception as exc:
-                if type(exc).__module__.startswith(("psycopg", "sqlite3")):
-                    raise JournalError(ReasonCode.JOURNAL_UNAVAILABLE, "status journal read failed") from exc
-                raise
+        with self._lock, driver_errors("status journal read failed"):
+            yield _Db(self._connection(), pg=self._pg)
 
     # --- entries ---------------------------------------------------------------------------------------
     def allocate(self, credential_id: str, uri: str, *, at: float | None = None) -> StatusEntry:
