@@ -51,37 +51,43 @@ string ("011002"); dataclasses carry the int, snapshots the 6-digit string. Hash
 from __future__ import annotations
 
 import hashlib
-import json
-import sys
-import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any, Literal, cast
 
 from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
-from eth_utils.exceptions import ValidationError as EthValidationError
 from hexbytes import HexBytes
 from web3 import HTTPProvider
 from web3.exceptions import (
-    ContractLogicError,
-    TimeExhausted,
     TransactionNotFound,
-    Web3Exception,
-    Web3RPCError,
 )
 from web3.types import BlockIdentifier
 
 from civiccert.chain.codes import format_municipality_code, municipality_code
 from civiccert.chain.nodes import _TRANSPORT_ERRORS, Chain
-from civiccert.errors import ChainError, ReasonCode, RegistryError
+from civiccert.chain.registry_abi import (
+    ERROR_CODES,
+    _abi,
+    _call_errors,
+    _calldata,
+    _decode_output,
+    _raise_for_call_error,
+)
+from civiccert.chain.registry_tx import TxSending
+from civiccert.chain.registry_values import (
+    MAX_KEY_BACKDATE_SECONDS,
+    CredentialStatus,
+    KeyInfo,
+    MunicipalityInfo,
+    RootInfo,
+    SignedTx,
+    TxOutcome,
+    _published_jwk,
+    canonical_jwk,
+)
+from civiccert.errors import ChainError, ReasonCode
 
 __all__ = [
     "ERROR_CODES",
@@ -98,300 +104,11 @@ __all__ = [
     "municipality_code",
 ]
 
-#: Custom error name -> ReasonCode. Errors the client prevents by validating arguments first (zero hash,
-#: zero address, zero leaf count, a JWK that is not the thumbprint's input) map to TRANSACTION_FAILED.
-ERROR_CODES: dict[str, ReasonCode] = {
-    "RegistryUnauthorizedAdmin": ReasonCode.UNAUTHORIZED,
-    "RegistryUnauthorizedPendingAdmin": ReasonCode.UNAUTHORIZED,
-    "RegistryUnauthorizedOperator": ReasonCode.UNAUTHORIZED,
-    "RegistryUnknownOperator": ReasonCode.UNAUTHORIZED,
-    "RegistryMunicipalitySuspended": ReasonCode.MUNICIPALITY_SUSPENDED,
-    "RegistryInvalidMunicipality": ReasonCode.MUNICIPALITY_CODE_INVALID,
-    "RegistryMunicipalityAlreadyRegistered": ReasonCode.MUNICIPALITY_EXISTS,
-    "RegistryUnknownMunicipality": ReasonCode.ISSUER_NOT_REGISTERED,
-    "RegistryOperatorAlreadyAssigned": ReasonCode.OPERATOR_ASSIGNED,
-    "RegistryKeyAlreadyRegistered": ReasonCode.KEY_EXISTS,
-    "RegistryKeyMismatch": ReasonCode.TRANSACTION_FAILED,
-    "RegistryUnknownKey": ReasonCode.KEY_UNKNOWN,
-    "RegistryKeyAlreadyRetired": ReasonCode.KEY_RETIRED,
-    "RegistryKeyAlreadyRevoked": ReasonCode.KEY_REVOKED,
-    "RegistryInvalidKeyTime": ReasonCode.KEY_NOT_YET_VALID,
-    "RegistryKeyStartTooEarly": ReasonCode.KEY_NOT_YET_VALID,
-    "RegistryCertificateAlreadyRecorded": ReasonCode.CERT_ALREADY_RECORDED,
-    "RegistryLastOperator": ReasonCode.OPERATOR_ASSIGNED,
-    "RegistryRootAlreadyAnchored": ReasonCode.ROOT_ALREADY_ANCHORED,
-    "RegistryInvalidAccount": ReasonCode.TRANSACTION_FAILED,
-    "RegistryInvalidHash": ReasonCode.TRANSACTION_FAILED,
-    "RegistryInvalidLeafCount": ReasonCode.TRANSACTION_FAILED,
-}
-
-# What a failed eth_call / eth_estimateGas raises: JSON-RPC errors via web3 (plus reverts on the embedded EVM,
-# see _call_errors).
-_CALL_ERRORS: tuple[type[BaseException], ...] = (
-    *_TRANSPORT_ERRORS,
-    ContractLogicError,
-    Web3Exception,
-    ValueError,
-)
-# What a node's refusal of a raw transaction raises (plus the embedded EVM's).
-_REJECTED: tuple[type[BaseException], ...] = (Web3Exception, ValueError, EthValidationError)
-
-
-def _embedded_revert() -> tuple[type[BaseException], ...]:
-    """eth-tester's revert, if the embedded chain is in use: it is then loaded, and otherwise it cannot be
-    raised; looking it up here keeps eth-tester (the optional embedded-chain extra) out of every other use."""
-    module = sys.modules.get("eth_tester.exceptions")
-    return (module.TransactionFailed,) if module is not None else ()
-
-
-def _call_errors() -> tuple[type[BaseException], ...]:
-    return _CALL_ERRORS + _embedded_revert()
-
 BlockTag = Literal["latest", "pending", "safe", "finalized"]
 
-_GAS_HEADROOM = 1.25
 _LOG_CHUNK = 5_000
 _BATCH_CHUNK = 1_000
 _SNAPSHOT_VERSION = 1
-#: the contract's MAX_KEY_BACKDATE: how far before its registration block a key's validity may start
-MAX_KEY_BACKDATE_SECONDS = 400 * 24 * 3600
-
-
-# --------------------------------------------------------------------------------------------------------
-# Values
-# --------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SignedTx:
-    """A signed, not yet sent transaction: persist `raw` before sending to resend it after a crash."""
-
-    raw: bytes
-    hash: str  # 0x-prefixed hex
-    nonce: int
-    sender: str
-
-
-@dataclass(frozen=True)
-class TxOutcome:
-    """A mined transaction. `success` is False when it reverted on chain."""
-
-    tx_hash: str
-    block_number: int
-    block_hash: str
-    block_timestamp: int
-    gas_used: int
-    success: bool
-
-
-@dataclass(frozen=True)
-class RootInfo:
-    municipality: int  # the namespace it is anchored in
-    anchored_at: int  # unix seconds (block time)
-    block_number: int
-    leaf_count: int
-
-
-@dataclass(frozen=True)
-class CredentialStatus:
-    """`status(municipality, root, hash)`: anchor of `root` and revocation of `hash`, both in `municipality`."""
-
-    municipality: int  # the namespace queried
-    anchored_at: int  # 0 when the root is not anchored in this namespace
-    block_number: int
-    leaf_count: int  # 0 when not anchored (an anchor always has at least one leaf)
-    revocation_reason: int
-    revoked_at: int  # 0 when not revoked
-
-    @property
-    def anchored(self) -> bool:
-        return self.leaf_count != 0
-
-    @property
-    def revoked(self) -> bool:
-        return self.revoked_at != 0
-
-
-@dataclass(frozen=True)
-class MunicipalityInfo:
-    code: int
-    registered_at: int
-    suspended: bool
-    operators: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    thumbprint: bytes
-    municipality: int  # the namespace it is registered in
-    valid_from: int
-    retired_at: int  # 0 = not retired
-    revoked_at: int  # 0 = not revoked
-
-    def valid_at(self, t: int) -> bool:
-        """The contract's `isKeyValidAt` rule, for offline use."""
-        return (
-            self.valid_from <= t
-            and (self.retired_at == 0 or t < self.retired_at)
-            and (self.revoked_at == 0 or t < self.revoked_at)
-        )
-
-
-# RFC 7638 §3.2: the required members of each public key type, the only ones hashed and published.
-_JWK_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n")}
-_MAX_JWK = 2_048
-
-
-def canonical_jwk(jwk: Mapping[str, str]) -> bytes:
-    """The RFC 7638 thumbprint input of a public JWK: its required members, sorted, no whitespace, UTF-8.
-
-    Other members (kid, alg, use) are dropped; their SHA-256 is the key's thumbprint. ValueError when a
-    required member is missing or not a string (symmetric "oct" keys are never published).
-    """
-    members = _JWK_MEMBERS.get(jwk.get("kty", ""))
-    if members is None:
-        raise ValueError("public_jwk must be an EC, OKP or RSA public key")
-    required: dict[str, str] = {}
-    for name in members:
-        value = jwk.get(name)
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"public_jwk lacks the {name!r} member")
-        required[name] = value
-    return json.dumps(required, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _published_jwk(raw: bytes, thumbprint: bytes) -> dict[str, str] | None:
-    """The JWK in a KeyRegistered log, when it is canonical and hashes to `thumbprint`; None otherwise."""
-    if len(raw) > _MAX_JWK or hashlib.sha256(raw).digest() != thumbprint:
-        return None
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        if len({k for k, _ in items}) != len(items):
-            raise ValueError("duplicate member")
-        return dict(items)
-
-    try:
-        jwk = json.loads(raw.decode("utf-8"), object_pairs_hook=pairs)
-        if not isinstance(jwk, dict) or not all(isinstance(v, str) for v in jwk.values()):
-            return None
-        if canonical_jwk(jwk) != raw:  # exactly the required members, in canonical form
-            return None
-    except ValueError:  # also UnicodeDecodeError and JSONDecodeError
-        return None
-    return cast(dict[str, str], jwk)
-
-
-# --------------------------------------------------------------------------------------------------------
-# ABI (from the shipped artifact; encoded with eth_abi directly so that batches stay cheap)
-# --------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Fn:
-    selector: bytes
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _Abi:
-    functions: dict[str, _Fn]
-    errors: dict[bytes, tuple[str, tuple[str, ...]]]
-    events: dict[str, bytes]  # name -> topic0
-    bytecode: bytes
-
-
-def _signature(item: dict[str, Any]) -> str:
-    return f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
-
-
-@cache
-def _abi() -> _Abi:
-    text = resources.files("civiccert.chain").joinpath("artifacts/CivicRegistry.json").read_text("utf-8")
-    artifact = json.loads(text)
-    functions: dict[str, _Fn] = {}
-    errors: dict[bytes, tuple[str, tuple[str, ...]]] = {}
-    events: dict[str, bytes] = {}
-    for item in artifact["abi"]:
-        if item["type"] == "function":
-            functions[item["name"]] = _Fn(
-                keccak(text=_signature(item))[:4],
-                tuple(i["type"] for i in item["inputs"]),
-                tuple(o["type"] for o in item["outputs"]),
-            )
-        elif item["type"] == "error":
-            errors[keccak(text=_signature(item))[:4]] = (item["name"], tuple(i["type"] for i in item["inputs"]))
-        elif item["type"] == "event":
-            events[item["name"]] = keccak(text=_signature(item))
-    return _Abi(functions, errors, events, bytes.fromhex(artifact["bytecode"][2:]))
-
-
-def _calldata(fn: str, *args: Any) -> bytes:
-    f = _abi().functions[fn]
-    return f.selector + abi_encode(list(f.inputs), list(args))
-
-
-def _decode_output(fn: str, data: bytes) -> tuple[Any, ...]:
-    return tuple(abi_decode(list(_abi().functions[fn].outputs), data))
-
-
-def decode_revert(data: bytes) -> RegistryError | None:
-    """A RegistryError for revert data carrying one of the registry's custom errors, else None."""
-    known = _abi().errors.get(data[:4])
-    if known is None:
-        return None
-    name, types = known
-    try:
-        values = tuple(abi_decode(list(types), data[4:]))
-    except Exception:  # malformed revert data is "unknown", never a crash
-        return None
-    args = tuple("0x" + v.hex() if isinstance(v, bytes) else v for v in values)
-    code = ERROR_CODES.get(name, ReasonCode.TRANSACTION_FAILED)
-    return RegistryError(code, f"registry reverted with {name}", error_name=name, args=args)
-
-
-def _revert_data(exc: BaseException) -> bytes | None:
-    """Revert data from whatever web3 (JSON-RPC) or eth-tester (embedded) raised for a failed call.
-
-    eth-tester re-raises its TransactionFailed with the data only in the message; the original, with the
-    raw bytes, is the exception's __context__, so the whole chain is searched.
-    """
-    candidates: list[Any] = []
-    seen: BaseException | None = exc
-    for _ in range(4):
-        if seen is None:
-            break
-        candidates.append(getattr(seen, "data", None))
-        message = getattr(seen, "rpc_response", None)
-        if isinstance(message, dict) and isinstance(message.get("error"), dict):
-            candidates.append(message["error"].get("data"))
-        candidates.extend(seen.args)
-        seen = seen.__cause__ or seen.__context__
-    for candidate in candidates:
-        # geth/anvil: "0x…"; ganache 7: {"result": "0x…", "message": "revert", …}
-        c = candidate.get("data", candidate.get("result")) if isinstance(candidate, dict) else candidate
-        if isinstance(c, bytes | bytearray | HexBytes) and len(c) >= 4:
-            return bytes(c)
-        if isinstance(c, str) and c.startswith("0x") and len(c) >= 10:
-            try:
-                return bytes.fromhex(c[2:])
-            except ValueError:
-                continue
-    return None
-
-
-def _raise_for_call_error(exc: BaseException) -> None:
-    if isinstance(exc, _TRANSPORT_ERRORS):
-        raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
-    data = _revert_data(exc)
-    if data is not None:
-        decoded = decode_revert(data)
-        if decoded is not None:
-            raise decoded from exc
-    text = str(exc).lower()
-    if "insufficient funds" in text:
-        raise ChainError(ReasonCode.INSUFFICIENT_FUNDS, "account cannot pay for gas") from exc
-    raise ChainError(ReasonCode.TRANSACTION_FAILED, "the node rejected the call") from exc
 
 
 def _triple(municipality: int | str, root: bytes, credential_hash: bytes) -> tuple[int, bytes, bytes]:
@@ -404,24 +121,12 @@ def _b32(value: bytes, what: str) -> bytes:
     return bytes(value)
 
 
-# One lock and one "next nonce" per (chain id, node URL, account) in this process, shared by all Registry
-# instances. The URL is part of the key: two local dev nodes share chain id 31337 but not their nonces.
-_NONCE_LOCKS: dict[tuple[int, str, str], threading.Lock] = {}
-_NEXT_NONCE: dict[tuple[int, str, str], int] = {}
-_NONCE_GUARD = threading.Lock()
-
-
-def _nonce_lock(key: tuple[int, str, str]) -> threading.Lock:
-    with _NONCE_GUARD:
-        return _NONCE_LOCKS.setdefault(key, threading.Lock())
-
-
 # --------------------------------------------------------------------------------------------------------
 # The client
 # --------------------------------------------------------------------------------------------------------
 
 
-class Registry:
+class Registry(TxSending):
     """The CivicRegistry at `address` on `chain`; `account` signs transactions (views need none)."""
 
     def __init__(self, chain: Chain, address: str, account: LocalAccount | None = None) -> None:
@@ -574,133 +279,12 @@ class Registry:
             out.append((bytes(HexBytes(log["topics"][2])), int(block["timestamp"])))
         return out
 
-    # ---- two-phase sending -----------------------------------------------------------------------------
-
-    def send_raw(self, signed: SignedTx) -> str:
-        """Send a signed transaction; a node that already knows it (or mined it) is not an error."""
-        try:
-            self._w3.eth.send_raw_transaction(signed.raw)
-        except _TRANSPORT_ERRORS as exc:
-            raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
-        except _REJECTED + _embedded_revert() as exc:
-            text = str(exc).lower()
-            if "insufficient funds" in text:
-                raise ChainError(ReasonCode.INSUFFICIENT_FUNDS, "account cannot pay for gas") from exc
-            if self._node_knows(signed.hash):
-                return signed.hash
-            raise ChainError(ReasonCode.TRANSACTION_FAILED, "the node rejected the transaction") from exc
-        return signed.hash
-
-    def _node_knows(self, tx_hash: str) -> bool:
-        try:
-            self._w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-        except (TransactionNotFound, Web3Exception, ValueError):
-            return False
-        return True
-
-    def wait_for_receipt(
-        self, tx_hash: str, *, confirmations: int = 0, timeout: float = 60, poll: float = 0.05
-    ) -> TxOutcome | None:
-        """The outcome once mined with `confirmations` blocks on top; None when `timeout` passes first.
-
-        The receipt is re-read after the confirmations, so a transaction moved by a reorg reports its
-        final block.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            receipt = self._receipt(tx_hash)
-            if receipt is not None:
-                mined_in = int(receipt["blockNumber"])
-                if confirmations == 0 or self.chain.block_number() - mined_in >= confirmations:
-                    receipt = self._receipt(tx_hash) if confirmations else receipt
-                    if receipt is not None:
-                        return self._outcome(receipt)
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(poll)
-
-    def _receipt(self, tx_hash: str) -> Any:
-        try:
-            return self._w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        except (TransactionNotFound, TimeExhausted):
-            return None
-        except _TRANSPORT_ERRORS as exc:
-            raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
-        except Web3RPCError:
-            return None  # some nodes answer an error instead of null while indexing
-
-    def _outcome(self, receipt: Any) -> TxOutcome:
-        block = self._w3.eth.get_block(receipt["blockNumber"])
-        return TxOutcome(
-            tx_hash=HexBytes(receipt["transactionHash"]).to_0x_hex(),
-            block_number=int(receipt["blockNumber"]),
-            block_hash=HexBytes(receipt["blockHash"]).to_0x_hex(),
-            block_timestamp=int(block["timestamp"]),
-            gas_used=int(receipt["gasUsed"]),
-            success=int(receipt["status"]) == 1,
-        )
-
-    def _wait_or_fail(self, tx_hash: str, timeout: float) -> TxOutcome:
-        outcome = self.wait_for_receipt(tx_hash, timeout=timeout)
-        if outcome is None:
-            raise ChainError(ReasonCode.TRANSACTION_FAILED, "transaction not mined before the timeout")
-        if not outcome.success:
-            raise ChainError(ReasonCode.TRANSACTION_FAILED, "transaction reverted on chain")
-        return outcome
+    # ---- sending ---------------------------------------------------------------------------------------
 
     def _transact(self, fn: str, *args: Any, timeout: float = 60) -> TxOutcome:
         signed = self._build({"to": self.address, "data": _calldata(fn, *args)}, None)
         self.send_raw(signed)
         return self._wait_or_fail(signed.hash, timeout)
-
-    def _build(self, tx: dict[str, Any], nonce: int | None) -> SignedTx:
-        account = self._signer()
-        w3 = self._w3
-        tx = {**tx, "from": account.address, "chainId": self.chain.chain_id}
-        try:
-            gas = int(w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
-        except _call_errors() as exc:
-            _raise_for_call_error(exc)
-        tx["gas"] = int(gas * _GAS_HEADROOM) + 10_000
-        tx.update(self._fees())
-        key = (self.chain.chain_id, self.chain.url, account.address)
-        with _nonce_lock(key):
-            if nonce is None:
-                try:
-                    pending = int(w3.eth.get_transaction_count(account.address, "pending"))
-                except _TRANSPORT_ERRORS as exc:
-                    raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
-                nonce = max(pending, _NEXT_NONCE.get(key, 0))
-            _NEXT_NONCE[key] = max(_NEXT_NONCE.get(key, 0), nonce + 1)
-        tx["nonce"] = nonce
-        del tx["from"]
-        signed = account.sign_transaction(tx)
-        return SignedTx(
-            raw=bytes(signed.raw_transaction),
-            hash=HexBytes(signed.hash).to_0x_hex(),
-            nonce=nonce,
-            sender=account.address,
-        )
-
-    def _fees(self) -> dict[str, int]:
-        w3 = self._w3
-        try:
-            latest = w3.eth.get_block("latest")
-            base_fee = latest.get("baseFeePerGas")
-            if base_fee is None:
-                return {"gasPrice": int(w3.eth.gas_price)}
-            try:
-                tip = int(w3.eth.max_priority_fee)
-            except (Web3Exception, ValueError):
-                tip = 10**9
-        except _TRANSPORT_ERRORS as exc:
-            raise ChainError(ReasonCode.CHAIN_UNREACHABLE, "node did not answer") from exc
-        return {"maxFeePerGas": 2 * int(base_fee) + tip, "maxPriorityFeePerGas": tip}
-
-    def _signer(self) -> LocalAccount:
-        if self.account is None:
-            raise ValueError("this Registry has no account: pass account= to send transactions")
-        return self.account
 
     # ---- views -----------------------------------------------------------------------------------------
 
