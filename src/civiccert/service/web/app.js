@@ -116,6 +116,18 @@ async function post(body) {
   return { ok: response.ok, data };
 }
 
+// One answer of /verify/check, from an upload or a camera frame: its results, or the reason it has none.
+function answered({ ok, data }) { return Boolean(ok && data && data.results); }
+
+function show(answer) {
+  if (answered(answer)) {
+    setStatus("done");
+    renderResults(answer.data.results, true);
+  } else {
+    setStatus(errorKey(answer.data && answer.data.code), true);
+  }
+}
+
 function errorKey(code) { return code && TEXT.ja.errors[code] ? `errors.${code}` : "errors.other"; }
 
 function renderResults(results, focus) {
@@ -209,13 +221,7 @@ async function verifyFile(event) {
   button.disabled = true;
   setStatus("verifying");
   try {
-    const { ok, data } = await post(file);
-    if (ok && data && data.results) {
-      setStatus("done");
-      renderResults(data.results, true);
-    } else {
-      setStatus(errorKey(data && data.code), true);
-    }
+    show(await post(file));
   } catch (_) {
     setStatus("errors.network", true);
   } finally {
@@ -271,15 +277,10 @@ async function scanFrame() {
     canvas.getContext("2d").drawImage(video, 0, 0);
     const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
     if (!blob || !stream) return;
-    const { ok, data } = await post(blob);
-    if (ok && data && data.results) {
-      stopCamera();
-      setStatus("done");
-      renderResults(data.results, true);
-    } else if (!data || data.code !== "qr_not_found") {
-      stopCamera();
-      setStatus(errorKey(data && data.code), true);
-    }
+    const answer = await post(blob);
+    if (!answered(answer) && answer.data && answer.data.code === "qr_not_found") return;  // keep scanning
+    stopCamera();
+    show(answer);
   } catch (_) {
     stopCamera();
     setStatus("errors.network", true);
