@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clikit import run
 
 from civiccert.chain.nodes import find_anvil, stop_pid
-from civiccert.cli import main
 from civiccert.demo import sample_record_path
 from civiccert.errors import ConfigError
 
@@ -48,12 +48,6 @@ def anvil_installed() -> None:
         find_anvil()
     except ConfigError:
         pytest.skip("anvil binary not installed (run scripts/setup)")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def init_home(capsys: pytest.CaptureFixture[str], homes: list[Path], path: Path,

@@ -7,8 +7,8 @@ import socket
 from pathlib import Path
 
 import pytest
+from clikit import run
 
-from civiccert.cli import main
 from civiccert.demo import sample_record_path
 
 PASS = "cli-test-passphrase"
@@ -18,12 +18,6 @@ PASS = "cli-test-passphrase"
 def _passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CIVICCERT_KEY_PASSPHRASE", PASS)
     monkeypatch.setenv("LANG", "C.UTF-8")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def init_home(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Path:

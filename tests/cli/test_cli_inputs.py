@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from clikit import run
 
 import civiccert
 from civiccert.cli import main
@@ -48,12 +49,6 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             else:
                 os.environ[key] = value
     return {"home": home, "cred": cred, "pdf": pdf, "trust": trust}
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _one_error_line(err: str) -> str:

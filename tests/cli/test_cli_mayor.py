@@ -8,21 +8,15 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
+from clikit import run
 from PIL import Image, ImageDraw
 
-from civiccert.cli import main
 from civiccert.demo import sample_record_path
 
 
 @pytest.fixture(autouse=True)
 def _passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CIVICCERT_KEY_PASSPHRASE", "cli-mayor-passphrase")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _seal(path: Path) -> Path:

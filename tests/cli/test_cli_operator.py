@@ -7,18 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from clikit import run
 
 import civiccert as cc
-from civiccert.cli import main
 from civiccert.demo import sample_record_path
 
 PASS = "operator-test-passphrase"
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

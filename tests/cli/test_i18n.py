@@ -11,8 +11,8 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from clikit import run
 
-from civiccert.cli import main
 from civiccert.cli.notes import FIXED, PATTERNS, translate_note
 from civiccert.cli.render import render_one
 from civiccert.demo import sample_record_path
@@ -38,12 +38,6 @@ def _japanese_locale(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANG", "ja_JP.UTF-8")
     yield
     set_language("en")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
