@@ -212,8 +212,8 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def test_a_nonce_is_used_once_among_concurrent_stores_and_expired_rows_are_purged(target: str) -> None:
     stores = [FlowStore(target) for _ in range(4)]
     now = time.time()
-    stores[0].add_nonce("n-1", now + 60)
-    stores[0].add_nonce("n-old", now - 1)
+    stores[0].add_nonce("n-1", now + 60, now=now)
+    stores[0].add_nonce("n-old", now - 1, now=now)
     barrier = threading.Barrier(len(stores))
 
     def use(store: FlowStore) -> bool:

@@ -136,6 +136,7 @@ class FlowStore:
                 cur.execute("SELECT pg_advisory_xact_lock(7362)")  # several servers creating the tables at once
             for statement in _TABLES.split(";"):
                 cur.execute(statement)
+            self._purge(cur, time.time())  # what expired while no server ran
 
     # --- plumbing --------------------------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -185,9 +186,9 @@ class FlowStore:
             self._purge(cur, now)
 
     # --- OpenID4VCI offers -----------------------------------------------------------------------------
-    def add_offer(self, row: OfferRow) -> None:
+    def add_offer(self, row: OfferRow, *, now: float) -> None:
         with self._tx() as cur:
-            self._maybe_purge(cur, time.time())
+            self._maybe_purge(cur, now)
             cur.execute(
                 "INSERT INTO service_offer (offer_id, code, configuration_id, record, clerk_id, clerk_role,"
                 " tx_code_hash, expires_at, purge_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -257,9 +258,9 @@ class FlowStore:
                         (json.dumps(list(credential_ids)), offer_id))  # fmt: skip
 
     # --- OpenID4VCI c_nonces ---------------------------------------------------------------------------
-    def add_nonce(self, nonce: str, expires_at: float) -> None:
+    def add_nonce(self, nonce: str, expires_at: float, *, now: float) -> None:
         with self._tx() as cur:
-            self._maybe_purge(cur, time.time())
+            self._maybe_purge(cur, now)
             cur.execute("INSERT INTO service_nonce (nonce, expires_at) VALUES (%s, %s)", (nonce, expires_at))
 
     def consume_nonce(self, nonce: str, *, now: float) -> bool:
@@ -270,9 +271,9 @@ class FlowStore:
 
     # --- OpenID4VP transactions ------------------------------------------------------------------------
     def add_presentation(self, transaction_id: str, state: str, request: dict[str, Any], expires_at: float,
-                         purge_at: float) -> None:  # fmt: skip
+                         purge_at: float, *, now: float) -> None:  # fmt: skip
         with self._tx() as cur:
-            self._maybe_purge(cur, time.time())
+            self._maybe_purge(cur, now)
             cur.execute(
                 "INSERT INTO service_presentation (transaction_id, state, request, expires_at, purge_at)"
                 " VALUES (%s, %s, %s, %s, %s)",

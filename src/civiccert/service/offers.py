@@ -76,13 +76,14 @@ class OfferBook:
     def create(self, record: Mapping[str, Any], configuration_id: str, clerk: tuple[str, str]) -> tuple[Offer, str]:
         """A new offer for the (validated) record document, and its PIN (returned once, stored only hashed)."""
         pin = "".join(secrets.choice("0123456789") for _ in range(TX_CODE_LENGTH))
-        expires_at = self._clock() + self.offer_ttl
+        now = self._clock()
+        expires_at = now + self.offer_ttl
         row = OfferRow(offer_id=secrets.token_urlsafe(16), code=secrets.token_urlsafe(32),
                        configuration_id=configuration_id, record=json.dumps(record, ensure_ascii=False),
                        clerk_id=clerk[0], clerk_role=clerk[1], tx_code_hash=_sha256(pin), attempts=0,
                        token_hash=None, token_expires_at=None, used=False, credential_ids=[],
                        expires_at=expires_at, purge_at=expires_at + self.token_ttl)  # fmt: skip
-        self.store.add_offer(row)
+        self.store.add_offer(row, now=now)
         return _offer(row), pin
 
     def by_id(self, offer_id: str) -> Offer:
@@ -148,8 +149,8 @@ class OfferBook:
         offer.used, offer.credential_ids, offer.record = True, credential_ids, None
 
     def new_nonce(self) -> str:
-        nonce = secrets.token_urlsafe(24)
-        self.store.add_nonce(nonce, self._clock() + self.nonce_ttl)
+        nonce, now = secrets.token_urlsafe(24), self._clock()
+        self.store.add_nonce(nonce, now + self.nonce_ttl, now=now)
         return nonce
 
     def consume_nonce(self, nonce: object) -> None:

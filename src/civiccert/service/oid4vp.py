@@ -55,9 +55,10 @@ class _Transactions:
         self.store = store
 
     def add(self, request: dict[str, Any]) -> tuple[str, float]:
-        transaction_id, expires_at = secrets.token_urlsafe(16), time.time() + TRANSACTION_TTL
-        self.store.add_presentation(transaction_id, request["state"], request, expires_at,
-                                    expires_at + RESULT_KEPT)  # fmt: skip
+        transaction_id, now = secrets.token_urlsafe(16), time.time()
+        expires_at = now + TRANSACTION_TTL
+        self.store.add_presentation(transaction_id, request["state"], request, expires_at, expires_at + RESULT_KEPT,
+                                    now=now)  # fmt: skip
         return transaction_id, expires_at
 
     def get(self, transaction_id: str) -> PresentationRow:
