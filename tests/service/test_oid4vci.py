@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 import civiccert as cc
+from civiccert.service.flowstore import FlowStore
 from civiccert.service.offers import MAX_TX_CODE_ATTEMPTS, OfferBook
 from civiccert.status.publish import list_name
 
@@ -177,21 +178,25 @@ def test_bad_key_proofs_are_refused_and_a_used_nonce_cannot_be_replayed(api: Api
     assert _credential(api, access, [_proof(key, aud=aud, nonce=api.nonce())]).status_code == 401
 
 
-def test_offers_expire_and_tokens_expire() -> None:
+def test_offers_expire_and_tokens_expire(tmp_path: Path) -> None:
     now = [1000.0]
-    book = OfferBook(offer_ttl=600, token_ttl=300, clock=lambda: now[0])
-    offer, pin = book.create(object(), "juminhyo", ("clerk-system", "clerk"))
+    book = OfferBook(FlowStore(str(tmp_path / "flows.db")), offer_ttl=600, token_ttl=300, clock=lambda: now[0])
+    offer, pin = book.create({"type": "x"}, "juminhyo", ("clerk-system", "clerk"))
     now[0] += 601
     with pytest.raises(cc.CivicCertError) as err:
         book.redeem(offer.pre_authorized_code, pin)
     assert err.value.code is cc.ReasonCode.OFFER_EXPIRED
-    offer, pin = book.create(object(), "juminhyo", ("clerk-system", "clerk"))
+    offer, pin = book.create({"type": "x"}, "juminhyo", ("clerk-system", "clerk"))
     token = book.redeem(offer.pre_authorized_code, pin).access_token
     assert token is not None
     now[0] += 301
     with pytest.raises(cc.CivicCertError) as err:
         book.by_token(token)
     assert err.value.code is cc.ReasonCode.AUTH_EXPIRED
+    assert book.store.purge(now[0] + 1000) == 2  # both offers are gone, with their record documents
+    with pytest.raises(cc.CivicCertError) as err:
+        book.by_id(offer.offer_id)
+    assert err.value.code is cc.ReasonCode.NOT_FOUND
 
 
 def test_offer_needs_a_clerk_and_a_valid_record(api: Api) -> None:

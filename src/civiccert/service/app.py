@@ -31,6 +31,7 @@ from civiccert.errors import CivicCertError, ReasonCode, RecordError, ServiceErr
 from civiccert.issuer import Issuer, RevocationReason
 from civiccert.records import load_record
 from civiccert.service.auth import ClientRegistry, Principal, Role, require_role
+from civiccert.service.flowstore import FlowStore
 from civiccert.service.logs import log_event
 from civiccert.service.metrics import Metrics
 from civiccert.service.oid4vci import oid4vci_router
@@ -63,6 +64,7 @@ class Service:
     worker: AnchorWorker | None = None
     metrics: Metrics | None = None
     verify_page: bool = True  # the public verifier page (GET /verify, POST /verify/check); see service.web
+    flows: FlowStore | None = None  # offers, nonces, presentations (default: beside ``store``)
 
 
 def create_app(service: Service) -> FastAPI:
@@ -316,8 +318,9 @@ def create_app(service: Service) -> FastAPI:
         errors = service.worker.stats.errors if service.worker else 0
         return PlainTextResponse(metrics.render(service.issuer, errors), media_type="text/plain; version=0.0.4")
 
-    app.include_router(oid4vci_router(service, principal))  # wallets: OpenID4VCI and OpenID4VP (docs/wallets.md)
-    app.include_router(oid4vp_router(service, principal))
+    flows = service.flows or FlowStore(service.store.target)  # wallet flow state, shared by every server
+    app.include_router(oid4vci_router(service, principal, flows))  # wallets: OpenID4VCI and OpenID4VP (docs/wallets.md)
+    app.include_router(oid4vp_router(service, principal, flows))
     if service.verify_page:
         install_verify_page(app, service.issuer)
     return app

@@ -14,8 +14,6 @@ our ``code``; the clerk endpoints answer as the rest of the API.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import time
@@ -32,7 +30,8 @@ from civiccert.credentials.keys import public_key_from_jwk
 from civiccert.errors import CivicCertError, CredentialError, ReasonCode, RecordError, ServiceError
 from civiccert.records import ResidentRecord, load_record
 from civiccert.service.auth import Principal, Role
-from civiccert.service.offers import TX_CODE_LENGTH, Offer, OfferBook
+from civiccert.service.flowstore import FlowStore
+from civiccert.service.offers import TX_CODE_LENGTH, Offer, OfferBook, pin_matches
 
 __all__ = ["BATCH_SIZE", "CONFIGURATIONS", "PROOF_TYP", "form_fields", "issuer_identifier", "oid4vci_router"]
 
@@ -61,10 +60,11 @@ def issuer_identifier(request: Request) -> str:
     return (configured or str(request.base_url)).rstrip("/")
 
 
-def oid4vci_router(service: Any, principal: Callable[..., Principal], book: OfferBook | None = None) -> APIRouter:
-    """The issuer's routes over ``service.issuer`` (a :class:`civiccert.service.app.Service`)."""
+def oid4vci_router(service: Any, principal: Callable[..., Principal], flows: FlowStore) -> APIRouter:
+    """The issuer's routes over ``service.issuer`` (a :class:`civiccert.service.app.Service`); offers, tokens and
+    nonces live in ``flows`` (shared by every server on the database)."""
     router = APIRouter(tags=["wallet issuance"])
-    offers = book or OfferBook()
+    offers = OfferBook(flows)
 
     @router.get("/.well-known/openid-credential-issuer", summary="OpenID4VCI credential issuer metadata")
     def issuer_metadata(request: Request) -> dict[str, Any]:
@@ -98,7 +98,7 @@ def oid4vci_router(service: Any, principal: Callable[..., Principal], book: Offe
             raise RecordError(ReasonCode.FIELD_MISSING, "an object with a record is required", field="record")
         record = load_record(record_doc)
         configuration = "juminhyo" if isinstance(record, ResidentRecord) else "inkan-toroku"
-        offer, pin = offers.create(record, configuration, (who.client_id, who.role.value))
+        offer, pin = offers.create(record_doc, configuration, (who.client_id, who.role.value))
         base = issuer_identifier(request)
         uri = f"{base}/oid4vci/offers/{offer.offer_id}"
         service.store.audit(who.client_id, who.role, "offer", [], "ok")
@@ -126,8 +126,7 @@ def oid4vci_router(service: Any, principal: Callable[..., Principal], book: Offe
         document = await _json(request)
         pin = document.get("tx_code") if isinstance(document, dict) else None
         # the PIN is kept only as a hash: the clerk's system sends it back, and a wrong one is never printed
-        if not isinstance(pin, str) or not hmac.compare_digest(hashlib.sha256(pin.encode()).digest(),
-                                                               offer.tx_code_hash):  # fmt: skip
+        if not isinstance(pin, str) or not pin_matches(pin, offer):
             raise RecordError(ReasonCode.TX_CODE_WRONG, "tx_code is not this offer's PIN", field="tx_code")
         uri = f"{issuer_identifier(request)}/oid4vci/offers/{offer_id}"
         pdf = render_offer_receipt("openid-credential-offer://?credential_offer_uri=" + quote(uri, safe=""), pin,
@@ -176,7 +175,16 @@ def oid4vci_router(service: Any, principal: Callable[..., Principal], book: Offe
             if exc.field in ("credential_configuration_id", "body"):
                 error = "invalid_credential_request"
             return _oauth_error(400, error, exc.code, exc.field)
-        creds = [service.issuer.issue(offer.record, holder_jwk=jwk, paper=False) for jwk in keys]
+        try:
+            offers.claim(offer)  # once, whichever server the wallet's requests reach
+        except ServiceError as exc:
+            return _oauth_error(401, "invalid_token", exc.code, exc.field)
+        try:
+            record = load_record(offer.record or {})
+            creds = [service.issuer.issue(record, holder_jwk=jwk, paper=False) for jwk in keys]
+        except BaseException:
+            offers.release(offer)  # nothing was issued: the wallet may retry with its token
+            raise
         offers.mark_used(offer, [c.id for c in creds])
         service.store.audit(offer.clerk[0], offer.clerk[1], "issue", [c.id for c in creds], "ok")
         return JSONResponse({"credentials": [{"credential": c.sd_jwt} for c in creds]},

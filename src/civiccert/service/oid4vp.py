@@ -7,7 +7,8 @@ wallet posts its ``vp_token`` to ``/oid4vp/response``; the presentation is check
 :class:`civiccert.Verifier` with ``Policy(require_holder_binding=True, aud=client_id, nonce=nonce)`` (so a
 presentation made for another verifier or another transaction fails ``holder_binding``), then against the
 DCQL query. The relying party polls ``GET /v1/presentations/{id}``. Transactions are single use and expire;
-they live in the process like the issuance offers (civiccert.service.offers).
+they live in the service database (civiccert.service.flowstore), so any server answers any step, and the
+verdict with its disclosed claims is deleted ``RESULT_KEPT`` seconds after the transaction expired.
 
 The client identifier uses the ``redirect_uri:`` prefix (§5.9.3): the request MUST NOT be signed and the
 response goes only to ``response_uri``. There is therefore no ``request_uri``: a request object by
@@ -20,10 +21,8 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,68 +33,53 @@ from civiccert.credentials.jose import json_parse
 from civiccert.errors import CivicCertError, ReasonCode, RecordError, ServiceError
 from civiccert.service.auth import Principal, Role
 from civiccert.service.dcql import QUERY_ID, build_query, missing_claims
+from civiccert.service.flowstore import FlowStore, PresentationRow
 from civiccert.service.oid4vci import form_fields, issuer_identifier
 from civiccert.verifier import Policy, Verifier
 
 __all__ = ["TRANSACTION_TTL", "oid4vp_router"]
 
 TRANSACTION_TTL = 300.0
+RESULT_KEPT = 600.0  # seconds the verdict (disclosed claims) stays for the relying party after expiry
 
 
-@dataclass
-class _Transaction:
-    transaction_id: str
-    nonce: str
-    state: str
-    client_id: str
-    response_uri: str
-    dcql: dict[str, Any]
-    expires_at: float
-    outcome: dict[str, Any] | None = None
-    error: str | None = None
-    done: bool = False
-    created: float = field(default_factory=time.time)
-
-    def request(self) -> dict[str, Any]:
-        return {"client_id": self.client_id, "response_type": "vp_token", "response_mode": "direct_post",
-                "response_uri": self.response_uri, "nonce": self.nonce, "state": self.state,
-                "dcql_query": self.dcql}  # fmt: skip
+def _request(client_id: str, response_uri: str, nonce: str, state: str, dcql: dict[str, Any]) -> dict[str, Any]:
+    return {"client_id": client_id, "response_type": "vp_token", "response_mode": "direct_post",
+            "response_uri": response_uri, "nonce": nonce, "state": state, "dcql_query": dcql}  # fmt: skip
 
 
 class _Transactions:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_id: dict[str, _Transaction] = {}
+    """Presentation transactions in the flow store: any server answers the wallet's post and the polls."""
 
-    def add(self, tx: _Transaction) -> None:
-        with self._lock:
-            now = time.time()
-            for key in [k for k, t in self._by_id.items() if now > t.expires_at + 3600]:
-                del self._by_id[key]
-            self._by_id[tx.transaction_id] = tx
+    def __init__(self, store: FlowStore) -> None:
+        self.store = store
 
-    def get(self, transaction_id: str) -> _Transaction:
-        with self._lock:
-            tx = self._by_id.get(transaction_id)
+    def add(self, request: dict[str, Any]) -> tuple[str, float]:
+        transaction_id, now = secrets.token_urlsafe(16), time.time()
+        expires_at = now + TRANSACTION_TTL
+        self.store.add_presentation(transaction_id, request["state"], request, expires_at, expires_at + RESULT_KEPT,
+                                    now=now)  # fmt: skip
+        return transaction_id, expires_at
+
+    def get(self, transaction_id: str) -> PresentationRow:
+        tx = self.store.presentation(transaction_id=transaction_id)
         if tx is None:
             raise ServiceError(ReasonCode.NOT_FOUND, "no such transaction", field="transaction_id")
         return tx
 
-    def claim(self, state: object) -> _Transaction:
+    def claim(self, state: object) -> PresentationRow:
         """The pending transaction of ``state``, now closed (NONCE_INVALID when unknown, used or expired)."""
-        with self._lock:
-            tx = next((t for t in self._by_id.values() if isinstance(state, str)
-                       and secrets.compare_digest(t.state, state)), None)  # fmt: skip
-            if tx is None or tx.done or time.time() > tx.expires_at:
-                raise ServiceError(ReasonCode.NONCE_INVALID, "the state names no open transaction", field="state")
-            tx.done = True
-            return tx
+        tx = self.store.claim_presentation(state, now=time.time()) if isinstance(state, str) else None
+        if tx is None:
+            raise ServiceError(ReasonCode.NONCE_INVALID, "the state names no open transaction", field="state")
+        return tx
 
 
-def oid4vp_router(service: Any, principal: Callable[..., Principal]) -> APIRouter:
-    """The verifier's routes; presentations are checked against ``service.issuer``'s trust export."""
+def oid4vp_router(service: Any, principal: Callable[..., Principal], flows: FlowStore) -> APIRouter:
+    """The verifier's routes; presentations are checked against ``service.issuer``'s trust export, transactions
+    live in ``flows``."""
     router = APIRouter(tags=["wallet presentation"])
-    transactions = _Transactions()
+    transactions = _Transactions(flows)
 
     @router.post("/v1/presentations", status_code=201, tags=["verify"],
                  summary="Relying party: an OpenID4VP request for chosen claims (DCQL)")  # fmt: skip
@@ -111,12 +95,11 @@ def oid4vp_router(service: Any, principal: Callable[..., Principal]) -> APIRoute
         query = build_query(str(document.get("credential_type")), claims if isinstance(claims, list) else [])
         base = issuer_identifier(request)
         response_uri = f"{base}/oid4vp/response"
-        tx = _Transaction(transaction_id=secrets.token_urlsafe(16), nonce=secrets.token_urlsafe(24),
-                          state=secrets.token_urlsafe(24), client_id=f"redirect_uri:{response_uri}",
-                          response_uri=response_uri, dcql=query, expires_at=time.time() + TRANSACTION_TTL)  # fmt: skip
-        transactions.add(tx)
-        by_value = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for k, v in tx.request().items()}
-        return {"transaction_id": tx.transaction_id, "expires_at": int(tx.expires_at), "request": tx.request(),
+        auth_request = _request(f"redirect_uri:{response_uri}", response_uri, secrets.token_urlsafe(24),
+                                secrets.token_urlsafe(24), query)  # fmt: skip
+        transaction_id, expires_at = transactions.add(auth_request)
+        by_value = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for k, v in auth_request.items()}
+        return {"transaction_id": transaction_id, "expires_at": int(expires_at), "request": auth_request,
                 "request_url": "openid4vp://?" + urlencode(by_value)}  # fmt: skip
 
     @router.post("/oid4vp/response", summary="direct_post: the wallet's vp_token")
@@ -127,7 +110,7 @@ def oid4vp_router(service: Any, principal: Callable[..., Principal]) -> APIRoute
         except ServiceError as exc:
             return JSONResponse({"error": "invalid_request", "code": exc.code.value, "field": exc.field}, 400)
         if "error" in form:  # the wallet or the user declined
-            tx.error = form["error"][:64]
+            transactions.store.settle_presentation(tx.transaction_id, error=form["error"][:64])
             return JSONResponse({})
         try:
             tokens = json_parse(form.get("vp_token", ""), field="vp_token")
@@ -136,15 +119,16 @@ def oid4vp_router(service: Any, principal: Callable[..., Principal]) -> APIRoute
                 raise RecordError(ReasonCode.FIELD_INVALID, f"vp_token must be {{{QUERY_ID!r}: [presentation]}}",
                                   field="vp_token")  # fmt: skip
         except CivicCertError as exc:
-            tx.error = exc.code.value
+            transactions.store.settle_presentation(tx.transaction_id, error=exc.code.value)
             return JSONResponse({"error": "invalid_request", "code": exc.code.value, "field": exc.field}, 400)
-        policy = Policy(require_holder_binding=True, aud=tx.client_id, nonce=tx.nonce)
+        policy = Policy(require_holder_binding=True, aud=tx.request["client_id"], nonce=tx.request["nonce"])
         result = Verifier(trust=service.issuer.trust_export(), policy=policy).verify(presentations[0])
-        missing = missing_claims(tx.dcql, result.vct, result.claims)
-        tx.outcome = {"verdict": result.verdict.value, "result": result.to_dict(),
-                      "dcql": {"satisfied": not missing, "missing": missing,
-                               "code": (ReasonCode.PRESENTATION_UNSATISFIED if missing else ReasonCode.OK).value}}
-        return JSONResponse({})  # fmt: skip
+        missing = missing_claims(tx.request["dcql_query"], result.vct, result.claims)
+        code = ReasonCode.PRESENTATION_UNSATISFIED if missing else ReasonCode.OK
+        outcome = {"verdict": result.verdict.value, "result": result.to_dict(),
+                   "dcql": {"satisfied": not missing, "missing": missing, "code": code.value}}  # fmt: skip
+        transactions.store.settle_presentation(tx.transaction_id, outcome=outcome)
+        return JSONResponse({})
 
     @router.get("/v1/presentations/{transaction_id}", tags=["verify"], summary="Relying party: the verdict")
     def result(transaction_id: str, request: Request) -> dict[str, Any]:

@@ -145,6 +145,11 @@ class ServiceStore:
                 else:
                     yield _Cursor(conn.cursor(), pg=False)
 
+    @property
+    def target(self) -> str:
+        """The database URL or SQLite path (other service tables live beside these: service.flowstore)."""
+        return self._target
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
