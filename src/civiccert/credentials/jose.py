@@ -423,6 +423,30 @@ def _check_header(header: dict[str, Any], algorithms: Collection[str], expected_
     return alg
 
 
+def _parse_header(text: str, max_size: int) -> dict[str, Any]:
+    return json_loads(b64url_decode(text, field="header"), field="header", max_size=max_size)
+
+
+_CACHED_HEADER_CHARS = 1024  # an issuer's header ({alg, kid, typ}) repeats across its credentials; x5c ones are long
+
+
+@lru_cache(maxsize=64)
+def _cached_header(text: str, max_size: int) -> tuple[tuple[str, Any], ...]:
+    return tuple(_parse_header(text, max_size).items())  # only successes are cached: errors raise each time
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _header(text: str, max_size: int) -> dict[str, Any]:
+    """The parsed protected header, a new dict each time (a caller may keep or change it); a header holding
+    a container (``jwk``) is parsed afresh, so that no caller can change what another one reads."""
+    items = _cached_header(text, max_size)
+    if not {type(value) for _, value in items} <= _SCALARS:
+        return _parse_header(text, max_size)
+    return dict(items)
+
+
 def verify_compact(
     token: str,
     *,
@@ -445,7 +469,7 @@ def verify_compact(
     parts = token.split(".")
     if len(parts) != 3:
         raise CredentialError(ReasonCode.MALFORMED, "not a compact JWS (three parts)")
-    header = json_loads(b64url_decode(parts[0], field="header"), field="header", max_size=max_size)
+    header = _header(parts[0], max_size) if len(parts[0]) <= _CACHED_HEADER_CHARS else _parse_header(parts[0], max_size)
     alg = _check_header(header, algorithms, expected_typ)
     payload = b64url_decode(parts[1], field="payload")
     signature = b64url_decode(parts[2], field="signature")
