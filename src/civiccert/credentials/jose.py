@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import repeat
+from itertools import accumulate, repeat
 from typing import Any, Protocol, TypeAlias
 
 from cryptography.exceptions import InvalidSignature
@@ -193,24 +193,21 @@ _scan_once: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: 
 #: deeply nested document would overflow the C stack inside json's scanner and kill the process: the depth
 #: is checked before any parser sees the text. Our own documents nest fewer than 10 levels.
 MAX_JSON_DEPTH = 64
-_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+# A JSON string token (unrolled: runs of plain characters match in one C step), and what is not a bracket.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def json_depth_ok(text: str, max_depth: int = MAX_JSON_DEPTH) -> bool:
     """Whether ``text`` nests at most ``max_depth`` arrays/objects (strings are skipped, so brackets in
-    values do not count). Cheap when the text holds few brackets, linear in its length otherwise."""
+    values do not count). Cheap when the text holds few brackets, linear in its length otherwise: the
+    brackets outside strings, as +1/-1 steps, must never add up to more than ``max_depth`` (C-level passes,
+    e.g. over a node's batch reply)."""
     if text.count("[") + text.count("{") <= max_depth:
         return True
-    depth = 0
-    for match in _JSON_TOKENS.finditer(text):
-        token = match.group()
-        if token in ("[", "{"):
-            depth += 1
-            if depth > max_depth:
-                return False
-        elif token in ("]", "}"):
-            depth -= 1
-    return True
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) <= max_depth
 #: By length % 4, the last characters canonical base64url allows (none when a character is left over).
 _CANONICAL_ENDS: tuple[frozenset[int], ...] = (
     frozenset(),

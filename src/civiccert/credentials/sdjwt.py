@@ -18,6 +18,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from json.encoder import encode_basestring as _quote
 from typing import Any, TypeAlias
 
@@ -847,6 +848,20 @@ def _binding_failed(message: str, field: str) -> CredentialError:
     return CredentialError(ReasonCode.HOLDER_BINDING_FAILED, message, field=field)
 
 
+def _holder_key(jwk: dict[str, Any]) -> PublicKey:
+    """``public_key_from_jwk``, remembered for a JWK of strings: a holder presents again and again, and
+    building a key from its coordinates checks the point (as costly as a good part of one ECDSA verify)."""
+    items = tuple(jwk.items())
+    if all(type(value) is str for _, value in items):
+        return _holder_key_of(items)
+    return public_key_from_jwk(jwk)
+
+
+@lru_cache(maxsize=256)
+def _holder_key_of(items: tuple[tuple[str, str], ...]) -> PublicKey:
+    return public_key_from_jwk(dict(items))  # only keys that parse are remembered: errors raise each time
+
+
 def _verify_key_binding(
     kb_jwt: str,
     presented: str,
@@ -865,7 +880,7 @@ def _verify_key_binding(
     if not isinstance(jwk, dict):
         raise _binding_failed("credential has no holder key (cnf.jwk)", "cnf.jwk")
     try:
-        holder_key = public_key_from_jwk(jwk)
+        holder_key = _holder_key(jwk)
     except CredentialError:
         raise _binding_failed("holder key in cnf.jwk is unusable", "cnf.jwk") from None
     try:
