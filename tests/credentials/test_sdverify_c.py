@@ -29,7 +29,8 @@ from civiccert.credentials.sdjwt import Sd
 from civiccert.errors import CredentialError, ReasonCode
 
 COMPILED = sdjwt._c
-pytestmark = pytest.mark.skipif(COMPILED is None, reason="C module not built: pip install -e . (scripts/setup)")
+pytestmark = pytest.mark.skipif(
+    COMPILED is None, reason="C module not built (pip install -e ., scripts/setup) or CIVICCERT_PURE_PYTHON=1")
 
 NOW = 1_800_000_000
 ISSUER = IssuerKey.generate()
