@@ -12,7 +12,6 @@ UNKNOWN and the verdict INDETERMINATE. A node that is down never turns a genuine
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -107,18 +106,36 @@ class _Draft:
     cert_error: ReasonCode | None = None
 
     def set(self, name: CheckName, outcome: Outcome, code: ReasonCode, detail: str = "") -> None:
-        self.checks[name] = Check(name, outcome, code, detail)
+        self.checks[name] = _check(name, outcome, code, detail)
 
     def failed(self) -> bool:
         return any(c.outcome is Outcome.FAILED for c in self.checks.values())
 
     def freeze(self) -> VerificationResult:
-        order = list(CheckName)
-        checks = tuple(sorted(self.checks.values(), key=lambda c: order.index(c.name)))
+        checks = tuple(sorted(self.checks.values(), key=_report_position))
         return VerificationResult(
             checks=checks, form=self.form, vct=self.vct, claims=self.claims, issuer=self.issuer,
             anchor=self.anchor, source=self.source, issued_at=self.issued_at, expires_at=self.expires_at,
         )
+
+
+_POSITION = {name: i for i, name in enumerate(CheckName)}  # report order
+_CHECKS: dict[tuple[int, int, int, str], Check] = {}  # Check is frozen: one object per distinct check
+
+
+def _report_position(check: Check) -> int:
+    return _POSITION[check.name]
+
+
+def _check(name: CheckName, outcome: Outcome, code: ReasonCode, detail: str) -> Check:
+    """The (shared, immutable) Check; keyed by the members' ids, which are fixed, as Enum hashing is slow."""
+    key = (id(name), id(outcome), id(code), detail)
+    found = _CHECKS.get(key)
+    if found is None:
+        if len(_CHECKS) >= 4096:  # details such as "block N" vary: keep the cache bounded
+            _CHECKS.clear()
+        found = _CHECKS[key] = Check(name, outcome, code, detail)
+    return found
 
 
 class Verifier:
@@ -147,7 +164,7 @@ class Verifier:
         self._registry = registry
         self._policy = policy or Policy()
         self._clock = clock
-        self._public_keys: dict[tuple[str, str], Any] = {}  # (kid, jwk json) -> parsed key: parse once
+        self._public_keys: dict[str, tuple[dict[str, Any], Any]] = {}  # kid -> (jwk, parsed key): parse once
         self._jwk_by_kid: dict[str, Mapping[str, Any]] | None = None  # the snapshot's key material by kid
         self._anchors = trust_anchors  # X.509 roots for credentials carrying x5c (civiccert.pki)
 
@@ -309,11 +326,13 @@ class Verifier:
         """Credential type, issuer identity, validity window: the same rules for the digital and the paper form."""
         if draft.vct not in _KNOWN_VCTS:
             draft.set(CheckName.FORMAT, Outcome.FAILED, ReasonCode.VCT_UNKNOWN, "not a civiccert credential type")
-        code = _claimed_code(payload.get("iss"), municipality)
+        iss = payload.get("iss")
+        code = _claimed_code(iss, municipality)
         draft.issuer_code = code
-        draft.iss = payload.get("iss") if isinstance(payload.get("iss"), str) else None
-        body_code = municipality.get("code") if isinstance(municipality, Mapping) else None
-        body_name = municipality.get("name") if isinstance(municipality, Mapping) else None
+        draft.iss = iss if isinstance(iss, str) else None
+        body = municipality if type(municipality) is dict or isinstance(municipality, Mapping) else None
+        body_code = body.get("code") if body is not None else None
+        body_name = body.get("name") if body is not None else None
         draft.issuer = {"code": code, "name": body_name, "kid": draft.kid}
         official = official_municipality(code) if code is not None else None
         if code is None or body_code != code:
@@ -440,10 +459,11 @@ class Verifier:
                 draft.cert_error = exc.code
 
     def _public_key(self, kid: str, jwk: Mapping[str, str]) -> Any:
-        cache_key = (kid, json.dumps(dict(jwk), sort_keys=True))
-        key = self._public_keys.get(cache_key)
-        if key is None:
-            key = self._public_keys[cache_key] = public_key_from_jwk(jwk)
+        cached = self._public_keys.get(kid)
+        if cached is not None and cached[0] == jwk:  # the same material (a dict compare: no serialising)
+            return cached[1]
+        key = public_key_from_jwk(jwk)
+        self._public_keys[kid] = (dict(jwk), key)
         return key
 
     def _trusted_jwk(self, kid: str, header_jwk: object, code: str | None, *, own_namespace: bool = False

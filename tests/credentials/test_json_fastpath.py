@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from civiccert.credentials.jose import b64url_encode, b64url_json_many, json_parse
+from civiccert.credentials.jose import b64url_encode, b64url_json_many, json_depth_ok, json_parse
 from civiccert.errors import CredentialError, ReasonCode
 
 
@@ -53,3 +55,34 @@ def test_same_answer_as_the_stdlib(text: str) -> None:
             return ("error", exc.code)
 
     assert outcome(text.encode()) == outcome(text)  # str input: the stdlib path only
+
+
+def _depth_ok_reference(text: str, max_depth: int = 64) -> bool:
+    """The token-by-token depth check json_depth_ok replaced (kept here as its specification)."""
+    import re
+
+    depth = 0
+    for match in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > max_depth:
+                return False
+        elif token in ("]", "}"):
+            depth -= 1
+    return True
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 65 + "]" * 65, "[" * 64 + "]" * 64, '["' + "[" * 100 + '"]', '["\\"' + "[" * 70 + '"]',
+    "]" * 80 + "[" * 70, '"' + "[" * 70, '["a\\\\"' + "[" * 70, "{" * 40 + "[" * 25 + "x",
+    '[{"a":"x"},' * 70 + "]" * 70, '"\\\n' + "[" * 66, "[" * 66 + '"' + "]" * 66,
+])
+def test_depth_check_matches_the_token_scan(text: str) -> None:
+    assert json_depth_ok(text) is _depth_ok_reference(text)
+
+
+@given(st.text(alphabet='[]{}"\\ax\n', max_size=200))
+@settings(max_examples=500, deadline=None)
+def test_depth_check_matches_the_token_scan_on_any_text(text: str) -> None:
+    assert json_depth_ok(text, 3) is _depth_ok_reference(text, 3)

@@ -43,8 +43,8 @@ def _pip(venv_python: Path, *args: str | Path, cwd: Path) -> None:
 def _build_wheel(work: Path) -> Path:
     """Build from a copy of the sources, so that the checkout gets no build/ or egg-info."""
     source = work / "source"
-    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.so"))
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy2(REPO / name, source / name)
     done = _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index", "--find-links",
                  WHEELHOUSE, "-w", work / "dist", source], cwd=work, timeout=300)
@@ -85,6 +85,9 @@ def test_wheel_installs_verifies_plain_and_runs_the_demo_with_extras(tmp_path: P
                     "'License-File'))"], cwd=tmp_path)
     assert "LICENSE" in licence.stdout
     assert _run([python, "-m", "civiccert", "--help"], cwd=tmp_path).returncode == 0
+    compiled = _run([python, "-c", "from civiccert.credentials import sdjwt; print(sdjwt._c.__file__)"], cwd=tmp_path)
+    assert compiled.returncode == 0, compiled.stderr
+    assert str(venv) in compiled.stdout  # the wheel carries the compiled verify loop, and it loads
 
     cred, trust = _credential(tmp_path)
     verified = _run([civiccert, "verify", "--offline", "--json", "--trust", trust, cred], cwd=tmp_path)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import repeat
+from itertools import accumulate, repeat
 from typing import Any, Protocol, TypeAlias
 
 from cryptography.exceptions import InvalidSignature
@@ -193,24 +193,21 @@ _scan_once: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: 
 #: deeply nested document would overflow the C stack inside json's scanner and kill the process: the depth
 #: is checked before any parser sees the text. Our own documents nest fewer than 10 levels.
 MAX_JSON_DEPTH = 64
-_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+# A JSON string token (unrolled: runs of plain characters match in one C step), and what is not a bracket.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def json_depth_ok(text: str, max_depth: int = MAX_JSON_DEPTH) -> bool:
     """Whether ``text`` nests at most ``max_depth`` arrays/objects (strings are skipped, so brackets in
-    values do not count). Cheap when the text holds few brackets, linear in its length otherwise."""
+    values do not count). Cheap when the text holds few brackets, linear in its length otherwise: the
+    brackets outside strings, as +1/-1 steps, must never add up to more than ``max_depth`` (C-level passes,
+    e.g. over a node's batch reply)."""
     if text.count("[") + text.count("{") <= max_depth:
         return True
-    depth = 0
-    for match in _JSON_TOKENS.finditer(text):
-        token = match.group()
-        if token in ("[", "{"):
-            depth += 1
-            if depth > max_depth:
-                return False
-        elif token in ("]", "}"):
-            depth -= 1
-    return True
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) <= max_depth
 #: By length % 4, the last characters canonical base64url allows (none when a character is left over).
 _CANONICAL_ENDS: tuple[frozenset[int], ...] = (
     frozenset(),
@@ -423,6 +420,30 @@ def _check_header(header: dict[str, Any], algorithms: Collection[str], expected_
     return alg
 
 
+def _parse_header(text: str, max_size: int) -> dict[str, Any]:
+    return json_loads(b64url_decode(text, field="header"), field="header", max_size=max_size)
+
+
+_CACHED_HEADER_CHARS = 1024  # an issuer's header ({alg, kid, typ}) repeats across its credentials; x5c ones are long
+
+
+@lru_cache(maxsize=64)
+def _cached_header(text: str, max_size: int) -> tuple[tuple[str, Any], ...]:
+    return tuple(_parse_header(text, max_size).items())  # only successes are cached: errors raise each time
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _header(text: str, max_size: int) -> dict[str, Any]:
+    """The parsed protected header, a new dict each time (a caller may keep or change it); a header holding
+    a container (``jwk``) is parsed afresh, so that no caller can change what another one reads."""
+    items = _cached_header(text, max_size)
+    if not {type(value) for _, value in items} <= _SCALARS:
+        return _parse_header(text, max_size)
+    return dict(items)
+
+
 def verify_compact(
     token: str,
     *,
@@ -445,7 +466,7 @@ def verify_compact(
     parts = token.split(".")
     if len(parts) != 3:
         raise CredentialError(ReasonCode.MALFORMED, "not a compact JWS (three parts)")
-    header = json_loads(b64url_decode(parts[0], field="header"), field="header", max_size=max_size)
+    header = _header(parts[0], max_size) if len(parts[0]) <= _CACHED_HEADER_CHARS else _parse_header(parts[0], max_size)
     alg = _check_header(header, algorithms, expected_typ)
     payload = b64url_decode(parts[1], field="payload")
     signature = b64url_decode(parts[2], field="signature")

@@ -13,10 +13,12 @@ import binascii
 import hashlib
 import hmac
 import operator
+import os
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from json.encoder import encode_basestring as _quote
 from typing import Any, TypeAlias
 
@@ -36,6 +38,20 @@ from civiccert.credentials.jose import (
 )
 from civiccert.credentials.keys import public_key_from_jwk
 from civiccert.errors import CredentialError, ReasonCode
+
+try:  # a fast exact reader of the disclosures blob (see _decode_disclosures); orjson is a declared dependency
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None  # type: ignore[assignment]
+
+# The compiled verify loop (setup.py builds it; DEVELOPERS.md): used only where it gives the pure-Python
+# result, which every input it declines takes. CIVICCERT_PURE_PYTHON=1 forces the pure-Python path.
+_c: Any = None
+if os.environ.get("CIVICCERT_PURE_PYTHON") != "1":
+    try:
+        from civiccert.credentials import _sdverify_c as _c
+    except ImportError:  # not built (a source checkout run with PYTHONPATH=src): pure Python
+        _c = None
 
 __all__ = [
     "NEVER_DISCLOSABLE",
@@ -707,24 +723,54 @@ def _digests(disclosures: list[str]) -> list[str]:
 def _decode_disclosures(disclosures: list[str]) -> tuple[list[str], dict[str, list[Any]]]:
     """The digests in order and ``digest -> [salt, (name,) value]``; batched when all are well formed.
 
-    The batched checks (C-level ``map``/``set`` over all disclosures) accept exactly what the one-by-one
-    loop accepts; on any doubt that loop runs and raises with the right code and index.
+    The compiled path decodes and hashes every disclosure in one call and proves, as ``b64url_json_many``
+    does, that one orjson parse of them all reads each exactly as the strict parser would. Anything it
+    declines, and every error, goes the pure-Python way, which decides and names the reason.
     """
+    if _c is not None and _orjson is not None:
+        fast = _c.decode(disclosures)
+        if fast is not None:
+            digests, blob = fast
+            try:
+                values = _orjson.loads(blob)
+            except _orjson.JSONDecodeError:
+                values = None
+            # every item is its own balanced segment (checked in C), so equal bytes mean each item is
+            # exactly orjson's serialisation of its own value: canonical, as jose._canonical requires
+            if values is not None and len(values) == len(digests) and _orjson.dumps(values) == blob:
+                table = _c.table(digests, values)
+                if table is not None:
+                    return digests, table
+    return _decode_disclosures_py(disclosures)
+
+
+def _decode_disclosures_py(disclosures: list[str]) -> tuple[list[str], dict[str, list[Any]]]:
+    """``_decode_disclosures`` without the compiled path: C-level maps, else the one-by-one loop."""
     contents = b64url_json_many(disclosures)
     if contents is None:
         return _decode_disclosures_one_by_one(disclosures)
     digests = _digests(disclosures)
+    table = _table(digests, contents)
+    return (digests, table) if table is not None else _decode_disclosures_one_by_one(disclosures)
+
+
+def _table(digests: list[str], contents: list[Any]) -> dict[str, list[Any]] | None:
+    """``digest -> content`` when every content is a well-formed disclosure and no digest repeats, else None.
+
+    The batched checks (C-level ``map``/``set`` over all disclosures) accept exactly what the one-by-one
+    loop accepts; on any doubt that loop runs and raises with the right code and index.
+    """
     if (
         not set(map(type, contents)) <= _LIST_TYPE
         or not set(map(len, contents)) <= _DISCLOSURE_LENGTHS
         or not set(map(type, map(_first, contents))) <= _STR_TYPE
         or len(set(digests)) != len(digests)
     ):
-        return _decode_disclosures_one_by_one(disclosures)
+        return None
     names = [content[1] for content in contents if len(content) == 3]
     if not set(map(type, names)) <= _STR_TYPE or not _RESERVED_NAMES.isdisjoint(names):
-        return _decode_disclosures_one_by_one(disclosures)
-    return digests, dict(zip(digests, contents, strict=True))
+        return None
+    return dict(zip(digests, contents, strict=True))
 
 
 _LIST_TYPE = frozenset({list})
@@ -757,6 +803,26 @@ def _decode_disclosures_one_by_one(disclosures: list[str]) -> tuple[list[str], d
     return list(by_digest), by_digest
 
 
+def _unfold(
+    payload: dict[str, Any], order: list[str], by_digest: dict[str, list[Any]]
+) -> tuple[dict[str, Any], list[str]]:
+    """The claims and disclosed paths of ``payload`` (compiled when built and the input is well formed)."""
+    if _c is not None:
+        fast: tuple[dict[str, Any], list[str]] | None = _c.unfold(payload, by_digest)
+        if fast is not None:
+            return fast
+    unfolder = _Unfolder(order, by_digest)
+    claims = unfolder.unfold_payload(payload)
+    index = unfolder.unreferenced()
+    if index is not None:
+        raise CredentialError(
+            ReasonCode.DISCLOSURE_UNREFERENCED,
+            "disclosure not referenced by the credential",
+            field=f"disclosures[{index}]",
+        )
+    return claims, unfolder.paths
+
+
 def _numeric_date(payload: Mapping[str, Any], name: str, field: str) -> float | None:
     value = payload.get(name)
     if value is None and name not in payload:
@@ -782,6 +848,20 @@ def _binding_failed(message: str, field: str) -> CredentialError:
     return CredentialError(ReasonCode.HOLDER_BINDING_FAILED, message, field=field)
 
 
+def _holder_key(jwk: dict[str, Any]) -> PublicKey:
+    """``public_key_from_jwk``, remembered for a JWK of strings: a holder presents again and again, and
+    building a key from its coordinates checks the point (as costly as a good part of one ECDSA verify)."""
+    items = tuple(jwk.items())
+    if all(type(value) is str for _, value in items):
+        return _holder_key_of(items)
+    return public_key_from_jwk(jwk)
+
+
+@lru_cache(maxsize=256)
+def _holder_key_of(items: tuple[tuple[str, str], ...]) -> PublicKey:
+    return public_key_from_jwk(dict(items))  # only keys that parse are remembered: errors raise each time
+
+
 def _verify_key_binding(
     kb_jwt: str,
     presented: str,
@@ -800,7 +880,7 @@ def _verify_key_binding(
     if not isinstance(jwk, dict):
         raise _binding_failed("credential has no holder key (cnf.jwk)", "cnf.jwk")
     try:
-        holder_key = public_key_from_jwk(jwk)
+        holder_key = _holder_key(jwk)
     except CredentialError:
         raise _binding_failed("holder key in cnf.jwk is unusable", "cnf.jwk") from None
     try:
@@ -883,15 +963,7 @@ def verify(
     if check_validity:
         _check_validity(payload, current, skew)
 
-    unfolder = _Unfolder(*_decode_disclosures(disclosures))
-    claims = unfolder.unfold_payload(payload)
-    index = unfolder.unreferenced()
-    if index is not None:
-        raise CredentialError(
-            ReasonCode.DISCLOSURE_UNREFERENCED,
-            "disclosure not referenced by the credential",
-            field=f"disclosures[{index}]",
-        )
+    claims, paths = _unfold(payload, *_decode_disclosures(disclosures))
 
     key_binding = None
     if kb_jwt is not None:
@@ -914,7 +986,7 @@ def verify(
         header=jws.header,
         payload=payload,
         claims=claims,
-        disclosed_paths=sorted(unfolder.paths),
+        disclosed_paths=sorted(paths),
         issuer_signed_jwt=jwt,
         key_binding=key_binding,
     )
