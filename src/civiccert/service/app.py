@@ -14,7 +14,7 @@ import hashlib
 import re
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from civiccert.credentials.jose import json_parse
 from civiccert.errors import CivicCertError, ReasonCode, RecordError, ServiceError
 from civiccert.issuer import Issuer, RevocationReason
 from civiccert.records import load_record
+from civiccert.service.asgi import CapAndLog, json_bytes, json_response
 from civiccert.service.auth import ClientRegistry, Principal, Role, require_role
 from civiccert.service.logs import log_event
 from civiccert.service.metrics import Metrics
@@ -72,22 +73,8 @@ def create_app(service: Service) -> FastAPI:
     metrics = service.metrics or Metrics()
     _install_error_handlers(app, metrics)
 
-    @app.middleware("http")
-    async def cap_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        cap = PAGE_MAX_BYTES if service.verify_page and request.url.path == PAGE_VERIFY_PATH else MAX_BODY_BYTES
-        if length is not None and (not length.isdigit() or int(length) > cap):
-            response: Response = _error(413, ReasonCode.INPUT_TOO_LARGE, "body", f"bodies are capped at "
-                                        f"{cap} bytes")  # fmt: skip
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        metrics.request(template, response.status_code)
-        log_event("request", method=request.method, route=template, status=response.status_code,
-                  ms=round((time.perf_counter() - started) * 1000, 2))  # fmt: skip
-        return response
+    app.add_middleware(CapAndLog, metrics=metrics, cap_for=lambda path: PAGE_MAX_BYTES
+                       if service.verify_page and path == PAGE_VERIFY_PATH else MAX_BODY_BYTES)  # fmt: skip
 
     def principal(request: Request, *roles: Role) -> Principal:
         who = service.clients.authenticate(request.headers.get("authorization"))
@@ -125,7 +112,7 @@ def create_app(service: Service) -> FastAPI:
             if stored.status is None:
                 raise ServiceError(ReasonCode.IDEMPOTENCY_IN_PROGRESS, "a request with this key is in progress",
                                    field="idempotency-key")  # fmt: skip
-            return JSONResponse(stored.body, stored.status, headers={"Idempotent-Replayed": "true"})
+            return json_response(stored.body, stored.status, {"Idempotent-Replayed": "true"})
         try:
             status, body, note = action()
         except CivicCertError as exc:
@@ -138,8 +125,9 @@ def create_app(service: Service) -> FastAPI:
         except BaseException:
             service.store.abandon(who.client_id, key)
             raise
-        service.store.finish(who.client_id, key, status, body, note)
-        return JSONResponse(body, status)
+        data = json_bytes(body)  # serialized once: stored for retries and sent
+        service.store.finish(who.client_id, key, status, body, note, text=data.decode())
+        return json_response(body, status, data=data)
 
     # --- issuing ---------------------------------------------------------------------------------------
     @app.post("/v1/credentials", status_code=201, tags=["issue"], openapi_extra=_body(ISSUE_SCHEMA),

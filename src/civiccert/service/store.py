@@ -198,13 +198,15 @@ class ServiceStore:
             return False
         return False
 
-    def finish(self, client_id: str, key: str, status: int, body: Any, audit: AuditNote | None = None) -> None:
+    def finish(self, client_id: str, key: str, status: int, body: Any, audit: AuditNote | None = None,
+               *, text: str | None = None) -> None:  # fmt: skip
         """Store the response every retry with this key gets, and ``audit``'s entry in the same transaction
-        (one durable commit for both: the entry exists exactly when the response does)."""
+        (one durable commit for both: the entry exists exactly when the response does). ``text``: ``body``
+        already serialized as JSON (the caller sends the same bytes)."""
         with self._tx() as cur:
             cur.execute(
                 "UPDATE service_idempotency SET status = %s, response = %s WHERE client_id = %s AND idem_key = %s",
-                (status, json.dumps(body, ensure_ascii=False), client_id, key),
+                (status, json.dumps(body, ensure_ascii=False) if text is None else text, client_id, key),
             )
             if audit is not None:
                 self._append(cur, audit)
