@@ -82,7 +82,7 @@ def _compile(schema: Any) -> Check:
             known = frozenset(schema.get("properties", {}))
             if "patternProperties" in schema:
                 raise _Unsupported(keyword)
-            checks.append(_additional(known, _compile(value)))
+            checks.append(_additional(known, value))
         elif keyword == "items":
             if "prefixItems" in schema:
                 raise _Unsupported(keyword)
@@ -113,15 +113,19 @@ _EXACT: dict[str, type] = {"string": str, "object": dict, "array": list, "null":
 
 
 def _required(names: list[str]) -> Check:
-    return lambda x: not isinstance(x, dict) or all(n in x for n in names)
+    wanted = frozenset(names)
+    return lambda x: not isinstance(x, dict) or wanted.issubset(x.keys())
 
 
-def _additional(known: frozenset[str], extra: Check) -> Check:
+def _additional(known: frozenset[str], schema: Any) -> Check:
+    if schema is False:
+        return lambda x: not isinstance(x, dict) or known.issuperset(x.keys())
+    extra = _compile(schema)
     return lambda x: not isinstance(x, dict) or all(extra(v) for k, v in x.items() if k not in known)
 
 
 def _items(item: Check) -> Check:
-    return lambda x: not isinstance(x, list) or all(item(v) for v in x)
+    return lambda x: not isinstance(x, list) or all(map(item, x))
 
 
 def _pattern(regex: re.Pattern[str]) -> Check:
