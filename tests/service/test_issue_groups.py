@@ -32,6 +32,9 @@ def test_concurrent_issues_are_grouped_and_each_answered_alone(tmp_path: Path) -
     bodies = {f"group-good-{i:04d}": {"record": good} for i in range(18)}
     bodies |= {f"group-nopaper-{i:04d}": {"record": good, "paper": False} for i in range(3)}
     bodies |= {f"group-bad-{i:04d}": {"record": bad} for i in range(3)}
+    other = json.loads(json.dumps(good))
+    other["municipality"] = {"code": "131016", "name": "千代田区"}
+    bodies |= {f"group-other-{i:04d}": {"record": other} for i in range(2)}
     token = clients.token("clerk", lifetime=300)
 
     def post(key: str) -> httpx.Response:
@@ -48,6 +51,10 @@ def test_concurrent_issues_are_grouped_and_each_answered_alone(tmp_path: Path) -
         assert server.stop() == 0
     ids = set()
     for key, response in first.items():
+        if key.startswith("group-other"):  # valid record, another city: refused by the issuer, alone
+            assert (response.status_code, response.json()["field"]) == (422, "municipality")
+            assert response.json()["code"] == ReasonCode.FIELD_INVALID.value
+            continue
         if key.startswith("group-bad"):
             assert response.status_code == 422
             assert response.json()["code"] == ReasonCode.SCHEMA_VIOLATION.value

@@ -84,7 +84,7 @@ class GroupIssuer:
     async def _go(self, group: list[IssueJob]) -> None:
         try:
             await anyio.to_thread.run_sync(self._run, group, limiter=self._limiter)
-        except BaseException as exc:
+        except Exception as exc:  # handed to every request still waiting (a cancellation passes through)
             for job in group:
                 if job.response is None and job.error is None:
                     job.error = exc
@@ -180,9 +180,13 @@ def _issue(parsed: list[_Parsed], issuer: Issuer) -> dict[int, CredentialFile]:
     """Credentials by ``id(job)``: those without a holder key in one ``issue_many`` per paper flag (one journal
     commit), one by one when that refuses (so a bad record fails alone) and for holder-bound credentials."""
     creds: dict[int, CredentialFile] = {}
-    single = [item for item in parsed if item[2] is not None]
+    ours = (issuer.config.municipality_code, issuer.config.municipality_name)
+    groupable = [item for item in parsed if item[2] is None
+                 and (item[1].municipality.code, item[1].municipality.name) == ours]  # fmt: skip
+    grouped = {id(item[0]) for item in groupable}
+    single = [item for item in parsed if id(item[0]) not in grouped]  # refused alone, before any status allocation
     for paper in (True, False):
-        group = [item for item in parsed if item[2] is None and item[3] is paper]
+        group = [item for item in groupable if item[3] is paper]
         if len(group) == 1:
             single += group
             continue
