@@ -228,15 +228,18 @@ class ServiceStore:
 
     def finish_many(self, done: Sequence[Finished]) -> None:
         """:meth:`finish` for several requests in one committed transaction (group commit)."""
-        with self._tx() as cur:
-            for item in done:
-                text = json.dumps(item.body, ensure_ascii=False) if item.text is None else item.text
-                cur.execute(
-                    "UPDATE service_idempotency SET status = %s, response = %s WHERE client_id = %s AND idem_key = %s",
-                    (item.status, text, item.client_id, item.key),
-                )
-                if item.audit is not None:
-                    self._append(cur, item.audit)
+        if not done:
+            return
+        rows = [(item.status, json.dumps(item.body, ensure_ascii=False) if item.text is None else item.text,
+                 item.client_id, item.key) for item in done]  # fmt: skip
+        now = time.time()
+        notes = [_audit_row(item.audit, now) for item in done if item.audit is not None]
+        with self._tx() as cur:  # one statement each for all rows (one round trip each on PostgreSQL)
+            cur.executemany(
+                "UPDATE service_idempotency SET status = %s, response = %s WHERE client_id = %s AND idem_key = %s", rows
+            )
+            if notes:
+                cur.executemany(_AUDIT_INSERT, notes)
 
     def abandon_many(self, keys: Sequence[tuple[str, str]]) -> None:
         """:meth:`abandon` for several ``(client_id, key)`` in one transaction."""
@@ -263,11 +266,7 @@ class ServiceStore:
 
     @staticmethod
     def _append(cur: _Cursor, note: AuditNote) -> None:
-        cur.execute(
-            "INSERT INTO service_audit (at, client_id, role, action, credential_ids, outcome)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (time.time(), note.client_id, note.role, note.action, json.dumps(list(note.credential_ids)), note.outcome),
-        )
+        cur.execute(_AUDIT_INSERT, _audit_row(note, time.time()))
 
     def audit_entries(self, *, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
         """Entries with ``seq`` > ``after``, oldest first (page with the last seq seen)."""
@@ -281,6 +280,14 @@ class ServiceStore:
                 for r in rows]  # fmt: skip
 
 
+_AUDIT_INSERT = ("INSERT INTO service_audit (at, client_id, role, action, credential_ids, outcome)"
+                 " VALUES (%s, %s, %s, %s, %s, %s)")  # fmt: skip
+
+
+def _audit_row(note: AuditNote, at: float) -> tuple[object, ...]:
+    return (at, note.client_id, note.role, note.action, json.dumps(list(note.credential_ids)), note.outcome)
+
+
 class _Cursor:
     """One SQL text for both databases: ``%s`` placeholders, rewritten to ``?`` for SQLite."""
 
@@ -290,6 +297,9 @@ class _Cursor:
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> None:
         self._cur.execute(sql if self._pg else sql.replace("%s", "?"), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._cur.executemany(sql if self._pg else sql.replace("%s", "?"), [tuple(r) for r in rows])
 
     @property
     def rowcount(self) -> int:
