@@ -177,7 +177,26 @@ class ServiceStore:
             if now - self._purged_at >= _PURGE_EVERY:
                 cur.execute("DELETE FROM service_idempotency WHERE created_at < %s", (now - self._retention,))
                 self._purged_at = now
+            if self._pg and len(requests) > 1:
+                return self._reserve_many(cur, requests, now)
             return [self._reserve(cur, client_id, key, request_hash, now) for client_id, key, request_hash in requests]
+
+    def _reserve_many(self, cur: _Cursor, requests: Sequence[tuple[str, str, str]],
+                      now: float) -> list[StoredResponse | None]:  # fmt: skip
+        """One multi-row INSERT for the group (one round trip); only keys already there take :meth:`_reserve`."""
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(requests))
+        params = [value for client_id, key, digest in requests for value in (client_id, key, digest, now, self.owner)]
+        inserted = {(str(r[0]), str(r[1])) for r in cur.fetchall(
+            "INSERT INTO service_idempotency (client_id, idem_key, request_hash, created_at, owner) VALUES "  # noqa: S608 - placeholders only
+            + values + " ON CONFLICT DO NOTHING RETURNING client_id, idem_key", params)}  # fmt: skip
+        answers: list[StoredResponse | None] = []
+        for client_id, key, digest in requests:
+            if (client_id, key) in inserted:
+                inserted.discard((client_id, key))  # a key given twice: its second request finds it reserved
+                answers.append(None)
+            else:
+                answers.append(self._reserve(cur, client_id, key, digest, now))
+        return answers
 
     def _reserve(self, cur: _Cursor, client_id: str, key: str, request_hash: str, now: float) -> StoredResponse | None:
         cur.execute(
