@@ -90,3 +90,22 @@ def test_non_katakana_furigana_is_rejected(kana: str) -> None:
     with pytest.raises(RecordError) as info:
         check_kana(kana, field="name_kana")
     assert info.value.code is ReasonCode.KANA_INVALID
+
+
+def test_printable_shortcut_never_skips_a_forbidden_character() -> None:
+    """check_text skips the per-character look-up when str.isprintable() holds: for every code point, a
+    printable one (U+3000 read as a space) is never one of the forbidden categories or a noncharacter."""
+    import unicodedata
+
+    from civiccert.records import text
+
+    skipped_forbidden = [
+        cp for cp in range(0x110000)
+        if chr(cp).replace("\u3000", " ").isprintable()
+        and (unicodedata.category(chr(cp)) in text._FORBIDDEN_CATEGORIES or text._is_noncharacter(cp))
+    ]  # fmt: skip
+    assert skipped_forbidden == []
+    with pytest.raises(RecordError) as caught:
+        check_text("松戸\u200b太郎", field="name")  # zero width space (Cf): not printable, checked one by one
+    assert caught.value.code is ReasonCode.TEXT_CONTROL_CHAR
+    assert check_text("松戸\u3000𠮷子\U000e0100", field="name") == "松戸\u3000𠮷子\U000e0100"

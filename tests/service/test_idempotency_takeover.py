@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from civiccert.service.store import ServiceStore
+from civiccert.service.store import AuditNote, Finished, ServiceStore, StoredResponse
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -74,3 +74,28 @@ def test_a_reservation_older_than_the_limit_is_taken_over_and_a_finished_one_is_
     assert (replay.status, replay.body) == (201, {"credential": "x"})  # done: replayed, never re-run
     for store in (remote, patient, impatient, late):
         store.close()
+
+
+def test_a_group_reserves_new_keys_once_and_answers_known_ones_like_single_requests(target: str) -> None:
+    store = ServiceStore(target)
+    assert store.begin("clerk-system", "group-done-0001", "h-done") is None
+    store.finish("clerk-system", "group-done-0001", 201, {"credential": {"id": "done"}})
+    assert store.begin("clerk-system", "group-busy-0001", "h-busy") is None
+    answers = store.begin_many([
+        ("clerk-system", "group-new-0001", "h1"), ("clerk-system", "group-done-0001", "h-done"),
+        ("clerk-system", "group-busy-0001", "h-busy"), ("clerk-system", "group-new-0002", "h2"),
+        ("clerk-system", "group-new-0001", "h1"), ("clerk-system", "group-done-0001", "other"),
+    ])  # fmt: skip
+    assert answers[0] is None
+    assert answers[3] is None
+    assert answers[1] == StoredResponse("h-done", 201, {"credential": {"id": "done"}})  # replayed
+    assert answers[2] == StoredResponse("h-busy", None, None)  # in progress
+    assert answers[4] == StoredResponse("h1", None, None)  # the same key twice in a group: the second waits
+    assert answers[5] is not None
+    assert answers[5].request_hash == "h-done"  # another request under a used key: refused by the caller
+    note = AuditNote("clerk-system", "clerk", "issue", ("c1",), "ok")
+    store.finish_many([Finished("clerk-system", "group-new-0001", 201, {"n": 1}, note),
+                       Finished("clerk-system", "group-new-0002", 201, {"n": 2}, None, '{"n":2}')])  # fmt: skip
+    assert store.begin("clerk-system", "group-new-0002", "h2") == StoredResponse("h2", 201, {"n": 2})
+    assert [e.credential_ids for e in store.audit_entries()] == [["c1"]]
+    store.close()

@@ -61,16 +61,24 @@ def check_text(value: str, *, field: str, max_length: int = DEFAULT_MAX_LENGTH) 
         raise TypeError(f"{field} must be a str")
     if not value.strip():
         raise RecordError(ReasonCode.TEXT_EMPTY, "text is empty", field=field)
-    for ch in value:
-        if unicodedata.category(ch) in _FORBIDDEN_CATEGORIES or _is_noncharacter(ord(ch)):
-            raise RecordError(
-                ReasonCode.TEXT_CONTROL_CHAR, "text contains a control or forbidden character", field=field
-            )
+    # str.isprintable() is False for every character of the categories "Other" (Cc, Cf, Cs, Co, and Cn, where
+    # the noncharacters are) and "Separator" but the ASCII space, from the same Unicode database: when it holds
+    # (U+3000 read as a space), no character needs the per-character look-up (10x slower, on every name)
+    if not value.replace("\u3000", " ").isprintable():
+        _check_characters(value, field)
     if not unicodedata.is_normalized("NFC", value):
         raise RecordError(ReasonCode.TEXT_NOT_NFC, "text is not NFC-normalised", field=field)
     if len(value) > max_length:
         raise RecordError(ReasonCode.FIELD_INVALID, f"text is longer than {max_length} characters", field=field)
     return value
+
+
+def _check_characters(value: str, field: str) -> None:
+    for ch in value:
+        if unicodedata.category(ch) in _FORBIDDEN_CATEGORIES or _is_noncharacter(ord(ch)):
+            raise RecordError(
+                ReasonCode.TEXT_CONTROL_CHAR, "text contains a control or forbidden character", field=field
+            )
 
 
 def check_optional_text(value: str | None, *, field: str, max_length: int = DEFAULT_MAX_LENGTH) -> str | None:

@@ -14,8 +14,9 @@ import hashlib
 import re
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,10 @@ from civiccert.credentials.jose import json_parse
 from civiccert.errors import CivicCertError, ReasonCode, RecordError, ServiceError
 from civiccert.issuer import Issuer, RevocationReason
 from civiccert.records import load_record
+from civiccert.service.asgi import CapAndLog, json_bytes, json_response
 from civiccert.service.auth import ClientRegistry, Principal, Role, require_role
 from civiccert.service.flowstore import FlowStore
+from civiccert.service.issuing import GroupIssuer, IssueJob, issue_group
 from civiccert.service.logs import log_event
 from civiccert.service.metrics import Metrics
 from civiccert.service.oid4vci import oid4vci_router
@@ -74,22 +77,8 @@ def create_app(service: Service) -> FastAPI:
     metrics = service.metrics or Metrics()
     _install_error_handlers(app, metrics)
 
-    @app.middleware("http")
-    async def cap_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        cap = PAGE_MAX_BYTES if service.verify_page and request.url.path == PAGE_VERIFY_PATH else MAX_BODY_BYTES
-        if length is not None and (not length.isdigit() or int(length) > cap):
-            response: Response = _error(413, ReasonCode.INPUT_TOO_LARGE, "body", f"bodies are capped at "
-                                        f"{cap} bytes")  # fmt: skip
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        metrics.request(template, response.status_code)
-        log_event("request", method=request.method, route=template, status=response.status_code,
-                  ms=round((time.perf_counter() - started) * 1000, 2))  # fmt: skip
-        return response
+    app.add_middleware(CapAndLog, metrics=metrics, cap_for=lambda path: PAGE_MAX_BYTES
+                       if service.verify_page and path == PAGE_VERIFY_PATH else MAX_BODY_BYTES)  # fmt: skip
 
     def principal(request: Request, *roles: Role) -> Principal:
         who = service.clients.authenticate(request.headers.get("authorization"))
@@ -106,6 +95,9 @@ def create_app(service: Service) -> FastAPI:
             raise RecordError(ReasonCode.JSON_INVALID, "the body is not strict JSON", field="body") from exc
 
     writers = anyio.CapacityLimiter(WRITE_THREADS)
+    group_issuer = GroupIssuer(partial(issue_group, store=service.store, issuer=service.issuer, load=_load,
+                                       status_for=_status_for, on_issued=metrics.issued),
+                               slots=WRITE_THREADS, limiter=writers, metrics=metrics)  # fmt: skip
     Outcome = tuple[int, Any, AuditNote]  # status, body, the audit entry stored with the response
 
     async def idempotent(request: Request, who: Principal, raw: bytes, action: Callable[[], Outcome]) -> Response:
@@ -114,11 +106,7 @@ def create_app(service: Service) -> FastAPI:
         return await anyio.to_thread.run_sync(_idempotent, request, who, raw, action, limiter=writers)
 
     def _idempotent(request: Request, who: Principal, raw: bytes, action: Callable[[], Outcome]) -> Response:
-        key = request.headers.get("idempotency-key")
-        if key is None or not _IDEMPOTENCY_KEY.fullmatch(key):
-            raise ServiceError(ReasonCode.IDEMPOTENCY_KEY_MISSING, "writes need an Idempotency-Key header of "
-                               "8-128 characters [A-Za-z0-9._:-]", field="idempotency-key")  # fmt: skip
-        digest = hashlib.sha256(request.url.path.encode() + b"\0" + raw).hexdigest()
+        key, digest = _idempotency(request, raw)
         stored = service.store.begin(who.client_id, key, digest)
         if stored is not None:
             if stored.request_hash != digest:
@@ -127,7 +115,7 @@ def create_app(service: Service) -> FastAPI:
             if stored.status is None:
                 raise ServiceError(ReasonCode.IDEMPOTENCY_IN_PROGRESS, "a request with this key is in progress",
                                    field="idempotency-key")  # fmt: skip
-            return JSONResponse(stored.body, stored.status, headers={"Idempotent-Replayed": "true"})
+            return json_response(stored.body, stored.status, {"Idempotent-Replayed": "true"})
         try:
             status, body, note = action()
         except CivicCertError as exc:
@@ -140,8 +128,9 @@ def create_app(service: Service) -> FastAPI:
         except BaseException:
             service.store.abandon(who.client_id, key)
             raise
-        service.store.finish(who.client_id, key, status, body, note)
-        return JSONResponse(body, status)
+        data = json_bytes(body)  # serialized once: stored for retries and sent
+        service.store.finish(who.client_id, key, status, body, note, text=data.decode())
+        return json_response(body, status, data=data)
 
     # --- issuing ---------------------------------------------------------------------------------------
     @app.post("/v1/credentials", status_code=201, tags=["issue"], openapi_extra=_body(ISSUE_SCHEMA),
@@ -149,23 +138,8 @@ def create_app(service: Service) -> FastAPI:
     async def issue(request: Request) -> Response:
         who = principal(request, Role.CLERK)
         document = await body_json(request)
-        raw = await request.body()
-
-        def act() -> Outcome:
-            if not isinstance(document, dict) or not isinstance(document.get("record"), dict):
-                raise RecordError(ReasonCode.FIELD_MISSING, "an object with a record is required", field="record")
-            record = _load(document["record"], "record")
-            holder = document.get("holder_jwk")
-            if holder is not None and not isinstance(holder, dict):
-                raise RecordError(ReasonCode.FIELD_INVALID, "holder_jwk must be a JWK object", field="holder_jwk")
-            paper = document.get("paper", True)
-            if not isinstance(paper, bool):
-                raise RecordError(ReasonCode.FIELD_INVALID, "paper must be true or false", field="paper")
-            cred = service.issuer.issue(record, holder_jwk=holder, paper=paper)
-            metrics.issued(1)
-            return 201, {"credential": cred.to_dict()}, AuditNote(who.client_id, who.role, "issue", (cred.id,), "ok")
-
-        return await idempotent(request, who, raw, act)
+        key, digest = _idempotency(request, await request.body())
+        return await group_issuer.submit(IssueJob(who, key, digest, document))
 
     @app.post("/v1/credentials/batch", status_code=201, tags=["issue"], openapi_extra=_body(ISSUE_BATCH_SCHEMA),
               summary=f"Issue up to {MAX_BATCH_RECORDS} certificates in one durable journal write")  # fmt: skip
@@ -348,6 +322,15 @@ def _status_file(service: Service, name: str, accept: str) -> Response:
                "Vary": "Accept"}
     return Response(data, media_type="application/statuslist+cwt" if cwt else "application/statuslist+jwt",
                     headers=headers)
+
+
+def _idempotency(request: Request, raw: bytes) -> tuple[str, str]:
+    """The request's Idempotency-Key (428 when missing or malformed) and the hash of its path and body."""
+    key = request.headers.get("idempotency-key")
+    if key is None or not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise ServiceError(ReasonCode.IDEMPOTENCY_KEY_MISSING, "writes need an Idempotency-Key header of "
+                           "8-128 characters [A-Za-z0-9._:-]", field="idempotency-key")  # fmt: skip
+    return key, hashlib.sha256(request.url.path.encode() + b"\0" + raw).hexdigest()
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,14 @@ class Metrics:
         self._issued = 0
         self._errors: Counter[str] = Counter()
         self._requests: Counter[tuple[str, int]] = Counter()
+        self._groups = 0
+        self._grouped = 0
+
+    def issue_group(self, requests: int) -> None:
+        """One group of concurrent issue requests ran with shared commits (service.issuing)."""
+        with self._lock:
+            self._groups += 1
+            self._grouped += requests
 
     def issued(self, count: int) -> None:
         with self._lock:
@@ -46,6 +54,9 @@ class Metrics:
             lines.append("# TYPE civiccert_http_requests_total counter")
             lines += [f'civiccert_http_requests_total{{route="{route}",status="{status}"}} {n}'
                       for (route, status), n in sorted(self._requests.items())]  # fmt: skip
+            lines += ["# TYPE civiccert_issue_groups_total counter", f"civiccert_issue_groups_total {self._groups}",
+                      "# TYPE civiccert_issue_group_requests_total counter",
+                      f"civiccert_issue_group_requests_total {self._grouped}"]  # fmt: skip
         lines += ["# TYPE civiccert_anchor_worker_errors_total counter",
                   f"civiccert_anchor_worker_errors_total {worker_errors}"]  # fmt: skip
         try:

@@ -33,7 +33,7 @@ from typing import Any
 from civiccert.dbtx import driver_errors, transaction
 from civiccert.journal_url import is_postgres_url
 
-__all__ = ["DEFAULT_STALE_AFTER_SECONDS", "AuditEntry", "AuditNote", "ServiceStore", "StoredResponse"]
+__all__ = ["DEFAULT_STALE_AFTER_SECONDS", "AuditEntry", "AuditNote", "Finished", "ServiceStore", "StoredResponse"]
 
 DEFAULT_STALE_AFTER_SECONDS = 120.0  # far beyond any request (a 100-record batch takes well under a second)
 _PURGE_EVERY = 60.0  # seconds between deletions of expired responses (not on every request)
@@ -80,6 +80,18 @@ class AuditNote:
     action: str
     credential_ids: tuple[str, ...]
     outcome: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A request's outcome to store (:meth:`ServiceStore.finish_many`); ``text`` is ``body`` already as JSON."""
+
+    client_id: str
+    key: str
+    status: int
+    body: Any
+    audit: AuditNote | None = None
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,33 +171,61 @@ class ServiceStore:
     # --- idempotency -----------------------------------------------------------------------------------
     def begin(self, client_id: str, key: str, request_hash: str) -> StoredResponse | None:
         """Reserve ``key`` for this request (None: go ahead) or return what the earlier request stored."""
+        return self.begin_many([(client_id, key, request_hash)])[0]
+
+    def begin_many(self, requests: Sequence[tuple[str, str, str]]) -> list[StoredResponse | None]:
+        """:meth:`begin` for several ``(client_id, key, request_hash)`` in one committed transaction (group
+        commit of concurrent requests: one durable write instead of one each). A key given twice is in
+        progress for its second request."""
         now = time.time()
         with self._tx() as cur:
             if now - self._purged_at >= _PURGE_EVERY:
                 cur.execute("DELETE FROM service_idempotency WHERE created_at < %s", (now - self._retention,))
                 self._purged_at = now
-            cur.execute(
-                "INSERT INTO service_idempotency (client_id, idem_key, request_hash, created_at, owner)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (client_id, key, request_hash, now, self.owner),
+            if self._pg and len(requests) > 1:
+                return self._reserve_many(cur, requests, now)
+            return [self._reserve(cur, client_id, key, request_hash, now) for client_id, key, request_hash in requests]
+
+    def _reserve_many(self, cur: _Cursor, requests: Sequence[tuple[str, str, str]],
+                      now: float) -> list[StoredResponse | None]:  # fmt: skip
+        """One multi-row INSERT for the group (one round trip); only keys already there take :meth:`_reserve`."""
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(requests))
+        params = [value for client_id, key, digest in requests for value in (client_id, key, digest, now, self.owner)]
+        inserted = {(str(r[0]), str(r[1])) for r in cur.fetchall(
+            "INSERT INTO service_idempotency (client_id, idem_key, request_hash, created_at, owner) VALUES "  # noqa: S608 - placeholders only
+            + values + " ON CONFLICT DO NOTHING RETURNING client_id, idem_key", params)}  # fmt: skip
+        answers: list[StoredResponse | None] = []
+        for client_id, key, digest in requests:
+            if (client_id, key) in inserted:
+                inserted.discard((client_id, key))  # a key given twice: its second request finds it reserved
+                answers.append(None)
+            else:
+                answers.append(self._reserve(cur, client_id, key, digest, now))
+        return answers
+
+    def _reserve(self, cur: _Cursor, client_id: str, key: str, request_hash: str, now: float) -> StoredResponse | None:
+        cur.execute(
+            "INSERT INTO service_idempotency (client_id, idem_key, request_hash, created_at, owner)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (client_id, key, request_hash, now, self.owner),
+        )
+        if cur.rowcount == 1:
+            return None
+        row = cur.fetchone(
+            "SELECT request_hash, status, response, created_at, owner FROM service_idempotency"
+            " WHERE client_id = %s AND idem_key = %s",
+            (client_id, key),
+        )
+        if row is None:  # expired between the two statements: treat as new next time
+            return StoredResponse(request_hash, None, None)
+        if row[1] is None and str(row[0]) == request_hash and self._abandoned(row[4], float(row[3]), now):
+            cur.execute(  # compare-and-set: of several retries, one takes the reservation over
+                "UPDATE service_idempotency SET owner = %s, created_at = %s WHERE client_id = %s"
+                " AND idem_key = %s AND status IS NULL AND created_at = %s AND owner IS NOT DISTINCT FROM %s",
+                (self.owner, now, client_id, key, row[3], row[4]),
             )
             if cur.rowcount == 1:
                 return None
-            row = cur.fetchone(
-                "SELECT request_hash, status, response, created_at, owner FROM service_idempotency"
-                " WHERE client_id = %s AND idem_key = %s",
-                (client_id, key),
-            )
-            if row is None:  # expired between the two statements: treat as new next time
-                return StoredResponse(request_hash, None, None)
-            if row[1] is None and str(row[0]) == request_hash and self._abandoned(row[4], float(row[3]), now):
-                cur.execute(  # compare-and-set: of several retries, one takes the reservation over
-                    "UPDATE service_idempotency SET owner = %s, created_at = %s WHERE client_id = %s"
-                    " AND idem_key = %s AND status IS NULL AND created_at = %s AND owner IS NOT DISTINCT FROM %s",
-                    (self.owner, now, client_id, key, row[3], row[4]),
-                )
-                if cur.rowcount == 1:
-                    return None
         return StoredResponse(str(row[0]), row[1], None if row[2] is None else json.loads(row[2]))
 
     def _abandoned(self, owner: str | None, created_at: float, now: float) -> bool:
@@ -203,16 +243,36 @@ class ServiceStore:
             return False
         return False
 
-    def finish(self, client_id: str, key: str, status: int, body: Any, audit: AuditNote | None = None) -> None:
+    def finish(self, client_id: str, key: str, status: int, body: Any, audit: AuditNote | None = None,
+               *, text: str | None = None) -> None:  # fmt: skip
         """Store the response every retry with this key gets, and ``audit``'s entry in the same transaction
-        (one durable commit for both: the entry exists exactly when the response does)."""
-        with self._tx() as cur:
-            cur.execute(
-                "UPDATE service_idempotency SET status = %s, response = %s WHERE client_id = %s AND idem_key = %s",
-                (status, json.dumps(body, ensure_ascii=False), client_id, key),
+        (one durable commit for both: the entry exists exactly when the response does). ``text``: ``body``
+        already serialized as JSON (the caller sends the same bytes)."""
+        self.finish_many([Finished(client_id, key, status, body, audit, text)])
+
+    def finish_many(self, done: Sequence[Finished]) -> None:
+        """:meth:`finish` for several requests in one committed transaction (group commit)."""
+        if not done:
+            return
+        rows = [(item.status, json.dumps(item.body, ensure_ascii=False) if item.text is None else item.text,
+                 item.client_id, item.key) for item in done]  # fmt: skip
+        now = time.time()
+        notes = [_audit_row(item.audit, now) for item in done if item.audit is not None]
+        with self._tx() as cur:  # one statement each for all rows (one round trip each on PostgreSQL)
+            cur.executemany(
+                "UPDATE service_idempotency SET status = %s, response = %s WHERE client_id = %s AND idem_key = %s", rows
             )
-            if audit is not None:
-                self._append(cur, audit)
+            if notes:
+                cur.executemany(_AUDIT_INSERT, notes)
+
+    def abandon_many(self, keys: Sequence[tuple[str, str]]) -> None:
+        """:meth:`abandon` for several ``(client_id, key)`` in one transaction."""
+        with self._tx() as cur:
+            for client_id, key in keys:
+                cur.execute(
+                    "DELETE FROM service_idempotency WHERE client_id = %s AND idem_key = %s AND status IS NULL",
+                    (client_id, key),
+                )
 
     def abandon(self, client_id: str, key: str) -> None:
         """Release a key whose request failed before doing anything (so a retry may try again)."""
@@ -230,11 +290,7 @@ class ServiceStore:
 
     @staticmethod
     def _append(cur: _Cursor, note: AuditNote) -> None:
-        cur.execute(
-            "INSERT INTO service_audit (at, client_id, role, action, credential_ids, outcome)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (time.time(), note.client_id, note.role, note.action, json.dumps(list(note.credential_ids)), note.outcome),
-        )
+        cur.execute(_AUDIT_INSERT, _audit_row(note, time.time()))
 
     def audit_entries(self, *, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
         """Entries with ``seq`` > ``after``, oldest first (page with the last seq seen)."""
@@ -248,6 +304,14 @@ class ServiceStore:
                 for r in rows]  # fmt: skip
 
 
+_AUDIT_INSERT = ("INSERT INTO service_audit (at, client_id, role, action, credential_ids, outcome)"
+                 " VALUES (%s, %s, %s, %s, %s, %s)")  # fmt: skip
+
+
+def _audit_row(note: AuditNote, at: float) -> tuple[object, ...]:
+    return (at, note.client_id, note.role, note.action, json.dumps(list(note.credential_ids)), note.outcome)
+
+
 class _Cursor:
     """One SQL text for both databases: ``%s`` placeholders, rewritten to ``?`` for SQLite."""
 
@@ -257,6 +321,9 @@ class _Cursor:
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> None:
         self._cur.execute(sql if self._pg else sql.replace("%s", "?"), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._cur.executemany(sql if self._pg else sql.replace("%s", "?"), [tuple(r) for r in rows])
 
     @property
     def rowcount(self) -> int:

@@ -1,6 +1,6 @@
 """Several uvicorn worker processes serving one issuer (``civiccert serve --workers N``).
 
-One process caps at about 90 issues/s on 2 cores (the signing and journaling are CPU-bound under the GIL),
+One process uses at most one core (signing and record checks are CPU-bound under the GIL: ~2–3 ms per issue),
 so N processes each run the whole app and every one of them issues. uvicorn starts them by importing
 :func:`create_from_env` (a factory), so the parent hands over its options in ``CIVICCERT_SERVE_OPTIONS``
 (JSON, no secrets) and the key secret the way it got it: the path in ``CIVICCERT_KEY_PASSPHRASE_FILE`` /
