@@ -43,8 +43,8 @@ def _pip(venv_python: Path, *args: str | Path, cwd: Path) -> None:
 def _build_wheel(work: Path) -> Path:
     """Build from a copy of the sources, so that the checkout gets no build/ or egg-info."""
     source = work / "source"
-    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.so"))
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy2(REPO / name, source / name)
     done = _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index", "--find-links",
                  WHEELHOUSE, "-w", work / "dist", source], cwd=work, timeout=300)

@@ -1,0 +1,8 @@
+"""Compiled SD-JWT issuance (src/civiccert/credentials/_sdissue_c.c); see sdjwt.issue."""
+
+from typing import Any
+
+def build(
+    claims: dict[Any, Any], sd_type: type, never_disclosable: frozenset[str], low: int, high: int, extra: bytes, /
+) -> tuple[bytes, str] | None:
+    """(payload JSON ending in ``extra``'s members, ``"d1~d2~...~"``), or None: take the Python path."""
