@@ -1,4 +1,5 @@
-/* Compiled SD-JWT issuance: the payload JSON and every disclosure of one credential in one call.
+/* Compiled issuance: the SD-JWT payload JSON and every disclosure of one credential in one call, and the
+ * canonical CBOR of the printed copy's claims.
  *
  * Mirrors civiccert.credentials.sdjwt._Issuance for the common case (exact dict / list / tuple / str / int /
  * bool / None, str claim names, ``Sd`` markers on keys and array elements): the same JSON text as
@@ -486,9 +487,147 @@ static PyObject *build(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* --- canonical CBOR (the printed copy's CWT payload) ------------------------------------------------------ */
+
+static int cbor_head(Buf *b, unsigned major, uint64_t n) {
+    unsigned char h[9];
+    Py_ssize_t len;
+    major <<= 5;
+    if (n < 24) {
+        h[0] = (unsigned char)(major | n);
+        len = 1;
+    } else if (n <= 0xff) {
+        h[0] = (unsigned char)(major | 24);
+        h[1] = (unsigned char)n;
+        len = 2;
+    } else if (n <= 0xffff) {
+        h[0] = (unsigned char)(major | 25);
+        h[1] = (unsigned char)(n >> 8);
+        h[2] = (unsigned char)n;
+        len = 3;
+    } else if (n <= 0xffffffffULL) {
+        h[0] = (unsigned char)(major | 26);
+        for (int i = 0; i < 4; i++) h[1 + i] = (unsigned char)(n >> (24 - 8 * i));
+        len = 5;
+    } else {
+        h[0] = (unsigned char)(major | 27);
+        for (int i = 0; i < 8; i++) h[1 + i] = (unsigned char)(n >> (56 - 8 * i));
+        len = 9;
+    }
+    return buf_put(b, (const char *)h, len);
+}
+
+typedef struct {
+    Py_ssize_t start, len; /* the encoded key in the key buffer */
+    PyObject *value;
+    const char *base;
+} MapItem;
+
+static int map_item_cmp(const void *a, const void *b) {
+    const MapItem *x = a, *y = b;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return memcmp(x->base + x->start, y->base + y->start, (size_t)x->len);
+}
+
+static int cbor_value(Buf *out, PyObject *node, int depth);
+
+static int cbor_map(Buf *out, PyObject *node, int depth) {
+    Py_ssize_t n = PyDict_GET_SIZE(node), pos = 0, i = 0;
+    PyObject *key, *value;
+    Buf keys = {NULL, 0, 0};
+    MapItem *items = PyMem_Malloc(((size_t)n + 1) * sizeof(MapItem));
+    int r = 0;
+    if (!items) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    while (PyDict_Next(node, &pos, &key, &value)) {
+        items[i].start = keys.len;
+        if ((r = cbor_value(&keys, key, depth + 1)) != 0) break;
+        items[i].len = keys.len - items[i].start;
+        items[i++].value = value;
+    }
+    if (!r) {
+        for (Py_ssize_t j = 0; j < i; j++) items[j].base = keys.data;
+        qsort(items, (size_t)i, sizeof(MapItem), map_item_cmp);
+        for (Py_ssize_t j = 1; j < i; j++)
+            if (map_item_cmp(&items[j - 1], &items[j]) == 0) r = FALLBACK;  /* equal keys: cbor2 decides */
+    }
+    if (!r && cbor_head(out, 5, (uint64_t)i) < 0) r = -1;
+    for (Py_ssize_t j = 0; !r && j < i; j++) {
+        if (buf_put(out, keys.data + items[j].start, items[j].len) < 0) r = -1;
+        else r = cbor_value(out, items[j].value, depth + 1);
+    }
+    PyMem_Free(items);
+    buf_free(&keys);
+    return r;
+}
+
+static int cbor_value(Buf *out, PyObject *node, int depth) {
+    PyTypeObject *type = Py_TYPE(node);
+    if (type == &PyUnicode_Type) {
+        Py_ssize_t n;
+        const char *u = PyUnicode_AsUTF8AndSize(node, &n);
+        if (!u) {
+            PyErr_Clear();
+            return FALLBACK;
+        }
+        if (cbor_head(out, 3, (uint64_t)n) < 0) return -1;
+        return buf_put(out, u, n);
+    }
+    if (type == &PyLong_Type) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(node, &overflow);
+        if (overflow > 0) {
+            unsigned long long u = PyLong_AsUnsignedLongLong(node);
+            if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+                PyErr_Clear();
+                return FALLBACK;  /* beyond 64 bits: cbor2's bignum tags */
+            }
+            return cbor_head(out, 0, (uint64_t)u);
+        }
+        if (overflow) return FALLBACK;
+        if (v == -1 && PyErr_Occurred()) return -1;
+        return v >= 0 ? cbor_head(out, 0, (uint64_t)v) : cbor_head(out, 1, (uint64_t)(-(v + 1)));
+    }
+    if (type == &PyBytes_Type) {
+        if (cbor_head(out, 2, (uint64_t)PyBytes_GET_SIZE(node)) < 0) return -1;
+        return buf_put(out, PyBytes_AS_STRING(node), PyBytes_GET_SIZE(node));
+    }
+    if (node == Py_None) return buf_putc(out, (char)0xf6);
+    if (node == Py_True) return buf_putc(out, (char)0xf5);
+    if (node == Py_False) return buf_putc(out, (char)0xf4);
+    if (depth > MAX_DEPTH) return FALLBACK;
+    if (type == &PyList_Type || type == &PyTuple_Type) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(node);
+        PyObject **items = PySequence_Fast_ITEMS(node);
+        if (cbor_head(out, 4, (uint64_t)n) < 0) return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int r = cbor_value(out, items[i], depth + 1);
+            if (r) return r;
+        }
+        return 0;
+    }
+    if (type == &PyDict_Type) return cbor_map(out, node, depth);
+    return FALLBACK;  /* floats, tags, sets, subclasses...: cbor2 */
+}
+
+static PyObject *cbor_canonical(PyObject *self, PyObject *node) {
+    Buf out = {NULL, 0, 0};
+    int r = cbor_value(&out, node, 0);
+    PyObject *result = NULL;
+    if (r == FALLBACK) result = Py_NewRef(Py_None);
+    else if (r == 0) result = PyBytes_FromStringAndSize(out.data, out.len);
+    buf_free(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"build", build, METH_VARARGS,
      "build(claims, sd_type, never_disclosable, low, high, extra) -> (payload JSON, 'd1~d2~...~') or None"},
+    {"cbor_canonical", cbor_canonical, METH_O,
+     "cbor_canonical(obj) -> what cbor2.dumps(obj, canonical=True) writes, or None outside str/int/bytes/bool/None/"
+     "list/tuple/dict"},
     {NULL, NULL, 0, NULL},
 };
 

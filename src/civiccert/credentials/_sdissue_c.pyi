@@ -6,3 +6,6 @@ def build(
     claims: dict[Any, Any], sd_type: type, never_disclosable: frozenset[str], low: int, high: int, extra: bytes, /
 ) -> tuple[bytes, str] | None:
     """(payload JSON ending in ``extra``'s members, ``"d1~d2~...~"``), or None: take the Python path."""
+
+def cbor_canonical(obj: object, /) -> bytes | None:
+    """``cbor2.dumps(obj, canonical=True)`` for str/int/bytes/bool/None/list/tuple/dict trees, else None."""

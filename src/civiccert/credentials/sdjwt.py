@@ -13,7 +13,6 @@ import binascii
 import hashlib
 import hmac
 import operator
-import os
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring as _quote
 from typing import Any, TypeAlias
 
+from civiccert.credentials._native import sdissue as _sdissue_c  # None: the Python path
 from civiccert.credentials.jose import (
     DEFAULT_MAX_SIZE,
     PublicKey,
@@ -37,13 +37,6 @@ from civiccert.credentials.jose import (
 )
 from civiccert.credentials.keys import public_key_from_jwk
 from civiccert.errors import CredentialError, ReasonCode
-
-try:  # the compiled builder (setup.py); CIVICCERT_PURE_PYTHON=1 or a missing build takes the Python path
-    if os.environ.get("CIVICCERT_PURE_PYTHON") == "1":
-        raise ImportError("CIVICCERT_PURE_PYTHON=1")
-    from civiccert.credentials import _sdissue_c
-except ImportError:
-    _sdissue_c = None  # type: ignore[assignment]
 
 __all__ = [
     "NEVER_DISCLOSABLE",
