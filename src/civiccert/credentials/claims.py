@@ -138,10 +138,22 @@ def _iso(value: date) -> str:
     return value.isoformat()
 
 
+#: One ``Sd`` per claim name, made once: a marker is immutable, and making one (a frozen dataclass) costs
+#: about as much as hashing it, for each of the ~60 claims of a household.
+_MARKS: dict[str, Sd] = {}
+
+
+def _mark(name: str) -> Sd:
+    mark = _MARKS.get(name)
+    if mark is None:
+        mark = _MARKS[name] = Sd(name)
+    return mark
+
+
 def _put(target: dict[Any, Any], name: str, value: Any) -> None:
     """Add a selectively disclosable claim unless the item is not registered."""
     if value is not None:
-        target[Sd(name)] = _iso(value) if isinstance(value, date) else value
+        target[_mark(name)] = _iso(value) if type(value) is date or isinstance(value, date) else value
 
 
 def _foreign_claims(foreign: ForeignResident) -> dict[str, Any]:
@@ -159,7 +171,7 @@ def _foreign_claims(foreign: ForeignResident) -> dict[str, Any]:
 
 
 def _member_claims(member: Member, record: ResidentRecord) -> dict[Any, Any]:
-    body: dict[Any, Any] = {Sd("name"): member.name, Sd("name_kana"): member.name_kana}
+    body: dict[Any, Any] = {_mark("name"): member.name, _mark("name_kana"): member.name_kana}
     _put(body, "former_surname", member.former_surname)
     _put(body, "common_name", member.common_name)
     _put(body, "birth_date", member.birth_date)
@@ -178,12 +190,12 @@ def _member_claims(member: Member, record: ResidentRecord) -> dict[Any, Any]:
     if record.includes(OptionalItem.RESIDENT_CODE):
         _put(body, "resident_code", member.resident_code)
     if member.foreign is not None:
-        body[Sd("foreign")] = _foreign_claims(member.foreign)
+        body[_mark("foreign")] = _foreign_claims(member.foreign)
     return body
 
 
 def _resident_claims(record: ResidentRecord) -> dict[Any, Any]:
-    household: dict[Any, Any] = {Sd("address"): record.address}
+    household: dict[Any, Any] = {_mark("address"): record.address}
     _put(household, "address_extra", record.address_extra)
     if record.includes(OptionalItem.HOUSEHOLDER_RELATIONSHIP):
         _put(household, "householder", record.householder)
@@ -203,7 +215,7 @@ def _resident_claims(record: ResidentRecord) -> dict[Any, Any]:
 
 def _seal_claims(record: SealCertificate) -> dict[Any, Any]:
     person = record.registrant
-    registrant: dict[Any, Any] = {Sd("name"): person.name}
+    registrant: dict[Any, Any] = {_mark("name"): person.name}
     _put(registrant, "former_surname", person.former_surname)
     _put(registrant, "common_name", person.common_name)
     _put(registrant, "birth_date", person.birth_date)
