@@ -59,6 +59,9 @@ def main() -> None:
     print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     LIMITS["sign"], LIMITS["verify"] = es256_limits()
     print(f"ES256 with cryptography, this run: {LIMITS['sign']:,.0f} signs/s, {LIMITS['verify']:,.0f} verifies/s")
+    from civiccert.credentials._native import sdissue
+    print("issue path: " + ("compiled builder (credentials/_sdissue_c)" if sdissue is not None else
+                            "pure Python (CIVICCERT_PURE_PYTHON=1 or the extension is not built)"))
     print("| operation | N | rate | per item |")
     print("|---|---:|---:|---:|")
 
