@@ -33,7 +33,7 @@ pytestmark = [
 def exchange(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """Our side issues with the compiled builder and with the Python path (CIVICCERT_PURE_PYTHON=1's)."""
     if request.param == "compiled" and sdjwt._sdissue_c is None:
-        pytest.skip("the compiled builder is not built here (pip install -e . or python setup.py build_ext --inplace)")
+        pytest.skip("the compiled builder is not loaded (CIVICCERT_PURE_PYTHON=1, or not built: pip install -e .)")
     with pytest.MonkeyPatch.context() as patch:
         if request.param == "python":
             patch.setattr(sdjwt, "_sdissue_c", None)
