@@ -370,9 +370,9 @@ class Issuer:
         paper_hash: bytes | None = None
         if paper:
             cose, paper_hash = paper_payload.encode_paper_hashed(
-                vct, sdjwt.strip_sd(body), self.key, iss=iss, iat=now, exp=exp, nbf=now,
+                vct, body, self.key, iss=iss, iat=now, exp=exp, nbf=now,
                 include_individual_number=include_individual_number, cti=digital_hash[:8], status=status,
-                cose_kid=identity.cose_kid,
+                cose_kid=identity.cose_kid, marked=True,
             )
         return _Signed(CredentialFile(id=cred_id, vct=vct, sd_jwt=token, paper_cose=cose), digital_hash, paper_hash)
 

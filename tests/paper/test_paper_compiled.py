@@ -7,6 +7,7 @@ the hash the issuer journals must be ``paper_credential_hash`` of what it printe
 from __future__ import annotations
 
 import json
+from types import MappingProxyType
 from typing import Any
 
 import cbor2
@@ -18,6 +19,7 @@ import civiccert as cc
 from civiccert.credentials import claims as claim_builders
 from civiccert.credentials import sdjwt
 from civiccert.credentials.keys import IssuerKey
+from civiccert.credentials.sdjwt import Sd
 from civiccert.paper import payload
 from civiccert.records.juminhyo import OptionalItem
 
@@ -88,3 +90,35 @@ def test_canonical_cbor_matches_cbor2_or_declines(tree: Any) -> None:
     encoded = COMPILED.cbor_canonical(tree)
     if encoded is not None:
         assert encoded == cbor2.dumps(tree, canonical=True)
+
+
+def _bodies() -> list[tuple[str, dict[Any, Any]]]:
+    out = []
+    for name in ("household-matsudo.json", "household-foreign.json", "seal-registrant.json"):
+        path = cc.sample_record_path(name)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if "request" not in data:  # the seal certificate: its image is read beside the file
+            out.append(claim_builders.record_claims(cc.load_record(path)))
+            continue
+        data["request"]["include"] = [item.value for item in OptionalItem]
+        out.append(claim_builders.record_claims(cc.load_record(data)))
+    vct, body = out[0]
+    odd = {**body, "extra": {Sd("x"): [Sd(1), {Sd("y"): "z"}]}, "household": MappingProxyType({"address": "a"}),
+           "members": [Sd({Sd("name"): "𠮷", "birth_date": "2026-W48-1", Sd("unknown"): (1, 2)}), "not a map"]}
+    out.append((vct, odd))
+    return out
+
+
+@pytest.mark.parametrize("without", [False, True])
+@pytest.mark.parametrize("path", ["compiled", "python"])
+def test_marked_claims_pack_as_stripped_ones(monkeypatch: pytest.MonkeyPatch, path: str, without: bool) -> None:
+    from civiccert.paper import _claimtable
+
+    if path == "python":
+        monkeypatch.setattr(_claimtable, "_sdissue_c", None)
+    elif COMPILED is None:
+        pytest.skip(NOT_LOADED)
+    for vct, body in _bodies():
+        ours = _claimtable.pack_marked_body(vct, body, without_individual_number=without)
+        plain = _claimtable.pack_body(vct, sdjwt.strip_sd(body), without_individual_number=without)
+        assert cbor2.dumps(ours) == cbor2.dumps(plain)  # same keys, values and order

@@ -622,12 +622,176 @@ static PyObject *cbor_canonical(PyObject *self, PyObject *node) {
     return result;
 }
 
+/* --- the printed copy's claim table: strip_sd and _claimtable.pack_body in one pass ------------------------ */
+
+typedef struct {
+    PyTypeObject *sd_type;
+    PyObject *value_name;
+    PyObject *person; /* the members[*] / registrant table, whose ``omit`` names are left out */
+    PyObject *omit;
+} Packer;
+
+/* sdjwt.strip_sd for exact JSON types; FALLBACK for anything else (the Python path decides). */
+static int strip(Packer *pk, PyObject *v, PyObject **out, int depth) {
+    PyTypeObject *type = Py_TYPE(v);
+    if (type == &PyUnicode_Type || type == &PyLong_Type || v == Py_None || type == &PyBool_Type ||
+        type == &PyFloat_Type) {
+        *out = Py_NewRef(v);
+        return 0;
+    }
+    if (depth > MAX_DEPTH) return FALLBACK;
+    if (type == pk->sd_type) {
+        PyObject *inner = PyObject_GetAttr(v, pk->value_name);
+        if (!inner) return -1;
+        int r = strip(pk, inner, out, depth + 1);
+        Py_DECREF(inner);
+        return r;
+    }
+    if (type == &PyDict_Type) {
+        PyObject *result = PyDict_New(), *key, *value;
+        Py_ssize_t pos = 0;
+        if (!result) return -1;
+        while (PyDict_Next(v, &pos, &key, &value)) {
+            PyObject *name = Py_TYPE(key) == pk->sd_type ? PyObject_GetAttr(key, pk->value_name) : Py_NewRef(key);
+            PyObject *item = NULL;
+            int r = name ? strip(pk, value, &item, depth + 1) : -1;
+            if (!r && PyDict_SetItem(result, name, item) < 0) r = -1;
+            Py_XDECREF(name);
+            Py_XDECREF(item);
+            if (r) {
+                Py_DECREF(result);
+                return r;
+            }
+        }
+        *out = result;
+        return 0;
+    }
+    if (type == &PyList_Type || type == &PyTuple_Type) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
+        PyObject *result = PyList_New(n);
+        if (!result) return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *item;
+            int r = strip(pk, PySequence_Fast_ITEMS(v)[i], &item, depth + 1);
+            if (r) {
+                Py_DECREF(result);
+                return r;
+            }
+            PyList_SET_ITEM(result, i, item);
+        }
+        *out = result;
+        return 0;
+    }
+    return FALLBACK;
+}
+
+static int pack_map(Packer *pk, PyObject *spec, PyObject *v, PyObject **out, int depth);
+
+/* One field's value under its codec: None (plain), a table (dict), [table] (a list of them), or a callable. */
+static int pack_field(Packer *pk, PyObject *sub, PyObject *item, PyObject **out, int depth) {
+    if (sub == Py_None) return strip(pk, item, out, depth);
+    if (Py_TYPE(sub) == &PyDict_Type) return pack_map(pk, sub, item, out, depth);
+    if (Py_TYPE(sub) == &PyList_Type) {
+        if (Py_TYPE(item) != &PyList_Type && Py_TYPE(item) != &PyTuple_Type) return strip(pk, item, out, depth);
+        PyObject *table = PyList_GET_ITEM(sub, 0);
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(item);
+        PyObject *result = PyList_New(n);
+        if (!result) return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *element = Py_NewRef(PySequence_Fast_ITEMS(item)[i]), *packed = NULL;
+            int r = 0;
+            while (!r && Py_TYPE(element) == pk->sd_type) {  /* a disclosable element: its value */
+                PyObject *inner = PyObject_GetAttr(element, pk->value_name);
+                Py_DECREF(element);
+                element = inner;
+                if (!inner) r = -1;
+            }
+            if (!r) r = pack_map(pk, table, element, &packed, depth + 1);
+            Py_XDECREF(element);
+            if (r) {
+                Py_DECREF(result);
+                return r;
+            }
+            PyList_SET_ITEM(result, i, packed);
+        }
+        *out = result;
+        return 0;
+    }
+    PyObject *plain;
+    int r = strip(pk, item, &plain, depth);
+    if (r) return r;
+    *out = PyObject_CallOneArg(sub, plain);
+    Py_DECREF(plain);
+    return *out ? 0 : -1;
+}
+
+static int pack_map(Packer *pk, PyObject *spec, PyObject *v, PyObject **out, int depth) {
+    if (depth > MAX_DEPTH) return FALLBACK;
+    if (Py_TYPE(v) != &PyDict_Type) return strip(pk, v, out, depth);  /* FALLBACK for other mappings */
+    PyObject *result = PyDict_New(), *key, *value;
+    Py_ssize_t pos = 0;
+    if (!result) return -1;
+    while (PyDict_Next(v, &pos, &key, &value)) {
+        PyObject *name = Py_TYPE(key) == pk->sd_type ? PyObject_GetAttr(key, pk->value_name) : Py_NewRef(key);
+        PyObject *packed = NULL;
+        int r = 0;
+        if (!name) {
+            r = -1;
+        } else if (!PyUnicode_CheckExact(name)) {
+            r = FALLBACK;
+        } else {
+            PyObject *field = PyDict_GetItemWithError(spec, name);
+            if (!field) {
+                if (PyErr_Occurred()) r = -1;
+                else if (!(r = strip(pk, value, &packed, depth + 1))) r = PyDict_SetItem(result, name, packed);
+            } else if (spec == pk->person && (r = PySet_Contains(pk->omit, name)) != 0) {
+                r = r < 0 ? -1 : 0;  /* left out */
+            } else if (!PyTuple_CheckExact(field) || PyTuple_GET_SIZE(field) != 2) {
+                PyErr_SetString(PyExc_TypeError, "claim table entries are (key, codec)");
+                r = -1;
+            } else if (!(r = pack_field(pk, PyTuple_GET_ITEM(field, 1), value, &packed, depth + 1))) {
+                r = PyDict_SetItem(result, PyTuple_GET_ITEM(field, 0), packed);
+            }
+        }
+        Py_XDECREF(name);
+        Py_XDECREF(packed);
+        if (r) {
+            Py_DECREF(result);
+            return r;
+        }
+    }
+    *out = result;
+    return 0;
+}
+
+static PyObject *pack_claims(PyObject *self, PyObject *args) {
+    Packer pk;
+    PyObject *spec, *claims, *sd_type, *out = NULL;
+    if (!PyArg_ParseTuple(args, "O!OO!O!O!:pack_claims", &PyDict_Type, &spec, &claims, &PyType_Type, &sd_type,
+                          &PyDict_Type, &pk.person, &PyFrozenSet_Type, &pk.omit))
+        return NULL;
+    pk.sd_type = (PyTypeObject *)sd_type;
+    pk.value_name = PyUnicode_InternFromString("value");
+    if (!pk.value_name) return NULL;
+    int r = pack_map(&pk, spec, claims, &out, 0);
+    Py_DECREF(pk.value_name);
+    if (r == FALLBACK) return Py_NewRef(Py_None);
+    if (r) {
+        /* the Python path raises what it raises, from the same codecs */
+        PyErr_Clear();
+        return Py_NewRef(Py_None);
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"build", build, METH_VARARGS,
      "build(claims, sd_type, never_disclosable, low, high, extra) -> (payload JSON, 'd1~d2~...~') or None"},
     {"cbor_canonical", cbor_canonical, METH_O,
      "cbor_canonical(obj) -> what cbor2.dumps(obj, canonical=True) writes, or None outside str/int/bytes/bool/None/"
      "list/tuple/dict"},
+    {"pack_claims", pack_claims, METH_VARARGS,
+     "pack_claims(table, marked_claims, sd_type, person_table, omit) -> the integer-keyed body, or None"},
     {NULL, NULL, 0, NULL},
 };
 

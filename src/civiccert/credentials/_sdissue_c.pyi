@@ -9,3 +9,8 @@ def build(
 
 def cbor_canonical(obj: object, /) -> bytes | None:
     """``cbor2.dumps(obj, canonical=True)`` for str/int/bytes/bool/None/list/tuple/dict trees, else None."""
+
+def pack_claims(
+    table: dict[str, Any], marked_claims: object, sd_type: type, person_table: dict[str, Any], omit: frozenset[str], /
+) -> Any:
+    """``_claimtable._pack`` of ``strip_sd(marked_claims)`` in one pass (None: take the Python path)."""

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+from civiccert.credentials._native import sdissue as _sdissue_c  # None: the Python packer
+from civiccert.credentials.sdjwt import Sd, strip_sd
 from civiccert.errors import PaperError, ReasonCode
 
 TABLE_VERSION = 1
@@ -296,6 +298,34 @@ def pack_body(vct: str, claims: Mapping[str, Any], *, without_individual_number:
     body: dict[Any, Any] = _pack(_BODY, claims, _INDIVIDUAL_NUMBER if without_individual_number else _NOTHING)
     body[0] = [TABLE_VERSION, _VCT.get(vct, vct)]
     return body
+
+
+def _native(spec: _Codec | _Map | _ListOfMaps, memo: dict[int, dict[str, Any]]) -> Any:
+    """The table as the compiled packer reads it: None (plain), a dict, [table], or the codec's pack."""
+    if isinstance(spec, _Codec):
+        return None if spec is _PLAIN else spec.pack
+    if isinstance(spec, _ListOfMaps):
+        return [_native(spec.item, memo)]
+    if id(spec) not in memo:
+        memo[id(spec)] = {name: (key, _native(sub, memo)) for name, (key, sub) in spec.fields.items()}
+    return memo[id(spec)]
+
+
+_NATIVE_TABLES: dict[int, dict[str, Any]] = {}
+_NATIVE_BODY: dict[str, Any] = _native(_BODY, _NATIVE_TABLES)
+_NATIVE_PERSON = _NATIVE_TABLES[id(_PERSON)]
+
+
+def pack_marked_body(vct: str, claims: Mapping[Any, Any], *, without_individual_number: bool = False) -> dict[Any, Any]:
+    """``pack_body(vct, strip_sd(claims))`` for claims that still carry the SD-JWT's ``Sd`` markers (the
+    Issuer's body), in one pass by the compiled packer when it takes them."""
+    if _sdissue_c is not None and type(claims) is dict:
+        omit = _INDIVIDUAL_NUMBER if without_individual_number else _NOTHING
+        body = _sdissue_c.pack_claims(_NATIVE_BODY, claims, Sd, _NATIVE_PERSON, omit)
+        if type(body) is dict:
+            body[0] = [TABLE_VERSION, _VCT.get(vct, vct)]
+            return body
+    return pack_body(vct, strip_sd(claims), without_individual_number=without_individual_number)
 
 
 def unpack_body(body: Any) -> tuple[str, dict[str, Any]]:

@@ -33,8 +33,9 @@ import cbor2
 
 from civiccert.credentials._native import sdissue as _sdissue_c  # None: cbor2 alone
 from civiccert.credentials.jose import Signer, b64url_decode, b64url_encode, verify_signature
+from civiccert.credentials.sdjwt import strip_sd
 from civiccert.errors import PaperError, ReasonCode
-from civiccert.paper._claimtable import pack_body, unpack_body
+from civiccert.paper._claimtable import pack_body, pack_marked_body, unpack_body
 
 __all__ = [
     "MAX_QR_TEXT_CHARS",
@@ -132,21 +133,28 @@ def encode_paper_hashed(
     cti: bytes | None = None,
     status: Mapping[str, Any] | None = None,
     cose_kid: bytes | None = None,
+    marked: bool = False,
 ) -> tuple[bytes, bytes]:
     """``encode_paper`` and the paper credential hash (``paper_credential_hash`` of it), from the
-    Sig_structure as it was signed rather than by decoding the COSE again (the Issuer's path)."""
+    Sig_structure as it was signed rather than by decoding the COSE again (the Issuer's path).
+
+    ``marked``: ``claims`` still carry the SD-JWT's ``Sd`` markers (the Issuer's body); they are stripped
+    while the claim table is packed."""
     if signer.alg not in _ALGS:
         raise PaperError(ReasonCode.ALGORITHM_UNSUPPORTED, "paper form supports ES256 and EdDSA only")
     kid = cose_kid if cose_kid is not None else b64url_decode(signer.kid, field="kid")
     if len(kid) not in _KID_SIZES:
         raise ValueError("the kid must be an RFC 7638 thumbprint (32 bytes) or a certificate kid (8 bytes)")
+    if marked and "seal" in claims:  # the seal's items are read below: plain claims
+        claims, marked = strip_sd(claims), False
     seal = claims.get("seal")
     if isinstance(seal, Mapping) and "image_png" in seal and "image_phash" not in seal:
         seal = {**seal, "image_phash": _seal_phash(seal["image_png"])}
         claims = {**claims, "seal": seal}
     if not include_seal_image and isinstance(seal, Mapping) and "image_png" in seal:
         claims = {**claims, "seal": {k: v for k, v in seal.items() if k != "image_png"}}
-    body = pack_body(vct, claims, without_individual_number=not include_individual_number)
+    pack = pack_marked_body if marked else pack_body
+    body = pack(vct, claims, without_individual_number=not include_individual_number)
     cwt: dict[int, Any] = {_CWT_ISS: iss, _CWT_IAT: iat, _CWT_EXP: exp, _CWT_BODY: body}
     if nbf is not None:
         cwt[_CWT_NBF] = nbf
