@@ -8,12 +8,17 @@ pure-Python paths (tests/credentials/test_sdjwt_compiled.py fails then, so CI ca
 from setuptools import Extension, setup
 
 
-def _c(name: str, source: str) -> Extension:
-    return Extension(name, [source], libraries=["crypto"], optional=True)
+def _c(module: str, *more: str, headers: tuple[str, ...] = ()) -> Extension:
+    """civiccert.<module>, built from src/civiccert/<module path>.c (scripts/setup looks for its .so by that
+    name) and ``more`` sources beside it; ``headers`` beside it too (a change rebuilds)."""
+    path = "src/civiccert/" + module.replace(".", "/")
+    folder = path.rsplit("/", 1)[0]
+    return Extension(f"civiccert.{module}", [f"{path}.c", *(f"{folder}/{m}" for m in more)],
+                     depends=[f"{folder}/{h}" for h in headers], libraries=["crypto"], optional=True)
 
 
 ext_modules = [
-    _c("civiccert.credentials._sdissue_c", "src/civiccert/credentials/_sdissue_c.c"),
+    _c("credentials._sdissue_c", "_sdissue_paper.c", headers=("_sdissue.h",)),
 ]
 
 setup(ext_modules=ext_modules)
