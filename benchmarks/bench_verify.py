@@ -59,8 +59,9 @@ def main() -> None:
     print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     LIMITS["sign"], LIMITS["verify"] = es256_limits()
     print(f"ES256 with cryptography, this run: {LIMITS['sign']:,.0f} signs/s, {LIMITS['verify']:,.0f} verifies/s")
-    compiled = getattr(cc.credentials.sdjwt, "_c", None) is not None  # else pure Python
-    print(f"SD-JWT verify loop: {'compiled (_sdverify_c)' if compiled else 'pure Python'}")
+    from civiccert.credentials._native import sdissue, sdverify
+    print("issue path: " + ("compiled builder (credentials/_sdissue_c)" if sdissue is not None else "pure Python"))
+    print("verify loop: " + ("compiled (credentials/_sdverify_c)" if sdverify is not None else "pure Python"))
     print("| operation | N | rate | per item |")
     print("|---|---:|---:|---:|")
 

@@ -38,7 +38,14 @@ from civiccert.errors import (
 )
 from civiccert.fileio import write_atomic
 from civiccert.home import ChainSettings, HomeConfig
-from civiccert.journal import CredentialEntry, CredentialKind, Journal, RevocationState, new_credential_id
+from civiccert.journal import (
+    CredentialEntry,
+    CredentialKind,
+    Journal,
+    RevocationState,
+    new_credential_id,
+    new_credential_ids,
+)
 from civiccert.journal_url import anchoring_lease, open_journal
 from civiccert.paper import payload as paper_payload
 from civiccert.pki.decide import CERT_KID_CHARS
@@ -323,7 +330,7 @@ class Issuer:
 
     def _issue_chunk(self, records: list[ResidentRecord | SealCertificate], paper: bool) -> list[CredentialFile]:
         now = int(self._clock())
-        ids = [new_credential_id() for _ in records]
+        ids = new_credential_ids(len(records))
         entries = self._status.allocate_many(ids, self.status_list_uri, at=now)
         signed = [self._sign(record, None, paper, False, allocated=(cred_id, entry, now))
                   for record, cred_id, entry in zip(records, ids, entries, strict=True)]
@@ -362,18 +369,18 @@ class Issuer:
         cose: bytes | None = None
         paper_hash: bytes | None = None
         if paper:
-            cose = paper_payload.encode_paper(
-                vct, sdjwt.strip_sd(body), self.key, iss=iss, iat=now, exp=exp, nbf=now,
+            cose, paper_hash = paper_payload.encode_paper_hashed(
+                vct, body, self.key, iss=iss, iat=now, exp=exp, nbf=now,
                 include_individual_number=include_individual_number, cti=digital_hash[:8], status=status,
-                cose_kid=identity.cose_kid,
+                cose_kid=identity.cose_kid, marked=True,
             )
-            paper_hash = paper_payload.paper_credential_hash(cose)
         return _Signed(CredentialFile(id=cred_id, vct=vct, sd_jwt=token, paper_cose=cose), digital_hash, paper_hash)
 
     def _journal_many(self, signed: list[_Signed]) -> None:
         entries: list[CredentialEntry] = []
+        paper_ids = iter(new_credential_ids(sum(item.paper_hash is not None for item in signed)))
         for item in signed:
-            paper_id = new_credential_id() if item.paper_hash is not None else None
+            paper_id = next(paper_ids) if item.paper_hash is not None else None
             entries.append(CredentialEntry(item.file.id, item.digital_hash, CredentialKind.DIGITAL, paper_id))
             if item.paper_hash is not None and paper_id is not None:
                 entries.append(CredentialEntry(paper_id, item.paper_hash, CredentialKind.PAPER, item.file.id))

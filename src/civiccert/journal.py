@@ -57,6 +57,7 @@ __all__ = [
     "RevocationState",
     "SqliteJournal",
     "new_credential_id",
+    "new_credential_ids",
 ]
 
 _HASH_SIZE = 32
@@ -99,6 +100,18 @@ class RevocationState(StrEnum):
 def new_credential_id() -> str:
     """A fresh credential id: 128 random bits, lowercase base32 without padding (26 characters)."""
     return base64.b32encode(secrets.token_bytes(16)).decode("ascii").rstrip("=").lower()
+
+
+def new_credential_ids(count: int) -> list[str]:
+    """``count`` fresh ids as ``new_credential_id`` makes them, from one CSPRNG read and one base32 call.
+
+    Each 16 random bytes get 4 zero bytes (20 bytes: whole base32 groups), so their first 26 characters are
+    exactly the unpadded encoding of the 16 bytes.
+    """
+    raw = secrets.token_bytes(16 * count)
+    text = base64.b32encode(b"".join(raw[i : i + 16] + b"\0\0\0\0" for i in range(0, 16 * count, 16)))
+    lowered = text.decode("ascii").lower()
+    return [lowered[i : i + 26] for i in range(0, 32 * count, 32)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,11 +480,16 @@ class SqliteJournal:
                 ).rowcount
                 if inserted != len(entries):
                     self._check_repeats(conn, entries)
-                # twins point at each other: complete the back link of an already journaled twin
-                conn.executemany(
-                    "UPDATE credentials SET twin_id = ? WHERE credential_id = ? AND twin_id IS NULL",
-                    [(e.credential_id, e.twin_id) for e in entries if e.twin_id is not None],
-                )
+                # twins point at each other: complete the back link of an already journaled twin (a twin in
+                # this call that names this entry is on disk with that link already: no statement for it)
+                back_links = [
+                    (e.credential_id, e.twin_id) for e in entries
+                    if e.twin_id is not None and getattr(ids_in_call.get(e.twin_id), "twin_id", None) != e.credential_id
+                ]
+                if back_links:
+                    conn.executemany(
+                        "UPDATE credentials SET twin_id = ? WHERE credential_id = ? AND twin_id IS NULL", back_links
+                    )
             except sqlite3.Error as exc:
                 raise JournalError(ReasonCode.JOURNAL_UNAVAILABLE, "journal write failed") from exc
 

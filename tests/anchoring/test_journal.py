@@ -23,6 +23,7 @@ from civiccert.journal import (
     RevocationState,
     SqliteJournal,
     new_credential_id,
+    new_credential_ids,
 )
 from civiccert.journal_url import anchoring_lease, open_journal
 
@@ -62,6 +63,20 @@ def test_new_credential_ids_are_128_bit_base32_and_distinct() -> None:
     ids = {new_credential_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(len(i) == 26 and set(i) <= set("abcdefghijklmnopqrstuvwxyz234567") for i in ids)
+
+
+def test_ids_made_in_a_batch_are_the_same_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import secrets
+
+    assert new_credential_ids(0) == []
+    batch = new_credential_ids(1000)
+    assert len(set(batch)) == 1000
+    assert all(len(i) == 26 and set(i) <= set("abcdefghijklmnopqrstuvwxyz234567") for i in batch)
+    raw = bytes(range(48))  # what a CSPRNG read of three ids returns, fixed: each id is its 16 bytes
+    monkeypatch.setattr(secrets, "token_bytes", lambda n: raw[:n])
+    expected = [base64.b32encode(raw[i : i + 16]).decode().rstrip("=").lower() for i in (0, 16, 32)]
+    assert new_credential_ids(3) == expected
 
 
 def test_credential_is_durable_once_add_returns(target: str) -> None:

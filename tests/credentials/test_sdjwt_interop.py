@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,18 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def exchange() -> dict[str, Any]:
+@pytest.fixture(scope="module", params=["compiled", "python"])
+def exchange(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """Our side issues with the compiled builder and with the Python path (CIVICCERT_PURE_PYTHON=1's)."""
+    if request.param == "compiled" and sdjwt._sdissue_c is None:
+        pytest.skip("the compiled builder is not loaded (CIVICCERT_PURE_PYTHON=1, or not built: pip install -e .)")
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "python":
+            patch.setattr(sdjwt, "_sdissue_c", None)
+        yield _exchange()
+
+
+def _exchange() -> dict[str, Any]:
     issuer, holder = IssuerKey.generate(), IssuerKey.generate()
     claims = {
         "iss": "urn:civiccert:lg:122076",
@@ -38,6 +49,7 @@ def exchange() -> dict[str, Any]:
         "vct": "urn:civiccert:vct:juminhyo:1",
         "household": {Sd("address"): "千葉県松戸市小根本7番地の8"},
         "members": [Sd({Sd("name"): "山田太郎", Sd("birth_date"): "1980-01-01"}), Sd({Sd("name"): "山田花子"})],
+        "odd": {Sd("name"): "𠮷野 葛\U000e0100 \u845b\ufe00 \"\\ \u2028\x00", Sd("n"): [Sd(-(10**20)), True, None]},
     }
     credential = sdjwt.issue(claims, issuer, holder_jwk=holder.public_jwk())
     presentation = sdjwt.present(

@@ -13,7 +13,6 @@ import binascii
 import hashlib
 import hmac
 import operator
-import os
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +21,8 @@ from functools import lru_cache
 from json.encoder import encode_basestring as _quote
 from typing import Any, TypeAlias
 
+from civiccert.credentials._native import sdissue as _sdissue_c  # None: the Python path
+from civiccert.credentials._native import sdverify
 from civiccert.credentials.jose import (
     DEFAULT_MAX_SIZE,
     PublicKey,
@@ -46,12 +47,7 @@ except ImportError:  # pragma: no cover
 
 # The compiled verify loop (setup.py builds it; DEVELOPERS.md): used only where it gives the pure-Python
 # result, which every input it declines takes. CIVICCERT_PURE_PYTHON=1 forces the pure-Python path.
-_c: Any = None
-if os.environ.get("CIVICCERT_PURE_PYTHON") != "1":
-    try:
-        from civiccert.credentials import _sdverify_c as _c
-    except ImportError:  # not built (a source checkout run with PYTHONPATH=src): pure Python
-        _c = None
+_c: Any = sdverify
 
 __all__ = [
     "NEVER_DISCLOSABLE",
@@ -396,19 +392,32 @@ def issue(
         raise ValueError("'_sd_alg' is set by issue()")
     if holder_jwk is not None and "cnf" in plain_names:
         raise ValueError("pass either a 'cnf' claim or holder_jwk, not both")
+    if holder_jwk is not None:
+        public_key_from_jwk(holder_jwk)  # refuse a private or malformed holder key early
+    extra = dict(header or {})
+    if "typ" in extra:
+        raise ValueError("typ is a parameter of issue()")
+    header_claims = {"typ": typ, **extra}
+    if _sdissue_c is not None and salt is None and type(claims) is dict:
+        # The compiled builder writes the payload JSON and the disclosures in one call, or returns None for
+        # anything outside the common case (the Python path then issues, and raises what it raises).
+        tail = _TAIL if holder_jwk is None else _TAIL + ',"cnf":' + json_text({"jwk": dict(holder_jwk)})
+        built = _sdissue_c.build(claims, Sd, NEVER_DISCLOSABLE, low, high, tail.encode())
+        if built is not None:
+            return sign_compact(header_claims, built[0], key) + "~" + built[1]
     issuance = _Issuance(salt, (low, high))
     payload: dict[str, Any] = issuance.build(claims, top=True)
     payload[SD_ALG_KEY] = SD_ALG
     if holder_jwk is not None:
-        public_key_from_jwk(holder_jwk)  # refuse a private or malformed holder key early
         payload["cnf"] = {"jwk": dict(holder_jwk)}
-    extra = dict(header or {})
-    if "typ" in extra:
-        raise ValueError("typ is a parameter of issue()")
-    jwt = sign_compact({"typ": typ, **extra}, json_dumps(payload), key)
+    jwt = sign_compact(header_claims, json_dumps(payload), key)
     if not issuance.disclosures:
         return jwt + "~"
     return jwt + "~" + b"~".join(issuance.disclosures).decode("ascii") + "~"
+
+
+#: The payload's last members after the claims: what ``issue`` adds (``cnf`` follows when bound to a holder).
+_TAIL = f'"{SD_ALG_KEY}":"{SD_ALG}"'
 
 
 # --- holder --------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+from civiccert.credentials._native import sdissue as _sdissue_c  # None: the Python packer
+from civiccert.credentials.sdjwt import Sd, strip_sd
 from civiccert.errors import PaperError, ReasonCode
 
 TABLE_VERSION = 1
@@ -233,25 +235,38 @@ def _invalid() -> PaperError:
     return PaperError(ReasonCode.QR_PAYLOAD_INVALID, "paper claims do not match claim table v1")
 
 
-def _pack(spec: _Codec | _Map | _ListOfMaps, value: Any) -> Any:
-    if isinstance(spec, _Codec):
-        return spec.pack(value)
-    if isinstance(spec, _ListOfMaps):
-        if not isinstance(value, list | tuple):
+def _pack(spec: _Codec | _Map | _ListOfMaps, value: Any, omit: frozenset[str]) -> Any:
+    """``value`` with the integer keys of ``spec``; ``omit`` names person claims left out (the 個人番号).
+
+    Dispatches on exact types first (the issue path runs this once per claim): ABC checks are slow.
+    """
+    kind = type(spec)
+    if kind is _Codec:
+        return value if spec is _PLAIN else spec.pack(value)  # type: ignore[union-attr]
+    if kind is _ListOfMaps:
+        if type(value) is not list and not isinstance(value, list | tuple):
             return value
-        return [_pack(spec.item, v) for v in value]
-    if not isinstance(value, Mapping):
+        item = spec.item  # type: ignore[union-attr]
+        return [_pack(item, v, omit) for v in value]
+    if type(value) is not dict and not isinstance(value, Mapping):
         return value
+    fields = spec.fields  # type: ignore[union-attr]
+    skip = omit if spec is _PERSON else _NOTHING
     out: dict[Any, Any] = {}
     for name, item in value.items():
-        if not isinstance(name, str):
+        if type(name) is not str and not isinstance(name, str):
             raise TypeError("claim names must be str")
-        if name in spec.fields:
-            key, sub = spec.fields[name]
-            out[key] = _pack(sub, item)
-        else:  # unknown claim: carried under its name, unpacked as-is
+        field = fields.get(name)
+        if field is None:  # unknown claim: carried under its name, unpacked as-is
             out[name] = item
+        elif name not in skip:
+            key, sub = field
+            out[key] = item if sub is _PLAIN else _pack(sub, item, omit)
     return out
+
+
+_NOTHING: frozenset[str] = frozenset()
+_INDIVIDUAL_NUMBER = frozenset({"individual_number"})
 
 
 def _unpack(spec: _Codec | _Map | _ListOfMaps, value: Any) -> Any:
@@ -275,11 +290,42 @@ def _unpack(spec: _Codec | _Map | _ListOfMaps, value: Any) -> Any:
     return out
 
 
-def pack_body(vct: str, claims: Mapping[str, Any]) -> dict[Any, Any]:
-    """Plain claims -> integer-keyed body; key 0 holds [table version, vct code or vct text]."""
-    body: dict[Any, Any] = _pack(_BODY, claims)
+def pack_body(vct: str, claims: Mapping[str, Any], *, without_individual_number: bool = False) -> dict[Any, Any]:
+    """Plain claims -> integer-keyed body; key 0 holds [table version, vct code or vct text].
+
+    ``without_individual_number`` leaves the 個人番号 of ``members[*]`` and ``registrant`` out.
+    """
+    body: dict[Any, Any] = _pack(_BODY, claims, _INDIVIDUAL_NUMBER if without_individual_number else _NOTHING)
     body[0] = [TABLE_VERSION, _VCT.get(vct, vct)]
     return body
+
+
+def _native(spec: _Codec | _Map | _ListOfMaps, memo: dict[int, dict[str, Any]]) -> Any:
+    """The table as the compiled packer reads it: None (plain), a dict, [table], or the codec's pack."""
+    if isinstance(spec, _Codec):
+        return None if spec is _PLAIN else spec.pack
+    if isinstance(spec, _ListOfMaps):
+        return [_native(spec.item, memo)]
+    if id(spec) not in memo:
+        memo[id(spec)] = {name: (key, _native(sub, memo)) for name, (key, sub) in spec.fields.items()}
+    return memo[id(spec)]
+
+
+_NATIVE_TABLES: dict[int, dict[str, Any]] = {}
+_NATIVE_BODY: dict[str, Any] = _native(_BODY, _NATIVE_TABLES)
+_NATIVE_PERSON = _NATIVE_TABLES[id(_PERSON)]
+
+
+def pack_marked_body(vct: str, claims: Mapping[Any, Any], *, without_individual_number: bool = False) -> dict[Any, Any]:
+    """``pack_body(vct, strip_sd(claims))`` for claims that still carry the SD-JWT's ``Sd`` markers (the
+    Issuer's body), in one pass by the compiled packer when it takes them."""
+    if _sdissue_c is not None and type(claims) is dict:
+        omit = _INDIVIDUAL_NUMBER if without_individual_number else _NOTHING
+        body = _sdissue_c.pack_claims(_NATIVE_BODY, claims, Sd, _NATIVE_PERSON, omit)
+        if type(body) is dict:
+            body[0] = [TABLE_VERSION, _VCT.get(vct, vct)]
+            return body
+    return pack_body(vct, strip_sd(claims), without_individual_number=without_individual_number)
 
 
 def unpack_body(body: Any) -> tuple[str, dict[str, Any]]:

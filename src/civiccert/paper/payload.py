@@ -31,9 +31,11 @@ from typing import Any
 import base45
 import cbor2
 
+from civiccert.credentials._native import sdissue as _sdissue_c  # None: cbor2 alone
 from civiccert.credentials.jose import Signer, b64url_decode, b64url_encode, verify_signature
+from civiccert.credentials.sdjwt import strip_sd
 from civiccert.errors import PaperError, ReasonCode
-from civiccert.paper._claimtable import pack_body, unpack_body
+from civiccert.paper._claimtable import pack_body, pack_marked_body, unpack_body
 
 __all__ = [
     "MAX_QR_TEXT_CHARS",
@@ -42,6 +44,7 @@ __all__ = [
     "Signer",
     "decode_qr_text",
     "encode_paper",
+    "encode_paper_hashed",
     "qr_text",
     "verify_paper_signature",
 ]
@@ -87,19 +90,6 @@ def _sig_structure(protected: bytes, payload: bytes) -> bytes:
     return cbor2.dumps(["Signature1", protected, b"", payload])
 
 
-def _drop_individual_number(claims: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(claims)
-    members = out.get("members")
-    if isinstance(members, list | tuple):
-        out["members"] = [
-            {k: v for k, v in m.items() if k != "individual_number"} if isinstance(m, Mapping) else m for m in members
-        ]
-    registrant = out.get("registrant")
-    if isinstance(registrant, Mapping):
-        out["registrant"] = {k: v for k, v in registrant.items() if k != "individual_number"}
-    return out
-
-
 def encode_paper(
     vct: str,
     claims: Mapping[str, Any],
@@ -123,20 +113,49 @@ def encode_paper(
     ``cti`` (CWT ID) makes two copies of the same record issued in the same second distinct documents (the
     issuer passes the first 8 bytes of the digital twin's credential hash, which also links the two).
     """
+    return encode_paper_hashed(
+        vct, claims, signer, iss=iss, iat=iat, exp=exp, nbf=nbf, include_individual_number=include_individual_number,
+        include_seal_image=include_seal_image, cti=cti, status=status, cose_kid=cose_kid,
+    )[0]
+
+
+def encode_paper_hashed(
+    vct: str,
+    claims: Mapping[str, Any],
+    signer: Signer,
+    *,
+    iss: str,
+    iat: int,
+    exp: int,
+    nbf: int | None = None,
+    include_individual_number: bool = False,
+    include_seal_image: bool = False,
+    cti: bytes | None = None,
+    status: Mapping[str, Any] | None = None,
+    cose_kid: bytes | None = None,
+    marked: bool = False,
+) -> tuple[bytes, bytes]:
+    """``encode_paper`` and the paper credential hash (``paper_credential_hash`` of it), from the
+    Sig_structure as it was signed rather than by decoding the COSE again (the Issuer's path).
+
+    ``marked``: ``claims`` still carry the SD-JWT's ``Sd`` markers (the Issuer's body); they are stripped
+    while the claim table is packed."""
     if signer.alg not in _ALGS:
         raise PaperError(ReasonCode.ALGORITHM_UNSUPPORTED, "paper form supports ES256 and EdDSA only")
     kid = cose_kid if cose_kid is not None else b64url_decode(signer.kid, field="kid")
     if len(kid) not in _KID_SIZES:
         raise ValueError("the kid must be an RFC 7638 thumbprint (32 bytes) or a certificate kid (8 bytes)")
-    if not include_individual_number:
-        claims = _drop_individual_number(claims)
+    if marked and "seal" in claims:  # the seal's items are read below: plain claims
+        claims, marked = strip_sd(claims), False
     seal = claims.get("seal")
     if isinstance(seal, Mapping) and "image_png" in seal and "image_phash" not in seal:
         seal = {**seal, "image_phash": _seal_phash(seal["image_png"])}
         claims = {**claims, "seal": seal}
     if not include_seal_image and isinstance(seal, Mapping) and "image_png" in seal:
         claims = {**claims, "seal": {k: v for k, v in seal.items() if k != "image_png"}}
-    cwt: dict[int, Any] = {_CWT_ISS: iss, _CWT_IAT: iat, _CWT_EXP: exp, _CWT_BODY: pack_body(vct, claims)}
+    pack = pack_marked_body if marked else pack_body
+    body = pack(vct, claims, without_individual_number=not include_individual_number)
+    cwt: dict[int, Any] = {_CWT_ISS: iss, _CWT_IAT: iat, _CWT_EXP: exp, _CWT_BODY: body}
     if nbf is not None:
         cwt[_CWT_NBF] = nbf
     if cti is not None:
@@ -145,10 +164,21 @@ def encode_paper(
         cwt[_CWT_CTI] = cti
     if status is not None:  # the same list entry as the digital twin's (draft-ietf-oauth-status-list)
         cwt[_CWT_STATUS] = {"status_list": dict(status["status_list"])}
-    payload = cbor2.dumps(cwt, canonical=True)
-    protected = cbor2.dumps({_HDR_ALG: _ALGS[signer.alg], _HDR_CT: _CT_CWT, _HDR_KID: kid}, canonical=True)
-    signature = signer.sign(_sig_structure(protected, payload))
-    return bytes(cbor2.dumps(cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, signature])))
+    payload = _canonical(cwt)
+    protected = _canonical({_HDR_ALG: _ALGS[signer.alg], _HDR_CT: _CT_CWT, _HDR_KID: kid})
+    signed = _canonical(["Signature1", protected, b"", payload])  # the Sig_structure (no map: any encoding)
+    signature = signer.sign(signed)
+    cose = b"\xd2" + _canonical([protected, {}, payload, signature])  # tag 18 (COSE_Sign1) of the array
+    return cose, hashlib.sha256(signed).digest()
+
+
+def _canonical(obj: Any) -> bytes:
+    """``cbor2.dumps(obj, canonical=True)``, by the compiled encoder when it takes ``obj``."""
+    if _sdissue_c is not None:
+        encoded = _sdissue_c.cbor_canonical(obj)
+        if encoded is not None:
+            return encoded
+    return bytes(cbor2.dumps(obj, canonical=True))
 
 
 def _hex(raw: bytes) -> str:

@@ -1,0 +1,16 @@
+"""Compiled SD-JWT issuance (src/civiccert/credentials/_sdissue_c.c); see sdjwt.issue."""
+
+from typing import Any
+
+def build(
+    claims: dict[Any, Any], sd_type: type, never_disclosable: frozenset[str], low: int, high: int, extra: bytes, /
+) -> tuple[bytes, str] | None:
+    """(payload JSON ending in ``extra``'s members, ``"d1~d2~...~"``), or None: take the Python path."""
+
+def cbor_canonical(obj: object, /) -> bytes | None:
+    """``cbor2.dumps(obj, canonical=True)`` for str/int/bytes/bool/None/list/tuple/dict trees, else None."""
+
+def pack_claims(
+    table: dict[str, Any], marked_claims: object, sd_type: type, person_table: dict[str, Any], omit: frozenset[str], /
+) -> Any:
+    """``_claimtable._pack`` of ``strip_sd(marked_claims)`` in one pass (None: take the Python path)."""

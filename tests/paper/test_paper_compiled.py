@@ -1,0 +1,124 @@
+"""The printed copy encoded with the compiled canonical CBOR writer gives the bytes cbor2 gives.
+
+EdDSA signatures are deterministic, so the whole COSE_Sign1 must be byte for byte the same on both paths;
+the hash the issuer journals must be ``paper_credential_hash`` of what it printed.
+"""
+
+from __future__ import annotations
+
+import json
+from types import MappingProxyType
+from typing import Any
+
+import cbor2
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import civiccert as cc
+from civiccert.credentials import claims as claim_builders
+from civiccert.credentials import sdjwt
+from civiccert.credentials.keys import IssuerKey
+from civiccert.credentials.sdjwt import Sd
+from civiccert.paper import payload
+from civiccert.records.juminhyo import OptionalItem
+
+COMPILED = payload._sdissue_c
+STATUS = {"status_list": {"idx": 7, "uri": "https://example.jp/status/1"}}
+
+NOT_LOADED = "the compiled helpers are not loaded (CIVICCERT_PURE_PYTHON=1, or not built)"
+needs_compiled = pytest.mark.skipif(COMPILED is None, reason=NOT_LOADED)
+
+
+def _household() -> tuple[str, dict[str, Any]]:
+    data = json.loads(cc.sample_record_path("household-matsudo.json").read_text(encoding="utf-8"))
+    data["request"]["include"] = [item.value for item in OptionalItem]
+    vct, body = claim_builders.record_claims(cc.load_record(data))
+    return vct, sdjwt.strip_sd(body)
+
+
+def _encode(key: IssuerKey, **kw: Any) -> tuple[bytes, bytes]:
+    vct, claims = _household()
+    return payload.encode_paper_hashed(vct, claims, key, iss="urn:civiccert:lg:122076", iat=1_800_000_000,
+                                       exp=1_800_086_400, nbf=1_800_000_000, cti=b"12345678", status=STATUS, **kw)
+
+
+@needs_compiled
+@pytest.mark.parametrize("individual_number", [False, True])
+def test_the_same_cose_bytes_on_both_paths(monkeypatch: pytest.MonkeyPatch, individual_number: bool) -> None:
+    key = IssuerKey.generate("EdDSA")
+    compiled, compiled_hash = _encode(key, include_individual_number=individual_number)
+    monkeypatch.setattr(payload, "_sdissue_c", None)
+    python, python_hash = _encode(key, include_individual_number=individual_number)
+    assert compiled == python
+    assert compiled_hash == python_hash == payload.paper_credential_hash(compiled)
+    claims = payload.decode_qr_text(payload.qr_text(compiled)).claims
+    assert ("individual_number" in claims["members"][0]) is individual_number
+
+
+@pytest.mark.parametrize("path", ["compiled", "python"])
+def test_the_journaled_hash_is_the_printed_copys(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    if path == "python":
+        monkeypatch.setattr(payload, "_sdissue_c", None)
+    elif COMPILED is None:
+        pytest.skip(NOT_LOADED)
+    key = IssuerKey.generate()
+    cose, digest = _encode(key)
+    assert digest == payload.paper_credential_hash(cose)
+    decoded = payload.decode_qr_text(payload.qr_text(cose))
+    assert payload.verify_paper_signature(decoded, key.public_key)
+    plain = _household()[1]
+    members = [{k: v for k, v in m.items() if k != "individual_number"} for m in plain["members"]]
+    assert decoded.claims == {**plain, "members": members}
+    assert decoded.status == STATUS
+
+
+_scalars = st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.text() | st.binary() \
+    | st.floats(allow_nan=False)
+_trees = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.integers(-30, 300) | st.text(max_size=4), inner,
+                                                                max_size=5),
+    max_leaves=30,
+)
+
+
+@needs_compiled
+@settings(max_examples=200, deadline=None)
+@given(_trees)
+def test_canonical_cbor_matches_cbor2_or_declines(tree: Any) -> None:
+    encoded = COMPILED.cbor_canonical(tree)
+    if encoded is not None:
+        assert encoded == cbor2.dumps(tree, canonical=True)
+
+
+def _bodies() -> list[tuple[str, dict[Any, Any]]]:
+    out = []
+    for name in ("household-matsudo.json", "household-foreign.json", "seal-registrant.json"):
+        path = cc.sample_record_path(name)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if "request" not in data:  # the seal certificate: its image is read beside the file
+            out.append(claim_builders.record_claims(cc.load_record(path)))
+            continue
+        data["request"]["include"] = [item.value for item in OptionalItem]
+        out.append(claim_builders.record_claims(cc.load_record(data)))
+    vct, body = out[0]
+    odd = {**body, "extra": {Sd("x"): [Sd(1), {Sd("y"): "z"}]}, "household": MappingProxyType({"address": "a"}),
+           "members": [Sd({Sd("name"): "𠮷", "birth_date": "2026-W48-1", Sd("unknown"): (1, 2)}), "not a map"]}
+    out.append((vct, odd))
+    return out
+
+
+@pytest.mark.parametrize("without", [False, True])
+@pytest.mark.parametrize("path", ["compiled", "python"])
+def test_marked_claims_pack_as_stripped_ones(monkeypatch: pytest.MonkeyPatch, path: str, without: bool) -> None:
+    from civiccert.paper import _claimtable
+
+    if path == "python":
+        monkeypatch.setattr(_claimtable, "_sdissue_c", None)
+    elif COMPILED is None:
+        pytest.skip(NOT_LOADED)
+    for vct, body in _bodies():
+        ours = _claimtable.pack_marked_body(vct, body, without_individual_number=without)
+        plain = _claimtable.pack_body(vct, sdjwt.strip_sd(body), without_individual_number=without)
+        assert cbor2.dumps(ours) == cbor2.dumps(plain)  # same keys, values and order
