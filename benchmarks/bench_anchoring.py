@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from civiccert.anchoring import Anchorer
 from civiccert.chain.nodes import AnvilNode, connect, dev_account
 from civiccert.chain.registry import Registry
-from civiccert.journal import CredentialEntry, SqliteJournal, new_credential_id
+from civiccert.issuance.anchoring import Anchorer
+from civiccert.issuance.journal import CredentialEntry, SqliteJournal, new_credential_id
 
 CITY = 122076
 # (batch size, credentials anchored at that size)

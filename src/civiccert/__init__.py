@@ -31,14 +31,14 @@ if TYPE_CHECKING:  # the same names, for type checkers; at run time __getattr__ 
     from civiccert.credentials.claims import VCT_RESIDENT_RECORD, VCT_SEAL_CERTIFICATE, record_claims
     from civiccert.credentials.keys import IssuerKey
     from civiccert.demo import run_demo, sample_record_path
-    from civiccert.issuer import Issuer, RevocationReason
-    from civiccert.online import OnlineRegistry
+    from civiccert.issuance.issuer import Issuer, RevocationReason
     from civiccert.pki import TestCA, TrustAnchors
     from civiccert.presentation import present
     from civiccert.records import ResidentRecord, SealCertificate, load_record
-    from civiccert.result import Check, CheckName, Outcome, Verdict, VerificationResult
-    from civiccert.trust import TrustSnapshot
-    from civiccert.verifier import Policy, Verifier
+    from civiccert.verification.online import OnlineRegistry
+    from civiccert.verification.result import Check, CheckName, Outcome, Verdict, VerificationResult
+    from civiccert.verification.trust import TrustSnapshot
+    from civiccert.verification.verifier import Policy, Verifier
 
 __version__ = "0.1.0"
 
@@ -59,23 +59,23 @@ _LAZY: dict[str, str] = {
     "IssuerKey": "civiccert.credentials.keys",
     "run_demo": "civiccert.demo",
     "sample_record_path": "civiccert.demo",
-    "Issuer": "civiccert.issuer",
-    "RevocationReason": "civiccert.issuer",
-    "OnlineRegistry": "civiccert.online",
+    "Issuer": "civiccert.issuance.issuer",
+    "RevocationReason": "civiccert.issuance.issuer",
+    "OnlineRegistry": "civiccert.verification.online",
     "TestCA": "civiccert.pki",
     "TrustAnchors": "civiccert.pki",
     "present": "civiccert.presentation",
     "ResidentRecord": "civiccert.records",
     "SealCertificate": "civiccert.records",
     "load_record": "civiccert.records",
-    "Check": "civiccert.result",
-    "CheckName": "civiccert.result",
-    "Outcome": "civiccert.result",
-    "Verdict": "civiccert.result",
-    "VerificationResult": "civiccert.result",
-    "TrustSnapshot": "civiccert.trust",
-    "Policy": "civiccert.verifier",
-    "Verifier": "civiccert.verifier",
+    "Check": "civiccert.verification.result",
+    "CheckName": "civiccert.verification.result",
+    "Outcome": "civiccert.verification.result",
+    "Verdict": "civiccert.verification.result",
+    "VerificationResult": "civiccert.verification.result",
+    "TrustSnapshot": "civiccert.verification.trust",
+    "Policy": "civiccert.verification.verifier",
+    "Verifier": "civiccert.verification.verifier",
 }
 
 

@@ -17,11 +17,11 @@ from typing import Any
 from civiccert.chain.nodes import AnvilNode, Chain, connect, dev_account, fund_dev_account
 from civiccert.chain.registry import Registry
 from civiccert.i18n import N_, _
-from civiccert.issuer import Issuer, RevocationReason
-from civiccert.online import OnlineRegistry
+from civiccert.issuance.issuer import Issuer, RevocationReason
 from civiccert.records import load_record
-from civiccert.result import VerificationResult
-from civiccert.verifier import Verifier
+from civiccert.verification.online import OnlineRegistry
+from civiccert.verification.result import VerificationResult
+from civiccert.verification.verifier import Verifier
 
 __all__ = ["run_demo", "sample_record_path"]
 
@@ -148,7 +148,7 @@ def run_demo(out: Path, *, chain: str = "embedded", echo: Callable[[str], None] 
 def _leave_trust(issuer: Issuer, registry: Registry, out: Path) -> None:
     """What a stranger needs to verify the demo's files after the chain is gone: the city's keys and a
     registry snapshot (with those keys merged in), both plain files."""
-    from civiccert.trust import snapshot_from_registry
+    from civiccert.verification.trust import snapshot_from_registry
 
     export = issuer.trust_export()
     export.save(out / TRUST_FILE)
@@ -158,7 +158,7 @@ def _leave_trust(issuer: Issuer, registry: Registry, out: Path) -> None:
 def _verify_from_files(out: Path) -> list[tuple[str, VerificationResult]]:
     """Offline, from the files in ``out`` only: the trust export and the published status lists."""
     from civiccert.status.source import StatusListSource
-    from civiccert.trust import TrustSnapshot
+    from civiccert.verification.trust import TrustSnapshot
 
     verifier = Verifier(trust=TrustSnapshot.load(out / TRUST_FILE),
                         status_lists=StatusListSource(directory=out / STATUS_DIR))

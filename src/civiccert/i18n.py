@@ -102,7 +102,7 @@ def format_age(seconds: int) -> str:
     return ngettext("{n} second", "{n} seconds", seconds).format(n=seconds)
 
 
-# civiccert.issuer.RevocationReason, by the uint8 stored on chain (tests check both tables agree)
+# civiccert.issuance.issuer.RevocationReason, by the uint8 stored on chain (tests check both tables agree)
 REVOCATION_REASONS: dict[int, tuple[str, str]] = {
     1: ("unspecified", N_("no reason given")),
     2: ("superseded", N_("superseded by a corrected copy")),

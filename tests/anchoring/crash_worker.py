@@ -21,10 +21,10 @@ from typing import Any
 
 from eth_account import Account
 
-from civiccert.anchoring import Anchorer
 from civiccert.chain.nodes import connect
 from civiccert.chain.registry import Registry, SignedTx, TxOutcome
-from civiccert.journal import SqliteJournal
+from civiccert.issuance.anchoring import Anchorer
+from civiccert.issuance.journal import SqliteJournal
 
 CRASH_AT = os.environ.get("CIVICCERT_CRASH_AT", "")
 

@@ -14,12 +14,12 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from civiccert.anchoring import Anchorer
 from civiccert.chain.merkle import verify_inclusion
 from civiccert.chain.nodes import AnvilNode, Chain, connect, dev_account
 from civiccert.chain.registry import Registry
 from civiccert.errors import ConfigError, ReasonCode
-from civiccert.journal import BatchState, CredentialEntry, CredentialKind, SqliteJournal, new_credential_id
+from civiccert.issuance.anchoring import Anchorer
+from civiccert.issuance.journal import BatchState, CredentialEntry, CredentialKind, SqliteJournal, new_credential_id
 
 pytestmark = pytest.mark.anvil
 

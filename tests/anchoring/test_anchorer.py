@@ -10,12 +10,12 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
-from civiccert.anchoring import Anchorer
 from civiccert.chain.merkle import MerkleTree, verify_inclusion
 from civiccert.chain.nodes import Chain, connect, dev_account
 from civiccert.chain.registry import Registry
 from civiccert.errors import JournalError, ReasonCode
-from civiccert.journal import (
+from civiccert.issuance.anchoring import Anchorer
+from civiccert.issuance.journal import (
     BatchState,
     CredentialEntry,
     CredentialKind,

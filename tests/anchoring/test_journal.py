@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from civiccert.errors import JournalError, ReasonCode
-from civiccert.journal import (
+from civiccert.issuance.journal import (
     BatchState,
     CredentialEntry,
     CredentialKind,
@@ -25,7 +25,7 @@ from civiccert.journal import (
     new_credential_id,
     new_credential_ids,
 )
-from civiccert.journal_url import anchoring_lease, open_journal
+from civiccert.issuance.journal_url import anchoring_lease, open_journal
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -81,7 +81,7 @@ def test_verify_refuses_a_registry_other_than_the_snapshots(capsys: pytest.Captu
                                                              tmp_path: Path) -> None:
     """--registry pointing at an attacker's contract next to a genuine snapshot: a config error, never VALID."""
     from civiccert import TrustSnapshot
-    from civiccert.trust import TrustedMunicipality
+    from civiccert.verification.trust import TrustedMunicipality
 
     home = init_home(capsys, tmp_path)
     cred = tmp_path / "cred.json"

@@ -17,7 +17,7 @@ from civiccert.cli.notes import FIXED, PATTERNS, translate_note
 from civiccert.cli.render import render_one
 from civiccert.demo import sample_record_path
 from civiccert.i18n import REVOCATION_REASONS, detect_language, format_age, set_language
-from civiccert.issuer import RevocationReason
+from civiccert.issuance.issuer import RevocationReason
 
 from worldkit import make_world
 
@@ -212,7 +212,7 @@ def _verifier_notes() -> list[str]:
     import ast
 
     notes = []
-    for path in (SRC / "verifier.py", SRC / "status" / "check.py", SRC / "pki" / "decide.py"):
+    for path in (SRC / "verification" / "verifier.py", SRC / "status" / "check.py", SRC / "pki" / "decide.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             candidates: list[ast.expr] = []

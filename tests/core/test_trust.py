@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from civiccert import ConfigError, IssuerKey, ReasonCode, TrustSnapshot
-from civiccert.trust import TrustedKey, TrustedMunicipality, key_status_at
+from civiccert.verification.trust import TrustedKey, TrustedMunicipality, key_status_at
 
 MUNI = TrustedMunicipality("122076", "松戸市")
 K1 = ("122076", "k1")

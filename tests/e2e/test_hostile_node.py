@@ -226,7 +226,8 @@ def test_a_trickling_node_is_indeterminate_within_the_deadline(genuine: tuple[Wo
 _MEMORY_PROBE = """
 import json, resource, sys, time
 import civiccert as cc
-import civiccert.chain.registry, civiccert.chain.transport, civiccert.online, civiccert.verifier, web3
+import civiccert.chain.registry, civiccert.chain.transport, web3
+import civiccert.verification.online, civiccert.verification.verifier
 url, address, path = sys.argv[1:4]
 cred = cc.CredentialFile.loads(open(path, encoding="utf-8").read())
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # one verification from here on, nothing before

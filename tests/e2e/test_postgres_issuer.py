@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import civiccert as cc
-from civiccert.journal import BatchState
-from civiccert.journal_url import anchoring_lease
+from civiccert.issuance.journal import BatchState
+from civiccert.issuance.journal_url import anchoring_lease
 
 from pgkit import PostgresServer
 from worldkit import PASSPHRASE, World

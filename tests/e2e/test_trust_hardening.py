@@ -12,7 +12,7 @@ import pytest
 import civiccert as cc
 from civiccert import ReasonCode, Verdict
 from civiccert.records import Municipality
-from civiccert.trust import snapshot_from_registry
+from civiccert.verification.trust import snapshot_from_registry
 
 from worldkit import PASSPHRASE, World
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import civiccert as cc
-from civiccert.trust import TrustSnapshot
+from civiccert.verification.trust import TrustSnapshot
 
 from worldkit import World
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 
 import civiccert as cc
 from civiccert.fileio import write_atomic
-from civiccert.home import HomeConfig
+from civiccert.issuance.home import HomeConfig
 from civiccert.pki.home import install_chain, issuer_url
 
 PASSPHRASE = b"pki-test-passphrase"

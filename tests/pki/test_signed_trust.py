@@ -14,7 +14,7 @@ from civiccert.credentials.jose import b64url_decode, b64url_encode
 from civiccert.demo import sample_record_path
 from civiccert.errors import ConfigError, ReasonCode
 from civiccert.pki.home import home_chain, install_chain, issuer_url
-from civiccert.trust_signed import sign_trust
+from civiccert.verification.trust_signed import sign_trust
 from conftest import CODE, NAME, PASSPHRASE, Certified
 
 

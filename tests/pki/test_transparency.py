@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from eth_account.signers.local import LocalAccount
 
 import civiccert as cc
-from civiccert.trust import snapshot_from_registry
+from civiccert.verification.trust import snapshot_from_registry
 from conftest import PASSPHRASE, Certified
 
 DAY = 24 * 3600

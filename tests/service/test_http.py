@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import civiccert as cc
-from civiccert.home import HomeConfig
+from civiccert.issuance.home import HomeConfig
 
 from servicekit import Clients, Server
 from worldkit import PASSPHRASE, World, make_world

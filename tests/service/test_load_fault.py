@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 import civiccert as cc
-from civiccert.home import HomeConfig
+from civiccert.issuance.home import HomeConfig
 
 from pgkit import PostgresServer
 from servicekit import Clients, Server

@@ -20,11 +20,11 @@ import pytest
 import civiccert as cc
 from civiccert.credentials.sdjwt import unverified_payload
 from civiccert.errors import ReasonCode
-from civiccert.home import HomeConfig
-from civiccert.publish import trust_export
-from civiccert.result import CheckName, Outcome
+from civiccert.issuance.home import HomeConfig
+from civiccert.issuance.publish import trust_export
 from civiccert.status import Status, StatusListSource, parse_token
 from civiccert.status.publish import Manifest
+from civiccert.verification.result import CheckName, Outcome
 
 from pgkit import free_port
 from servicekit import REPO, Clients, Server

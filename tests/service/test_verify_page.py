@@ -23,7 +23,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 import civiccert as cc
-from civiccert.home import HomeConfig
+from civiccert.issuance.home import HomeConfig
 from civiccert.paper import decode_qr_text, qr_text, render_pdf, scan, scan_image
 
 from servicekit import REPO, Clients, Server

@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 import civiccert as cc
-from civiccert.home import HomeConfig
+from civiccert.issuance.home import HomeConfig
 from civiccert.service.app import Service, create_app
 from civiccert.service.auth import ClientRegistry
 from civiccert.service.store import ServiceStore

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import civiccert as cc
-from civiccert.home import ChainSettings, HomeConfig
+from civiccert.issuance.home import ChainSettings, HomeConfig
 from civiccert.service.worker import AnchorWorker
 
 from pgkit import free_port

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 import civiccert as cc
-from civiccert.home import HomeConfig
+from civiccert.issuance.home import HomeConfig
 
 from servicekit import Clients, Server
 from worldkit import PASSPHRASE, make_world

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import civiccert as cc
 from civiccert.errors import ReasonCode
-from civiccert.result import CheckName, Outcome
 from civiccert.status import StatusListSource
+from civiccert.verification.result import CheckName, Outcome
 
 from worldkit import World, make_world
 

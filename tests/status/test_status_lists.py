@@ -15,9 +15,9 @@ from civiccert.credentials.keys import public_key_from_jwk
 from civiccert.errors import JournalError, ReasonCode
 from civiccert.paper.payload import decode_qr_text, qr_text
 from civiccert.paper.qr import make_qr
-from civiccert.result import CheckName, Outcome
 from civiccert.status import Status, StatusList, StatusListSource, parse_token, verify_token
 from civiccert.status.token import CWT_STATUS_CLAIM
+from civiccert.verification.result import CheckName, Outcome
 
 from worldkit import World, make_world
 

@@ -11,7 +11,7 @@ import pytest
 
 import civiccert as cc
 from civiccert.errors import JournalError, ReasonCode
-from civiccert.home import HomeConfig
+from civiccert.issuance.home import HomeConfig
 from civiccert.status import Status
 from civiccert.status.store import StatusStore
 

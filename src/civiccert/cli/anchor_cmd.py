@@ -19,7 +19,7 @@ from civiccert.errors import ChainError, ReasonCode
 from civiccert.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
-    from civiccert.anchoring import BatchOutcome
+    from civiccert.issuance.anchoring import BatchOutcome
 
 __all__ = ["anchor", "anchor_report", "status"]
 
@@ -53,7 +53,7 @@ def _run(ctx: typer.Context, *, anchoring: bool) -> tuple[list[BatchOutcome], di
 def anchor_report(outcomes: list[BatchOutcome], counts: dict[str, Any], failure: ChainError | None
                   ) -> dict[str, Any]:
     """The ``--json`` object: what this run anchored, each batch it touched, and what is left."""
-    from civiccert.journal import BatchState
+    from civiccert.issuance.journal import BatchState
 
     done = [o for o in outcomes if o.state is BatchState.ANCHORED]
     left = int(counts.get("pending", 0)) + int(counts.get("batched", 0)) + int(counts.get("sent", 0))

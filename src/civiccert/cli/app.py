@@ -121,14 +121,14 @@ def init(
                                                        "home (default: a generated one).")] = None,
 ) -> None:
     """Create an issuer home: signing key (a key file, or a key on a PKCS#11 token) and chain account, config."""
-    from civiccert.issuer import Issuer
+    from civiccert.issuance.issuer import Issuer
 
     if issuer_url is not None and not issuer_url.startswith("https://"):
         raise typer.BadParameter("must be an https:// URL", param_hint="--issuer-url")
     uri = _key_uri(key_uri, pkcs11_module, pkcs11_token, pkcs11_key)
     seal_png = _read_seal(official_seal) if official_seal is not None else None
     if mayor_title is not None or mayor_name is not None or seal_png is not None:
-        from civiccert.certifier import check_certifier
+        from civiccert.issuance.certifier import check_certifier
 
         check_certifier(municipality_name, mayor_title, mayor_name or "", seal_png)  # before the home exists
     secret = passphrase(confirm=True)
@@ -141,7 +141,7 @@ def init(
         issuer.config = replace(issuer.config, extra={**issuer.config.extra, "issuer_url": issuer_url})
         issuer.config.save(home)
     if mayor_title is not None or mayor_name is not None or seal_png is not None:
-        from civiccert.certifier import with_certifier
+        from civiccert.issuance.certifier import with_certifier
 
         issuer.config = with_certifier(home, issuer.config, title=mayor_title, name=mayor_name, seal_png=seal_png)
     info(_("initialised {home} for {name} ({code}); key id {kid}").format(
@@ -364,7 +364,7 @@ def _hand_over_pin(ctx: typer.Context) -> None:
 
     from civiccert.cli.common import pin, require_home
     from civiccert.credentials.pkcs11 import PIN_ENV
-    from civiccert.home import HomeConfig
+    from civiccert.issuance.home import HomeConfig
 
     home = require_home(ctx)
     if os.environ.get(PIN_ENV) or not HomeConfig.exists(home) or HomeConfig.load(home).key_uri is None:
@@ -396,7 +396,7 @@ def revoke(
 ) -> None:
     """Revoke a credential and its printed twin: INVALID in the status list, and on chain when one is configured."""
     from civiccert.credential_file import CredentialFile
-    from civiccert.issuer import RevocationReason
+    from civiccert.issuance.issuer import RevocationReason
 
     if reason not in RevocationReason.NAMES:
         raise typer.BadParameter(f"unknown reason; one of {', '.join(RevocationReason.NAMES)}", param_hint="--reason")

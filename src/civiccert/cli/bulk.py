@@ -36,8 +36,8 @@ def workers() -> int:
 
 
 def _init(trust: Sequence[Path], policy: Any) -> None:
-    from civiccert.trust import TrustSnapshot
-    from civiccert.verifier import Verifier
+    from civiccert.verification.trust import TrustSnapshot
+    from civiccert.verification.verifier import Verifier
 
     snapshot = TrustSnapshot.load_many(trust) if trust else None
     _WORKER["verifier"] = Verifier(trust=snapshot, policy=policy)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from civiccert.chain.nodes import Chain
-    from civiccert.issuer import Issuer
+    from civiccert.issuance.issuer import Issuer
 
 app = typer.Typer(help="Local chain for development, registry deployment on any EVM JSON-RPC network, and "
                        "joining an existing registry.", no_args_is_help=True, rich_markup_mode=None)
@@ -164,7 +164,7 @@ def down(ctx: typer.Context) -> None:
 
 def _report_lost_anchors(issuer: Issuer) -> None:
     """Tell the operator which anchors the restarted chain lost; the journal has them back as to be sent."""
-    from civiccert.journal import BatchState
+    from civiccert.issuance.journal import BatchState
 
     changed = issuer.check_anchors()
     lost = [o for o in changed if o.error is None and o.state is BatchState.SENT]
@@ -217,7 +217,7 @@ def attach(
     """Make HOME anchor with an existing registry (no deployment); says what registration is still missing."""
     from civiccert.chain.nodes import connect, fund_dev_account
     from civiccert.chain.registry import Registry
-    from civiccert.issuer import Issuer
+    from civiccert.issuance.issuer import Issuer
 
     home = require_home(ctx)
     address = _address(registry, "--registry")
@@ -304,7 +304,7 @@ def account(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", 
     Needs no passphrase: the address is public and stored in the account's keystore.
     """
     from civiccert.chain.nodes import connect
-    from civiccert.home import HomeConfig
+    from civiccert.issuance.home import HomeConfig
 
     home = require_home(ctx)
     config = HomeConfig.load(home)
@@ -337,7 +337,7 @@ def _register_home(ctx: typer.Context, chain: Chain, admin_registry: object, add
     """Fund (dev chains), attach and register HOME's issuer; returns it open (the caller closes it)."""
     from civiccert.chain.nodes import fund_dev_account
     from civiccert.chain.registry import Registry
-    from civiccert.issuer import Issuer
+    from civiccert.issuance.issuer import Issuer
 
     home = state_of(ctx).home
     if home is None or not isinstance(admin_registry, Registry):

@@ -19,7 +19,7 @@ from civiccert.errors import ConfigError, KeyFileError, ReasonCode
 from civiccert.i18n import _
 
 if TYPE_CHECKING:
-    from civiccert.issuer import Issuer
+    from civiccert.issuance.issuer import Issuer
 
 __all__ = ["State", "emit_json", "info", "open_issuer", "passphrase", "pin", "reader_may_leave", "require_home",
            "silence_stdout", "state_of", "use_passphrase_file", "use_pin_file"]
@@ -113,8 +113,8 @@ def _read_passphrase_file(path: Path, *, field: str = "passphrase_file") -> byte
 
 
 def open_issuer(ctx: typer.Context) -> Issuer:
-    from civiccert.home import HomeConfig
-    from civiccert.issuer import Issuer
+    from civiccert.issuance.home import HomeConfig
+    from civiccert.issuance.issuer import Issuer
 
     home = require_home(ctx)
     on_token = HomeConfig.exists(home) and HomeConfig.load(home).key_uri is not None

@@ -34,7 +34,7 @@ def issue_leaf(
     days: Annotated[int, typer.Option(min=1, max=3650, help="Validity of the leaf certificate.")] = 825,
 ) -> None:
     """Certify the home's current key with the TEST CA and store the chain in HOME/keys/chain.pem."""
-    from civiccert.home import HomeConfig
+    from civiccert.issuance.home import HomeConfig
     from civiccert.pki import TestCA
     from civiccert.pki.home import issue_test_leaf, issuer_url
 

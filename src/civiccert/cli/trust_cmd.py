@@ -25,7 +25,7 @@ def export(
 ) -> None:
     """Write this issuer's public keys as a trust file (what a municipality publishes; no passphrase needed
     unless --sign)."""
-    from civiccert.publish import trust_export
+    from civiccert.issuance.publish import trust_export
 
     snapshot = trust_export(require_home(ctx), valid_days=valid_days)
     if sign:
@@ -53,7 +53,7 @@ def sync(
     """Snapshot every municipality and key of the registry (with its block and time)."""
     from civiccert.chain.nodes import connect
     from civiccert.chain.registry import Registry
-    from civiccert.trust import TrustSnapshot, snapshot_from_registry
+    from civiccert.verification.trust import TrustSnapshot, snapshot_from_registry
 
     snapshot = snapshot_from_registry(Registry(connect(rpc), registry).trust_snapshot())
     if merge:

@@ -62,8 +62,8 @@ def verify(
                                       "1: no pool).")] = 0,
 ) -> None:
     """Verify credentials, presentations and printed copies: VALID / INVALID / INDETERMINATE with every check."""
-    from civiccert.trust import TrustSnapshot
-    from civiccert.verifier import Policy, Verifier
+    from civiccert.verification.trust import TrustSnapshot
+    from civiccert.verification.verifier import Policy, Verifier
 
     if lang is not None and lang not in ("ja", "en"):
         raise typer.BadParameter("ja or en", param_hint="--lang")
@@ -87,7 +87,7 @@ def verify(
     online = None
     if rpc:
         from civiccert.chain.nodes import connect
-        from civiccert.online import OnlineRegistry
+        from civiccert.verification.online import OnlineRegistry
 
         # the registry is pinned by a registry snapshot (trust sync); --registry must then name the same one
         address = registry or (snapshot.registry if snapshot is not None else None)

@@ -47,11 +47,11 @@ from civiccert.errors import CivicCertError, KeyFileError, PaperError, ReasonCod
 from civiccert.paper.payload import decode_qr_text
 from civiccert.pki.decide import CERT_KID_CHARS, certificate_for_kid
 from civiccert.pki.validate import TrustAnchors, cert_kid, decode_x5c
-from civiccert.result import Outcome
+from civiccert.verification.result import Outcome
 
 if TYPE_CHECKING:
     from civiccert.inputs import InputItem
-    from civiccert.trust import TrustSnapshot
+    from civiccert.verification.trust import TrustSnapshot
 
 __all__ = ["LEVEL", "PdfSignature", "decide", "pdf_signature_check", "sign_pdf", "validate_pdf"]
 

@@ -1,6 +1,6 @@
 """The verifier's ISSUER decision for a credential whose key comes from an ``x5c`` chain.
 
-Kept apart from ``civiccert.verifier`` so the certificate rules read in one place:
+Kept apart from ``civiccert.verification.verifier`` so the certificate rules read in one place:
 
 - the chain must have validated (``TrustAnchors.validate``) at the issuance time (anchor time when anchored);
 - the leaf must name the municipality the credential claims (code, official name) and, when the leaf has URI
@@ -26,8 +26,8 @@ from civiccert.credentials.keys import public_jwk_of
 from civiccert.errors import CredentialError, KeyFileError, ReasonCode
 from civiccert.pki.validate import CertifiedKey, cert_kid, decode_x5c
 from civiccert.records.municipalities import official_municipality
-from civiccert.result import Outcome
-from civiccert.trust import TrustSnapshot
+from civiccert.verification.result import Outcome
+from civiccert.verification.trust import TrustSnapshot
 
 __all__ = ["CERT_KID_CHARS", "certificate_decision", "certificate_for_kid", "draft_leaf_key", "leaf_hash"]
 

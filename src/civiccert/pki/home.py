@@ -23,7 +23,7 @@ from civiccert.credentials.jose import PublicKey
 from civiccert.credentials.keys import public_jwk_of, public_key_from_jwk
 from civiccert.errors import ConfigError, KeyFileError, ReasonCode
 from civiccert.fileio import write_atomic
-from civiccert.home import HomeConfig
+from civiccert.issuance.home import HomeConfig
 from civiccert.pki.hierarchy import TestCA
 from civiccert.pki.names import default_issuer_url, municipality_of
 from civiccert.pki.validate import cert_kid, encode_x5c, load_pem_chain

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from civiccert.credential_file import CredentialFile
 from civiccert.credentials.jose import json_parse
 from civiccert.errors import CivicCertError, ReasonCode, RecordError, ServiceError
-from civiccert.issuer import Issuer, RevocationReason
+from civiccert.issuance.issuer import Issuer, RevocationReason
 from civiccert.records import load_record
 from civiccert.service.asgi import CapAndLog, json_bytes, json_response
 from civiccert.service.auth import ClientRegistry, Principal, Role, require_role
@@ -46,7 +46,7 @@ from civiccert.service.worker import AnchorWorker
 from civiccert.status.publish import MANIFEST_NAME
 from civiccert.status.store import StatusEntry
 from civiccert.status.token import parse_token
-from civiccert.verifier import Verifier
+from civiccert.verification.verifier import Verifier
 
 __all__ = ["MAX_BATCH_RECORDS", "MAX_BODY_BYTES", "Service", "create_app"]
 

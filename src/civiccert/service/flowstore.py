@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from civiccert.dbtx import driver_errors, transaction
-from civiccert.journal_url import is_postgres_url
+from civiccert.issuance.journal_url import is_postgres_url
 
 __all__ = ["FlowStore", "OfferRow", "PresentationRow"]
 

@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from civiccert.credential_file import CredentialFile
 from civiccert.errors import CivicCertError, ReasonCode, RecordError, ServiceError
-from civiccert.issuer import Issuer
+from civiccert.issuance.issuer import Issuer
 from civiccert.service.asgi import json_bytes, json_response
 from civiccert.service.auth import Principal
 from civiccert.service.logs import log_event

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 
 from civiccert.errors import JournalError
-from civiccert.issuer import Issuer
+from civiccert.issuance.issuer import Issuer
 
 __all__ = ["Metrics"]
 

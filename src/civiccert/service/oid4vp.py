@@ -35,7 +35,7 @@ from civiccert.service.auth import Principal, Role
 from civiccert.service.dcql import QUERY_ID, build_query, missing_claims
 from civiccert.service.flowstore import FlowStore, PresentationRow
 from civiccert.service.oid4vci import form_fields, issuer_identifier
-from civiccert.verifier import Policy, Verifier
+from civiccert.verification.verifier import Policy, Verifier
 
 __all__ = ["TRANSACTION_TTL", "oid4vp_router"]
 

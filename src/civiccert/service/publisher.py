@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from civiccert.errors import ReasonCode
-from civiccert.issuer import DEFAULT_STATUS_TTL_SECONDS, DEFAULT_STATUS_VALID_SECONDS, Issuer
-from civiccert.journal_url import anchoring_lease
+from civiccert.issuance.issuer import DEFAULT_STATUS_TTL_SECONDS, DEFAULT_STATUS_VALID_SECONDS, Issuer
+from civiccert.issuance.journal_url import anchoring_lease
 from civiccert.service.logs import log_event
 
 __all__ = ["StatusPublisher"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from civiccert.issuer import Issuer
+from civiccert.issuance.issuer import Issuer
 from civiccert.records.loader import record_schema
 
 __all__ = ["ISSUE_BATCH_SCHEMA", "ISSUE_SCHEMA", "RECORD_SCHEMA", "status_of"]

@@ -14,8 +14,8 @@ import signal
 from pathlib import Path
 from types import FrameType
 
-from civiccert.home import HomeConfig
-from civiccert.issuer import Issuer
+from civiccert.issuance.home import HomeConfig
+from civiccert.issuance.issuer import Issuer
 from civiccert.service.auth import DEFAULT_AUDIENCE, ClientRegistry
 from civiccert.service.logs import configure_logging, log_event
 from civiccert.service.metrics import Metrics

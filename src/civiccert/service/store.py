@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from civiccert.dbtx import driver_errors, transaction
-from civiccert.journal_url import is_postgres_url
+from civiccert.issuance.journal_url import is_postgres_url
 
 __all__ = ["DEFAULT_STALE_AFTER_SECONDS", "AuditEntry", "AuditNote", "Finished", "ServiceStore", "StoredResponse"]
 

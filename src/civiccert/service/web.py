@@ -31,10 +31,10 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from civiccert.cli.render import check_label, claim_rows, outcome_text, verdict_text
 from civiccert.errors import CivicCertError, ReasonCode, RecordError
 from civiccert.inputs import read_inputs
-from civiccert.issuer import Issuer
-from civiccert.online import OnlineRegistry
+from civiccert.issuance.issuer import Issuer
 from civiccert.records.wareki import JST, to_wareki
-from civiccert.verifier import Verifier
+from civiccert.verification.online import OnlineRegistry
+from civiccert.verification.verifier import Verifier
 
 __all__ = ["PAGE_CONCURRENCY", "PAGE_MAX_BYTES", "PAGE_VERIFY_PATH", "install_verify_page"]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from civiccert.errors import CivicCertError, ReasonCode
-from civiccert.issuer import Issuer
+from civiccert.issuance.issuer import Issuer
 from civiccert.service.logs import log_event
 from civiccert.service.publisher import StatusPublisher
 

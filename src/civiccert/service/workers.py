@@ -12,7 +12,7 @@ The anchoring worker and the status publisher run in exactly one process at a ti
 daemon thread for the *worker role* (an exclusive ``flock`` next to the SQLite journal, or a PostgreSQL
 session advisory lock) and only the holder runs :class:`~civiccert.service.worker.AnchorWorker`; the others
 block in the kernel or the database (no polling) and take over when the holder dies. The role only saves work:
-two anchorings are still prevented by :func:`~civiccert.journal_url.anchoring_lease` around each attempt.
+two anchorings are still prevented by :func:`~civiccert.issuance.journal_url.anchoring_lease` around each attempt.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from civiccert.errors import ConfigError, ReasonCode
-from civiccert.home import HomeConfig
-from civiccert.issuer import Issuer
-from civiccert.journal_url import is_postgres_url
+from civiccert.issuance.home import HomeConfig
+from civiccert.issuance.issuer import Issuer
+from civiccert.issuance.journal_url import is_postgres_url
 from civiccert.service.auth import ClientRegistry
 from civiccert.service.logs import configure_logging, log_event
 from civiccert.service.metrics import Metrics

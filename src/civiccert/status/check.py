@@ -22,10 +22,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from civiccert.errors import ChainError, CivicCertError, CredentialError, ReasonCode
-from civiccert.result import Outcome
 from civiccert.status.bits import Status
 from civiccert.status.source import StatusListSource
 from civiccert.status.token import verify_token
+from civiccert.verification.result import Outcome
 
 __all__ = ["evaluate_status"]
 

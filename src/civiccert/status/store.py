@@ -34,7 +34,7 @@ from typing import Any
 
 from civiccert.dbtx import driver_errors, transaction
 from civiccert.errors import JournalError, ReasonCode
-from civiccert.journal_url import is_postgres_url
+from civiccert.issuance.journal_url import is_postgres_url
 from civiccert.status.bits import Status, StatusList
 
 __all__ = ["Publication", "StatusEntry", "StatusStore", "open_status_store"]

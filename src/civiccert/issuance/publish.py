@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from civiccert.errors import ConfigError, ReasonCode
-from civiccert.home import HomeConfig
+from civiccert.issuance.home import HomeConfig
 from civiccert.pki.home import certified_jwk
-from civiccert.trust import TrustedKey, TrustedMunicipality, TrustSnapshot
+from civiccert.verification.trust import TrustedKey, TrustedMunicipality, TrustSnapshot
 
 __all__ = ["DEFAULT_EXPORT_VALID_DAYS", "trust_export"]
 

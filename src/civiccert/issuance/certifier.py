@@ -14,7 +14,7 @@ from pathlib import Path
 
 from civiccert.errors import ConfigError, ReasonCode
 from civiccert.fileio import write_atomic
-from civiccert.home import HomeConfig
+from civiccert.issuance.home import HomeConfig
 from civiccert.paper._layout import Certifier
 
 __all__ = ["OFFICIAL_SEAL_FILE", "certifier_of", "check_certifier", "with_certifier"]

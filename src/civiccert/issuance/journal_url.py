@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from civiccert.errors import JournalError, ReasonCode
-from civiccert.journal import Journal, SqliteJournal
+from civiccert.issuance.journal import Journal, SqliteJournal
 
 __all__ = ["anchoring_lease", "is_postgres_url", "open_journal"]
 
@@ -27,7 +27,7 @@ def open_journal(target: str | Path) -> Journal:
     """Open the journal at ``target``: a ``postgresql://`` URL, a ``sqlite:///path`` URL, or a file path."""
     if is_postgres_url(target):
         try:
-            from civiccert.journal_pg import PgJournal
+            from civiccert.issuance.journal_pg import PgJournal
         except ImportError as exc:  # psycopg is in the ``server`` extra
             raise JournalError(ReasonCode.JOURNAL_UNAVAILABLE, "PostgreSQL support needs civiccert[server]") from exc
         return PgJournal(str(target))

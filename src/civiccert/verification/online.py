@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from civiccert.chain.codes import format_municipality_code, municipality_code
 from civiccert.credentials.keys import thumbprint_of
 from civiccert.errors import ChainError, ReasonCode
-from civiccert.trust import TrustedKey, TrustedMunicipality
+from civiccert.verification.trust import TrustedKey, TrustedMunicipality
 
 if TYPE_CHECKING:  # the chain client (web3) loads on first use: an offline verifier never needs it
     from civiccert.chain.nodes import Chain

@@ -38,7 +38,14 @@ from typing import Any
 from civiccert.chain.merkle import MerkleTree
 from civiccert.chain.registry import Registry, RootInfo, SignedTx, TxOutcome
 from civiccert.errors import ChainError, JournalError, ReasonCode, RegistryError
-from civiccert.journal import BatchRecord, BatchState, CredentialKind, Journal, RevocationRecord, RevocationState
+from civiccert.issuance.journal import (
+    BatchRecord,
+    BatchState,
+    CredentialKind,
+    Journal,
+    RevocationRecord,
+    RevocationState,
+)
 
 __all__ = ["RECEIPT_VERSION", "Anchorer", "BatchOutcome", "Progress", "RevocationOutcome", "journal_status"]
 

@@ -1,4 +1,4 @@
-"""The issuance journal on PostgreSQL: the same :class:`~civiccert.journal.Journal` for several hosts.
+"""The issuance journal on PostgreSQL: the same :class:`~civiccert.issuance.journal.Journal` for several hosts.
 
 Several server processes (on several hosts) share one database. Every transition is the same
 compare-and-set as in ``SqliteJournal`` (a conditional ``UPDATE … WHERE state IN (…)``; PostgreSQL
@@ -22,7 +22,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from civiccert.errors import JournalError, ReasonCode
-from civiccert.journal import (
+from civiccert.issuance.journal import (
     BatchRecord,
     BatchState,
     CredentialEntry,
@@ -38,7 +38,7 @@ from civiccert.journal import (
     _opt_bytes,
     new_credential_id,
 )
-from civiccert.journal_url import is_postgres_url
+from civiccert.issuance.journal_url import is_postgres_url
 
 __all__ = ["ANCHOR_LOCK_KEY", "PgJournal"]
 

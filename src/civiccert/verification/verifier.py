@@ -27,16 +27,16 @@ from civiccert.credentials.jose import json_parse, verify_compact
 from civiccert.credentials.keys import jwk_thumbprint, public_jwk_of, public_key_from_jwk
 from civiccert.errors import ChainError, CivicCertError, ConfigError, CredentialError, PaperError, ReasonCode
 from civiccert.inputs import InputItem, read_inputs
-from civiccert.online import ChainStatus, OnlineRegistry, RootStatus
 from civiccert.paper import payload as paper_payload
 from civiccert.pki.decide import CERT_KID_CHARS, certificate_decision, certificate_for_kid, draft_leaf_key, leaf_hash
 from civiccert.pki.validate import CertifiedKey, TrustAnchors
 from civiccert.records.municipalities import official_municipality
-from civiccert.result import Check, CheckName, Outcome, VerificationResult
 from civiccert.status.check import evaluate_status
 from civiccert.status.source import StatusListSource
-from civiccert.trust import TrustSnapshot, key_status_at
-from civiccert.trust_signed import check_signers
+from civiccert.verification.online import ChainStatus, OnlineRegistry, RootStatus
+from civiccert.verification.result import Check, CheckName, Outcome, VerificationResult
+from civiccert.verification.trust import TrustSnapshot, key_status_at
+from civiccert.verification.trust_signed import check_signers
 
 __all__ = ["Policy", "Verifier"]
 

@@ -19,7 +19,6 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from civiccert.anchoring import Anchorer, BatchOutcome, RevocationOutcome, journal_status
 from civiccert.chain.nodes import EMBEDDED, Chain, connect
 from civiccert.chain.registry import MAX_KEY_BACKDATE_SECONDS, Registry
 from civiccert.credential_file import CredentialFile
@@ -37,8 +36,9 @@ from civiccert.errors import (
     RegistryError,
 )
 from civiccert.fileio import write_atomic
-from civiccert.home import ChainSettings, HomeConfig
-from civiccert.journal import (
+from civiccert.issuance.anchoring import Anchorer, BatchOutcome, RevocationOutcome, journal_status
+from civiccert.issuance.home import ChainSettings, HomeConfig
+from civiccert.issuance.journal import (
     CredentialEntry,
     CredentialKind,
     Journal,
@@ -46,17 +46,17 @@ from civiccert.journal import (
     new_credential_id,
     new_credential_ids,
 )
-from civiccert.journal_url import anchoring_lease, open_journal
+from civiccert.issuance.journal_url import anchoring_lease, open_journal
+from civiccert.issuance.publish import DEFAULT_EXPORT_VALID_DAYS, trust_export
 from civiccert.paper import payload as paper_payload
 from civiccert.pki.decide import CERT_KID_CHARS
 from civiccert.pki.home import SigningIdentity, certificate_hash, signing_identity
 from civiccert.pki.validate import cert_kid
-from civiccert.publish import DEFAULT_EXPORT_VALID_DAYS, trust_export
 from civiccert.records import ResidentRecord, SealCertificate
 from civiccert.status.bits import Status
 from civiccert.status.publish import MANIFEST_NAME, Publication, sign_publication
 from civiccert.status.store import StatusEntry, StatusStore, open_status_store
-from civiccert.trust import TrustSnapshot
+from civiccert.verification.trust import TrustSnapshot
 
 __all__ = ["Issuer", "RevocationReason"]
 
@@ -390,7 +390,8 @@ class Issuer:
     def anchor(self, *, force: bool = True, progress: Callable[[int, int], None] | None = None) -> list[Any]:
         """Anchor what is pending (``force``: now, not only when the batch is full or old enough).
 
-        Only one process anchors through a journal at a time (see :func:`~civiccert.journal_url.anchoring_lease`);
+        Only one process anchors through a journal at a time (see
+        :func:`~civiccert.issuance.journal_url.anchoring_lease`);
         when another one holds the lease this returns ``[]`` at once, and that one anchors what is pending.
         """
         anchorer = self._require_anchorer()
@@ -588,7 +589,7 @@ class Issuer:
         if chain and len(paper.kid) == CERT_KID_CHARS and b64url_encode(cert_kid(chain[0])) != paper.kid:
             raise ConfigError(ReasonCode.PDF_SIGNING_UNAVAILABLE, "the QR names a certificate that is no longer "
                              "the home's: issue the credential again to print it signed", field="kid")
-        from civiccert.certifier import certifier_of
+        from civiccert.issuance.certifier import certifier_of
 
         data = render_pdf_bytes(cred.vct, claims, text, sample=self.config.sample,
                                 certifier=certifier_of(self.home, self.config))
@@ -602,15 +603,16 @@ class Issuer:
     # --- trust -------------------------------------------------------------------------------------------
     def trust_export(self, *, valid_days: int = DEFAULT_EXPORT_VALID_DAYS) -> TrustSnapshot:
         """This municipality's public keys, as it publishes them for offline verifiers (see
-        :func:`civiccert.publish.trust_export`, which needs no passphrase)."""
+        :func:`civiccert.issuance.publish.trust_export`, which needs no passphrase)."""
         return trust_export(self.home, valid_days=valid_days, now=int(self._clock()))
 
     def signed_trust_export(self, *, valid_days: int = DEFAULT_EXPORT_VALID_DAYS) -> str:
         """The trust export as a JWS signed by this home's certified key (``x5c``: leaf + intermediates), as
-        the file's text (civiccert.trust_signed). ConfigError when no installed leaf certifies the current key."""
+        the file's text (civiccert.verification.trust_signed). ConfigError when no installed leaf certifies the
+        current key."""
         import json
 
-        from civiccert.trust_signed import sign_trust
+        from civiccert.verification.trust_signed import sign_trust
 
         chain = self._signing_identity().chain
         if not chain:

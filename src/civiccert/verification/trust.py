@@ -45,7 +45,7 @@ class TrustedMunicipality:
 @dataclass(frozen=True)
 class TrustSignature:
     """Who signed a loaded trust file (its ``x5c``, leaf first) and when (the file's ``generated_at``): checked
-    against a verifier's trust anchors by civiccert.trust_signed.check_signers, never trusted by itself."""
+    against a verifier's trust anchors by civiccert.verification.trust_signed.check_signers, never trusted by itself."""
 
     x5c: tuple[str, ...]
     signed_at: int
@@ -258,7 +258,8 @@ class TrustSnapshot:
 
     @classmethod
     def load(cls, path: Path) -> TrustSnapshot:
-        """A trust file, plain or signed (civiccert.trust_signed); a signed one must verify under its own x5c."""
+        """A trust file, plain or signed (civiccert.verification.trust_signed); a signed one must verify under its
+        own x5c."""
         try:
             if path.stat().st_size > MAX_TRUST_FILE_BYTES:
                 raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is too large")
@@ -278,7 +279,7 @@ class TrustSnapshot:
             raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is not strict JSON") from exc
         if not isinstance(data, dict):
             raise ConfigError(ReasonCode.TRUST_FILE_INVALID, "trust file is not a JSON object")
-        from civiccert.trust_signed import is_signed, open_signed
+        from civiccert.verification.trust_signed import is_signed, open_signed
 
         if not is_signed(data):
             return cls.from_dict(data)

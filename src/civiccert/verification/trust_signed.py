@@ -31,7 +31,7 @@ from civiccert.records.municipalities import official_municipality
 
 if TYPE_CHECKING:
     from civiccert.pki.validate import TrustAnchors
-    from civiccert.trust import TrustSnapshot
+    from civiccert.verification.trust import TrustSnapshot
 
 __all__ = ["TRUST_JWS_TYP", "check_signers", "is_signed", "open_signed", "sign_trust"]
 
