@@ -166,6 +166,7 @@ def test_four_servers_ten_thousand_requests_a_kill_and_a_node_restart_lose_nothi
     finally:
         connections.close()
         exit_codes = [_stop(server) for server in servers if server not in killed]
+    assert fault_errors == []
     print(
         f"\n{REQUESTS} requests in {issued_in:.1f} s ({REQUESTS / issued_in:.0f}/s), all anchored "
         f"{anchored_in:.1f} s later; client CPU {time.process_time() - cpu_started:.1f} s; kill at "
@@ -176,7 +177,6 @@ def test_four_servers_ten_thousand_requests_a_kill_and_a_node_restart_lose_nothi
         f"{started - booted:.1f} s"
     )
 
-    assert fault_errors == []
     assert exit_codes == [0] * (SERVERS - 1)  # the others stop cleanly on SIGTERM
     assert tally.server_errors == []
     assert tally.other == []
