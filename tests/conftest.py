@@ -98,3 +98,10 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first (otherwise in collection order): under xdist (``-n 2``) the longest ones then run
+    alongside the many short ones instead of trailing after them (tests/service/test_load_fault.py takes
+    minutes and would otherwise start near the end)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from web3 import HTTPProvider
+from web3.types import RPCEndpoint
 
 from civiccert.credentials.jose import json_depth_ok
 from civiccert.errors import ChainError, ReasonCode
@@ -198,6 +199,12 @@ def _exchange(pool: _Pool, link: tuple[http.client.HTTPConnection, _DeadlineSock
     return data
 
 
+# Answers that never change for a node (cached per thread). web3 would also cache blocks and transactions, but
+# validates each by asking the node again: a second request per call, and a node gone in between made web3 log
+# a traceback. Nothing here reads the same block twice in a way worth caching.
+_IMMUTABLE = {RPCEndpoint("eth_chainId"), RPCEndpoint("web3_clientVersion"), RPCEndpoint("net_version")}
+
+
 def _too_large(max_bytes: int) -> ChainError:
     return ChainError(ReasonCode.CHAIN_RESPONSE_TOO_LARGE, f"the node's reply exceeds {max_bytes} bytes")
 
@@ -223,7 +230,8 @@ class BoundedHTTPProvider(HTTPProvider):
                  max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES, idle_timeout: float = 10.0) -> None:
         if deadline <= 0 or max_response_bytes <= 0 or idle_timeout <= 0:
             raise ValueError("deadline, max_response_bytes and idle_timeout must be positive")
-        super().__init__(url, exception_retry_configuration=None, cache_allowed_requests=True)
+        super().__init__(url, exception_retry_configuration=None, cache_allowed_requests=True,
+                         cacheable_requests=_IMMUTABLE, request_cache_validation_threshold=None)
         self.deadline = deadline
         self.max_response_bytes = max_response_bytes
         self._request_session_manager = _BoundedPoster(  # type: ignore[assignment]

@@ -399,10 +399,11 @@ class Issuer:
             if not held:
                 return []
             self.sync_keys()
+            # first, an anchor the chain lost (a reorg, or a node restarted from older state) is sent again with
+            # its journaled nonce: transactions signed since hold later nonces and wait for it to be mined
+            anchorer.reconcile()
             anchorer.resume()
-            outcomes = anchorer.flush(force=force, progress=progress)
-            anchorer.reconcile()  # a recent anchor dropped by a reorg goes back to be anchored again
-            return outcomes
+            return anchorer.flush(force=force, progress=progress)
 
     @property
     def journal(self) -> Journal:
