@@ -1,42 +1,93 @@
-"""One write transaction on either journal backend, for the stores that live beside the journal (the service's
-idempotency/audit store, the status-list store): one place for BEGIN IMMEDIATE / COMMIT / ROLLBACK on SQLite,
-``conn.transaction()`` on PostgreSQL, and driver errors turned into JournalError(JOURNAL_UNAVAILABLE)."""
+"""One transaction on either database backend, for the journal and the stores that live beside it (the
+service's idempotency/audit store, the status-list store): one place for BEGIN IMMEDIATE / COMMIT / ROLLBACK
+on SQLite, ``conn.transaction()`` on PostgreSQL, driver errors turned into JournalError, and :class:`Db`, one
+SQL text for both (``%s`` placeholders, rewritten to ``?`` for SQLite)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from civiccert.errors import JournalError, ReasonCode
 
-__all__ = ["driver_errors", "transaction"]
+__all__ = ["Db", "driver_errors", "transaction"]
+
+_UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE for a duplicate key
 
 
 @contextmanager
-def driver_errors(what: str) -> Iterator[None]:
-    """A psycopg or sqlite3 error inside becomes JournalError(JOURNAL_UNAVAILABLE, ``what``); ours pass."""
+def driver_errors(what: str, *, conflict: str | None = None) -> Iterator[None]:
+    """A psycopg or sqlite3 error inside becomes JournalError(JOURNAL_UNAVAILABLE, ``what``); ours pass.
+
+    With ``conflict``, a duplicate key (an entry another writer journaled first) becomes JOURNAL_CONFLICT.
+    """
     try:
         yield
     except JournalError:
         raise
     except Exception as exc:
+        if conflict is not None and (
+            isinstance(exc, sqlite3.IntegrityError) or getattr(exc, "sqlstate", None) == _UNIQUE_VIOLATION
+        ):
+            raise JournalError(ReasonCode.JOURNAL_CONFLICT, conflict) from exc
         if type(exc).__module__.startswith(("psycopg", "sqlite3")):
             raise JournalError(ReasonCode.JOURNAL_UNAVAILABLE, what) from exc
         raise
 
 
 @contextmanager
-def transaction(conn: Any, *, pg: bool) -> Iterator[None]:
-    """Commit what the block does on ``conn``, or roll it back when the block raises."""
+def transaction(conn: Any, *, pg: bool, write: bool = True) -> Iterator[None]:
+    """Commit what the block does on ``conn``, or roll it back when the block (or the commit) fails.
+
+    On SQLite a write transaction takes the write lock up front (``BEGIN IMMEDIATE``), so read-then-write
+    cannot race with another process; a read one (``write=False``) is a plain snapshot that blocks nobody.
+    """
     if pg:
         with conn.transaction():
             yield
         return
-    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
     try:
         yield
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # a failed COMMIT may have rolled back already
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+
+
+class Db:
+    """A connection of either backend behind one SQL text: ``%s`` placeholders, rewritten to ``?`` for SQLite."""
+
+    def __init__(self, conn: Any, *, pg: bool) -> None:
+        self._conn = conn
+        self._pg = pg
+
+    def _sql(self, sql: str) -> str:
+        return sql if self._pg else sql.replace("%s", "?")
+
+    def _execute(self, sql: str, params: Sequence[object]) -> Any:
+        return self._conn.execute(self._sql(sql), params)
+
+    def run(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Execute; the number of rows changed."""
+        return int(self._execute(sql, params).rowcount)
+
+    def many(self, sql: str, rows: Iterable[Sequence[object]]) -> int:
+        """Execute once per row (one round trip on PostgreSQL: psycopg pipelines it); the rows changed in all."""
+        cursor = self._conn.cursor()
+        try:
+            cursor.executemany(self._sql(sql), rows)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def one(self, sql: str, params: Sequence[object] = ()) -> Any:
+        """The first row, or None."""
+        return self._execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        """All rows (the statement is run to its end: use it for ``INSERT … RETURNING`` on SQLite)."""
+        return list(self._execute(sql, params).fetchall())

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from civiccert.dbtx import Db as _Db
 from civiccert.dbtx import driver_errors, transaction
 from civiccert.errors import JournalError, ReasonCode
 from civiccert.issuance.journal_url import is_postgres_url
@@ -301,23 +302,3 @@ class StatusStore:
                 self._conn.close()
                 self._conn = None
 
-
-class _Db:
-    """One SQL text for both databases: ``%s`` placeholders, rewritten to ``?`` for SQLite."""
-
-    def __init__(self, conn: Any, *, pg: bool) -> None:
-        self._conn = conn
-        self._pg = pg
-
-    def _execute(self, sql: str, params: tuple[object, ...]) -> Any:
-        return self._conn.execute(sql if self._pg else sql.replace("%s", "?"), params)
-
-    def run(self, sql: str, params: tuple[object, ...] = ()) -> int:
-        """Execute; the number of rows changed."""
-        return int(self._execute(sql, params).rowcount)
-
-    def one(self, sql: str, params: tuple[object, ...] = ()) -> Any:
-        return self._execute(sql, params).fetchone()
-
-    def all(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
-        return list(self._execute(sql, params).fetchall())
