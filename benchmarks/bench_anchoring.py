@@ -18,7 +18,8 @@ from pathlib import Path
 from civiccert.chain.nodes import AnvilNode, connect, dev_account
 from civiccert.chain.registry import Registry
 from civiccert.issuance.anchoring import Anchorer
-from civiccert.issuance.journal import CredentialEntry, SqliteJournal, new_credential_id
+from civiccert.issuance.journal import CredentialEntry, new_credential_id
+from civiccert.issuance.journal_sqlite import SqliteJournal
 
 CITY = 122076
 # (batch size, credentials anchored at that size)

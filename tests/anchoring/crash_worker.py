@@ -24,7 +24,7 @@ from eth_account import Account
 from civiccert.chain.nodes import connect
 from civiccert.chain.registry import Registry, SignedTx, TxOutcome
 from civiccert.issuance.anchoring import Anchorer
-from civiccert.issuance.journal import SqliteJournal
+from civiccert.issuance.journal_sqlite import SqliteJournal
 
 CRASH_AT = os.environ.get("CIVICCERT_CRASH_AT", "")
 

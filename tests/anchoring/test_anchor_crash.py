@@ -19,7 +19,8 @@ from civiccert.chain.nodes import AnvilNode, Chain, connect, dev_account
 from civiccert.chain.registry import Registry
 from civiccert.errors import ConfigError, ReasonCode
 from civiccert.issuance.anchoring import Anchorer
-from civiccert.issuance.journal import BatchState, CredentialEntry, CredentialKind, SqliteJournal, new_credential_id
+from civiccert.issuance.journal import BatchState, CredentialEntry, CredentialKind, new_credential_id
+from civiccert.issuance.journal_sqlite import SqliteJournal
 
 pytestmark = pytest.mark.anvil
 

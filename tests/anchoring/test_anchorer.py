@@ -21,9 +21,9 @@ from civiccert.issuance.journal import (
     CredentialKind,
     CredentialState,
     RevocationState,
-    SqliteJournal,
     new_credential_id,
 )
+from civiccert.issuance.journal_sqlite import SqliteJournal
 
 CITY = 122076
 OTHER_CITY = 11002

@@ -21,10 +21,10 @@ from civiccert.issuance.journal import (
     CredentialState,
     Journal,
     RevocationState,
-    SqliteJournal,
     new_credential_id,
     new_credential_ids,
 )
+from civiccert.issuance.journal_sqlite import SqliteJournal
 from civiccert.issuance.journal_url import anchoring_lease, open_journal
 
 
@@ -243,6 +243,45 @@ def test_twins_link_both_ways_and_are_revoked_together(journal: Journal) -> None
     assert done.state is RevocationState.CONFIRMED
     assert journal.revocations(RevocationState.REQUESTED, RevocationState.SENT) == []
     assert journal.status_counts()["revocations_open"] == 0
+
+
+def test_a_chunk_is_one_insert_and_twins_journaled_together_need_no_back_link(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both backends: a chunk's rows go in one executemany (every row counted), and a twin pair journaled in
+    the same call is written linked, so only a twin journaled earlier gets its back link UPDATE."""
+    from civiccert.dbtx import Db
+
+    calls: list[tuple[str, int]] = []
+    many = Db.many
+
+    def spy(self: Db, sql: str, rows: list[tuple[object, ...]]) -> int:
+        changed = many(self, sql, rows)
+        calls.append((sql.split(maxsplit=1)[0], changed))
+        return changed
+
+    monkeypatch.setattr(Db, "many", spy)
+    ids = new_credential_ids(6)
+    pairs = [(ids[i], ids[i + 1]) for i in range(0, 6, 2)]
+    journal.add_credentials(
+        [
+            entry
+            for n, (digital, paper) in enumerate(pairs)
+            for entry in (
+                CredentialEntry(digital, _h(10 + n), CredentialKind.DIGITAL, twin_id=paper),
+                CredentialEntry(paper, _h(20 + n), CredentialKind.PAPER, twin_id=digital),
+            )
+        ]
+    )
+    assert calls == [("INSERT", 6)]
+    assert all(journal.credential(p).twin_id == d and journal.credential(d).twin_id == p for d, p in pairs)
+
+    calls.clear()
+    earlier = journal.add_credential(_h(30))
+    calls.clear()
+    later = journal.add_credential(_h(31), CredentialKind.PAPER, twin_id=earlier)
+    assert calls == [("INSERT", 1), ("UPDATE", 1)]
+    assert journal.credential(earlier).twin_id == later
 
 
 def test_twin_rules(journal: Journal) -> None:

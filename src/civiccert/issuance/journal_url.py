@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from civiccert.errors import JournalError, ReasonCode
-from civiccert.issuance.journal import Journal, SqliteJournal
+from civiccert.issuance.journal import Journal
+from civiccert.issuance.journal_sqlite import SqliteJournal
 
 __all__ = ["anchoring_lease", "is_postgres_url", "open_journal"]
 
