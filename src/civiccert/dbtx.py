@@ -6,13 +6,13 @@ SQL text for both (``%s`` placeholders, rewritten to ``?`` for SQLite)."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from civiccert.errors import JournalError, ReasonCode
 
-__all__ = ["Db", "driver_errors", "transaction"]
+__all__ = ["Db", "driver_errors", "session", "transaction"]
 
 _UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE for a duplicate key
 
@@ -56,6 +56,23 @@ def transaction(conn: Any, *, pg: bool, write: bool = True) -> Iterator[None]:
         if conn.in_transaction:  # a failed COMMIT may have rolled back already
             conn.execute("ROLLBACK")
         raise
+
+
+@contextmanager
+def session(
+    lock: Any,
+    connect: Callable[[], Any],
+    *,
+    pg: bool,
+    what: str,
+    write: bool = True,
+    conflict: str | None = None,
+) -> Iterator[Db]:
+    """Under ``lock``, one :func:`transaction` on ``connect()``'s connection, with :func:`driver_errors` around it."""
+    with lock, driver_errors(what, conflict=conflict):
+        conn = connect()
+        with transaction(conn, pg=pg, write=write):
+            yield Db(conn, pg=pg)
 
 
 class Db:

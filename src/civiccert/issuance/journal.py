@@ -325,16 +325,43 @@ def _batch(row: Sequence[Any]) -> BatchRecord:
         size=int(row[2]),
         state=BatchState(row[3]),
         created_at=float(row[4]),
-        raw_tx=_opt_bytes(row[5]),
-        tx_hash=_opt_bytes(row[6]),
-        nonce=None if row[7] is None else int(row[7]),
-        attempts=int(row[8]),
-        next_attempt_at=None if row[9] is None else float(row[9]),
-        last_error=None if row[10] is None else ReasonCode(row[10]),
-        block_number=None if row[11] is None else int(row[11]),
+        **_tx_fields(row, 5),
+        block_number=_opt_int(row[11]),
         block_hash=_opt_bytes(row[12]),
-        anchored_at=None if row[13] is None else int(row[13]),
+        anchored_at=_opt_int(row[13]),
     )
+
+
+def _revocation(row: Sequence[Any], items: Sequence[Sequence[Any]]) -> RevocationRecord:
+    """A revocations row and its (credential id, credential hash) items in position order."""
+    return RevocationRecord(
+        revocation_id=int(row[0]),
+        credential_ids=tuple(str(item[0]) for item in items),
+        credential_hashes=tuple(bytes(item[1]) for item in items),
+        reason=int(row[1]),
+        state=RevocationState(row[2]),
+        created_at=float(row[3]),
+        **_tx_fields(row, 4),
+        block_number=_opt_int(row[10]),
+        confirmed_at=_opt_int(row[11]),
+    )
+
+
+def _tx_fields(row: Sequence[Any], at: int) -> dict[str, Any]:
+    """The signed transaction and retry columns batches and revocations share, in the same order from ``at``."""
+    raw_tx, tx_hash, nonce, attempts, next_attempt_at, last_error = row[at : at + 6]
+    return {
+        "raw_tx": _opt_bytes(raw_tx),
+        "tx_hash": _opt_bytes(tx_hash),
+        "nonce": _opt_int(nonce),
+        "attempts": int(attempts),
+        "next_attempt_at": None if next_attempt_at is None else float(next_attempt_at),
+        "last_error": None if last_error is None else ReasonCode(last_error),
+    }
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _opt_bytes(value: Any) -> bytes | None:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, Self, TypeVar
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Generic, Self, TypeVar
 
-from civiccert.dbtx import Db, driver_errors, transaction
+from civiccert.dbtx import Db, session
 from civiccert.errors import JournalError, ReasonCode
 from civiccert.issuance.journal import (
     _HASH_SIZE,
@@ -35,7 +36,7 @@ from civiccert.issuance.journal import (
     _check_entry,
     _check_tx,
     _credential,
-    _opt_bytes,
+    _revocation,
     new_credential_id,
 )
 
@@ -43,7 +44,14 @@ __all__ = ["SCHEMA", "SqlJournal"]
 
 _T = TypeVar("_T")
 
-# {serial} {int64} {real} {blob}: the column types each backend names differently; ";" separates statements
+# {serial} {int64} {real} {blob}: the column types each backend names differently; ";" separates statements;
+# {tx_columns}: the signed transaction and its retry state, which batches and revocations both have
+_TX_COLUMNS = """raw_tx          {blob},
+    tx_hash         {blob},
+    nonce           {int64},
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at {real},
+    last_error      TEXT,"""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
     batch_id        {serial},
@@ -51,12 +59,7 @@ CREATE TABLE IF NOT EXISTS batches (
     size            INTEGER NOT NULL CHECK (size > 0),
     state           TEXT NOT NULL CHECK (state IN ('built', 'sent', 'anchored')),
     created_at      {real} NOT NULL,
-    raw_tx          {blob},
-    tx_hash         {blob},
-    nonce           {int64},
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at {real},
-    last_error      TEXT,
+    {tx_columns}
     block_number    {int64},
     block_hash      {blob},
     anchored_at     {int64}
@@ -80,12 +83,7 @@ CREATE TABLE IF NOT EXISTS revocations (
     reason          INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 255),
     state           TEXT NOT NULL CHECK (state IN ('requested', 'sent', 'confirmed')),
     created_at      {real} NOT NULL,
-    raw_tx          {blob},
-    tx_hash         {blob},
-    nonce           {int64},
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at {real},
-    last_error      TEXT,
+    {tx_columns}
     block_number    {int64},
     confirmed_at    {int64}
 );
@@ -132,24 +130,17 @@ class SqlJournal:
 
     # --- plumbing --------------------------------------------------------------------------------------
 
-    @contextmanager
-    def _write(self) -> Iterator[Db]:
+    def _write(self) -> AbstractContextManager[Db]:
         """One committed write transaction; database failures become JOURNAL_UNAVAILABLE, duplicates CONFLICT."""
-        with self._lock, driver_errors("journal write failed", conflict="journal entry already exists"):
-            conn = self._connection()
-            with transaction(conn, pg=self._pg):
-                yield Db(conn, pg=self._pg)
+        return session(self._lock, self._connection, pg=self._pg, what="journal write failed",
+                       conflict="journal entry already exists")  # fmt: skip
 
-    @contextmanager
-    def _read(self) -> Iterator[Db]:
+    def _read(self) -> AbstractContextManager[Db]:
         """A consistent snapshot for multi-statement reads (takes no write lock)."""
-        with self._lock, driver_errors("journal read failed"):
-            conn = self._connection()
-            with transaction(conn, pg=self._pg, write=False):
-                yield Db(conn, pg=self._pg)
+        return session(self._lock, self._connection, pg=self._pg, what="journal read failed", write=False)
 
     def _create_schema(self, db: Db, types: dict[str, str]) -> None:
-        for statement in SCHEMA.format(**types).split(";"):
+        for statement in SCHEMA.format(tx_columns=_TX_COLUMNS.format(**types), **types).split(";"):
             if statement.strip():
                 db.run(statement)
 
@@ -305,10 +296,7 @@ class SqlJournal:
     def mark_sent(self, batch_id: int, raw_tx: bytes, tx_hash: bytes, nonce: int) -> BatchRecord:
         """BUILT → SENT with the signed transaction; call BEFORE broadcasting it."""
         _check_tx(raw_tx, tx_hash, nonce)
-        return self._batch_transition(
-            batch_id, ("built",), "state = 'sent', raw_tx = %s, tx_hash = %s, nonce = %s, next_attempt_at = NULL",
-            (raw_tx, tx_hash, nonce),
-        )  # fmt: skip
+        return self._transition(_BATCHES, batch_id, ("built",), _SEND, (raw_tx, tx_hash, nonce))
 
     def mark_anchored(
         self,
@@ -322,8 +310,8 @@ class SqlJournal:
         """BUILT/SENT → ANCHORED (clears the retry fields); ``tx_hash`` replaces the journaled one if given."""
         if not isinstance(block_hash, bytes) or len(block_hash) != _HASH_SIZE:
             raise ValueError("block_hash must be 32 bytes")
-        return self._batch_transition(
-            batch_id, ("built", "sent"),
+        return self._transition(
+            _BATCHES, batch_id, ("built", "sent"),
             "state = 'anchored', block_number = %s, block_hash = %s, anchored_at = %s,"
             " tx_hash = coalesce(%s, tx_hash), next_attempt_at = NULL, last_error = NULL",
             (int(block_number), block_hash, int(anchored_at), tx_hash),
@@ -331,18 +319,18 @@ class SqlJournal:
 
     def mark_retry(self, batch_id: int, code: ReasonCode, next_attempt_at: float) -> BatchRecord:
         """Count a failed attempt, keep its reason code, and defer the batch until ``next_attempt_at``."""
-        return self._batch_transition(
-            batch_id, ("built", "sent"), _RETRY, (ReasonCode(code).value, float(next_attempt_at))
+        return self._transition(
+            _BATCHES, batch_id, ("built", "sent"), _RETRY, (ReasonCode(code).value, float(next_attempt_at))
         )
 
     def mark_unsent(self, batch_id: int, expected_tx_hash: bytes) -> BatchRecord:
         """SENT → BUILT, dropping a signed transaction that can never be mined (only if still the journaled one)."""
-        return self._batch_transition(batch_id, ("sent",), "state = 'built', " + _DROP_TX, (), expected_tx_hash)
+        return self._transition(_BATCHES, batch_id, ("sent",), "state = 'built', " + _DROP_TX, (), expected_tx_hash)
 
     def mark_unanchored(self, batch_id: int) -> BatchRecord:
         """ANCHORED → SENT after a reorg removed the anchor; the journaled transaction is kept for re-sending."""
-        return self._batch_transition(
-            batch_id, ("anchored",),
+        return self._transition(
+            _BATCHES, batch_id, ("anchored",),
             "state = 'sent', block_number = NULL, block_hash = NULL, anchored_at = NULL, next_attempt_at = NULL", (),
         )  # fmt: skip
 
@@ -426,17 +414,14 @@ class SqlJournal:
     def mark_revocation_sent(self, revocation_id: int, raw_tx: bytes, tx_hash: bytes, nonce: int) -> RevocationRecord:
         """REQUESTED → SENT with the signed transaction; call BEFORE broadcasting it."""
         _check_tx(raw_tx, tx_hash, nonce)
-        return self._revocation_transition(
-            revocation_id, ("requested",),
-            "state = 'sent', raw_tx = %s, tx_hash = %s, nonce = %s, next_attempt_at = NULL", (raw_tx, tx_hash, nonce),
-        )  # fmt: skip
+        return self._transition(_REVOCATIONS, revocation_id, ("requested",), _SEND, (raw_tx, tx_hash, nonce))
 
     def mark_revocation_confirmed(
         self, revocation_id: int, *, block_number: int, at: int, tx_hash: bytes | None = None
     ) -> RevocationRecord:
         """REQUESTED/SENT → CONFIRMED; ``tx_hash`` replaces the journaled one if given."""
-        return self._revocation_transition(
-            revocation_id, ("requested", "sent"),
+        return self._transition(
+            _REVOCATIONS, revocation_id, ("requested", "sent"),
             "state = 'confirmed', block_number = %s, confirmed_at = %s, tx_hash = coalesce(%s, tx_hash),"
             " next_attempt_at = NULL, last_error = NULL",
             (int(block_number), int(at), tx_hash),
@@ -445,50 +430,27 @@ class SqlJournal:
     def mark_revocation_retry(self, revocation_id: int, code: ReasonCode, next_attempt_at: float) -> RevocationRecord:
         """Count a failed attempt, keep its reason code, defer until ``next_attempt_at``."""
         params = (ReasonCode(code).value, float(next_attempt_at))
-        return self._revocation_transition(revocation_id, ("requested", "sent"), _RETRY, params)
+        return self._transition(_REVOCATIONS, revocation_id, ("requested", "sent"), _RETRY, params)
 
     def mark_revocation_unsent(self, revocation_id: int, expected_tx_hash: bytes) -> RevocationRecord:
         """SENT → REQUESTED, dropping a signed transaction that can never be mined."""
-        return self._revocation_transition(
-            revocation_id, ("sent",), "state = 'requested', " + _DROP_TX, (), expected_tx_hash
+        return self._transition(
+            _REVOCATIONS, revocation_id, ("sent",), "state = 'requested', " + _DROP_TX, (), expected_tx_hash
         )
 
     # --- compare-and-set -------------------------------------------------------------------------------
 
-    def _batch_transition(
+    def _transition(  # noqa: PLR0917 - private helper behind the typed transitions above
         self,
-        batch_id: int,
-        from_states: tuple[str, ...],
-        assignments: str,
-        params: tuple[object, ...],
-        expected_tx_hash: bytes | None = None,
-    ) -> BatchRecord:
-        return self._transition("batches", "batch_id", batch_id, from_states, (assignments, params),
-                                _load_batch, expected_tx_hash)  # fmt: skip
-
-    def _revocation_transition(
-        self,
-        revocation_id: int,
-        from_states: tuple[str, ...],
-        assignments: str,
-        params: tuple[object, ...],
-        expected_tx_hash: bytes | None = None,
-    ) -> RevocationRecord:
-        return self._transition("revocations", "revocation_id", revocation_id, from_states, (assignments, params),
-                                _load_revocation, expected_tx_hash)  # fmt: skip
-
-    def _transition(  # noqa: PLR0917 - private helper behind the two typed wrappers above
-        self,
-        table: str,
-        key: str,
+        table: _Table[_T],
         row_id: int,
         from_states: tuple[str, ...],
-        change: tuple[str, tuple[object, ...]],
-        load: Callable[[Db, int], _T],
-        expected_tx_hash: bytes | None,
+        assignments: str,
+        params: tuple[object, ...] = (),
+        expected_tx_hash: bytes | None = None,
     ) -> _T:
         """Compare-and-set: update the row only while it is in one of ``from_states`` (and holds that tx)."""
-        assignments, params = change
+        key = table.key
         states, states_param = self._in("state", list(from_states))
         where = f"{key} = %s AND {states}"
         where_params: list[object] = [row_id, states_param]
@@ -496,13 +458,14 @@ class SqlJournal:
             where += " AND tx_hash = %s"
             where_params.append(expected_tx_hash)
         with self._write() as db:
-            if db.run(f"UPDATE {table} SET {assignments} WHERE {where}", [*params, *where_params]) != 1:  # noqa: S608
-                if db.one(f"SELECT 1 FROM {table} WHERE {key} = %s", (row_id,)) is None:  # noqa: S608
+            if db.run(f"UPDATE {table.name} SET {assignments} WHERE {where}", [*params, *where_params]) != 1:  # noqa: S608
+                if db.one(f"SELECT 1 FROM {table.name} WHERE {key} = %s", (row_id,)) is None:  # noqa: S608
                     raise JournalError(ReasonCode.CREDENTIAL_UNKNOWN, "no such journal entry", field=key)
                 raise JournalError(ReasonCode.JOURNAL_CONFLICT, "journal entry is not in the expected state")
-            return load(db, row_id)
+            return table.load(db, row_id)
 
 
+_SEND = "state = 'sent', raw_tx = %s, tx_hash = %s, nonce = %s, next_attempt_at = NULL"
 _RETRY = "attempts = attempts + 1, last_error = %s, next_attempt_at = %s"
 _DROP_TX = "raw_tx = NULL, tx_hash = NULL, nonce = NULL"
 
@@ -558,19 +521,17 @@ def _load_revocation(db: Db, revocation_id: int) -> RevocationRecord:
         " JOIN credentials c ON c.credential_id = i.credential_id WHERE i.revocation_id = %s ORDER BY i.position",
         (revocation_id,),
     )
-    return RevocationRecord(
-        revocation_id=int(row[0]),
-        credential_ids=tuple(str(item[0]) for item in items),
-        credential_hashes=tuple(bytes(item[1]) for item in items),
-        reason=int(row[1]),
-        state=RevocationState(row[2]),
-        created_at=float(row[3]),
-        raw_tx=_opt_bytes(row[4]),
-        tx_hash=_opt_bytes(row[5]),
-        nonce=None if row[6] is None else int(row[6]),
-        attempts=int(row[7]),
-        next_attempt_at=None if row[8] is None else float(row[8]),
-        last_error=None if row[9] is None else ReasonCode(row[9]),
-        block_number=None if row[10] is None else int(row[10]),
-        confirmed_at=None if row[11] is None else int(row[11]),
-    )
+    return _revocation(row, items)
+
+
+@dataclass(frozen=True, slots=True)
+class _Table(Generic[_T]):
+    """A table with states that transitions change: its name, key column and how a row is loaded."""
+
+    name: str
+    key: str
+    load: Callable[[Db, int], _T]
+
+
+_BATCHES = _Table("batches", "batch_id", _load_batch)
+_REVOCATIONS = _Table("revocations", "revocation_id", _load_revocation)

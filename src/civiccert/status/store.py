@@ -27,13 +27,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from civiccert.dbtx import Db as _Db
-from civiccert.dbtx import driver_errors, transaction
+from civiccert.dbtx import driver_errors, session
 from civiccert.errors import JournalError, ReasonCode
 from civiccert.issuance.journal_url import is_postgres_url
 from civiccert.status.bits import Status, StatusList
@@ -146,13 +146,9 @@ class StatusStore:
             conn.execute("PRAGMA synchronous=FULL")
         return conn
 
-    @contextmanager
-    def _write(self) -> Iterator[_Db]:
+    def _write(self) -> AbstractContextManager[_Db]:
         """One committed transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: READ COMMITTED + row locks)."""
-        with self._lock, driver_errors("status journal write failed"):
-            conn = self._connection()
-            with transaction(conn, pg=self._pg):
-                yield _Db(conn, pg=self._pg)
+        return session(self._lock, self._connection, pg=self._pg, what="status journal write failed")
 
     @contextmanager
     def _read(self) -> Iterator[_Db]:
