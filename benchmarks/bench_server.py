@@ -1,7 +1,7 @@
 """Issue requests per second through the HTTP API (``civiccert serve`` on 127.0.0.1), SQLite and PostgreSQL.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_server.py [--requests 400] [--concurrency 8] [--batch 0]
-        [--workers 1,2] [--sqlite-only] [--profile FILE]
+        [--workers 1,2] [--sqlite-only] [--target 1000] [--profile FILE]
 
 One server (uvicorn, ``--workers`` processes; the anchoring worker on in one of them, no chain: only status-list
 publication runs beside requests). The load comes from this process: one asyncio loop on raw keep-alive
@@ -11,8 +11,9 @@ request issues the shipped 4-member 住民票 sample (SD-JWT with 42 disclosures
 idempotency record and audit entry written, before the 201); with ``--batch N`` each request posts N of them to
 /v1/credentials/batch instead.
 
-Prints a Markdown table: issues/s, p50/p99 latency, errors, the server's and the client's CPU per issue, and the
-same-run ES256 sign rate (one core) with the fraction of it reached, since absolute rates move between runs on a
+Prints a Markdown table: issues/s, p50/p99 latency, errors, the server's and the client's CPU per issue, their
+sum next to the CPU budget per issue (cores ÷ ``--target`` issues/s, so the gap to the target is explicit), and
+the same-run ES256 sign rate (one core) with the fraction of it reached, since absolute rates move between runs on a
 shared VM. ``--profile FILE`` runs one server process under yappi (CPU clock, every thread) and saves pstats.
 PostgreSQL is skipped when it is not installed (scripts/setup installs it).
 """
@@ -116,6 +117,7 @@ def issue_cpu(journal_url: str | None, n: int = 60) -> float:
 
 
 def bench(backend: str, journal_url: str | None, workers: int, args: argparse.Namespace, es256: float) -> None:
+    budget = (os.cpu_count() or 1) / args.target  # CPU seconds per issue that the target leaves on this host
     sign_cpu = issue_cpu(journal_url)
     record = json.loads(cc.sample_record_path("household-matsudo.json").read_text(encoding="utf-8"))
     body = json.dumps({"records": [record] * args.batch} if args.batch else {"record": record}).encode()
@@ -146,6 +148,7 @@ def bench(backend: str, journal_url: str | None, workers: int, args: argparse.Na
           f"| {statistics.median(ordered) * 1000:.1f} ms | {p99 * 1000:.1f} ms | {result.errors} "
           f"| {server_cpu / issues * 1000:.2f} ms | {sign_cpu * 1000:.2f} ms "
           f"| {result.client_cpu / issues * 1000:.2f} ms "
+          f"| {(server_cpu + result.client_cpu) / issues * 1000:.2f} ms | {budget * 1000:.2f} ms "
           f"| {es256:,.0f} | {rate / es256:.3f} |", flush=True)  # fmt: skip
 
 
@@ -157,6 +160,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1", help="server processes (serve --workers), e.g. 1,2")
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--pg-only", action="store_true")
+    parser.add_argument("--target", type=float, default=1000.0, help="issues/s the CPU budget column is for")
     parser.add_argument("--profile", help="save a yappi pstats file of the (single) server process here")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
@@ -164,9 +168,9 @@ def main() -> None:
         parser.error("--profile needs --workers 1")
     es256, _ = es256_limits(n=1000)
     print("| journal | server processes | requests | records each | concurrent clients | issues/s | p50 | p99 "
-          "| errors | server CPU / issue | of which Issuer.issue | client CPU / issue | ES256 signs/s (1 core) "
-          "| fraction |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| errors | server CPU / issue | of which Issuer.issue | client CPU / issue | server + client CPU / issue "
+          f"| CPU budget / issue ({os.cpu_count()} cores ÷ {args.target:,.0f}/s) | ES256 signs/s (1 core) | fraction |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     if not args.pg_only:
         for workers in counts:
             bench("SQLite (home file)", None, workers, args, es256)
@@ -174,7 +178,7 @@ def main() -> None:
         return
     bin_dir = find_pg_bin()
     if bin_dir is None:
-        print("| PostgreSQL | — | — | — | — | not installed | | | | | | | | |")
+        print("| PostgreSQL | — | — | — | — | not installed | | | | | | | | | | |")
         return
     pg = PostgresServer(bin_dir).start()
     try:

@@ -71,6 +71,7 @@ def test_two_worker_processes_issue_concurrently_and_one_anchors(tmp_path: Path,
     log = server.log.read_text(errors="replace")
     assert code == 0, log[-3000:]
     assert "Traceback" not in log
+    assert '"event": "sqlite_workers"' in log  # several processes on SQLite: warned, they only contend
     assert all(first == again for first, again in pairs)  # idempotent retries: the same credential
     assert len(set(ids)) == REQUESTS
     assert digital == REQUESTS

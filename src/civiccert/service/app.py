@@ -24,6 +24,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civiccert.credential_file import CredentialFile
@@ -39,6 +40,7 @@ from civiccert.service.logs import log_event
 from civiccert.service.metrics import Metrics
 from civiccert.service.oid4vci import oid4vci_router
 from civiccert.service.oid4vp import oid4vp_router
+from civiccert.service.plainroute import PlainRoutesApp, plain_route
 from civiccert.service.schemas import ISSUE_BATCH_SCHEMA, ISSUE_SCHEMA, status_of
 from civiccert.service.store import AuditNote, ServiceStore
 from civiccert.service.web import PAGE_MAX_BYTES, PAGE_VERIFY_PATH, install_verify_page
@@ -54,6 +56,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024  # a batch of records with seal images; single 
 MAX_BATCH_RECORDS = 100
 WRITE_THREADS = 2  # writes running at once: enough to sign one while another waits for its fsync; more only
 # contend for the GIL (measured: 8 threads were slower and had a worse p99 than 2, docs/benchmarks.md)
+ISSUE_PATH, BATCH_PATH = "/v1/credentials", "/v1/credentials/batch"
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 
 
@@ -70,9 +73,9 @@ class Service:
     flows: FlowStore | None = None  # offers, nonces, presentations (default: beside ``store``)
 
 
-def create_app(service: Service) -> FastAPI:
+def create_app(service: Service) -> PlainRoutesApp:
     """The ASGI application (its OpenAPI document at /openapi.json)."""
-    app = FastAPI(title="civiccert", version="1", summary="Issue, anchor, revoke, print and verify "
+    app = PlainRoutesApp(title="civiccert", version="1", summary="Issue, anchor, revoke, print and verify "
                   "住民票の写し and 印鑑登録証明書 credentials")  # fmt: skip
     metrics = service.metrics or Metrics()
     _install_error_handlers(app, metrics)
@@ -80,19 +83,16 @@ def create_app(service: Service) -> FastAPI:
     app.add_middleware(CapAndLog, metrics=metrics, cap_for=lambda path: PAGE_MAX_BYTES
                        if service.verify_page and path == PAGE_VERIFY_PATH else MAX_BODY_BYTES)  # fmt: skip
 
-    def principal(request: Request, *roles: Role) -> Principal:
-        who = service.clients.authenticate(request.headers.get("authorization"))
+    def principal_of(authorization: str | None, *roles: Role) -> Principal:
+        who = service.clients.authenticate(authorization)
         require_role(who, *roles)
         return who
 
+    def principal(request: Request, *roles: Role) -> Principal:
+        return principal_of(request.headers.get("authorization"), *roles)
+
     async def body_json(request: Request) -> Any:
-        raw = await request.body()
-        if len(raw) > MAX_BODY_BYTES:
-            raise RecordError(ReasonCode.INPUT_TOO_LARGE, "body too large", field="body")
-        try:
-            return json_parse(raw, field="body")
-        except CivicCertError as exc:
-            raise RecordError(ReasonCode.JSON_INVALID, "the body is not strict JSON", field="body") from exc
+        return _json_body(await request.body())
 
     writers = anyio.CapacityLimiter(WRITE_THREADS)
     group_issuer = GroupIssuer(partial(issue_group, store=service.store, issuer=service.issuer, load=_load,
@@ -103,10 +103,11 @@ def create_app(service: Service) -> FastAPI:
     async def idempotent(request: Request, who: Principal, raw: bytes, action: Callable[[], Outcome]) -> Response:
         """Run a write once per Idempotency-Key, in the thread pool: the signing and the durable commits must
         not stall the event loop, and a request waiting for its fsync lets the others sign meanwhile."""
-        return await anyio.to_thread.run_sync(_idempotent, request, who, raw, action, limiter=writers)
+        key = _idempotency(request.headers.get("idempotency-key"), request.url.path, raw)
+        return await anyio.to_thread.run_sync(_idempotent, who, key, action, limiter=writers)
 
-    def _idempotent(request: Request, who: Principal, raw: bytes, action: Callable[[], Outcome]) -> Response:
-        key, digest = _idempotency(request, raw)
+    def _idempotent(who: Principal, key_digest: tuple[str, str], action: Callable[[], Outcome]) -> Response:
+        key, digest = key_digest
         stored = service.store.begin(who.client_id, key, digest)
         if stored is not None:
             if stored.request_hash != digest:
@@ -133,20 +134,15 @@ def create_app(service: Service) -> FastAPI:
         return json_response(body, status, data=data)
 
     # --- issuing ---------------------------------------------------------------------------------------
-    @app.post("/v1/credentials", status_code=201, tags=["issue"], openapi_extra=_body(ISSUE_SCHEMA),
-              summary="Issue one certificate (digital SD-JWT VC and its printed twin)")  # fmt: skip
-    async def issue(request: Request) -> Response:
-        who = principal(request, Role.CLERK)
-        document = await body_json(request)
-        key, digest = _idempotency(request, await request.body())
+    async def issue_plain(headers: Headers, raw: bytes) -> Response:
+        who = principal_of(headers.get("authorization"), Role.CLERK)
+        document = _json_body(raw)
+        key, digest = _idempotency(headers.get("idempotency-key"), ISSUE_PATH, raw)
         return await group_issuer.submit(IssueJob(who, key, digest, document))
 
-    @app.post("/v1/credentials/batch", status_code=201, tags=["issue"], openapi_extra=_body(ISSUE_BATCH_SCHEMA),
-              summary=f"Issue up to {MAX_BATCH_RECORDS} certificates in one durable journal write")  # fmt: skip
-    async def issue_batch(request: Request) -> Response:
-        who = principal(request, Role.CLERK)
-        document = await body_json(request)
-        raw = await request.body()
+    async def issue_batch_plain(headers: Headers, raw: bytes) -> Response:
+        who = principal_of(headers.get("authorization"), Role.CLERK)
+        document = _json_body(raw)
 
         def act() -> Outcome:
             records = document.get("records") if isinstance(document, dict) else None
@@ -159,7 +155,24 @@ def create_app(service: Service) -> FastAPI:
             note = AuditNote(who.client_id, who.role, "issue", tuple(c.id for c in creds), "ok")
             return 201, {"credentials": [c.to_dict() for c in creds]}, note
 
-        return await idempotent(request, who, raw, act)
+        key = _idempotency(headers.get("idempotency-key"), BATCH_PATH, raw)
+        return await anyio.to_thread.run_sync(_idempotent, who, key, act, limiter=writers)
+
+    # served as plain ASGI (service.plainroute: FastAPI's layers cost as much as the service's own work), and
+    # declared below with the same handlers for the OpenAPI document
+    for path, handler in ((ISSUE_PATH, issue_plain), (BATCH_PATH, issue_batch_plain)):
+        app.plain_routes[("POST", path)] = plain_route(path, handler, cap=MAX_BODY_BYTES, metrics=metrics,
+                                                       on_error=partial(_error_response, metrics))  # fmt: skip
+
+    @app.post(ISSUE_PATH, status_code=201, tags=["issue"], openapi_extra=_body(ISSUE_SCHEMA),
+              summary="Issue one certificate (digital SD-JWT VC and its printed twin)")  # fmt: skip
+    async def issue(request: Request) -> Response:
+        return await issue_plain(request.headers, await request.body())
+
+    @app.post(BATCH_PATH, status_code=201, tags=["issue"], openapi_extra=_body(ISSUE_BATCH_SCHEMA),
+              summary=f"Issue up to {MAX_BATCH_RECORDS} certificates in one durable journal write")  # fmt: skip
+    async def issue_batch(request: Request) -> Response:
+        return await issue_batch_plain(request.headers, await request.body())
 
     @app.get("/v1/credentials/{credential_id}", tags=["issue"], summary="Where a credential stands")
     def credential_state(credential_id: str, request: Request) -> dict[str, Any]:
@@ -324,13 +337,21 @@ def _status_file(service: Service, name: str, accept: str) -> Response:
                     headers=headers)
 
 
-def _idempotency(request: Request, raw: bytes) -> tuple[str, str]:
+def _idempotency(key: str | None, path: str, raw: bytes) -> tuple[str, str]:
     """The request's Idempotency-Key (428 when missing or malformed) and the hash of its path and body."""
-    key = request.headers.get("idempotency-key")
     if key is None or not _IDEMPOTENCY_KEY.fullmatch(key):
         raise ServiceError(ReasonCode.IDEMPOTENCY_KEY_MISSING, "writes need an Idempotency-Key header of "
                            "8-128 characters [A-Za-z0-9._:-]", field="idempotency-key")  # fmt: skip
-    return key, hashlib.sha256(request.url.path.encode() + b"\0" + raw).hexdigest()
+    return key, hashlib.sha256(path.encode() + b"\0" + raw).hexdigest()
+
+
+def _json_body(raw: bytes) -> Any:
+    if len(raw) > MAX_BODY_BYTES:
+        raise RecordError(ReasonCode.INPUT_TOO_LARGE, "body too large", field="body")
+    try:
+        return json_parse(raw, field="body")
+    except CivicCertError as exc:
+        raise RecordError(ReasonCode.JSON_INVALID, "the body is not strict JSON", field="body") from exc
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -378,12 +399,22 @@ def _error(status: int, code: ReasonCode, field: str | None, message: str) -> JS
     return JSONResponse({"code": code.value, "field": field, "message": message}, status)
 
 
-def _install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
-    @app.exception_handler(CivicCertError)
-    async def civiccert_error(_request: Request, exc: CivicCertError) -> JSONResponse:
+def _error_response(metrics: Metrics, exc: Exception) -> Response:
+    """The answer to what a handler raised: ours with its status and field, anything else 500 (logged)."""
+    if isinstance(exc, CivicCertError):
         metrics.error(exc.code.value)
         headers = {"WWW-Authenticate": "Bearer"} if _status_for(exc.code) == 401 else None
-        return JSONResponse(_error_body(exc), _status_for(exc.code), headers=headers)
+        return json_response(_error_body(exc), _status_for(exc.code), headers)
+    metrics.error(ReasonCode.INTERNAL_ERROR.value)
+    log_event("internal_error", level=40, error=type(exc).__name__)
+    return json_response({"code": ReasonCode.INTERNAL_ERROR.value, "field": None,
+                          "message": "internal error (logged)"}, 500)  # fmt: skip
+
+
+def _install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
+    @app.exception_handler(CivicCertError)
+    async def civiccert_error(_request: Request, exc: CivicCertError) -> Response:
+        return _error_response(metrics, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -399,8 +430,5 @@ def _install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
         return _error(exc.status_code, code, None, message)
 
     @app.exception_handler(Exception)
-    async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
-        metrics.error(ReasonCode.INTERNAL_ERROR.value)
-        log_event("internal_error", level=40, error=type(exc).__name__)
-        return _error(500, ReasonCode.INTERNAL_ERROR, None, "internal error (logged)")
-
+    async def internal_error(_request: Request, exc: Exception) -> Response:
+        return _error_response(metrics, exc)

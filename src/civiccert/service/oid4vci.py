@@ -18,9 +18,11 @@ import json
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote
 
+import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -33,7 +35,9 @@ from civiccert.service.auth import Principal, Role
 from civiccert.service.flowstore import FlowStore
 from civiccert.service.offers import TX_CODE_LENGTH, Offer, OfferBook, pin_matches
 
-__all__ = ["BATCH_SIZE", "CONFIGURATIONS", "PROOF_TYP", "form_fields", "issuer_identifier", "oid4vci_router"]
+__all__ = ["BATCH_SIZE", "CONFIGURATIONS", "PROOF_TYP", "form_fields", "in_thread", "issuer_identifier",
+           "oid4vci_router"]  # fmt: skip
+_T = TypeVar("_T")
 
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 PROOF_TYP = "openid4vci-proof+jwt"
@@ -91,8 +95,11 @@ def oid4vci_router(service: Any, principal: Callable[..., Principal], flows: Flo
     @router.post("/v1/offers", status_code=201, tags=["issue"],
                  summary="Clerk: a single-use credential offer (QR) and its PIN for a record")  # fmt: skip
     async def create_offer(request: Request) -> dict[str, Any]:
+        return await in_thread(create_offer_now, request, await request.body())
+
+    def create_offer_now(request: Request, raw: bytes) -> dict[str, Any]:
         who = principal(request, Role.CLERK)
-        document = await _json(request)
+        document = _json(raw)
         record_doc = document.get("record") if isinstance(document, dict) else None
         if not isinstance(record_doc, dict):
             raise RecordError(ReasonCode.FIELD_MISSING, "an object with a record is required", field="record")
@@ -119,11 +126,14 @@ def oid4vci_router(service: Any, principal: Callable[..., Principal], flows: Flo
     @router.post("/v1/offers/{offer_id}/receipt.pdf", tags=["issue"], response_class=Response,
                  summary="Clerk: the 交付 receipt (offer QR, PIN, expiry) as PDF; body {tx_code}")  # fmt: skip
     async def offer_receipt(offer_id: str, request: Request) -> Response:
+        return await in_thread(offer_receipt_now, offer_id, request, await request.body())
+
+    def offer_receipt_now(offer_id: str, request: Request, raw: bytes) -> Response:
         from civiccert.paper.receipt import render_offer_receipt
 
         principal(request, Role.CLERK)
         offer = offers.by_id(offer_id)
-        document = await _json(request)
+        document = _json(raw)
         pin = document.get("tx_code") if isinstance(document, dict) else None
         # the PIN is kept only as a hash: the clerk's system sends it back, and a wrong one is never printed
         if not isinstance(pin, str) or not pin_matches(pin, offer):
@@ -140,7 +150,9 @@ def oid4vci_router(service: Any, principal: Callable[..., Principal], flows: Flo
 
     @router.post("/oid4vci/token", summary="Token endpoint: pre-authorized code + tx_code")
     async def token(request: Request) -> Response:
-        form = await form_fields(request)
+        return await in_thread(token_now, await form_fields(request))
+
+    def token_now(form: dict[str, str]) -> Response:
         try:
             if form.get("grant_type") != PRE_AUTHORIZED_GRANT:
                 return _oauth_error(400, "unsupported_grant_type", ReasonCode.FIELD_INVALID, "grant_type")
@@ -160,6 +172,9 @@ def oid4vci_router(service: Any, principal: Callable[..., Principal], flows: Flo
 
     @router.post("/oid4vci/credential", summary="Credential endpoint: one copy per key proof (proofs.jwt)")
     async def credential(request: Request) -> Response:
+        return await in_thread(credential_now, request, await request.body())
+
+    def credential_now(request: Request, raw: bytes) -> Response:
         scheme, _, access_token = (request.headers.get("authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not access_token:
             return _oauth_error(401, "invalid_token", ReasonCode.AUTH_MISSING, "authorization")
@@ -168,7 +183,7 @@ def oid4vci_router(service: Any, principal: Callable[..., Principal], flows: Flo
         except ServiceError as exc:
             return _oauth_error(401, "invalid_token", exc.code, exc.field)
         try:
-            document = await _json(request)
+            document = _json(raw)
             keys = _proof_keys(document, offer, issuer_identifier(request), offers)
         except CivicCertError as exc:
             error = "invalid_nonce" if exc.code is ReasonCode.NONCE_INVALID else "invalid_proof"
@@ -266,11 +281,17 @@ async def form_fields(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in fields.items()}
 
 
-async def _json(request: Request) -> Any:
+async def in_thread(fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)`` in the thread pool: the flow store (SQLite/PostgreSQL), signing and verifying block, and
+    must not stall the event loop that serves every other request."""
+    return await anyio.to_thread.run_sync(partial(fn, *args))
+
+
+def _json(raw: bytes) -> Any:
     from civiccert.credentials.jose import json_parse
 
     try:
-        return json_parse(await request.body(), field="body")
+        return json_parse(raw, field="body")
     except CivicCertError as exc:
         raise RecordError(ReasonCode.JSON_INVALID, "the body is not strict JSON", field="body") from exc
 

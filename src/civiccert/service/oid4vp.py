@@ -34,7 +34,7 @@ from civiccert.errors import CivicCertError, ReasonCode, RecordError, ServiceErr
 from civiccert.service.auth import Principal, Role
 from civiccert.service.dcql import QUERY_ID, build_query, missing_claims
 from civiccert.service.flowstore import FlowStore, PresentationRow
-from civiccert.service.oid4vci import form_fields, issuer_identifier
+from civiccert.service.oid4vci import form_fields, in_thread, issuer_identifier
 from civiccert.verification.verifier import Policy, Verifier
 
 __all__ = ["TRANSACTION_TTL", "oid4vp_router"]
@@ -84,9 +84,12 @@ def oid4vp_router(service: Any, principal: Callable[..., Principal], flows: Flow
     @router.post("/v1/presentations", status_code=201, tags=["verify"],
                  summary="Relying party: an OpenID4VP request for chosen claims (DCQL)")  # fmt: skip
     async def create(request: Request) -> dict[str, Any]:
+        return await in_thread(create_now, request, await request.body())
+
+    def create_now(request: Request, raw: bytes) -> dict[str, Any]:
         principal(request, Role.VERIFIER, Role.CLERK, Role.SUPERVISOR)
         try:
-            document = json_parse(await request.body(), field="body")
+            document = json_parse(raw, field="body")
         except CivicCertError as exc:
             raise RecordError(ReasonCode.JSON_INVALID, "the body is not strict JSON", field="body") from exc
         if not isinstance(document, dict):
@@ -104,7 +107,9 @@ def oid4vp_router(service: Any, principal: Callable[..., Principal], flows: Flow
 
     @router.post("/oid4vp/response", summary="direct_post: the wallet's vp_token")
     async def response(request: Request) -> Response:
-        form = await form_fields(request)
+        return await in_thread(response_now, await form_fields(request))
+
+    def response_now(form: dict[str, str]) -> Response:
         try:
             tx = transactions.claim(form.get("state"))
         except ServiceError as exc:
