@@ -20,16 +20,13 @@ PostgreSQL re-checks the WHERE clause of an UPDATE on the row it waited for, so 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from civiccert.dbtx import driver_errors, transaction
-from civiccert.issuance.journal_url import is_postgres_url
+from civiccert.dbtx import Db
+from civiccert.service.database import ServiceDatabase
 
 __all__ = ["FlowStore", "OfferRow", "PresentationRow"]
 
@@ -126,62 +123,34 @@ class FlowStore:
     """The wallet flows' tables in the SQLite file or PostgreSQL database ``target`` (the journal's)."""
 
     def __init__(self, target: str) -> None:
-        self._pg = is_postgres_url(target)
-        self._target = target
-        self._lock = threading.Lock()
-        self._conn: Any = None
+        self._db = ServiceDatabase(target)
+        self._pg = self._db.pg
+        self._tx = self._db.tx
         self._purged_at = 0.0
         with self._tx() as cur:
             if self._pg:
-                cur.execute("SELECT pg_advisory_xact_lock(7362)")  # several servers creating the tables at once
+                cur.run("SELECT pg_advisory_xact_lock(7362)")  # several servers creating the tables at once
             for statement in _TABLES.split(";"):
-                cur.execute(statement)
+                cur.run(statement)
             self._purge(cur, time.time())  # what expired while no server ran
 
     # --- plumbing --------------------------------------------------------------------------------------
-    def _connect(self) -> Any:
-        if self._pg:
-            import psycopg
-
-            if self._conn is None or self._conn.closed or self._conn.broken:
-                self._conn = psycopg.connect(self._target, autocommit=True, connect_timeout=10)
-        elif self._conn is None:
-            path = self._target.removeprefix("sqlite://")
-            self._conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA synchronous=FULL")
-        return self._conn
-
-    @contextmanager
-    def _tx(self) -> Iterator[_Cursor]:
-        with self._lock, driver_errors("service database failed"):
-            conn = self._connect()
-            with transaction(conn, pg=self._pg):
-                if self._pg:
-                    with conn.cursor() as cur:
-                        yield _Cursor(cur, pg=True)
-                else:
-                    yield _Cursor(conn.cursor(), pg=False)
-
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._db.close()
 
     def purge(self, now: float | None = None) -> int:
         """Delete every row past its purge time (expired offers with their record, nonces, verdicts)."""
         with self._tx() as cur:
             return self._purge(cur, time.time() if now is None else now)
 
-    def _purge(self, cur: _Cursor, now: float) -> int:
+    def _purge(self, cur: Db, now: float) -> int:
         self._purged_at = now
         deleted = 0
         for statement in _PURGE:
-            cur.execute(statement, (now,))
-            deleted += cur.rowcount
+            deleted += cur.run(statement, (now,))
         return deleted
 
-    def _maybe_purge(self, cur: _Cursor, now: float) -> None:
+    def _maybe_purge(self, cur: Db, now: float) -> None:
         if now - self._purged_at >= _PURGE_EVERY:
             self._purge(cur, now)
 
@@ -189,7 +158,7 @@ class FlowStore:
     def add_offer(self, row: OfferRow, *, now: float) -> None:
         with self._tx() as cur:
             self._maybe_purge(cur, now)
-            cur.execute(
+            cur.run(
                 "INSERT INTO service_offer (offer_id, code, configuration_id, record, clerk_id, clerk_role,"
                 " tx_code_hash, expires_at, purge_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (row.offer_id, row.code, row.configuration_id, row.record, row.clerk_id, row.clerk_role,
@@ -202,7 +171,7 @@ class FlowStore:
         column, value = next((c, v) for c, v in (("offer_id", offer_id), ("code", code),
                                                  ("token_hash", token_hash)) if v is not None)  # fmt: skip
         with self._tx() as cur:
-            row = cur.fetchone(_SELECT_OFFER[column], (value,))
+            row = cur.one(_SELECT_OFFER[column], (value,))
         if row is None:
             return None
         return OfferRow(str(row[0]), str(row[1]), str(row[2]), row[3], str(row[4]), str(row[5]), str(row[6]),
@@ -213,68 +182,68 @@ class FlowStore:
         """Count one wrong PIN on a live offer: the attempts so far, or None when the offer was no longer live
         (locked, redeemed, used or expired). The attempt that reaches the limit drops the record."""
         with self._tx() as cur:
-            cur.execute(
+            changed = cur.run(
                 "UPDATE service_offer SET attempts = attempts + 1,"
                 " record = CASE WHEN attempts + 1 >= %s THEN NULL ELSE record END WHERE offer_id = %s"
                 " AND attempts < %s AND token_hash IS NULL AND used = 0 AND expires_at >= %s",
                 (max_attempts, offer_id, max_attempts, now),
             )
-            if cur.rowcount != 1:
+            if changed != 1:
                 return None
-            row = cur.fetchone("SELECT attempts FROM service_offer WHERE offer_id = %s", (offer_id,))
+            row = cur.one("SELECT attempts FROM service_offer WHERE offer_id = %s", (offer_id,))
         return int(row[0])
 
     def grant_token(self, offer_id: str, token_hash: str, token_expires_at: float, *, max_attempts: int,
                     now: float) -> bool:  # fmt: skip
         """Bind an access token to a live offer; False when another request redeemed it first (or it died)."""
         with self._tx() as cur:
-            cur.execute(
+            changed = cur.run(
                 "UPDATE service_offer SET token_hash = %s, token_expires_at = %s WHERE offer_id = %s"
                 " AND attempts < %s AND token_hash IS NULL AND used = 0 AND expires_at >= %s",
                 (token_hash, token_expires_at, offer_id, max_attempts, now),
             )
-            return cur.rowcount == 1
+            return changed == 1
 
     def claim_offer(self, offer_id: str, *, now: float) -> bool:
         """Take a redeemed offer for issuing; False when another request took it (or its token expired)."""
         with self._tx() as cur:
-            cur.execute(
+            changed = cur.run(
                 "UPDATE service_offer SET used = 1 WHERE offer_id = %s AND used = 0 AND token_hash IS NOT NULL"
                 " AND token_expires_at >= %s",
                 (offer_id, now),
             )
-            return cur.rowcount == 1
+            return changed == 1
 
     def release_offer(self, offer_id: str) -> None:
         """Give a claimed offer back when issuing failed before any credential existed."""
         with self._tx() as cur:
-            cur.execute("UPDATE service_offer SET used = 0 WHERE offer_id = %s AND credential_ids IS NULL",
-                        (offer_id,))  # fmt: skip
+            cur.run("UPDATE service_offer SET used = 0 WHERE offer_id = %s AND credential_ids IS NULL",
+                    (offer_id,))  # fmt: skip
 
     def finish_offer(self, offer_id: str, credential_ids: Sequence[str]) -> None:
         """The offer's credentials exist: drop the record (the personal data leaves with the credential)."""
         with self._tx() as cur:
-            cur.execute("UPDATE service_offer SET record = NULL, credential_ids = %s WHERE offer_id = %s",
-                        (json.dumps(list(credential_ids)), offer_id))  # fmt: skip
+            cur.run("UPDATE service_offer SET record = NULL, credential_ids = %s WHERE offer_id = %s",
+                    (json.dumps(list(credential_ids)), offer_id))  # fmt: skip
 
     # --- OpenID4VCI c_nonces ---------------------------------------------------------------------------
     def add_nonce(self, nonce: str, expires_at: float, *, now: float) -> None:
         with self._tx() as cur:
             self._maybe_purge(cur, now)
-            cur.execute("INSERT INTO service_nonce (nonce, expires_at) VALUES (%s, %s)", (nonce, expires_at))
+            cur.run("INSERT INTO service_nonce (nonce, expires_at) VALUES (%s, %s)", (nonce, expires_at))
 
     def consume_nonce(self, nonce: str, *, now: float) -> bool:
         """Use a c_nonce up: True for exactly one caller, and only while it has not expired."""
         with self._tx() as cur:
-            cur.execute("DELETE FROM service_nonce WHERE nonce = %s AND expires_at >= %s", (nonce, now))
-            return cur.rowcount == 1
+            changed = cur.run("DELETE FROM service_nonce WHERE nonce = %s AND expires_at >= %s", (nonce, now))
+            return changed == 1
 
     # --- OpenID4VP transactions ------------------------------------------------------------------------
     def add_presentation(self, transaction_id: str, state: str, request: dict[str, Any], expires_at: float,
                          purge_at: float, *, now: float) -> None:  # fmt: skip
         with self._tx() as cur:
             self._maybe_purge(cur, now)
-            cur.execute(
+            cur.run(
                 "INSERT INTO service_presentation (transaction_id, state, request, expires_at, purge_at)"
                 " VALUES (%s, %s, %s, %s, %s)",
                 (transaction_id, state, json.dumps(request, ensure_ascii=False), expires_at, purge_at),
@@ -283,7 +252,7 @@ class FlowStore:
     def presentation(self, *, transaction_id: str | None = None, state: str | None = None) -> PresentationRow | None:
         column, value = ("transaction_id", transaction_id) if transaction_id is not None else ("state", state)
         with self._tx() as cur:
-            row = cur.fetchone(_SELECT_PRESENTATION[column], (value,))
+            row = cur.one(_SELECT_PRESENTATION[column], (value,))
         if row is None:
             return None
         return PresentationRow(str(row[0]), str(row[1]), json.loads(row[2]), float(row[3]), bool(row[4]),
@@ -292,9 +261,9 @@ class FlowStore:
     def claim_presentation(self, state: str, *, now: float) -> PresentationRow | None:
         """Close the open transaction of ``state`` for exactly one response (None: unknown, used or expired)."""
         with self._tx() as cur:
-            cur.execute("UPDATE service_presentation SET done = 1 WHERE state = %s AND done = 0 AND expires_at >= %s",
-                        (state, now))  # fmt: skip
-            if cur.rowcount != 1:
+            changed = cur.run("UPDATE service_presentation SET done = 1 WHERE state = %s AND done = 0"
+                              " AND expires_at >= %s", (state, now))  # fmt: skip
+            if changed != 1:
                 return None
         return self.presentation(state=state)
 
@@ -302,25 +271,7 @@ class FlowStore:
                             error: str | None = None) -> None:  # fmt: skip
         """Store the verdict (or the wallet's error) the relying party polls for."""
         with self._tx() as cur:
-            cur.execute("UPDATE service_presentation SET outcome = %s, error = %s WHERE transaction_id = %s",
-                        (None if outcome is None else json.dumps(outcome, ensure_ascii=False), error,
+            cur.run("UPDATE service_presentation SET outcome = %s, error = %s WHERE transaction_id = %s",
+                    (None if outcome is None else json.dumps(outcome, ensure_ascii=False), error,
                          transaction_id))  # fmt: skip
 
-
-class _Cursor:
-    """One SQL text for both databases: ``%s`` placeholders, rewritten to ``?`` for SQLite."""
-
-    def __init__(self, cur: Any, *, pg: bool) -> None:
-        self._cur = cur
-        self._pg = pg
-
-    def execute(self, sql: str, params: Sequence[object] = ()) -> None:
-        self._cur.execute(sql if self._pg else sql.replace("%s", "?"), tuple(params))
-
-    @property
-    def rowcount(self) -> int:
-        return int(self._cur.rowcount)
-
-    def fetchone(self, sql: str, params: Sequence[object]) -> Any:
-        self.execute(sql, params)
-        return self._cur.fetchone()
