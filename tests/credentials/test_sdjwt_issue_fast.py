@@ -53,3 +53,20 @@ def test_issue_many_allocates_distinct_status_indexes(tmp_path: object) -> None:
     for cred, entry in zip(creds, entries, strict=True):
         assert sdjwt.unverified_payload(cred.sd_jwt)["status"]["status_list"]["idx"] == entry.idx
     issuer.close()
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 511, 512, 513, 514, 4096, 40_001])
+def test_b64url_encode_is_the_same_text_on_the_simd_and_the_binascii_paths(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import os
+
+    from civiccert.credentials import jose
+
+    data = os.urandom(size)
+    expected = base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    assert jose.b64url_encode(data) == expected  # SIMD from 512 bytes when pybase64 is installed
+    assert b64url_decode(expected) == data
+    monkeypatch.setattr(jose, "_simd_b64encode", None)
+    assert jose.b64url_encode(data) == expected

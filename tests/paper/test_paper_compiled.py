@@ -7,6 +7,7 @@ the hash the issuer journals must be ``paper_credential_hash`` of what it printe
 from __future__ import annotations
 
 import json
+from datetime import date
 from types import MappingProxyType
 from typing import Any
 
@@ -122,3 +123,26 @@ def test_marked_claims_pack_as_stripped_ones(monkeypatch: pytest.MonkeyPatch, pa
         ours = _claimtable.pack_marked_body(vct, body, without_individual_number=without)
         plain = _claimtable.pack_body(vct, sdjwt.strip_sd(body), without_individual_number=without)
         assert cbor2.dumps(ours) == cbor2.dumps(plain)  # same keys, values and order
+
+
+_DATE_TEXTS = ["1970-01-01", "0001-01-01", "9999-12-31", "2024-02-29", "2023-02-29", "1900-02-29", "2000-02-29",
+               "0000-01-01", "2026-13-01", "2026-00-10", "2026-04-31", "2026-W48-1", "20261126  ", "2026-1-01 ",
+               "２０２６-01-01", "2026-01-0１", "2026/01/01", "", "1980-06-15T", 19_700_101, None, True]
+
+
+@needs_compiled
+@given(st.one_of(st.sampled_from(_DATE_TEXTS), st.dates().map(date.isoformat),
+                 st.text(alphabet="0123456789-", min_size=10, max_size=10), st.text(max_size=12)),
+       st.sampled_from(["男", "女", "不明", "", 1, None, False, "self"]))
+@settings(max_examples=300, deadline=None)
+def test_the_compiled_date_and_enum_codecs_pack_as_the_python_ones(text: object, sex: object) -> None:
+    from civiccert.paper import _claimtable
+
+    member = {Sd("birth_date"): text, Sd("sex"): sex, Sd("foreign"): {Sd("period_expires"): text}}
+    body = {"certificate": {"scope": sex, "requester": text}, "omitted": [sex, text], "members": [Sd(member)]}
+    compiled = COMPILED.pack_claims(_claimtable._NATIVE_BODY, body, Sd, _claimtable._NATIVE_PERSON, frozenset())
+    assert type(compiled) is dict  # taken by the compiled packer, not declined
+    python = _claimtable.pack_body("urn:t", sdjwt.strip_sd(body))
+    del python[0]  # the [table version, vct] pack_marked_body adds
+    assert cbor2.dumps(compiled) == cbor2.dumps(python)
+    assert type(compiled[5][0][5]) is type(python[5][0][5])  # a day number, or the value carried as is

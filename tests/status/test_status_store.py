@@ -42,6 +42,26 @@ def test_indexes_are_random_unique_and_stable_on_retry(target: str) -> None:
         store.close()
 
 
+def test_a_batch_allocation_is_one_by_one_allocation_in_fewer_statements(target: str) -> None:
+    # 90 draws from 128 indexes: indexes drawn twice in one batch are certain, and must go one by one
+    store = StatusStore(target, list_size=128)
+    try:
+        before = store.allocate_many(["r0", "r1"], "https://s.example/1")
+        ids = [f"c{i}" for i in range(90)]
+        batch = store.allocate_many([*ids, "r1", "c5"], "https://s.example/1")  # a retry, an id twice
+        assert [e.credential_id for e in batch] == [*ids, "r1", "c5"]
+        assert batch[-2] == before[1]
+        assert batch[-1] == batch[5]
+        assert len({e.idx for e in (*before, *batch[:90])}) == 92  # all distinct, none lost to a collision
+        assert [store.entry(i) for i in ids] == batch[:90]  # what was returned is what was stored
+        assert {e.status for e in batch} == {Status.VALID}
+        with pytest.raises(JournalError) as info:  # 92 + 5 > 96 (75%): the rows past it are refused
+            store.allocate_many([f"d{i}" for i in range(5)], "https://s.example/1")
+        assert info.value.code is ReasonCode.CONFIG_INVALID
+    finally:
+        store.close()
+
+
 def test_changes_are_durable_for_another_connection_and_revocation_is_final(target: str) -> None:
     store = StatusStore(target, list_size=1024)
     other = StatusStore(target, list_size=1024)  # another server on the same database

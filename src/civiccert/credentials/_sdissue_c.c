@@ -1,7 +1,7 @@
 /* Compiled issuance: the SD-JWT payload JSON and every disclosure of one credential in one call (the printed
  * copy's canonical CBOR and claim table are in _sdissue_paper.c, the same module).
  *
- * Mirrors civiccert.credentials.sdjwt._Issuance for the common case (exact dict / list / tuple / str / int /
+ * Mirrors civiccert.credentials._sdbuild._Issuance for the common case (exact dict / list / tuple / str / int /
  * bool / None, str claim names, ``Sd`` markers on keys and array elements): the same JSON text as
  * json.JSONEncoder(separators=(",", ":"), ensure_ascii=False), the same disclosure order (a value's own
  * disclosures before the claim's), the same decoy rules. Salts are 22 base64url characters (132 bits) from

@@ -202,7 +202,49 @@ static int strip(Packer *pk, PyObject *v, PyObject **out, int depth) {
 
 static int pack_map(Packer *pk, PyObject *spec, PyObject *v, PyObject **out, int depth);
 
-/* One field's value under its codec: None (plain), a table (dict), [table] (a list of them), or a callable. */
+/* _claimtable._pack_date for an exact str "YYYY-MM-DD" (ASCII digits, a real date in years 1..9999): its day
+ * number since 1970-01-01, as date.fromisoformat(v).toordinal() - 719163 gives it; such a string is always
+ * the canonical isoformat() text. NULL without an error for anything else: the Python codec decides. */
+static PyObject *native_date(PyObject *v) {
+    static const int before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!PyUnicode_CheckExact(v) || !PyUnicode_IS_ASCII(v) || PyUnicode_GET_LENGTH(v) != 10) return NULL;
+    const unsigned char *c = PyUnicode_1BYTE_DATA(v);
+    static const int digit_at[8] = {0, 1, 2, 3, 5, 6, 8, 9};
+    for (int i = 0; i < 8; i++)
+        if (c[digit_at[i]] < '0' || c[digit_at[i]] > '9') return NULL;
+    if (c[4] != '-' || c[7] != '-') return NULL;
+    long y = (c[0] - '0') * 1000 + (c[1] - '0') * 100 + (c[2] - '0') * 10 + (c[3] - '0');
+    int m = (c[5] - '0') * 10 + (c[6] - '0'), d = (c[8] - '0') * 10 + (c[9] - '0');
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1 || m < 1 || m > 12 || d < 1 || d > days[m - 1] + (m == 2 && leap)) return NULL;
+    long p = y - 1;
+    long ordinal = p * 365 + p / 4 - p / 100 + p / 400 + before[m - 1] + (m > 2 && leap) + d;
+    return PyLong_FromLong(ordinal - 719163);
+}
+
+/* A codec the packer runs itself: (kind, the Python codec). kind "date" is native_date; a dict is an enum
+ * table, packed as table.get(v, v) for an exact str v (what _claimtable._enum's pack does). Whatever it
+ * does not decide goes to the Python codec, so the result is always the Python one. */
+static PyObject *native_codec(PyObject *codec, PyObject *plain) {
+    PyObject *kind = PyTuple_GET_ITEM(codec, 0);
+    if (Py_TYPE(kind) == &PyDict_Type) {
+        if (PyUnicode_CheckExact(plain)) {
+            PyObject *code = PyDict_GetItemWithError(kind, plain);
+            if (code) return Py_NewRef(code);
+            if (PyErr_Occurred()) return NULL;
+            return Py_NewRef(plain);
+        }
+        if (PyLong_CheckExact(plain) || plain == Py_None) return Py_NewRef(plain);
+    } else {
+        PyObject *day = native_date(plain);
+        if (day || PyErr_Occurred()) return day;
+    }
+    return PyObject_CallOneArg(PyTuple_GET_ITEM(codec, 1), plain);
+}
+
+/* One field's value under its codec: None (plain), a table (dict), [table] (a list of them), a (kind, codec)
+ * pair (native_codec), or a callable. */
 static int pack_field(Packer *pk, PyObject *sub, PyObject *item, PyObject **out, int depth) {
     if (sub == Py_None) return strip(pk, item, out, depth);
     if (Py_TYPE(sub) == &PyDict_Type) return pack_map(pk, sub, item, out, depth);
@@ -235,7 +277,7 @@ static int pack_field(Packer *pk, PyObject *sub, PyObject *item, PyObject **out,
     PyObject *plain;
     int r = strip(pk, item, &plain, depth);
     if (r) return r;
-    *out = PyObject_CallOneArg(sub, plain);
+    *out = PyTuple_CheckExact(sub) ? native_codec(sub, plain) : PyObject_CallOneArg(sub, plain);
     Py_DECREF(plain);
     return *out ? 0 : -1;
 }

@@ -117,8 +117,18 @@ _PADDING = (b"", b"", b"==", b"=")
 _CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
 
 
+try:  # SIMD base64 (a declared dependency): an issued payload's few KiB in ~1 µs instead of ~10
+    from pybase64 import b64encode as _simd_b64encode
+except ImportError:  # pragma: no cover
+    _simd_b64encode = None  # type: ignore[assignment]
+
+_SIMD_FROM = 512  # shorter inputs (digests, signatures, headers) are as fast through binascii
+
+
 def b64url_encode(data: bytes) -> str:
     """Unpadded base64url (RFC 7515 §2)."""
+    if _simd_b64encode is not None and len(data) >= _SIMD_FROM:
+        return _simd_b64encode(data, altchars=b"-_").rstrip(b"=").decode("ascii")
     return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_TO_URLSAFE).decode("ascii")
 
 

@@ -8,7 +8,6 @@ the same key) and both hashes are durably journaled before ``issue`` returns. An
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -16,7 +15,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from civiccert.chain.nodes import EMBEDDED, Chain, connect
@@ -25,19 +23,17 @@ from civiccert.credential_file import CredentialFile
 from civiccert.credentials import sdjwt
 from civiccert.credentials.claims import record_claims
 from civiccert.credentials.jose import SigningKey, b64url_encode
-from civiccert.credentials.keys import IssuerKey, public_key_from_jwk, thumbprint_of
+from civiccert.credentials.keys import IssuerKey, public_key_from_jwk
 from civiccert.errors import (
-    ChainError,
     ConfigError,
     CredentialError,
     JournalError,
     ReasonCode,
     RecordError,
-    RegistryError,
 )
-from civiccert.fileio import write_atomic
 from civiccert.issuance.anchoring import Anchorer, BatchOutcome, RevocationOutcome, journal_status
 from civiccert.issuance.home import ChainSettings, HomeConfig
+from civiccert.issuance.home_keys import create_home, load_account, load_key, rotate_signing_key, sync_retirements
 from civiccert.issuance.journal import (
     CredentialEntry,
     CredentialKind,
@@ -47,14 +43,14 @@ from civiccert.issuance.journal import (
     new_credential_ids,
 )
 from civiccert.issuance.journal_url import anchoring_lease, open_journal
-from civiccert.issuance.publish import DEFAULT_EXPORT_VALID_DAYS, trust_export
+from civiccert.issuance.printing import print_credential
+from civiccert.issuance.publish import DEFAULT_EXPORT_VALID_DAYS, signed_trust_file, trust_export
+from civiccert.issuance.status_publish import publish_status_lists
 from civiccert.paper import payload as paper_payload
-from civiccert.pki.decide import CERT_KID_CHARS
 from civiccert.pki.home import SigningIdentity, certificate_hash, signing_identity
-from civiccert.pki.validate import cert_kid
 from civiccert.records import ResidentRecord, SealCertificate
 from civiccert.status.bits import Status
-from civiccert.status.publish import MANIFEST_NAME, Publication, sign_publication
+from civiccert.status.publish import Publication
 from civiccert.status.store import StatusEntry, StatusStore, open_status_store
 from civiccert.verification.trust import TrustSnapshot
 
@@ -64,7 +60,6 @@ DAY = 24 * 3600
 DEFAULT_STATUS_LIST_SIZE = 1 << 20  # 1,048,576 two-bit entries: 256 KiB raw, ~100 B compressed when all valid
 DEFAULT_STATUS_VALID_SECONDS = DAY  # a published list is good for a day (exp); re-publish daily at least
 DEFAULT_STATUS_TTL_SECONDS = 3600  # verifiers may cache a list this long (ttl)
-_KEYSTORE_ITERATIONS = 2**15
 
 
 class RevocationReason:
@@ -147,32 +142,9 @@ class Issuer:
         With ``key_uri`` (a PKCS#11 URI) the home signs with that key on a token instead, generated there
         when ``generate_on_token``; the config records the URI, never the PIN.
         """
-        from civiccert.records.municipalities import check_official_municipality
-
-        if HomeConfig.exists(home):
-            raise ConfigError(ReasonCode.HOME_EXISTS, "issuer home already initialised")
-        code = check_official_municipality(municipality_code, municipality_name).code
-        key: SigningKey
-        if key_uri is None:
-            key = IssuerKey.generate(alg)
-        else:
-            from civiccert.credentials import pkcs11
-
-            if alg != "ES256":
-                raise ConfigError(ReasonCode.ALGORITHM_UNSUPPORTED, "keys on a token are ES256 only", field="alg")
-            key = (pkcs11.generate_key if generate_on_token else pkcs11.Pkcs11Signer.open)(key_uri, pin)
-            key_uri = str(key.uri)  # with the key's id once generated: an unambiguous reference
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "keys").mkdir(mode=0o700, exist_ok=True)
-        config = HomeConfig(municipality_code=code, municipality_name=municipality_name, kid=key.kid, alg=alg,
-                            sample=sample, public_jwk=key.public_jwk(), key_created_at=int(clock()),
-                            key_uri=key_uri)
-        if isinstance(key, IssuerKey):
-            key.save(config.key_path(home), passphrase)
-        account: LocalAccount = Account.create()
-        keystore = Account.encrypt(account.key, passphrase.decode("utf-8"), iterations=_KEYSTORE_ITERATIONS)
-        write_atomic(HomeConfig.account_path(home), json.dumps(keystore).encode("utf-8"), overwrite=False)
-        config.save(home)
+        config, key, account = create_home(
+            home, municipality_code=municipality_code, municipality_name=municipality_name, passphrase=passphrase,
+            alg=alg, sample=sample, key_uri=key_uri, pin=pin, generate_on_token=generate_on_token, clock=clock)
         return cls(home, config, key, account=account, clock=clock)
 
     @classmethod
@@ -197,14 +169,14 @@ class Issuer:
         config = HomeConfig.load(home)
         loaded = key is None
         if key is None:
-            key = _load_key(home, config, passphrase, pin)
+            key = load_key(home, config, passphrase, pin)
         try:
             if key.kid != config.kid:
                 raise ConfigError(ReasonCode.CONFIG_INVALID, "the signing key is not the key this home's config names")
             if config.public_jwk is None:  # a home made before public keys were kept in its config
                 config = replace(config, public_jwk=key.public_jwk())
                 config.save(home)
-            account = _load_account(home, passphrase)
+            account = load_account(home, passphrase)
             journal = open_journal(journal_url) if journal_url is not None else None
             return cls(home, config, key, chain=chain, account=account, clock=clock, journal=journal)
         except BaseException:
@@ -508,26 +480,11 @@ class Issuer:
         hash in one transaction. Returns the publication and the chain error code if anchoring failed (the
         files are written and journaled first; the next publication anchors again). The files are also kept in
         the journal's database (what ``civiccert serve`` serves); ``out`` None writes no directory."""
-        now = int(self._clock())
-        uris = sorted({*self._status.uris(), self.status_list_uri})
-        lists = [(uri, self._status.build(uri)) for uri in uris]
-        publication = sign_publication(lists, self.key, municipality=self.config.municipality_code,
-                                       iss=self._signing_identity().iss, seq=self._status.next_seq(),
-                                       now=now, valid_seconds=valid_seconds, ttl=ttl)
-        record = self._status.add_publication(publication.manifest, publication.root, at=now,
-                                              files={**publication.files, MANIFEST_NAME: publication.manifest})
-        if out is not None:
-            publication.write(out)
-        if not (anchor and self.has_chain):
-            return publication, None
-        try:
-            outcome = self._require_registry().publish_status_lists(publication.root)
-        except ChainError as exc:
-            self._status.mark_publication(record.seq, error=exc.code)
-            return publication, exc.code
-        self._status.mark_publication(record.seq, tx_hash=bytes.fromhex(outcome.tx_hash.removeprefix("0x")),
-                                      block_number=outcome.block_number)
-        return publication, None
+        return publish_status_lists(
+            self._status, self.key, out, municipality=self.config.municipality_code,
+            iss=self._signing_identity().iss, current_uri=self.status_list_uri, now=int(self._clock()),
+            valid_seconds=valid_seconds, ttl=ttl,
+            registry=self._require_registry if anchor and self.has_chain else None)
 
     def _revoke_listed(self, cred: CredentialFile | str) -> str:
         """Set INVALID in the status list (durably, before anything is sent); credentials issued before status
@@ -566,40 +523,9 @@ class Issuer:
         PDF is also signed (PAdES B-B, :mod:`civiccert.paper.pdfsig`) by the certificate the QR names;
         without one it is written unsigned, or refused (PDF_SIGNING_UNAVAILABLE) when ``require_signed``.
         """
-        from civiccert.paper.pdf import render_pdf_bytes
-
-        if cred.paper_cose is None:
-            raise ConfigError(ReasonCode.CONFIG_INVALID, "credential was issued without a paper form")
-        verified = sdjwt.verify(cred.sd_jwt, resolve_key=lambda header, _p: self._own_public_key(header.get("kid")),
-                                algorithms=("ES256", "EdDSA"), check_validity=False)
-        claims = {k: v for k, v in verified.claims.items() if k not in sdjwt.NEVER_DISCLOSABLE}
-        try:
-            text = paper_payload.qr_text(cred.paper_cose, cred.paper_receipt)
-        except (KeyError, TypeError, ValueError) as exc:  # a hand-edited credential file: bad input, not a bug
-            raise CredentialError(ReasonCode.MALFORMED, "the anchoring receipt is missing a field or has a bad "
-                                  "value", field="paper_receipt") from exc
-        paper = paper_payload.decode_qr_text(text)
-        # the page prints the digital form; its QR must be that form's own twin, signed by us
-        if paper.cti != sdjwt.credential_hash(cred.sd_jwt)[:8] or not paper_payload.verify_paper_signature(
-                paper, self._own_public_key(paper.kid)):
-            raise CredentialError(ReasonCode.DISCLOSURE_MISMATCH, "the paper form is not this credential's twin")
-        chain = self._signing_identity().chain
-        if not chain and require_signed:
-            raise ConfigError(ReasonCode.PDF_SIGNING_UNAVAILABLE, "the home has no certificate for its key: "
-                             "a signed PDF cannot be made (civiccert pki issue-leaf / pki import)")
-        if chain and len(paper.kid) == CERT_KID_CHARS and b64url_encode(cert_kid(chain[0])) != paper.kid:
-            raise ConfigError(ReasonCode.PDF_SIGNING_UNAVAILABLE, "the QR names a certificate that is no longer "
-                             "the home's: issue the credential again to print it signed", field="kid")
-        from civiccert.issuance.certifier import certifier_of
-
-        data = render_pdf_bytes(cred.vct, claims, text, sample=self.config.sample,
-                                certifier=certifier_of(self.home, self.config))
-        if chain:
-            from civiccert.paper.pdfsig import sign_pdf
-
-            data = sign_pdf(data, self.key, chain, location=self.config.municipality_name)
-        write_atomic(out, data)
-        return out
+        return print_credential(cred, out, home=self.home, config=self.config, key=self.key,
+                                identity=self._signing_identity(), own_public_key=self._own_public_key,
+                                require_signed=require_signed)
 
     # --- trust -------------------------------------------------------------------------------------------
     def trust_export(self, *, valid_days: int = DEFAULT_EXPORT_VALID_DAYS) -> TrustSnapshot:
@@ -611,17 +537,8 @@ class Issuer:
         """The trust export as a JWS signed by this home's certified key (``x5c``: leaf + intermediates), as
         the file's text (civiccert.verification.trust_signed). ConfigError when no installed leaf certifies the
         current key."""
-        import json
-
-        from civiccert.verification.trust_signed import sign_trust
-
-        chain = self._signing_identity().chain
-        if not chain:
-            raise ConfigError(ReasonCode.CONFIG_INVALID, "no certificate certifies this home's current key: "
-                              "install one (pki import, or pki issue-leaf for TEST) to sign trust files",
-                              field="cert_chain")
-        signed = sign_trust(self.trust_export(valid_days=valid_days).to_dict(), self.key, chain)
-        return json.dumps(signed, indent=2) + "\n"
+        return signed_trust_file(self.home, self.key, self._signing_identity().chain, valid_days=valid_days,
+                                 now=int(self._clock()))
 
     # --- key lifecycle -----------------------------------------------------------------------------------
     def rotate_key(self, passphrase: bytes, *, compromised_at: int | None = None) -> IssuerKey:
@@ -637,50 +554,18 @@ class Issuer:
         if self.config.key_uri is not None or not isinstance(self.key, IssuerKey):
             raise ConfigError(ReasonCode.CONFIG_INVALID, "key rotation is supported for key files only: for a "
                               "key on a token, generate the new key there and set up a new home", field="key_rotation")
-        registry = self._require_registry()
-        old = self.key
-        now = int(self._clock())
-        code = self.config.municipality_code
-        if compromised_at is not None:
-            info = registry.key(code, old.thumbprint)
-            if info is None or compromised_at < info.valid_from:
-                raise ValueError("compromised_at must not precede the key's registration on chain")
-            try:
-                registry.revoke_key(old.thumbprint, compromised_at)
-            except RegistryError as exc:
-                if exc.code is not ReasonCode.KEY_REVOKED:  # revoked by an interrupted earlier attempt: fine
-                    raise
-        new = IssuerKey.generate(old.alg)
-        registry.register_key(new.thumbprint, now, public_jwk=new.public_jwk())
-        key_file = f"issuer-{new.kid}.pem"
-        new.save(self.home / "keys" / key_file, passphrase)
-        entry: dict[str, Any] = {"kid": old.kid, "jwk": old.public_jwk()}
-        if compromised_at is None:
-            entry.update(retired_at=now + 1, on_chain=False)  # its last valid second is the one it signed in
-        else:
-            entry.update(revoked_at=compromised_at, on_chain=True)
-        previous = [*self.config.extra.get("previous_keys", []), entry]
-        self.config = replace(self.config, kid=new.kid, key_file=key_file, public_jwk=new.public_jwk(),
-                              key_created_at=now,
-                              extra={**self.config.extra, "previous_keys": previous})
-        self.config.save(self.home)  # the switch: from here the home signs with the new key
+        self.config, new = rotate_signing_key(self.home, self.config, self.key, self._require_registry(), passphrase,
+                                              now=int(self._clock()), compromised_at=compromised_at)
         self.key = new
         self.sync_keys()
         return new
 
     def sync_keys(self) -> None:
         """Finish key retirements recorded in the home but not yet on chain (after a crash or node outage)."""
-        previous = self.config.extra.get("previous_keys", [])
-        owed = [entry for entry in previous if not entry.get("on_chain", True)]
+        owed = any(not entry.get("on_chain", True) for entry in self.config.extra.get("previous_keys", []))
         if not owed or self.registry is None or self._registry is None:
             return
-        for entry in owed:
-            thumbprint = thumbprint_of(str(entry["kid"]))
-            if thumbprint is not None:
-                self._registry.retire_key(thumbprint, int(entry["retired_at"]))
-            entry["on_chain"] = True
-        self.config = replace(self.config, extra={**self.config.extra, "previous_keys": previous})
-        self.config.save(self.home)
+        self.config = sync_retirements(self.home, self.config, self._registry)
 
     def _signing_identity(self) -> SigningIdentity:
         """``iss``, header (``x5c`` or ``jwk``) and paper kid (civiccert.pki.home), read once per config and key."""
@@ -714,23 +599,3 @@ class Issuer:
         if callable(close_key):
             close_key()
 
-
-def _load_key(home: Path, config: HomeConfig, passphrase: bytes | None, pin: bytes | None) -> SigningKey:
-    """The home's signing key: on the token its ``key_uri`` names, else its encrypted key file."""
-    if config.key_uri is None:
-        return IssuerKey.load(config.key_path(home), passphrase)
-    from civiccert.credentials import pkcs11
-
-    return pkcs11.Pkcs11Signer.open(config.key_uri, pin if pin is not None else pkcs11.pin_from_env())
-
-
-def _load_account(home: Path, passphrase: bytes | None) -> LocalAccount | None:
-    path = HomeConfig.account_path(home)
-    if not path.is_file() or passphrase is None:
-        return None
-    try:
-        key = Account.decrypt(json.loads(path.read_text(encoding="utf-8")), passphrase.decode("utf-8"))
-    except ValueError as exc:
-        raise ConfigError(ReasonCode.PASSPHRASE_WRONG, "passphrase does not open the chain account") from exc
-    account: LocalAccount = Account.from_key(key)
-    return account

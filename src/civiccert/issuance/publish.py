@@ -6,15 +6,20 @@ writes the trust file from ``config.json``, which holds the current public JWK a
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+from cryptography import x509
+
+from civiccert.credentials.jose import Signer
 from civiccert.errors import ConfigError, ReasonCode
 from civiccert.issuance.home import HomeConfig
 from civiccert.pki.home import certified_jwk
 from civiccert.verification.trust import TrustedKey, TrustedMunicipality, TrustSnapshot
 
-__all__ = ["DEFAULT_EXPORT_VALID_DAYS", "trust_export"]
+__all__ = ["DEFAULT_EXPORT_VALID_DAYS", "signed_trust_file", "trust_export"]
 
 DAY = 24 * 3600
 # how long a verifier may rely on the export before fetching a new one (a key revoked later is only
@@ -48,3 +53,16 @@ def trust_export(home: Path, *, valid_days: int = DEFAULT_EXPORT_VALID_DAYS, now
         keys=keys,
         expires_at=generated + valid_days * DAY,
     )
+
+
+def signed_trust_file(home: Path, key: Signer, chain: Sequence[x509.Certificate], *, valid_days: int, now: int) -> str:
+    """``trust_export`` as a JWS signed by ``key``, whose certificate chain (``x5c``: leaf + intermediates) is
+    ``chain``, as the file's text (civiccert.verification.trust_signed). ConfigError without a certificate."""
+    from civiccert.verification.trust_signed import sign_trust
+
+    if not chain:
+        raise ConfigError(ReasonCode.CONFIG_INVALID, "no certificate certifies this home's current key: "
+                          "install one (pki import, or pki issue-leaf for TEST) to sign trust files",
+                          field="cert_chain")
+    signed = sign_trust(trust_export(home, valid_days=valid_days, now=now).to_dict(), key, chain)
+    return json.dumps(signed, indent=2) + "\n"

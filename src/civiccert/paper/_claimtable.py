@@ -37,6 +37,10 @@ _REQUESTER = {"self": 1, "household": 2, "third_party": 3}
 _OMITTED = {"householder_relationship": 1, "honseki": 2, "individual_number": 3, "resident_code": 4}
 
 
+#: Codecs the compiled packer runs itself (by id): "date", or an enum's table. It falls back to ``pack``.
+_NATIVE_CODECS: dict[int, Any] = {}
+
+
 class _Codec:
     """How one claim's value is packed; ``pack`` may return the value unchanged when it cannot be exact."""
 
@@ -47,9 +51,12 @@ class _Codec:
 
 def _enum(table: Mapping[str, int]) -> _Codec:
     reverse = {v: k for k, v in table.items()}
+    codec = _Codec(lambda value: table.get(value, value) if isinstance(value, str) else value, _unpack_enum(reverse))
+    _NATIVE_CODECS[id(codec)] = dict(table)  # the compiled packer looks exact str values up itself
+    return codec
 
-    def pack(value: Any) -> Any:
-        return table.get(value, value) if isinstance(value, str) else value
+
+def _unpack_enum(reverse: Mapping[int, str]) -> Callable[[Any], Any]:
 
     def unpack(value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -58,7 +65,7 @@ def _enum(table: Mapping[str, int]) -> _Codec:
             return reverse[value]
         return value
 
-    return _Codec(pack, unpack)
+    return unpack
 
 
 def _pack_date(value: Any) -> Any:
@@ -146,6 +153,7 @@ def _list_of(codec: _Codec) -> _Codec:
 
 _PLAIN = _Codec(lambda v: v, lambda v: v)
 _DATE = _Codec(_pack_date, _unpack_date)
+_NATIVE_CODECS[id(_DATE)] = "date"  # the compiled packer reads canonical YYYY-MM-DD itself
 
 
 class _Map:
@@ -301,9 +309,13 @@ def pack_body(vct: str, claims: Mapping[str, Any], *, without_individual_number:
 
 
 def _native(spec: _Codec | _Map | _ListOfMaps, memo: dict[int, dict[str, Any]]) -> Any:
-    """The table as the compiled packer reads it: None (plain), a dict, [table], or the codec's pack."""
+    """The table as the compiled packer reads it: None (plain), a dict, [table], the codec's pack, or
+    (kind, pack) for a codec it runs itself where it can ("date", or an enum's table), else by ``pack``."""
     if isinstance(spec, _Codec):
-        return None if spec is _PLAIN else spec.pack
+        if spec is _PLAIN:
+            return None
+        native = _NATIVE_CODECS.get(id(spec))
+        return spec.pack if native is None else (native, spec.pack)
     if isinstance(spec, _ListOfMaps):
         return [_native(spec.item, memo)]
     if id(spec) not in memo:
