@@ -80,6 +80,8 @@ class OptionalItem(StrEnum):
     RESIDENT_CODE = "resident_code"  # 住民票コード
 
 
+#: Every optional item in definition order, once (iterating the enum class runs a Python generator per use).
+_OPTIONAL_ITEMS: tuple[OptionalItem, ...] = tuple(OptionalItem)
 _NEVER_FOR_THIRD_PARTY = frozenset({OptionalItem.INDIVIDUAL_NUMBER, OptionalItem.RESIDENT_CODE})
 
 
@@ -341,7 +343,8 @@ class ResidentRecord:
     @property
     def omitted(self) -> tuple[OptionalItem, ...]:
         """Optional items this copy leaves out (「省略」), in :class:`OptionalItem` order."""
-        return tuple(item for item in OptionalItem if item not in self.request.include)
+        include = self.request.include
+        return tuple(item for item in _OPTIONAL_ITEMS if item not in include)
 
     def includes(self, item: OptionalItem) -> bool:
         """Whether this copy shows ``item``."""
