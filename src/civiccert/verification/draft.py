@@ -68,19 +68,16 @@ class Draft:
         return any(c.outcome is Outcome.FAILED for c in self.checks.values())
 
     def freeze(self) -> VerificationResult:
-        checks = tuple(sorted(self.checks.values(), key=_report_position))
+        checks = self.checks
+        ordered = tuple(checks[name] for name in _ORDER if name in checks)  # report order
         return VerificationResult(
-            checks=checks, form=self.form, vct=self.vct, claims=self.claims, issuer=self.issuer,
+            checks=ordered, form=self.form, vct=self.vct, claims=self.claims, issuer=self.issuer,
             anchor=self.anchor, source=self.source, issued_at=self.issued_at, expires_at=self.expires_at,
         )
 
 
-_POSITION = {name: i for i, name in enumerate(CheckName)}  # report order
+_ORDER = tuple(CheckName)  # report order
 _CHECKS: dict[tuple[int, int, int, str], Check] = {}  # Check is frozen: one object per distinct check
-
-
-def _report_position(check: Check) -> int:
-    return _POSITION[check.name]
 
 
 def _check(name: CheckName, outcome: Outcome, code: ReasonCode, detail: str) -> Check:
@@ -92,6 +89,13 @@ def _check(name: CheckName, outcome: Outcome, code: ReasonCode, detail: str) -> 
             _CHECKS.clear()
         found = _CHECKS[key] = Check(name, outcome, code, detail)
     return found
+
+
+#: the checks every genuine credential gets, built once (a bulk run sets them straight into ``Draft.checks``)
+FORMAT_PASSED = Check(CheckName.FORMAT, Outcome.PASSED, ReasonCode.OK)
+VALIDITY_PASSED = Check(CheckName.VALIDITY, Outcome.PASSED, ReasonCode.OK)
+HOLDER_BINDING_PASSED = Check(CheckName.HOLDER_BINDING, Outcome.PASSED, ReasonCode.OK)
+HOLDER_BINDING_SKIPPED = Check(CheckName.HOLDER_BINDING, Outcome.SKIPPED, ReasonCode.NOT_CHECKED)
 
 
 def node_code(exc: ChainError) -> ReasonCode:
@@ -107,10 +111,24 @@ def claimed_code(iss: object, municipality: object) -> str | None:
 
 
 def issuer_code_of(iss: object) -> str | None:
-    if isinstance(iss, str) and iss.startswith(ISSUER_PREFIX):
+    """The municipality code of a civiccert URN ``iss`` (remembered: an issuer's ``iss`` repeats), else None."""
+    if type(iss) is not str:
+        return None
+    try:
+        return _ISSUER_CODES[iss]
+    except KeyError:
+        pass
+    code: str | None = None
+    if iss.startswith(ISSUER_PREFIX):
         code = iss[len(ISSUER_PREFIX):]
-        return code if len(code) == 6 and code.isascii() and code.isdigit() and code != "000000" else None
-    return None
+        code = code if len(code) == 6 and code.isascii() and code.isdigit() and code != "000000" else None
+    if len(_ISSUER_CODES) >= 1024:  # any string may come in: keep the memo bounded
+        _ISSUER_CODES.clear()
+    _ISSUER_CODES[iss] = code
+    return code
+
+
+_ISSUER_CODES: dict[str, str | None] = {}
 
 
 def opt_int(value: object) -> int | None:

@@ -16,9 +16,13 @@ from civiccert.records.municipalities import official_municipality
 from civiccert.verification.draft import (
     BINDING_CODES,
     DISCLOSURE_CODES,
+    FORMAT_PASSED,
+    HOLDER_BINDING_PASSED,
+    HOLDER_BINDING_SKIPPED,
     KNOWN_VCTS,
     NODE_CODES,
     SIGNATURE_CODES,
+    VALIDITY_PASSED,
     Draft,
     claimed_code,
     issuer_code_of,
@@ -81,14 +85,13 @@ class LocalChecks(KeyResolution):
             if draft.checks[CheckName.FORMAT].outcome is Outcome.FAILED:
                 self._signature_alone(draft, text)
             return draft
-        draft.set(CheckName.FORMAT, Outcome.PASSED, ReasonCode.OK)
+        checks = draft.checks
+        checks[CheckName.FORMAT] = FORMAT_PASSED
         draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, f"{verified.header.get('alg')}")
         draft.set(CheckName.DISCLOSURES, Outcome.PASSED, ReasonCode.OK,
                   f"{len(verified.disclosed_paths)} disclosed")
-        if policy.require_holder_binding:
-            draft.set(CheckName.HOLDER_BINDING, Outcome.PASSED, ReasonCode.OK)
-        else:
-            draft.set(CheckName.HOLDER_BINDING, Outcome.SKIPPED, ReasonCode.NOT_CHECKED)
+        checks[CheckName.HOLDER_BINDING] = HOLDER_BINDING_PASSED if policy.require_holder_binding \
+            else HOLDER_BINDING_SKIPPED
         payload = verified.payload
         draft.credential_hash = sdjwt.credential_hash(verified.issuer_signed_jwt)
         draft.vct = str(payload.get("vct"))
@@ -172,7 +175,7 @@ class LocalChecks(KeyResolution):
         elif iat > now + skew or (nbf is not None and nbf > now + skew):
             draft.set(CheckName.VALIDITY, Outcome.FAILED, ReasonCode.NOT_YET_VALID)
         else:
-            draft.set(CheckName.VALIDITY, Outcome.PASSED, ReasonCode.OK)
+            draft.checks[CheckName.VALIDITY] = VALIDITY_PASSED
 
     def _classify_failure(self, draft: Draft, exc: CredentialError) -> None:
         code = exc.code

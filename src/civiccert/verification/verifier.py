@@ -16,8 +16,11 @@ The work is split by job: :mod:`.local` (per-format local checks), :mod:`.keys` 
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,10 +86,11 @@ class Verifier(LocalChecks, TrustChecks):
     ) -> list[VerificationResult]:
         """Verify many inputs; online lookups for all of them go to the node in one JSON-RPC batch."""
         srcs = list(sources) if sources is not None else [None] * len(items)
-        drafts = [self._local(item, src) for item, src in zip(items, srcs, strict=True)]
-        self._chain_checks(drafts)
-        self._status_checks(drafts)
-        return [d.freeze() for d in drafts]
+        with _collector_paused(len(items)):
+            drafts = [self._local(item, src) for item, src in zip(items, srcs, strict=True)]
+            self._chain_checks(drafts)
+            self._status_checks(drafts)
+            return [d.freeze() for d in drafts]
 
     def verify_path(self, path: Path) -> list[VerificationResult]:
         """A credential file, a presentation file, or a photo / scan / PDF of a printed copy."""
@@ -94,7 +98,8 @@ class Verifier(LocalChecks, TrustChecks):
 
     def verify_items(self, items: Sequence[InputItem]) -> list[VerificationResult]:
         """Verify what ``read_inputs`` found; a printed copy's QR must also belong to its PDF page."""
-        drafts = [self._local(item.text, item.source) for item in items]
+        with _collector_paused(len(items)):
+            drafts = [self._local(item.text, item.source) for item in items]
         pdf_signatures: dict[Path, Any] = {}  # one validation per PDF file, however many QR codes it holds
         for draft, item in zip(drafts, items, strict=True):
             if item.page_text is not None and draft.form == "paper":
@@ -112,6 +117,42 @@ class Verifier(LocalChecks, TrustChecks):
         self._chain_checks(drafts)
         self._status_checks(drafts)
         return [d.freeze() for d in drafts]
+
+
+_PAUSE_LOCK = threading.Lock()
+_pausing = 0  # bulk verifications under way that paused the cyclic collector
+_BULK = 16  # fewer items: not worth touching the collector
+
+
+@contextmanager
+def _collector_paused(count: int) -> Iterator[None]:
+    """The cyclic garbage collector paused for a bulk verification, then restored (it was on before).
+
+    A bulk run allocates many short-lived dicts and lists (parsed payloads, claims, checks) and frees them by
+    reference counting; each collection it triggers also walks everything the caller keeps alive (the inputs,
+    the results so far), which grows with the batch. Nothing here needs the collector: the cycles a rejected
+    input leaves (an exception and its traceback) are collected when it is back on. Nested and concurrent
+    bulk runs share one pause (counted), so the collector comes back when the last one ends.
+    """
+    global _pausing  # noqa: PLW0603 - one process-wide collector
+    if count < _BULK:
+        yield
+        return
+    with _PAUSE_LOCK:
+        if _pausing == 0 and not gc.isenabled():
+            paused = False  # the application turned it off itself: leave it off
+        else:
+            paused = True
+            _pausing += 1
+            gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            with _PAUSE_LOCK:
+                _pausing -= 1
+                if _pausing == 0:
+                    gc.enable()
 
 
 def _check_pinned(trust: TrustSnapshot, registry: OnlineRegistry) -> None:
