@@ -210,6 +210,7 @@ class TrustChecks(KeyResolution):
         on-chain revocation already found stays; otherwise the list decides (see :mod:`civiccert.status.check`)."""
         if self._status_lists is None:
             return
+        batch: dict[tuple[str, str, bytes, int], tuple[Any, ReasonCode | None]] = {}  # anchoring, once per list
         for draft in drafts:
             signature = draft.checks.get(CheckName.SIGNATURE)
             current = draft.checks.get(CheckName.REVOCATION)
@@ -220,7 +221,7 @@ class TrustChecks(KeyResolution):
             outcome, code, detail = evaluate_status(
                 draft.status_ref, self._status_lists, issuer_code=draft.issuer_code or "",
                 public_key=self._status_list_key, now=int(self._clock()), skew=self._policy.skew_seconds,
-                registry=self._registry, at=self._policy.at)
+                registry=self._registry, at=self._policy.at, batch=batch)
             draft.set(CheckName.REVOCATION, outcome, code, detail)
 
     def _status_list_key(self, kid: str | None, code: str) -> Any:
