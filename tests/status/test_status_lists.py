@@ -203,3 +203,26 @@ def test_interop_with_sd_jwt_jwt_status_list(world: World, tmp_path: Path) -> No
     theirs = json.loads(made.stdout)
     lst = StatusList.decompress(2, cc.credentials.jose.b64url_decode(theirs["lst"]))
     assert [lst[i] for i in range(12)] == [1, 2, 0, 3, 0, 1, 0, 1, 1, 2, 3, 3]
+
+
+def test_bulk_run_asks_the_node_about_a_list_once(world: World, tmp_path: Path) -> None:
+    """Many credentials on one list: its anchoring is read from the chain once per run, with the same answer
+    for each (a rolled-back publication stays UNKNOWN for every credential of the run)."""
+    creds = [world.issue_anchored(_one(world)) for _ in range(3)]
+    world.issuer.publish_status(tmp_path / "p0")
+    verifier = _online(world, tmp_path / "p0")
+    chain = verifier._registry.registry  # type: ignore[union-attr]
+    calls: list[str] = []
+    real = chain.status_lists_root
+
+    def counted(code: str) -> bytes | None:
+        calls.append(code)
+        return real(code)
+
+    chain.status_lists_root = counted
+    assert [_revocation(r) for r in verifier.verify_many(creds * 2)] == [(Outcome.PASSED, ReasonCode.OK)] * 6
+    assert len(calls) == 1
+    world.issuer.publish_status(tmp_path / "p1")
+    assert [_revocation(r) for r in verifier.verify_many(creds)] == [
+        (Outcome.UNKNOWN, ReasonCode.STATUS_LIST_ROLLED_BACK)] * 3
+    assert len(calls) == 2

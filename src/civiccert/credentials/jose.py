@@ -350,14 +350,31 @@ def json_loads(data: bytes | str, *, field: str | None = None, max_size: int = D
 # --- signatures ---------------------------------------------------------------------------------------
 
 
+#: id -> a key already found to be P-256 (held here, so that the id cannot pass to another object)
+_P256_KEYS: dict[int, ec.EllipticCurvePublicKey] = {}
+
+
+def _p256(public_key: PublicKey) -> ec.EllipticCurvePublicKey | None:
+    """``public_key`` when it is a P-256 key, else None; remembered per key object (one key verifies many)."""
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
+        return None
+    if len(_P256_KEYS) >= 256:
+        _P256_KEYS.clear()
+    _P256_KEYS[id(public_key)] = public_key
+    return public_key
+
+
 def verify_signature(alg: str, public_key: PublicKey, data: bytes, signature: bytes) -> bool:
     """True iff ``signature`` is a valid raw JWS/COSE signature (r||s for ES256) over ``data``.
 
     ES256 takes exactly 64 bytes (DER is refused) with 0 < r, s < n; the key must fit the algorithm.
     """
     if alg == "ES256":
-        if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
-            return False
+        ec_key = _P256_KEYS.get(id(public_key))
+        if ec_key is not public_key:
+            ec_key = _p256(public_key)
+            if ec_key is None:
+                return False
         if len(signature) != 64:
             return False
         r = int.from_bytes(signature[:32], "big")
@@ -365,7 +382,7 @@ def verify_signature(alg: str, public_key: PublicKey, data: bytes, signature: by
         if not (0 < r < _P256_ORDER and 0 < s < _P256_ORDER):
             return False
         try:
-            public_key.verify(encode_dss_signature(r, s), data, _ECDSA_SHA256)
+            ec_key.verify(encode_dss_signature(r, s), data, _ECDSA_SHA256)
         except InvalidSignature:
             return False
         return True
@@ -438,20 +455,49 @@ _CACHED_HEADER_CHARS = 1024  # an issuer's header ({alg, kid, typ}) repeats acro
 
 
 @lru_cache(maxsize=64)
-def _cached_header(text: str, max_size: int) -> tuple[tuple[str, Any], ...]:
-    return tuple(_parse_header(text, max_size).items())  # only successes are cached: errors raise each time
+def _cached_header(text: str, max_size: int) -> tuple[dict[str, Any], bool, bytes | None]:
+    """The parsed header (never handed out: callers get copies), whether all its values are scalars, and its
+    orjson serialisation, from which a fresh copy is one C call (only successes are cached: errors raise)."""
+    header = _parse_header(text, max_size)
+    scalars = {type(value) for value in header.values()} <= _SCALARS
+    serialised = None
+    if not scalars and _orjson is not None:
+        try:
+            serialised = _orjson.dumps(header)
+        except TypeError:  # an integer beyond 64 bits: copied member by member instead
+            serialised = None
+        if serialised is not None and _orjson.loads(serialised) != header:
+            serialised = None
+    return header, scalars, serialised
 
 
 _SCALARS = frozenset({str, int, bool, type(None)})
 
 
+def _copy_json(value: Any) -> Any:
+    """A copy of a parsed JSON value in which no dict or list is shared with the original."""
+    kind = type(value)
+    if kind is dict:
+        return {name: _copy_json(member) for name, member in value.items()}
+    if kind is list:
+        return [_copy_json(member) for member in value]
+    return value
+
+
 def _header(text: str, max_size: int) -> dict[str, Any]:
-    """The parsed protected header, a new dict each time (a caller may keep or change it); a header holding
-    a container (``jwk``) is parsed afresh, so that no caller can change what another one reads."""
-    items = _cached_header(text, max_size)
-    if not {type(value) for _, value in items} <= _SCALARS:
-        return _parse_header(text, max_size)
-    return dict(items)
+    """The parsed protected header, a new dict each time (a caller may keep or change it); the containers in
+    it (``jwk``) are new too, so that no caller can change what another one reads. An issuer's header repeats
+    across its credentials: parsed and checked once, copied after (far cheaper than base64 + strict JSON)."""
+    header, scalars, serialised = _cached_header(text, max_size)
+    if scalars:
+        return dict(header)
+    if serialised is not None and _orjson is not None:
+        copy: dict[str, Any] = _orjson.loads(serialised)
+        return copy
+    return _copy_json(header)  # type: ignore[no-any-return]
+
+
+_ALLOWED_PINS: set[Any] = set()
 
 
 def verify_compact(
@@ -467,8 +513,11 @@ def verify_compact(
     ``algorithms`` is the caller's pin; ``none`` and HS* are never accepted whatever it says. The key
     comes only from ``resolve_key`` (by ``kid`` / issuer), never from the header.
     """
-    if not algorithms or not set(algorithms) <= SUPPORTED_ALGORITHMS:
-        raise ValueError("algorithms must be a non-empty subset of SUPPORTED_ALGORITHMS")
+    if type(algorithms) is not tuple or algorithms not in _ALLOWED_PINS:
+        if not algorithms or not set(algorithms) <= SUPPORTED_ALGORITHMS:
+            raise ValueError("algorithms must be a non-empty subset of SUPPORTED_ALGORITHMS")
+        if type(algorithms) is tuple and len(_ALLOWED_PINS) < 64:
+            _ALLOWED_PINS.add(algorithms)  # an immutable pin already checked: a set lookup next time
     if not isinstance(token, str):
         raise TypeError("token must be str")
     if len(token) > max_size:

@@ -1,6 +1,6 @@
 """The verifier's ISSUER decision for a credential whose key comes from an ``x5c`` chain.
 
-Kept apart from ``civiccert.verification.verifier`` so the certificate rules read in one place:
+Kept apart from ``civiccert.verification.checks`` so the certificate rules read in one place:
 
 - the chain must have validated (``TrustAnchors.validate``) at the issuance time (anchor time when anchored);
 - the leaf must name the municipality the credential claims (code, official name) and, when the leaf has URI

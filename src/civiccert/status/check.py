@@ -60,8 +60,12 @@ def evaluate_status(
     skew: int,
     registry: Any = None,
     at: int | None = None,
+    batch: dict[tuple[str, str, bytes, int], tuple[Any, ReasonCode | None]] | None = None,
 ) -> tuple[Outcome, ReasonCode, str]:
-    """(outcome, reason, detail) for a credential's signed ``status`` claim; with ``at``, the status then."""
+    """(outcome, reason, detail) for a credential's signed ``status`` claim; with ``at``, the status then.
+
+    ``batch``: one dict per bulk run, in which the chain's answer about a list's anchoring is kept, so that
+    the many credentials on one list ask the node once (the run judges every list at the same chain state)."""
     parsed = _reference(ref)
     if parsed is None:
         return Outcome.FAILED, ReasonCode.MALFORMED, "status claim is not {status_list: {idx, uri}}"
@@ -97,7 +101,14 @@ def evaluate_status(
     if at is not None:
         anchored = ", anchored as current then" if registry is not None else ", the newest then among the files"
     elif registry is not None:
-        verdict = _anchoring(registry, issuer_code, uri, token.sha256, manifest)
+        memo_key = (issuer_code, uri, token.sha256, id(manifest))
+        kept = batch.get(memo_key) if batch is not None else None
+        if kept is not None and kept[0] is manifest:  # the manifest is held in the memo: its id is its own
+            verdict = kept[1]
+        else:
+            verdict = _anchoring(registry, issuer_code, uri, token.sha256, manifest)
+            if batch is not None:
+                batch[memo_key] = (manifest, verdict)
         if verdict is not None:
             return Outcome.UNKNOWN, verdict, "the list is not the latest anchored publication"
         anchored = ", latest anchored"
