@@ -10,6 +10,7 @@ import pytest
 import civiccert as cc
 from civiccert.cli import main
 from civiccert.cli.bulk import POOL_THRESHOLD
+from civiccert.errors import ReasonCode
 
 
 def test_pool_gives_the_single_core_results_in_input_order(capsys: pytest.CaptureFixture[str],
@@ -49,3 +50,92 @@ def test_pool_gives_the_single_core_results_in_input_order(capsys: pytest.Captur
     assert out.count("\nVALID  (") + out.startswith("VALID  (") == POOL_THRESHOLD - 1
     assert "(007.json)" in out
     assert "Summary" in out
+
+
+def _mixed_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """~100 inputs: genuine, one forged, one of an issuer outside the trust file (INDETERMINATE), one that
+    is not a credential at all, and one that cannot be read (a PNG that is not one)."""
+    record = cc.load_record(cc.sample_record_path("household-matsudo.json"))
+    issuer = cc.Issuer.init(tmp_path / "home", municipality_code="122076", municipality_name="松戸市",
+                            passphrase=b"bulk-test-passphrase")
+    other = cc.Issuer.init(tmp_path / "other", municipality_code="122076", municipality_name="松戸市",
+                           passphrase=b"bulk-test-passphrase")  # another key, not in the trust file
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, cred in enumerate(issuer.issue_many((record for _ in range(96)), paper=False)):
+        text = cred.dumps()
+        if i == 5:  # forged: one character of the signed part changed
+            head, rest = text.split('"sd_jwt":', 1)
+            cut = rest.index(".") - 3
+            rest = rest[:cut] + ("A" if rest[cut] != "A" else "B") + rest[cut + 1:]
+            text = head + '"sd_jwt":' + rest
+        (folder / f"{i:03d}.json").write_text(text, encoding="utf-8")
+    (folder / "050-other.json").write_text(other.issue(record, paper=False).dumps(), encoding="utf-8")
+    (folder / "060-bad.json").write_text("{not json", encoding="utf-8")
+    (folder / "070-broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    trust = tmp_path / "trust.json"
+    issuer.trust_export().save(trust)
+    return folder, trust
+
+
+def test_every_core_writes_the_single_core_bytes(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers render, the parent joins: stdout, stderr and the exit code are those of ``--jobs 1``, in
+    ja and en text and in --json (the trust file's age in seconds aside, which moves between the runs)."""
+    import re
+
+    from civiccert.cli import bulk
+
+    folder, trust = _mixed_folder(tmp_path)
+    monkeypatch.setattr(bulk, "workers", lambda: 2)  # a pool even on a one-core runner
+    pooled: list[int] = []
+    real = bulk.verify_paths
+    monkeypatch.setattr(bulk, "verify_paths", lambda *a, **k: pooled.append(1) or real(*a, **k))
+    age = re.compile(r"(?<=trust snapshot, )[^\n\"]*|(?<=信頼ファイル（)[^\n]*")
+    for extra in (["--lang", "ja"], ["--lang", "en"], ["--json"]):
+        runs = []
+        for jobs in ("1", "0"):
+            code = main(["verify", str(folder), "--offline", "--trust", str(trust), "--jobs", jobs, *extra])
+            out, err = capsys.readouterr()
+            runs.append((code, age.sub("AGE", out), err.strip()))  # --jobs 1: a progress bar's blank line
+        assert runs[0] == runs[1], extra
+        code, out, err = runs[1]
+        assert code == 1  # the forged one
+        assert out.count("AGE") >= 95  # every trusted result's issuer row, not an empty output matching itself
+        if extra == ["--json"]:
+            document = json.loads(out)
+            verdicts = [r["verdict"] for r in document["results"]]
+            assert verdicts.count("VALID") == 95
+            assert verdicts.count("INVALID") == 2  # the forged one, the one that is not a credential
+            assert verdicts.count("INDETERMINATE") == 1
+            assert [f["source"] for f in document["unreadable"]] == ["070-broken.png"]
+        else:
+            assert "070-broken.png" in err
+    assert len(pooled) == 3
+
+
+def test_json_text_is_the_standard_encoders_text() -> None:
+    """orjson where it writes the same bytes; json (default=repr) for floats, enums, bytes, odd keys..."""
+    import enum
+
+    from civiccert.cli.bulk import BulkReport
+    from civiccert.cli.common import json_text
+
+    class Colour(enum.Enum):
+        RED = 1
+
+    plain = {"a": [1, -2**63, 2**64 - 1, True, None, "x\b\f\n\r\t\"\\\x00\x1f\x7f\u2028あ🎉"], "e": {}, "l": [[]]}
+    odd = [{"f": 1e-05}, {"f": 1.5e-07}, {"n": float("nan")}, {1: "int key"}, {"e": Colour.RED},
+           {"b": b"\x00"}, {"t": (1, 2)}, {"big": 2**70}, {"s": "\ud800"}, {"r": ReasonCode.OK}]
+    for value in [plain, *odd]:
+        assert json_text(value) == json.dumps(value, ensure_ascii=False, indent=2, default=repr)
+        assert json_text(value, 4) == json.dumps(value, ensure_ascii=False, indent=2, default=repr).replace(
+            "\n", "\n    ")
+    one = BulkReport(chunks=[json_text(plain, 4)], counts={"VALID": 1})
+    assert one.json_document(single=True) == json.dumps(plain, ensure_ascii=False, indent=2) + "\n"
+    many = BulkReport(chunks=[json_text(plain, 4), "", json_text(plain, 4)], counts={"VALID": 2},
+                      failures=[{"source": "a", "code": "b"}])
+    assert many.json_document(single=True) == json.dumps(
+        {"results": [plain, plain], "unreadable": many.failures}, ensure_ascii=False, indent=2) + "\n"
+    assert BulkReport().json_document(single=False) == json.dumps(
+        {"results": [], "unreadable": []}, indent=2) + "\n"

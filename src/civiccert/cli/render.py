@@ -18,7 +18,8 @@ from civiccert.i18n import N_, _, catalogue_for, language
 from civiccert.records.juminhyo import NAME_KANA_NOT_RECORDED_JA
 from civiccert.records.wareki import to_wareki
 
-__all__ = ["ClaimRow", "check_label", "claim_rows", "outcome_text", "pad_left", "render_results", "verdict_text"]
+__all__ = ["ClaimRow", "check_label", "claim_rows", "outcome_text", "pad_left", "render_results", "render_tail",
+           "verdict_text"]
 
 _VERDICT_TEXT = {"VALID": N_("VALID"), "INVALID": N_("INVALID"), "INDETERMINATE": N_("INDETERMINATE")}
 _VERDICT_STYLE = {"VALID": "\x1b[1;32m", "INVALID": "\x1b[1;31m", "INDETERMINATE": "\x1b[1;33m"}
@@ -38,13 +39,22 @@ def render_results(results: Sequence[Mapping[str, Any]], failures: Sequence[Mapp
     out = sys.stdout
     colour = out.isatty()
     write = out.write
+    counts = {verdict: 0 for verdict in _VERDICT_TEXT}
     for result in results:
+        counts[result["verdict"]] += 1
         write(render_one(result, lang, colour=colour))
+    render_tail(counts, failures)
+
+
+def render_tail(counts: Mapping[str, int], failures: Sequence[Mapping[str, str]]) -> None:
+    """After the results' blocks: the unreadable inputs (stderr) and, for more than one input, the summary
+    from the results' ``counts`` by verdict (a bulk run's workers render the blocks, the parent this)."""
+    out = sys.stdout
     for failure in failures:
         red = ("\x1b[1;31m", _RESET) if sys.stderr.isatty() else ("", "")
         sys.stderr.write(f"{red[0]}{_('unreadable')}{red[1]} {failure['source']}: {failure['code']}\n")
-    if len(results) + len(failures) > 1:
-        _summary(out, results, failures, colour)
+    if sum(counts.values()) + len(failures) > 1:
+        _summary(out, counts, failures, out.isatty())
     out.flush()
 
 
@@ -281,12 +291,8 @@ def _walk(value: Any, japanese: bool, path: str, depth: int, rows: list[Any], *,
                 append(f"{pad}- {shown}" if text else (depth, "bullet", "", shown))
 
 
-def _summary(out: TextIO, results: Sequence[Mapping[str, Any]], failures: Sequence[Mapping[str, str]],
-             colour: bool) -> None:
-    counts = {verdict: 0 for verdict in _VERDICT_TEXT}
-    for result in results:
-        counts[result["verdict"]] += 1
+def _summary(out: TextIO, counts: Mapping[str, int], failures: Sequence[Mapping[str, str]], colour: bool) -> None:
     title = _("Summary")
-    rows = [(_("verdict"), _("count"))] + [(_(_VERDICT_TEXT[v]), str(n)) for v, n in counts.items()]
+    rows = [(_("verdict"), _("count"))] + [(_(_VERDICT_TEXT[v]), str(counts.get(v, 0))) for v in _VERDICT_TEXT]
     rows.append((_("unreadable"), str(len(failures))))
     out.write("\n".join([title, *_table([(a, b.rjust(6)) for a, b in rows], colour)]) + "\n")

@@ -14,7 +14,7 @@ from civiccert.errors import CivicCertError, ReasonCode
 from civiccert.i18n import _, set_language
 from civiccert.i18n import language as current_language
 
-__all__ = ["verify"]
+__all__ = ["exit_code", "is_verdict", "verify"]
 
 _EXIT = {"VALID": 0, "INVALID": 1, "INDETERMINATE": 2}
 _CHUNK = 500
@@ -137,10 +137,19 @@ def verify(
     processes = min(workers(), jobs) if jobs else workers()
     pooled = online is None and anchors is None and source is None  # what a worker can rebuild from files
     if pooled and processes > 1 and len(expanded) >= POOL_THRESHOLD and "-" not in inputs:
-        # offline bulk: every core reads and verifies; results come back in input order
-        for kind, value in verify_paths(expanded, trust or [], policy, processes):
-            (results.extend if kind == "results" else failures.append)(value)
-        expanded = []
+        # offline bulk: every core reads, verifies and renders; the output comes back in input order
+        bulk = verify_paths(expanded, trust or [], policy, processes, lang=language, as_json=as_json,
+                            colour=not as_json and sys.stdout.isatty())
+        code = exit_code(bulk.counts, bulk.any_verdict, bulk.failures)
+        with reader_may_leave():
+            if as_json:
+                sys.stdout.write(bulk.json_document(single=len(inputs) == 1))
+            else:
+                from civiccert.cli.render import render_tail
+
+                sys.stdout.write(bulk.text())
+                render_tail(bulk.counts, bulk.failures)
+        raise typer.Exit(code)
     for item, label in expanded:
         try:
             items.extend([_stdin_item()] if item == "-" else read_inputs(Path(item)))
@@ -158,7 +167,10 @@ def verify(
                 results.extend(r.to_dict() for r in chunk)
                 bar.update(task, advance=len(chunk))
 
-    code = _exit_code(results, failures)
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result["verdict"]] = counts.get(result["verdict"], 0) + 1
+    code = exit_code(counts, any(is_verdict(r) for r in results), failures)
     with reader_may_leave():  # '| head -1' still exits with the verdict
         if as_json:
             emit_json(results[0] if len(results) == 1 and not failures and len(inputs) == 1
@@ -170,20 +182,21 @@ def verify(
     raise typer.Exit(code)
 
 
-def _exit_code(results: list[dict[str, Any]], failures: list[dict[str, str]]) -> int:
-    """The verdict's code; 65 when nothing was even a civiccert credential, 66 when no input file existed."""
-    readable = [r for r in results if _is_verdict(r)]
-    if not readable:
-        if not results and failures and all(f["code"] == ReasonCode.INPUT_NOT_FOUND.value for f in failures):
+def exit_code(counts: dict[str, int], any_verdict: bool, failures: list[dict[str, str]]) -> int:
+    """The verdict's code from the results' ``counts`` by verdict and whether ``any_verdict`` is one
+    (``is_verdict``); 65 when nothing was even a civiccert credential, 66 when no input file existed."""
+    if not any_verdict:
+        if not any(counts.values()) and failures and \
+                all(f["code"] == ReasonCode.INPUT_NOT_FOUND.value for f in failures):
             return EXIT_NOINPUT
         return EXIT_DATA
-    verdicts = {r["verdict"] for r in results}
+    verdicts = {verdict for verdict, count in counts.items() if count}
     worst = "INVALID" if "INVALID" in verdicts else "INDETERMINATE" if "INDETERMINATE" in verdicts or failures \
         else "VALID"
     return _EXIT[worst]
 
 
-def _is_verdict(result: dict[str, Any]) -> bool:
+def is_verdict(result: dict[str, Any]) -> bool:
     """A result is a verdict on a credential (not bad input) when it parsed as one of our forms, or when a
     trusted issuer's signature verified on it (a signed credential of an unknown type is INVALID, exit 1)."""
     outcomes = {c["check"]: c["outcome"] for c in result["checks"]}
