@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -216,12 +217,17 @@ def _is_address(value: str) -> bool:
 def _expand(inputs: list[str]) -> list[tuple[str, str]]:
     from civiccert.inputs import SCAN_SUFFIXES
 
+    suffixes = _TEXT_SUFFIXES | SCAN_SUFFIXES
     items: list[tuple[str, str]] = []
     for raw in inputs:
         path = Path(raw)
         if raw != "-" and path.is_dir():
-            items.extend((str(p), p.name) for p in sorted(path.iterdir())
-                         if p.is_file() and p.suffix.lower() in _TEXT_SUFFIXES | SCAN_SUFFIXES)
+            # by name (what sorting the Paths of one directory gives), file type from the directory listing:
+            # sorting and stat-ing 10,000 Path objects cost the parent ~0.2 s before any worker could start
+            with os.scandir(path) as listing:
+                names = sorted(entry.name for entry in listing
+                               if os.path.splitext(entry.name)[1].lower() in suffixes and entry.is_file())
+            items.extend((str(path / name), name) for name in names)
         else:
             items.append((raw, "stdin" if raw == "-" else path.name))
     return items
