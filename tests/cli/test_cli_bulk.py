@@ -139,3 +139,29 @@ def test_json_text_is_the_standard_encoders_text() -> None:
         {"results": [plain, plain], "unreadable": many.failures}, ensure_ascii=False, indent=2) + "\n"
     assert BulkReport().json_document(single=False) == json.dumps(
         {"results": [], "unreadable": []}, indent=2) + "\n"
+
+
+def test_a_worker_renders_in_the_parents_language(tmp_path: Path) -> None:
+    """The initializer applies the parent's --lang/LANG itself (a spawned worker inherits no module state)."""
+    from civiccert.cli import bulk
+    from civiccert.i18n import language, set_language
+    from civiccert.verification.verifier import Policy
+
+    issuer = cc.Issuer.init(tmp_path / "home", municipality_code="122076", municipality_name="松戸市",
+                            passphrase=b"bulk-test-passphrase")
+    path = tmp_path / "one.json"
+    path.write_text(issuer.issue(cc.load_record(cc.sample_record_path("household-matsudo.json")),
+                                 paper=False).dumps(), encoding="utf-8")
+    trust = tmp_path / "trust.json"
+    issuer.trust_export().save(trust)
+    set_language("en")
+    try:
+        bulk._init([trust], Policy(), "ja", False, False)
+        assert language() == "ja"
+        report = bulk._verify_chunk([(str(path), "one.json")])
+    finally:
+        set_language("en")
+        bulk._WORKER.clear()
+    assert report.text().startswith("有効  (one.json)")
+    assert report.counts == {"VALID": 1}
+    assert report.any_verdict
