@@ -69,8 +69,14 @@ def _compile(schema: Any) -> Check:
     if not isinstance(schema, Mapping):
         raise _Unsupported("schema")
     checks: list[Check] = []
+    fused = _fused(schema)
+    if fused is not None:  # the type and its own keywords in one closure; any other keyword checked beside it
+        first, done = fused
+        checks.append(first)
+    else:
+        done = frozenset()
     for keyword, value in schema.items():
-        if keyword in _ANNOTATIONS:
+        if keyword in _ANNOTATIONS or keyword in done:
             continue
         if keyword == "type":
             checks.append(_type_check([value] if isinstance(value, str) else list(value)))
@@ -110,6 +116,78 @@ def _compile(schema: Any) -> Check:
 
 
 _EXACT: dict[str, type] = {"string": str, "object": dict, "array": list, "null": type(None)}
+
+# the keywords :func:`_fused` folds into one closure per node type, beside the type itself
+_STRING_KEYWORDS = frozenset({"type", "minLength", "maxLength", "pattern"})
+_OBJECT_KEYWORDS = frozenset({"type", "required", "properties", "additionalProperties"})
+_ARRAY_KEYWORDS = frozenset({"type", "minItems", "maxItems", "items", "uniqueItems"})
+
+
+def _fused(schema: Mapping[str, Any]) -> tuple[Check, frozenset[str]] | None:
+    """One closure for a node of one type (``"type": "string" | "object" | "array"``) and the keywords of that
+    type, so the type is tested once per value instead of once per keyword (each keyword's own closure tests
+    it again: applicable keywords ignore other types), with the keywords it covers; None for other nodes."""
+    kind = schema.get("type")
+    if isinstance(kind, list) and len(kind) == 1:
+        kind = kind[0]
+    if kind == "string":
+        return _string_node(schema), _STRING_KEYWORDS
+    if kind == "object" and "patternProperties" not in schema:
+        return _object_node(schema), _OBJECT_KEYWORDS
+    if kind == "array" and "prefixItems" not in schema:
+        return _array_node(schema), _ARRAY_KEYWORDS
+    return None
+
+
+def _string_node(schema: Mapping[str, Any]) -> Check:
+    low, high = schema.get("minLength", 0), schema.get("maxLength")
+    regex = re.compile(schema["pattern"]) if "pattern" in schema else None
+
+    def check(x: Any) -> bool:
+        if not isinstance(x, str) or len(x) < low or (high is not None and len(x) > high):
+            return False
+        return regex is None or regex.search(x) is not None
+
+    return check
+
+
+def _object_node(schema: Mapping[str, Any]) -> Check:
+    props = {name: _compile(sub) for name, sub in schema.get("properties", {}).items()}
+    wanted = frozenset(schema.get("required", ()))
+    additional = schema.get("additionalProperties", True)
+    closed = additional is False
+    extra = None if additional is True or closed else _compile(additional)
+
+    def check(x: Any) -> bool:
+        if not isinstance(x, dict) or not wanted.issubset(x.keys()):
+            return False
+        for name, value in x.items():
+            sub = props.get(name)
+            if sub is None:
+                if closed or (extra is not None and not extra(value)):
+                    return False
+            elif not sub(value):
+                return False
+        return True
+
+    return check
+
+
+def _array_node(schema: Mapping[str, Any]) -> Check:
+    low, high = schema.get("minItems", 0), schema.get("maxItems")
+    item = _compile(schema["items"]) if "items" in schema else None
+    unique = bool(schema.get("uniqueItems", False))
+
+    def check(x: Any) -> bool:
+        if not isinstance(x, list) or len(x) < low or (high is not None and len(x) > high):
+            return False
+        if item is not None:
+            for value in x:  # a plain loop: no generator per array on the hot path
+                if not item(value):
+                    return False
+        return not unique or _unique(x)
+
+    return check
 
 
 def _required(names: list[str]) -> Check:

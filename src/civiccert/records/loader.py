@@ -18,7 +18,6 @@ import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cache
 from importlib import resources
@@ -217,14 +216,11 @@ def _check_schema(document: Any) -> str:
 # --- domain -----------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _at(prefix: str) -> Iterator[None]:
-    """Re-raise a part's RecordError with its field named from the top of the document."""
-    try:
-        yield
-    except RecordError as exc:
-        field = f"{prefix}.{exc.field}" if exc.field else prefix
-        raise RecordError(exc.code, exc.message, field=field) from None
+def _at(prefix: str, exc: RecordError) -> RecordError:
+    """A part's RecordError with its field named from the top of the document (a plain ``try`` at the call:
+    a context manager per member cost ~2 µs on the issue path)."""
+    field = f"{prefix}.{exc.field}" if exc.field else prefix
+    return RecordError(exc.code, exc.message, field=field)
 
 
 def _date(value: str | None, field: str) -> date | None:
@@ -275,8 +271,8 @@ def _foreign(doc: Mapping[str, Any] | None) -> ForeignResident | None:
     )
 
 
-def _member(doc: Mapping[str, Any], prefix: str) -> Member:
-    with _at(prefix):
+def _member(doc: Mapping[str, Any], index: int) -> Member:
+    try:
         return Member(
             name=doc["name"],
             name_kana=doc["name_kana"],
@@ -295,6 +291,8 @@ def _member(doc: Mapping[str, Any], prefix: str) -> Member:
             resident_code=doc.get("resident_code"),
             foreign=_foreign(doc.get("foreign")),
         )
+    except RecordError as exc:
+        raise _at(f"members[{index}]", exc) from None
 
 
 def _resident_record(doc: Mapping[str, Any]) -> ResidentRecord:
@@ -313,7 +311,7 @@ def _resident_record(doc: Mapping[str, Any]) -> ResidentRecord:
         address=household["address"],
         address_extra=household.get("address_extra"),
         householder=household["householder"],
-        members=tuple(_member(m, f"members[{i}]") for i, m in enumerate(doc["members"])),
+        members=tuple([_member(m, i) for i, m in enumerate(doc["members"])]),
         request=request,
     )
 
