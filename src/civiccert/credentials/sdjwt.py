@@ -252,4 +252,5 @@ def verify(
         disclosed_paths=sorted(paths),
         issuer_signed_jwt=jwt,
         key_binding=key_binding,
+        credential_hash=jws.signing_input_sha256,
     )
