@@ -93,7 +93,7 @@ class LocalChecks(KeyResolution):
         checks[CheckName.HOLDER_BINDING] = HOLDER_BINDING_PASSED if policy.require_holder_binding \
             else HOLDER_BINDING_SKIPPED
         payload = verified.payload
-        draft.credential_hash = sdjwt.credential_hash(verified.issuer_signed_jwt)
+        draft.credential_hash = verified.credential_hash
         draft.vct = str(payload.get("vct"))
         draft.claims = {k: v for k, v in verified.claims.items() if k not in sdjwt.NEVER_DISCLOSABLE}  # no envelope
         draft.status_ref = payload.get("status")
