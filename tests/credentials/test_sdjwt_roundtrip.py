@@ -69,6 +69,14 @@ def test_verify_returns_the_credential_hash_of_every_form(alg: str) -> None:
         assert len(result.credential_hash) == 32
 
 
+def test_unsorted_paths_are_the_same_paths() -> None:
+    """sort_paths=False (the Verifier only counts them) changes the order of disclosed_paths, nothing else."""
+    token = sdjwt.issue(_claims(), ISSUER)
+    walked, ordered = _verify(token, sort_paths=False), _verify(token)
+    assert sorted(walked.disclosed_paths) == ordered.disclosed_paths
+    assert walked.claims == ordered.claims
+
+
 @pytest.mark.parametrize(
     ("paths", "expected"),
     [
