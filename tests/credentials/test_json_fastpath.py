@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civiccert.credentials.jose import b64url_encode, b64url_json_many, json_depth_ok, json_parse
+from civiccert.credentials import jose
+from civiccert.credentials.jose import b64url_decode, b64url_encode, b64url_json_many, json_depth_ok, json_parse
 from civiccert.errors import CredentialError, ReasonCode
 
 
@@ -86,3 +87,22 @@ def test_depth_check_matches_the_token_scan(text: str) -> None:
 @settings(max_examples=500, deadline=None)
 def test_depth_check_matches_the_token_scan_on_any_text(text: str) -> None:
     assert json_depth_ok(text, 3) is _depth_ok_reference(text, 3)
+
+
+_LONG = b64url_encode(bytes(range(256)) * 4 + b"x")  # 1,367 characters: the SIMD decoder's range
+
+
+@pytest.mark.parametrize("bad", [
+    _LONG[:600] + "+" + _LONG[601:], _LONG[:600] + "/" + _LONG[601:], _LONG[:600] + "=" + _LONG[601:],
+    _LONG + "=", _LONG[:-1] + "=", _LONG[:600] + " " + _LONG[601:], _LONG[:600] + "\n" + _LONG[601:],
+    _LONG[:600] + "é" + _LONG[601:], _LONG[:-1] + "B", _LONG + "AA",
+])
+def test_long_base64url_is_as_strict_as_the_short_path(bad: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A credential payload decodes through pybase64: standard-alphabet characters, padding, whitespace and
+    unused trailing bits are refused there exactly as the binascii path refuses them."""
+    assert b64url_decode(_LONG) == bytes(range(256)) * 4 + b"x"
+    for simd in (jose._simd_b64decode, None):
+        monkeypatch.setattr(jose, "_simd_b64decode", simd)
+        with pytest.raises(CredentialError) as info:
+            b64url_decode(bad)
+        assert info.value.code is ReasonCode.BASE64URL_INVALID

@@ -56,6 +56,27 @@ def test_full_issuance_verifies_to_the_plain_claims() -> None:
     assert result.disclosed_paths == sorted(result.disclosed_paths)
 
 
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
+def test_verify_returns_the_credential_hash_of_every_form(alg: str) -> None:
+    """The hash verify computes with the signature is credential_hash's, for the credential and a presentation
+    with a KB-JWT alike (the Verifier uses it as the anchor leaf and revocation key)."""
+    issuer, holder = IssuerKey.generate(alg), IssuerKey.generate()
+    token = sdjwt.issue(_claims(), issuer, holder_jwk=holder.public_jwk())
+    shown = sdjwt.present(token, ["members[0].name"], holder_key=holder, aud="v", nonce="n", now=NOW)
+    for text in (token, shown):
+        result = sdjwt.verify(text, resolve_key=lambda _h, _p: issuer.public_key, now=NOW, aud="v", nonce="n")
+        assert result.credential_hash == sdjwt.credential_hash(token)
+        assert len(result.credential_hash) == 32
+
+
+def test_unsorted_paths_are_the_same_paths() -> None:
+    """sort_paths=False (the Verifier only counts them) changes the order of disclosed_paths, nothing else."""
+    token = sdjwt.issue(_claims(), ISSUER)
+    walked, ordered = _verify(token, sort_paths=False), _verify(token)
+    assert sorted(walked.disclosed_paths) == ordered.disclosed_paths
+    assert walked.claims == ordered.claims
+
+
 @pytest.mark.parametrize(
     ("paths", "expected"),
     [

@@ -44,7 +44,8 @@ class VerifiedSdJwt:
 
     ``claims`` has no ``_sd``/``_sd_alg``, no decoys and no undisclosed array elements.
     ``disclosed_paths`` name the disclosed claims inside ``claims`` (array indexes count the elements
-    present in ``claims``). ``key_binding`` is the verified KB-JWT payload, or None.
+    present in ``claims``). ``key_binding`` is the verified KB-JWT payload, or None. ``credential_hash``
+    is ``credential_hash(issuer_signed_jwt)``, computed once with the signature check.
     """
 
     header: dict[str, Any]
@@ -53,6 +54,7 @@ class VerifiedSdJwt:
     disclosed_paths: list[str]
     issuer_signed_jwt: str
     key_binding: dict[str, Any] | None
+    credential_hash: bytes = b""
 
 
 _sha256 = hashlib.sha256

@@ -27,7 +27,7 @@
 #define MAX_UNFOLD_DEPTH 256 /* nesting across disclosures; deeper payloads go the Python way */
 #define DIGEST_CHARS 43     /* base64url of 32 bytes, unpadded */
 
-static PyObject *str_sd, *str_sd_alg, *str_dots, *str_empty;
+static PyObject *str_sd, *str_sd_alg, *str_dots, *str_empty, *str_dot;
 static signed char b64_value[256]; /* base64url alphabet -> 0..63, anything else -> -1 */
 static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -207,6 +207,17 @@ static PyObject *child_path(PyObject *prefix, PyObject *name) {
     return PyUnicode_Concat(prefix, name);
 }
 
+/* path + "[position]" (PyUnicode_FromFormat parses its format on every call: this is the hot path). */
+static PyObject *element_path_of(PyObject *path, Py_ssize_t position) {
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "[%zd]", position);
+    PyObject *index = PyUnicode_FromStringAndSize(buf, n);
+    if (index == NULL) return NULL;
+    PyObject *joined = PyUnicode_Concat(path, index);
+    Py_DECREF(index);
+    return joined;
+}
+
 /* Marks ``digest`` seen. 1: new, 0: not a str or seen before (FAIL), -1: error. */
 static int mark(Unfold *u, PyObject *digest) {
     if (!PyUnicode_CheckExact(digest)) return 0;
@@ -219,7 +230,7 @@ static PyObject *unfold_object(Unfold *u, PyObject *obj, PyObject *path, int top
     PyObject *digests = PyDict_GetItemWithError(obj, str_sd); /* borrowed */
     if (digests == NULL && PyErr_Occurred()) return NULL;
     if (digests != NULL && !PyList_CheckExact(digests)) { *status = FAIL; return NULL; }
-    PyObject *prefix = PyUnicode_GET_LENGTH(path) ? PyUnicode_FromFormat("%U.", path) : Py_NewRef(str_empty);
+    PyObject *prefix = PyUnicode_GET_LENGTH(path) ? PyUnicode_Concat(path, str_dot) : Py_NewRef(str_empty);
     if (prefix == NULL) return NULL;
     PyObject *out = PyDict_New(), *sent = NULL;
     if (out == NULL) {
@@ -314,7 +325,7 @@ static PyObject *unfold_array(Unfold *u, PyObject *array, PyObject *path, int de
             }
             u->used++;
             if (!PyList_CheckExact(found) || PyList_GET_SIZE(found) != 2) goto fail;
-            PyObject *element_path = PyUnicode_FromFormat("%U[%zd]", path, position);
+            PyObject *element_path = element_path_of(path, position);
             if (element_path == NULL) goto error;
             result = NULL;
             if (PyList_Append(u->paths, element_path) == 0)
@@ -322,7 +333,7 @@ static PyObject *unfold_array(Unfold *u, PyObject *array, PyObject *path, int de
             Py_DECREF(element_path);
             if (result == NULL) goto error;
         } else if (PyDict_CheckExact(element) || PyList_CheckExact(element)) {
-            PyObject *element_path = PyUnicode_FromFormat("%U[%zd]", path, position);
+            PyObject *element_path = element_path_of(path, position);
             if (element_path == NULL) goto error;
             result = unfold_value(u, element, element_path, depth + 1, status);
             Py_DECREF(element_path);
@@ -391,7 +402,8 @@ PyMODINIT_FUNC PyInit__sdverify_c(void) {
     if ((str_sd = PyUnicode_InternFromString("_sd")) == NULL ||
         (str_sd_alg = PyUnicode_InternFromString("_sd_alg")) == NULL ||
         (str_dots = PyUnicode_InternFromString("...")) == NULL ||
-        (str_empty = PyUnicode_InternFromString("")) == NULL)
+        (str_empty = PyUnicode_InternFromString("")) == NULL ||
+        (str_dot = PyUnicode_InternFromString(".")) == NULL)
         return NULL;
     return PyModule_Create(&module);
 }

@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeAlias
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
 from civiccert.errors import CredentialError, ReasonCode
 
@@ -60,6 +60,7 @@ SUPPORTED_ALGORITHMS = frozenset({"ES256", "EdDSA"})
 PublicKey: TypeAlias = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_ECDSA_PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()))
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
@@ -114,12 +115,15 @@ _STRICT = _strict_table(b"")
 _STRICT_TILDE = _strict_table(b"~")
 # The last character of a 2- or 3-character tail may only use the bits that carry data.
 _PADDING = (b"", b"", b"==", b"=")
+_PADDING_TEXT = ("", "", "==", "=")
 _CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
 
 
 try:  # SIMD base64 (a declared dependency): an issued payload's few KiB in ~1 µs instead of ~10
+    from pybase64 import b64decode as _simd_b64decode
     from pybase64 import b64encode as _simd_b64encode
 except ImportError:  # pragma: no cover
+    _simd_b64decode = None  # type: ignore[assignment]
     _simd_b64encode = None  # type: ignore[assignment]
 
 _SIMD_FROM = 512  # shorter inputs (digests, signatures, headers) are as fast through binascii
@@ -142,6 +146,15 @@ def b64url_decode(text: str, *, field: str | None = None) -> bytes:
         raise TypeError("b64url_decode expects str")
     tail = len(text) & 3
     if tail == 1 or (tail and text[-1] not in _CANONICAL_LAST[tail]) or not text.isascii():
+        raise CredentialError(ReasonCode.BASE64URL_INVALID, "not canonical unpadded base64url", field=field)
+    if _simd_b64decode is not None and len(text) >= _SIMD_FROM:
+        # a credential's payload: ~5x faster. pybase64 also reads "+", "/" (beside the altchars) and inner
+        # "=", so those are refused here; validate=True refuses every other character outside the alphabet
+        if "+" not in text and "/" not in text and "=" not in text:
+            try:
+                return _simd_b64decode(text + _PADDING_TEXT[tail], altchars=b"-_", validate=True)
+            except (binascii.Error, ValueError):
+                pass
         raise CredentialError(ReasonCode.BASE64URL_INVALID, "not canonical unpadded base64url", field=field)
     data = text.encode("ascii").translate(_STRICT)
     if b"!" in data:
@@ -369,6 +382,11 @@ def verify_signature(alg: str, public_key: PublicKey, data: bytes, signature: by
 
     ES256 takes exactly 64 bytes (DER is refused) with 0 < r, s < n; the key must fit the algorithm.
     """
+    return _verify_signature(alg, public_key, data, None, signature)
+
+
+def _verify_signature(alg: str, public_key: PublicKey, data: bytes, digest: bytes | None, signature: bytes) -> bool:
+    """``verify_signature``; ``digest`` (SHA-256 of ``data``, when the caller needs it anyway) spares ES256 a hash."""
     if alg == "ES256":
         ec_key = _P256_KEYS.get(id(public_key))
         if ec_key is not public_key:
@@ -382,7 +400,10 @@ def verify_signature(alg: str, public_key: PublicKey, data: bytes, signature: by
         if not (0 < r < _P256_ORDER and 0 < s < _P256_ORDER):
             return False
         try:
-            ec_key.verify(encode_dss_signature(r, s), data, _ECDSA_SHA256)
+            if digest is None:
+                ec_key.verify(encode_dss_signature(r, s), data, _ECDSA_SHA256)
+            else:
+                ec_key.verify(encode_dss_signature(r, s), digest, _ECDSA_PREHASHED)
         except InvalidSignature:
             return False
         return True
@@ -402,11 +423,13 @@ def verify_signature(alg: str, public_key: PublicKey, data: bytes, signature: by
 
 @dataclass(frozen=True)
 class VerifiedJws:
-    """A compact JWS whose signature verified: protected header, payload bytes, and the signing input."""
+    """A compact JWS whose signature verified: protected header, payload bytes, the signing input and its
+    SHA-256 (for an SD-JWT, the credential hash: computed once, for the signature and the caller)."""
 
     header: dict[str, Any]
     payload: bytes
     signing_input: bytes
+    signing_input_sha256: bytes = b""
 
 
 #: resolve_key(header, unverified payload bytes) -> public key; may raise CredentialError(KEY_UNKNOWN).
@@ -531,6 +554,7 @@ def verify_compact(
     signature = b64url_decode(parts[2], field="signature")
     public_key = resolve_key(header, payload)
     signing_input = (parts[0] + "." + parts[1]).encode("ascii")
-    if not verify_signature(alg, public_key, signing_input, signature):
+    digest = hashlib.sha256(signing_input).digest()
+    if not _verify_signature(alg, public_key, signing_input, digest, signature):
         raise CredentialError(ReasonCode.SIGNATURE_INVALID, "signature does not verify", field="signature")
-    return VerifiedJws(header=header, payload=payload, signing_input=signing_input)
+    return VerifiedJws(header=header, payload=payload, signing_input=signing_input, signing_input_sha256=digest)

@@ -190,12 +190,14 @@ def verify(
     max_size: int = DEFAULT_MAX_SIZE,
     check_validity: bool = True,
     kb_max_age: float | None = None,
+    sort_paths: bool = True,
 ) -> VerifiedSdJwt:
     """Verify an SD-JWT or presentation; raise ``CredentialError`` with the first failed check's code.
 
     ``check_validity=False`` leaves the credential's iat/nbf/exp to the caller (the Verifier reports the
     validity window as its own check); the KB-JWT's time checks always run. ``kb_max_age`` (seconds) bounds
     how old a KB-JWT may be (RFC 9901 §7.3: the verifier's acceptable window), beside its nonce.
+    ``sort_paths=False`` leaves ``disclosed_paths`` in walk order (a bulk verifier that only counts them).
 
     ``resolve_key(header, payload)`` picks the issuer key from trusted data (``kid``, ``iss``); the
     payload it sees is not yet verified. With ``require_key_binding`` a KB-JWT must be present and
@@ -249,7 +251,8 @@ def verify(
         header=jws.header,
         payload=payload,
         claims=claims,
-        disclosed_paths=sorted(paths),
+        disclosed_paths=sorted(paths) if sort_paths else paths,
         issuer_signed_jwt=jwt,
         key_binding=key_binding,
+        credential_hash=jws.signing_input_sha256,
     )

@@ -12,7 +12,7 @@ from civiccert.pki.decide import certificate_decision, leaf_hash
 from civiccert.records.municipalities import official_municipality
 from civiccert.status.check import evaluate_status
 from civiccert.status.source import StatusListSource
-from civiccert.verification.draft import Draft
+from civiccert.verification.draft import ANCHOR_OFFLINE, REVOCATION_OFFLINE, Draft
 from civiccert.verification.keys import KeyResolution
 from civiccert.verification.online import ChainStatus, RootStatus
 from civiccert.verification.result import CheckName, Outcome
@@ -64,8 +64,8 @@ class TrustChecks(KeyResolution):
     def _anchor_check(self, draft: Draft, status: ChainStatus | ChainError | None) -> None:
         policy = self._policy
         if self._registry is None:
-            draft.set(CheckName.ANCHOR, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "offline")
-            draft.set(CheckName.REVOCATION, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "offline")
+            draft.checks[CheckName.ANCHOR] = ANCHOR_OFFLINE
+            draft.checks[CheckName.REVOCATION] = REVOCATION_OFFLINE
             if draft.receipt and self._trust is not None and self._trust.registry and not _same_registry(
                     draft.receipt, self._trust.chain_id, self._trust.registry):
                 draft.set(CheckName.ANCHOR, Outcome.FAILED, ReasonCode.RECEIPT_MISMATCH,
@@ -185,13 +185,13 @@ class TrustChecks(KeyResolution):
             reason = status.code if isinstance(status, ChainError) else ReasonCode.KEY_UNKNOWN
             draft.set(CheckName.ISSUER, Outcome.UNKNOWN, reason, "no trust snapshot and no registry")
             return
-        elif self._stale():
+        elif self._stale(now := int(self._clock())):  # one reading of the clock for staleness and age
             draft.set(CheckName.ISSUER, Outcome.UNKNOWN, self._stale_code(),
                       f"snapshot generated at {self._trust.generated_at}")
             return
         else:
             key, muni = self._trust.key(code, kid), self._trust.municipalities.get(code)
-            where = f"trust snapshot, {self._trust.age(int(self._clock()))} s old"
+            where = f"trust snapshot, {self._trust.age(now)} s old"
         verdict = key_status_at(key, muni, code, at, skew=self._policy.skew_seconds, issued_at=draft.issued_at)
         if verdict in (ReasonCode.ISSUER_NOT_REGISTERED, ReasonCode.KEY_UNKNOWN) and not isinstance(
                 status, ChainStatus) and self._trust is not None and self._trust.source != "registry":

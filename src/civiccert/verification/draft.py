@@ -69,7 +69,7 @@ class Draft:
 
     def freeze(self) -> VerificationResult:
         checks = self.checks
-        ordered = tuple(checks[name] for name in _ORDER if name in checks)  # report order
+        ordered = tuple(filter(None, map(checks.get, _ORDER)))  # report order (a Check is never falsy)
         return VerificationResult(
             checks=ordered, form=self.form, vct=self.vct, claims=self.claims, issuer=self.issuer,
             anchor=self.anchor, source=self.source, issued_at=self.issued_at, expires_at=self.expires_at,
@@ -96,6 +96,9 @@ FORMAT_PASSED = Check(CheckName.FORMAT, Outcome.PASSED, ReasonCode.OK)
 VALIDITY_PASSED = Check(CheckName.VALIDITY, Outcome.PASSED, ReasonCode.OK)
 HOLDER_BINDING_PASSED = Check(CheckName.HOLDER_BINDING, Outcome.PASSED, ReasonCode.OK)
 HOLDER_BINDING_SKIPPED = Check(CheckName.HOLDER_BINDING, Outcome.SKIPPED, ReasonCode.NOT_CHECKED)
+ANCHOR_OFFLINE = Check(CheckName.ANCHOR, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "offline")
+REVOCATION_OFFLINE = Check(CheckName.REVOCATION, Outcome.SKIPPED, ReasonCode.NOT_CHECKED, "offline")
+SIGNATURE_PASSED = {alg: Check(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, alg) for alg in ("ES256", "EdDSA")}
 
 
 def node_code(exc: ChainError) -> ReasonCode:

@@ -132,13 +132,19 @@ class KeyResolution:
             return True
         return self._trust is not None and self._trust.source == "registry" and not self._stale()
 
-    def _stale(self) -> bool:
-        return self._trust is not None and (self._future() or self._trust.stale(
-            int(self._clock()), self._policy.max_trust_age_seconds))
+    def _stale(self, now: int | None = None) -> bool:
+        """Whether the snapshot is too old (or from the future) at ``now`` (default: the clock's now)."""
+        if self._trust is None:
+            return False
+        now = int(self._clock()) if now is None else now
+        return self._future(now) or self._trust.stale(now, self._policy.max_trust_age_seconds)
 
-    def _future(self) -> bool:
+    def _future(self, now: int | None = None) -> bool:
         """A snapshot dated after now is a forged or mis-clocked file: its age would read 0 for ever."""
-        return self._trust is not None and self._trust.generated_at > int(self._clock()) + self._policy.skew_seconds
+        if self._trust is None:
+            return False
+        now = int(self._clock()) if now is None else now
+        return self._trust.generated_at > now + self._policy.skew_seconds
 
     def _stale_code(self) -> ReasonCode:
         return ReasonCode.TRUST_SNAPSHOT_FUTURE if self._future() else ReasonCode.TRUST_SNAPSHOT_STALE

@@ -22,6 +22,7 @@ from civiccert.verification.draft import (
     KNOWN_VCTS,
     NODE_CODES,
     SIGNATURE_CODES,
+    SIGNATURE_PASSED,
     VALIDITY_PASSED,
     Draft,
     claimed_code,
@@ -79,6 +80,7 @@ class LocalChecks(KeyResolution):
                 skew=policy.skew_seconds,
                 check_validity=False,
                 kb_max_age=policy.kb_max_age_seconds,
+                sort_paths=False,  # only counted here
             )
         except CredentialError as exc:
             self._classify_failure(draft, exc)
@@ -87,17 +89,25 @@ class LocalChecks(KeyResolution):
             return draft
         checks = draft.checks
         checks[CheckName.FORMAT] = FORMAT_PASSED
-        draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, f"{verified.header.get('alg')}")
+        alg = verified.header.get("alg")
+        signed = SIGNATURE_PASSED.get(alg) if type(alg) is str else None
+        if signed is not None:
+            checks[CheckName.SIGNATURE] = signed
+        else:
+            draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, f"{alg}")
         draft.set(CheckName.DISCLOSURES, Outcome.PASSED, ReasonCode.OK,
                   f"{len(verified.disclosed_paths)} disclosed")
         checks[CheckName.HOLDER_BINDING] = HOLDER_BINDING_PASSED if policy.require_holder_binding \
             else HOLDER_BINDING_SKIPPED
         payload = verified.payload
-        draft.credential_hash = sdjwt.credential_hash(verified.issuer_signed_jwt)
+        draft.credential_hash = verified.credential_hash
         draft.vct = str(payload.get("vct"))
-        draft.claims = {k: v for k, v in verified.claims.items() if k not in sdjwt.NEVER_DISCLOSABLE}  # no envelope
+        claims = verified.claims  # built by verify for this call alone: the envelope is taken out in place
+        for name in sdjwt.NEVER_DISCLOSABLE.intersection(claims):
+            del claims[name]
+        draft.claims = claims
         draft.status_ref = payload.get("status")
-        self._common_envelope(draft, payload, verified.claims.get("municipality"))
+        self._common_envelope(draft, payload, claims.get("municipality"))
         return draft
 
     def _local_paper(self, text: str, source: str | None) -> Draft:
