@@ -435,6 +435,45 @@ static PyObject *build(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* Lowercase unpadded base32 (RFC 4648 alphabet) of each 16-byte block of ``raw``: 26 characters per block,
+ * what base64.b32encode(block).decode().rstrip("=").lower() gives (issuance.journal.new_credential_ids). */
+static PyObject *b32_ids(PyObject *self, PyObject *arg) {
+    (void)self;
+    static const char B32[] = "abcdefghijklmnopqrstuvwxyz234567";
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    if (view.len % 16 != 0) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "raw must be a whole number of 16-byte blocks");
+        return NULL;
+    }
+    Py_ssize_t count = view.len / 16;
+    PyObject *ids = PyList_New(count);
+    const unsigned char *in = view.buf;
+    for (Py_ssize_t i = 0; ids && i < count; i++, in += 16) {
+        char text[26];
+        unsigned int acc = 0, bits = 0;
+        int n = 0;
+        for (int j = 0; j < 16; j++) {
+            acc = (acc << 8) | in[j];
+            bits += 8;
+            while (bits >= 5) {
+                bits -= 5;
+                text[n++] = B32[(acc >> bits) & 31];
+            }
+        }
+        text[n++] = B32[(acc << (5 - bits)) & 31]; /* 128 = 25 * 5 + 3: the last 3 bits, zero-filled */
+        PyObject *id = PyUnicode_DecodeASCII(text, n, "strict");
+        if (!id) {
+            Py_CLEAR(ids);
+            break;
+        }
+        PyList_SET_ITEM(ids, i, id);
+    }
+    PyBuffer_Release(&view);
+    return ids;
+}
+
 static PyMethodDef methods[] = {
     {"build", build, METH_VARARGS,
      "build(claims, sd_type, never_disclosable, low, high, extra) -> (payload JSON, 'd1~d2~...~') or None"},
@@ -443,6 +482,8 @@ static PyMethodDef methods[] = {
      "list/tuple/dict"},
     {"pack_claims", sdissue_pack_claims, METH_VARARGS,
      "pack_claims(table, marked_claims, sd_type, person_table, omit) -> the integer-keyed body, or None"},
+    {"b32_ids", b32_ids, METH_O,
+     "b32_ids(raw) -> the lowercase unpadded base32 text of each 16-byte block of raw (26 characters each)"},
     {NULL, NULL, 0, NULL},
 };
 
