@@ -505,7 +505,12 @@ static PyObject *fill_member(PyObject *self, PyObject *args) {
             Py_DECREF(value);
             return NULL;
         }
+#if PY_VERSION_HEX < 0x030D0000
         int r = _PyDict_SetItem_KnownHash(body, mark, value, hash);
+#else /* the private call is gone from 3.13's headers: the same insertion, hashing the marker again */
+        (void)hash;
+        int r = PyDict_SetItem(body, mark, value);
+#endif
         Py_DECREF(value);
         if (r < 0) return NULL;
     }
