@@ -79,6 +79,23 @@ def test_ids_made_in_a_batch_are_the_same_form(monkeypatch: pytest.MonkeyPatch) 
     assert new_credential_ids(3) == expected
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+def test_ids_compiled_and_python_encoders_write_the_same_text(monkeypatch: pytest.MonkeyPatch, compiled: bool) -> None:
+    import base64
+    import secrets
+
+    from civiccert.issuance import journal
+
+    if compiled and journal.sdissue is None:
+        pytest.skip("the compiled helper is not built here (or CIVICCERT_PURE_PYTHON=1)")
+    if not compiled:
+        monkeypatch.setattr(journal, "sdissue", None)
+    raw = bytes(16) + b"\xff" * 16 + secrets.token_bytes(16 * 62)  # all-zero, all-one, and random blocks
+    monkeypatch.setattr(secrets, "token_bytes", lambda n: raw[:n])
+    expected = [base64.b32encode(raw[i : i + 16]).decode().rstrip("=").lower() for i in range(0, len(raw), 16)]
+    assert journal.new_credential_ids(64) == expected
+
+
 def test_credential_is_durable_once_add_returns(target: str) -> None:
     j = open_journal(target)
     cid = j.add_credential(_h(1), at=100.0)

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from civiccert.credentials.keys import (
@@ -160,3 +160,20 @@ def test_jwks_lists_public_halves() -> None:
     exported = jwks(keys)
     assert [k["kid"] for k in exported["keys"]] == [k.kid for k in keys]
     assert all("d" not in k for k in exported["keys"])
+
+
+def test_raw_ecdsa_signatures_are_the_decoders_r_and_s() -> None:
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+
+    from civiccert.credentials.keys import raw_ecdsa_p256
+
+    n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    pairs = [(1, 2), (n - 1, 1), (2**255, 2**255 - 1), (0x80, 0x7F), (2**248 - 1, 2**256 - 2**200)]
+    der_signatures = [encode_dss_signature(r, s) for r, s in pairs]
+    key = ec.generate_private_key(ec.SECP256R1())
+    der_signatures += [key.sign(bytes([i]), ec.ECDSA(hashes.SHA256())) for i in range(200)]
+    for der in der_signatures:
+        r, s = decode_dss_signature(der)
+        assert raw_ecdsa_p256(der) == r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    with pytest.raises(ValueError, match="asn1"):  # not DER at all: the decoder's refusal, not a silent slice
+        raw_ecdsa_p256(b"\x30\x06\x02\x01\x01\x02\x01")

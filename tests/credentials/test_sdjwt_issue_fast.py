@@ -70,3 +70,24 @@ def test_b64url_encode_is_the_same_text_on_the_simd_and_the_binascii_paths(
     assert b64url_decode(expected) == data
     monkeypatch.setattr(jose, "_simd_b64encode", None)
     assert jose.b64url_encode(data) == expected
+
+
+@pytest.mark.parametrize("header", [None, {"jwk": {"kty": "EC", "crv": "P-256"}}, {"x5c": ["MIIB"]}])
+def test_issue_hashed_is_issue_with_its_credential_hash(header: dict[str, object] | None) -> None:
+    key = IssuerKey.generate()
+    token, digest = sdjwt.issue_hashed(_claims(), key, sdjwt.protected_header(key, header=header))
+    assert digest == sdjwt.credential_hash(token)
+    reference = sdjwt.issue(_claims(), key, header=header)
+    assert token.split(".", 1)[0] == reference.split(".", 1)[0]  # the same protected header, byte for byte
+    verified = sdjwt.verify(token, resolve_key=lambda _h, _p: key.public_key, now=NOW)
+    assert verified.header == {"alg": key.alg, "kid": key.kid, "typ": "dc+sd-jwt", **(header or {})}
+    assert verified.claims["p"]["v"] == "x"
+
+
+def test_protected_header_refuses_what_issue_refuses() -> None:
+    key = IssuerKey.generate()
+    for header in ({"typ": "JWT"}, {"alg": "none"}, {"kid": "other"}):
+        with pytest.raises(ValueError, match=r"typ is a parameter|alg and kid"):
+            sdjwt.protected_header(key, header=header)
+    with pytest.raises(ValueError, match="decoys"):
+        sdjwt.issue_hashed(_claims(), key, sdjwt.protected_header(key), decoys=(3, 1))

@@ -146,3 +146,17 @@ def test_the_compiled_date_and_enum_codecs_pack_as_the_python_ones(text: object,
     del python[0]  # the [table version, vct] pack_marked_body adds
     assert cbor2.dumps(compiled) == cbor2.dumps(python)
     assert type(compiled[5][0][5]) is type(python[5][0][5])  # a day number, or the value carried as is
+
+
+@pytest.mark.parametrize("size", [0, 1, 23, 24, 255, 256, 65_535, 65_536])
+def test_the_cose_heads_written_by_hand_are_cbor2s_canonical_arrays(size: int) -> None:
+    data, protected = bytes(range(256)) * (size // 256) + bytes(size % 256), b"\xa1\x01\x26"
+    sig_structure = payload._SIG_STRUCTURE_HEAD + payload._bstr(protected) + b"\x40" + payload._bstr(data)
+    assert sig_structure == cbor2.dumps(["Signature1", protected, b"", data], canonical=True)
+    key = IssuerKey.generate("EdDSA")
+    cose, digest = _encode(key)
+    tagged = cbor2.loads(cose)
+    assert tagged.tag == 18
+    assert cose == b"\xd2" + cbor2.dumps(tagged.value, canonical=True)
+    signed = cbor2.dumps(["Signature1", tagged.value[0], b"", tagged.value[2]], canonical=True)
+    assert digest == payload.hashlib.sha256(signed).digest()

@@ -180,3 +180,25 @@ def test_label_tables_cover_the_same_names_and_every_optional_item() -> None:
 def test_other_objects_are_a_programming_error() -> None:
     with pytest.raises(TypeError):
         record_claims("not a record")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("household-*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("every_item", [False, True])
+def test_compiled_member_loop_builds_the_python_loops_claims(
+    path: Path, every_item: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from civiccert.credentials import claims
+
+    if claims._sdissue_c is None:
+        pytest.skip("the compiled helper is not built here (or CIVICCERT_PURE_PYTHON=1)")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if every_item:
+        data["request"]["include"] = [item.value for item in OptionalItem]
+    record = load_record(data)
+    compiled = record_claims(record)
+    monkeypatch.setattr(claims, "_sdissue_c", None)
+    python = record_claims(record)
+    assert compiled == python
+    assert repr(compiled) == repr(python)  # the same claims in the same order: the same disclosures

@@ -435,6 +435,88 @@ static PyObject *build(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* Lowercase unpadded base32 (RFC 4648 alphabet) of each 16-byte block of ``raw``: 26 characters per block,
+ * what base64.b32encode(block).decode().rstrip("=").lower() gives (issuance.journal.new_credential_ids). */
+static PyObject *b32_ids(PyObject *self, PyObject *arg) {
+    (void)self;
+    static const char B32[] = "abcdefghijklmnopqrstuvwxyz234567";
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    if (view.len % 16 != 0) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "raw must be a whole number of 16-byte blocks");
+        return NULL;
+    }
+    Py_ssize_t count = view.len / 16;
+    PyObject *ids = PyList_New(count);
+    const unsigned char *in = view.buf;
+    for (Py_ssize_t i = 0; ids && i < count; i++, in += 16) {
+        char text[26];
+        unsigned int acc = 0, bits = 0;
+        int n = 0;
+        for (int j = 0; j < 16; j++) {
+            acc = (acc << 8) | in[j];
+            bits += 8;
+            while (bits >= 5) {
+                bits -= 5;
+                text[n++] = B32[(acc >> bits) & 31];
+            }
+        }
+        text[n++] = B32[(acc << (5 - bits)) & 31]; /* 128 = 25 * 5 + 3: the last 3 bits, zero-filled */
+        PyObject *id = PyUnicode_DecodeASCII(text, n, "strict");
+        if (!id) {
+            Py_CLEAR(ids);
+            break;
+        }
+        PyList_SET_ITEM(ids, i, id);
+    }
+    PyBuffer_Release(&view);
+    return ids;
+}
+
+/* claims._member_claims' loop: body[marks[i]] = values[i] (None skipped; the ``sex`` enum by its value, a date
+ * by its isoformat()), each key inserted with its hash computed once per request in Python (hashes[i]). */
+static PyObject *fill_member(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *body, *marks, *hashes, *values, *sex_mark, *date_type;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!OO:fill_member", &PyDict_Type, &body, &PyTuple_Type, &marks, &PyTuple_Type,
+                          &hashes, &PyTuple_Type, &values, &sex_mark, &date_type))
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(marks);
+    if (PyTuple_GET_SIZE(hashes) != n || PyTuple_GET_SIZE(values) != n) {
+        PyErr_SetString(PyExc_ValueError, "marks, hashes and values must be the same length");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *mark = PyTuple_GET_ITEM(marks, i), *raw = PyTuple_GET_ITEM(values, i), *value;
+        if (raw == Py_None) continue;
+        if (PyUnicode_CheckExact(raw)) {
+            value = Py_NewRef(raw);
+        } else if (mark == sex_mark) {
+            value = PyObject_GetAttrString(raw, "value");
+        } else {
+            int is_date = PyObject_IsInstance(raw, date_type);
+            if (is_date < 0) return NULL;
+            value = is_date ? PyObject_CallMethod(raw, "isoformat", NULL) : Py_NewRef(raw);
+        }
+        if (!value) return NULL;
+        Py_hash_t hash = PyLong_AsSsize_t(PyTuple_GET_ITEM(hashes, i));
+        if (hash == -1 && PyErr_Occurred()) {
+            Py_DECREF(value);
+            return NULL;
+        }
+#if PY_VERSION_HEX < 0x030D0000
+        int r = _PyDict_SetItem_KnownHash(body, mark, value, hash);
+#else /* the private call is gone from 3.13's headers: the same insertion, hashing the marker again */
+        (void)hash;
+        int r = PyDict_SetItem(body, mark, value);
+#endif
+        Py_DECREF(value);
+        if (r < 0) return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"build", build, METH_VARARGS,
      "build(claims, sd_type, never_disclosable, low, high, extra) -> (payload JSON, 'd1~d2~...~') or None"},
@@ -443,6 +525,10 @@ static PyMethodDef methods[] = {
      "list/tuple/dict"},
     {"pack_claims", sdissue_pack_claims, METH_VARARGS,
      "pack_claims(table, marked_claims, sd_type, person_table, omit) -> the integer-keyed body, or None"},
+    {"b32_ids", b32_ids, METH_O,
+     "b32_ids(raw) -> the lowercase unpadded base32 text of each 16-byte block of raw (26 characters each)"},
+    {"fill_member", fill_member, METH_VARARGS,
+     "fill_member(body, marks, hashes, values, sex_mark, date_type) -> None: claims._member_claims' loop"},
     {NULL, NULL, 0, NULL},
 };
 

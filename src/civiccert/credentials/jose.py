@@ -41,12 +41,15 @@ __all__ = [
     "b64url_decode",
     "b64url_encode",
     "b64url_json_many",
+    "encoded_header",
+    "encoded_header_of",
     "json_dumps",
     "json_loads",
     "json_parse",
     "json_text",
     "sha256_b64url",
     "sign_compact",
+    "sign_encoded",
     "verify_compact",
     "verify_signature",
 ]
@@ -443,13 +446,36 @@ def _encoded_header(header_json: str) -> str:
 
 def sign_compact(header: Mapping[str, Any], payload: bytes, signer: Signer, *, include_kid: bool = True) -> str:
     """Compact JWS over ``payload``; ``alg`` (and ``kid``) come from the signer, the rest from ``header``."""
-    if signer.alg not in SUPPORTED_ALGORITHMS:
+    return sign_encoded(encoded_header(header, signer, include_kid=include_kid), payload, signer)[0].decode("ascii")
+
+
+def encoded_header(header: Mapping[str, Any], signer: Signer, *, include_kid: bool = True) -> str:
+    """The base64url protected header ``sign_compact`` signs under: ``alg`` (and ``kid``) from the signer, then
+    ``header``'s members. A batch under one header encodes it once and signs each item with ``sign_encoded``."""
+    return encoded_header_of(signer.alg, signer.kid if include_kid else None, header)
+
+
+def encoded_header_of(alg: str, kid: str | None, header: Mapping[str, Any]) -> str:
+    """``encoded_header`` for a signer of ``alg`` and ``kid`` (None: no ``kid`` member)."""
+    if alg not in SUPPORTED_ALGORITHMS:
         raise ValueError("signer algorithm not supported")
     if "alg" in header or "kid" in header:
         raise ValueError("alg and kid are taken from the signer")
-    full = {"alg": signer.alg, "kid": signer.kid, **header} if include_kid else {"alg": signer.alg, **header}
-    signing_input = _encoded_header(json_text(full)) + "." + b64url_encode(payload)
-    return signing_input + "." + b64url_encode(signer.sign(signing_input.encode("ascii")))
+    full = {"alg": alg, "kid": kid, **header} if kid is not None else {"alg": alg, **header}
+    return _encoded_header(json_text(full))
+
+
+def sign_encoded(header: str, payload: bytes, signer: Signer) -> tuple[bytes, bytes]:
+    """``(compact JWS, signing input)`` over ``payload`` under ``header`` as :func:`encoded_header` made it for
+    this ``signer`` (the signing input is what ``sdjwt.credential_hash`` hashes: no second pass over the JWS)."""
+    signing_input = header.encode("ascii") + b"." + _b64url_bytes(payload)
+    return signing_input + b"." + _b64url_bytes(signer.sign(signing_input)), signing_input
+
+
+def _b64url_bytes(data: bytes) -> bytes:
+    if _simd_b64encode is not None and len(data) >= _SIMD_FROM:
+        return _simd_b64encode(data, altchars=b"-_").rstrip(b"=")
+    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_TO_URLSAFE)
 
 
 def _check_header(header: dict[str, Any], algorithms: Collection[str], expected_typ: str | None) -> str:

@@ -9,8 +9,10 @@ disclosures are refused). No I/O: the issuer key lookup and the clock are parame
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from civiccert.credentials._native import sdissue as _sdissue_c  # None: the Python path
@@ -41,10 +43,12 @@ from civiccert.credentials.jose import (
     DEFAULT_MAX_SIZE,
     PublicKey,
     Signer,
+    encoded_header,
+    encoded_header_of,
     json_dumps,
     json_loads,
     json_text,
-    sign_compact,
+    sign_encoded,
     verify_compact,
 )
 from civiccert.credentials.keys import public_key_from_jwk
@@ -67,8 +71,10 @@ __all__ = [
     "VerifiedSdJwt",
     "credential_hash",
     "issue",
+    "issue_hashed",
     "issuer_signed_part",
     "present",
+    "protected_header",
     "split",
     "strip_sd",
     "unverified_payload",
@@ -95,6 +101,44 @@ def issue(
     (random count) so a verifier cannot count withheld claims. ``holder_jwk`` becomes ``cnf.jwk``. The
     caller supplies the envelope (``iss``, ``iat``, ``exp``, ``vct``...); ``_sd_alg`` is added here.
     """
+    _check_issue(claims, decoys, holder_jwk)
+    protected = protected_header(key, typ=typ, header=header)
+    return _issue(claims, key, protected, decoys, salt=salt, holder_jwk=holder_jwk)[0]
+
+
+def protected_header(key: Signer, *, typ: str = "dc+sd-jwt", header: Mapping[str, Any] | None = None) -> str:
+    """The base64url JWS header ``issue`` signs under (``alg``, ``kid``, ``typ``, then ``header``'s members):
+    a batch under one key and header makes it once and passes it to :func:`issue_hashed`."""
+    if header is None and type(typ) is str and type(key.kid) is str and type(key.alg) is str:
+        return _bare_header(key.alg, key.kid, typ)
+    extra = dict(header or {})
+    if "typ" in extra:
+        raise ValueError("typ is a parameter of issue()")
+    return encoded_header({"typ": typ, **extra}, key)
+
+
+@lru_cache(maxsize=64)
+def _bare_header(alg: str, kid: str, typ: str) -> str:
+    """``protected_header`` without extra members, once per key and typ (only successes are cached)."""
+    return encoded_header_of(alg, kid, {"typ": typ})
+
+
+def issue_hashed(
+    claims: Mapping[Any, Any],
+    key: Signer,
+    protected: str,
+    *,
+    decoys: tuple[int, int] = (1, 3),
+    holder_jwk: Mapping[str, Any] | None = None,
+) -> tuple[str, bytes]:
+    """``issue`` under ``protected`` (:func:`protected_header` of the same ``key``), and the SD-JWT's
+    :func:`credential_hash`, taken from the signing input as it was signed (the Issuer's path)."""
+    _check_issue(claims, decoys, holder_jwk)
+    token, signing_input = _issue(claims, key, protected, decoys, salt=None, holder_jwk=holder_jwk)
+    return token, hashlib.sha256(signing_input).digest()
+
+
+def _check_issue(claims: Mapping[Any, Any], decoys: tuple[int, int], holder_jwk: Mapping[str, Any] | None) -> None:
     if not isinstance(claims, Mapping):
         raise TypeError("claims must be a mapping")
     low, high = decoys
@@ -107,26 +151,37 @@ def issue(
         raise ValueError("pass either a 'cnf' claim or holder_jwk, not both")
     if holder_jwk is not None:
         public_key_from_jwk(holder_jwk)  # refuse a private or malformed holder key early
-    extra = dict(header or {})
-    if "typ" in extra:
-        raise ValueError("typ is a parameter of issue()")
-    header_claims = {"typ": typ, **extra}
+
+
+def _issue(
+    claims: Mapping[Any, Any],
+    key: Signer,
+    protected: str,
+    decoys: tuple[int, int],
+    *,
+    salt: SaltSource | None,
+    holder_jwk: Mapping[str, Any] | None,
+) -> tuple[str, bytes]:
+    """The SD-JWT and its JWS signing input, for checked arguments."""
+    low, high = decoys
     if _sdissue_c is not None and salt is None and type(claims) is dict:
         # The compiled builder writes the payload JSON and the disclosures in one call, or returns None for
         # anything outside the common case (the Python path then issues, and raises what it raises).
         tail = _TAIL if holder_jwk is None else _TAIL + ',"cnf":' + json_text({"jwk": dict(holder_jwk)})
         built = _sdissue_c.build(claims, Sd, NEVER_DISCLOSABLE, low, high, tail.encode())
         if built is not None:
-            return sign_compact(header_claims, built[0], key) + "~" + built[1]
+            jws, signing_input = sign_encoded(protected, built[0], key)
+            return jws.decode("ascii") + "~" + built[1], signing_input
     issuance = _Issuance(salt, (low, high))
     payload: dict[str, Any] = issuance.build(claims, top=True)
     payload[SD_ALG_KEY] = SD_ALG
     if holder_jwk is not None:
         payload["cnf"] = {"jwk": dict(holder_jwk)}
-    jwt = sign_compact(header_claims, json_dumps(payload), key)
+    jws, signing_input = sign_encoded(protected, json_dumps(payload), key)
+    jwt = jws.decode("ascii")
     if not issuance.disclosures:
-        return jwt + "~"
-    return jwt + "~" + b"~".join(issuance.disclosures).decode("ascii") + "~"
+        return jwt + "~", signing_input
+    return jwt + "~" + b"~".join(issuance.disclosures).decode("ascii") + "~", signing_input
 
 
 #: The payload's last members after the claims: what ``issue`` adds (``cnf`` follows when bound to a holder).

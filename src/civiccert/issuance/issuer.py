@@ -116,6 +116,7 @@ class Issuer:
         # a configured node is connected to on first use, so issuing and status never need it
         self._unconnected: ChainSettings | None = None
         self._identity: tuple[HomeConfig, str, SigningIdentity] | None = None  # see _signing_identity
+        self._protected: tuple[SigningIdentity, str] | None = None  # see _protected_header
         if chain is not None and config.chain is not None:
             self._attach(chain, config.chain)
         elif config.chain is not None and config.chain.url != EMBEDDED:
@@ -336,8 +337,8 @@ class Issuer:
         status = {"status_list": {"idx": entry.idx, "uri": entry.uri}}
         claims: dict[Any, Any] = {"iss": iss, "iat": now, "nbf": now, "exp": exp, "vct": vct, **body,
                                   "status": status}
-        token = sdjwt.issue(claims, self.key, holder_jwk=holder_jwk, header=identity.header)
-        digital_hash = sdjwt.credential_hash(token)
+        token, digital_hash = sdjwt.issue_hashed(claims, self.key, self._protected_header(identity),
+                                                 holder_jwk=holder_jwk)
         cose: bytes | None = None
         paper_hash: bytes | None = None
         if paper:
@@ -574,6 +575,13 @@ class Issuer:
             identity = signing_identity(self.home, self.config, self.key.public_key, self.key.public_jwk())
             cached = self._identity = (self.config, self.key.kid, identity)
         return cached[2]
+
+    def _protected_header(self, identity: SigningIdentity) -> str:
+        """The SD-JWT's encoded JWS header under ``identity`` (it changes with the key): made once, not per item."""
+        cached = self._protected
+        if cached is None or cached[0] is not identity:
+            cached = self._protected = (identity, sdjwt.protected_header(self.key, header=identity.header))
+        return cached[1]
 
     def _own_public_key(self, kid: object) -> Any:
         """This home's public key for ``kid``: the current one, or one it rotated out (earlier credentials)."""

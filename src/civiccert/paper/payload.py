@@ -26,6 +26,7 @@ import io
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import base45
@@ -165,11 +166,37 @@ def encode_paper_hashed(
     if status is not None:  # the same list entry as the digital twin's (draft-ietf-oauth-status-list)
         cwt[_CWT_STATUS] = {"status_list": dict(status["status_list"])}
     payload = _canonical(cwt)
-    protected = _canonical({_HDR_ALG: _ALGS[signer.alg], _HDR_CT: _CT_CWT, _HDR_KID: kid})
-    signed = _canonical(["Signature1", protected, b"", payload])  # the Sig_structure (no map: any encoding)
+    protected = _protected(_ALGS[signer.alg], kid)
+    # The Sig_structure ["Signature1", protected, h'', payload] and the tagged COSE_Sign1 array
+    # [protected, {}, payload, signature], written head by head: the same bytes as _canonical of the arrays.
+    signed = _SIG_STRUCTURE_HEAD + _bstr(protected) + b"\x40" + _bstr(payload)
     signature = signer.sign(signed)
-    cose = b"\xd2" + _canonical([protected, {}, payload, signature])  # tag 18 (COSE_Sign1) of the array
+    cose = b"\xd2\x84" + _bstr(protected) + b"\xa0" + _bstr(payload) + _bstr(signature)
     return cose, hashlib.sha256(signed).digest()
+
+
+#: A 4-element array's head, then the text "Signature1" (RFC 9052 §4.4).
+_SIG_STRUCTURE_HEAD = b"\x84\x6aSignature1"
+
+
+@lru_cache(maxsize=32)
+def _protected(alg: int, kid: bytes) -> bytes:
+    """The protected header's CBOR, once per key."""
+    return _canonical({_HDR_ALG: alg, _HDR_CT: _CT_CWT, _HDR_KID: kid})
+
+
+def _bstr(data: bytes) -> bytes:
+    """A CBOR byte string: its shortest head (RFC 8949 §4.2.1), then the bytes."""
+    size = len(data)
+    if size < 24:
+        return (0x40 | size).to_bytes(1, "big") + data
+    if size < 0x100:
+        return b"\x58" + size.to_bytes(1, "big") + data
+    if size < 0x10000:
+        return b"\x59" + size.to_bytes(2, "big") + data
+    if size < 0x1_0000_0000:
+        return b"\x5a" + size.to_bytes(4, "big") + data
+    return b"\x5b" + size.to_bytes(8, "big") + data
 
 
 def _canonical(obj: Any) -> bytes:
