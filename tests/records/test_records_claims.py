@@ -202,3 +202,27 @@ def test_compiled_member_loop_builds_the_python_loops_claims(
     python = record_claims(record)
     assert compiled == python
     assert repr(compiled) == repr(python)  # the same claims in the same order: the same disclosures
+
+
+def test_compiled_member_loop_writes_dates_and_the_sex_enum_as_python_does() -> None:
+    import datetime
+    import enum
+
+    from civiccert.credentials import claims
+
+    if claims._sdissue_c is None:
+        pytest.skip("the compiled helper is not built here (or CIVICCERT_PURE_PYTHON=1)")
+
+    class Later(datetime.date):  # a date subclass keeps its own isoformat
+        def isoformat(self) -> str:
+            return "later"
+
+    class Sex(enum.Enum):
+        FEMALE = "female"
+
+    values = (datetime.date(7, 1, 2), datetime.date(9999, 12, 31), Later(2020, 2, 3),
+              datetime.datetime(2020, 1, 2, 3, 4, 5), Sex.FEMALE)
+    marks = tuple(Sd(f"m{i}") for i in range(len(values)))
+    body: dict[Any, Any] = {}
+    claims._sdissue_c.fill_member(body, marks, tuple(hash(m) for m in marks), values, marks[-1], datetime.date)
+    assert list(body.values()) == ["0007-01-02", "9999-12-31", "later", "2020-01-02T03:04:05", "female"]

@@ -10,6 +10,7 @@
  * raises. Never produces a weaker credential than the Python path: it produces the same form or nothing.
  */
 #include "_sdissue.h"
+#include <datetime.h>
 
 static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -474,6 +475,8 @@ static PyObject *b32_ids(PyObject *self, PyObject *arg) {
     return ids;
 }
 
+static PyObject *s_value_, *s_isoformat; /* interned attribute names, made at import */
+
 /* claims._member_claims' loop: body[marks[i]] = values[i] (None skipped; the ``sex`` enum by its value, a date
  * by its isoformat()), each key inserted with its hash computed once per request in Python (hashes[i]). */
 static PyObject *fill_member(PyObject *self, PyObject *args) {
@@ -492,12 +495,17 @@ static PyObject *fill_member(PyObject *self, PyObject *args) {
         if (raw == Py_None) continue;
         if (PyUnicode_CheckExact(raw)) {
             value = Py_NewRef(raw);
-        } else if (mark == sex_mark) {
-            value = PyObject_GetAttrString(raw, "value");
+        } else if (mark == sex_mark) { /* an Enum member's value is its _value_: skips enum.property's Python __get__ */
+            value = PyObject_GetAttr(raw, s_value_);
+        } else if (Py_TYPE(raw) == (PyTypeObject *)date_type) { /* what date.isoformat() writes, without the call */
+            char text[16];
+            int len = snprintf(text, sizeof text, "%04d-%02d-%02d", PyDateTime_GET_YEAR(raw), PyDateTime_GET_MONTH(raw),
+                               PyDateTime_GET_DAY(raw));
+            value = PyUnicode_FromStringAndSize(text, len);
         } else {
             int is_date = PyObject_IsInstance(raw, date_type);
             if (is_date < 0) return NULL;
-            value = is_date ? PyObject_CallMethod(raw, "isoformat", NULL) : Py_NewRef(raw);
+            value = is_date ? PyObject_CallMethodNoArgs(raw, s_isoformat) : Py_NewRef(raw);
         }
         if (!value) return NULL;
         Py_hash_t hash = PyLong_AsSsize_t(PyTuple_GET_ITEM(hashes, i));
@@ -538,5 +546,8 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__sdissue_c(void) {
     b64url_init();
+    s_value_ = PyUnicode_InternFromString("_value_");
+    s_isoformat = PyUnicode_InternFromString("isoformat");
+    if (!s_value_ || !s_isoformat) return NULL;
     return PyModule_Create(&module);
 }
