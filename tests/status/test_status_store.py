@@ -126,3 +126,16 @@ def test_issuer_on_postgres_keeps_status_in_postgres(tmp_path: Path, postgres: P
     finally:
         issuer.close()
         world.issuer.close()
+
+
+@pytest.mark.parametrize("size", [16, 100, 131_072, 131_073])
+def test_random_indexes_cover_the_whole_list_and_nothing_past_it(size: int) -> None:
+    from civiccert.status.store import random_indexes
+
+    drawn = random_indexes(20_000, size)
+    assert len(drawn) == 20_000
+    assert all(0 <= idx < size for idx in drawn)
+    assert len(set(drawn)) > min(size, 20_000) * 0.6  # uniform, not a few values repeated
+    if size == 16:
+        assert set(drawn) == set(range(16))
+    assert random_indexes(0, size) == []

@@ -79,6 +79,22 @@ _SELECT_ENTRY = "SELECT list_uri, idx, status FROM status_entries WHERE credenti
 _SELECT_FOR_UPDATE = _SELECT_ENTRY + " FOR UPDATE"  # SQLite's BEGIN IMMEDIATE already locks the whole file
 
 
+def random_indexes(count: int, size: int) -> list[int]:
+    """``count`` indexes uniform in ``[0, size)`` as ``secrets.randbelow`` draws them (the fewest bits that
+    cover ``size``, a draw past it rejected), from one CSPRNG read instead of one system call each."""
+    bits = (size - 1).bit_length()
+    width = (bits + 7) // 8
+    shift = 8 * width - bits
+    indexes: list[int] = []
+    while len(indexes) < count:  # each draw is kept with probability > 1/2: rarely a second read
+        raw = secrets.token_bytes(width * (count - len(indexes)))
+        for start in range(0, len(raw), width):
+            idx = int.from_bytes(raw[start : start + width], "big") >> shift
+            if idx < size:
+                indexes.append(idx)
+    return indexes
+
+
 @dataclass(frozen=True, slots=True)
 class StatusEntry:
     """A credential's place in a status list."""
@@ -197,8 +213,8 @@ class StatusStore:
         for start in range(0, len(credential_ids), _ROWS_PER_INSERT):
             chunk = credential_ids[start : start + _ROWS_PER_INSERT]
             params: list[object] = []
-            for credential_id in chunk:
-                params += (credential_id, uri, secrets.randbelow(size), changed_at)
+            for credential_id, idx in zip(chunk, random_indexes(len(chunk), size), strict=True):
+                params += (credential_id, uri, idx, changed_at)
             rows = ",".join(["(%s, %s, %s, %s)"] * len(chunk))  # placeholders only: the values are parameters
             sql = f"{_INSERT_ROWS} {rows} ON CONFLICT DO NOTHING RETURNING credential_id, idx"
             for credential_id, idx in db.all(sql, tuple(params)):
