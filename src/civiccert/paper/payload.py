@@ -143,7 +143,7 @@ def encode_paper_hashed(
     while the claim table is packed."""
     if signer.alg not in _ALGS:
         raise PaperError(ReasonCode.ALGORITHM_UNSUPPORTED, "paper form supports ES256 and EdDSA only")
-    kid = cose_kid if cose_kid is not None else b64url_decode(signer.kid, field="kid")
+    kid = cose_kid if cose_kid is not None else _kid_bytes(signer.kid)
     if len(kid) not in _KID_SIZES:
         raise ValueError("the kid must be an RFC 7638 thumbprint (32 bytes) or a certificate kid (8 bytes)")
     if marked and "seal" in claims:  # the seal's items are read below: plain claims
@@ -166,12 +166,13 @@ def encode_paper_hashed(
     if status is not None:  # the same list entry as the digital twin's (draft-ietf-oauth-status-list)
         cwt[_CWT_STATUS] = {"status_list": dict(status["status_list"])}
     payload = _canonical(cwt)
-    protected = _protected(_ALGS[signer.alg], kid)
+    protected = _protected_bstr(_ALGS[signer.alg], kid)
+    payload = _bstr(payload)
     # The Sig_structure ["Signature1", protected, h'', payload] and the tagged COSE_Sign1 array
     # [protected, {}, payload, signature], written head by head: the same bytes as _canonical of the arrays.
-    signed = _SIG_STRUCTURE_HEAD + _bstr(protected) + b"\x40" + _bstr(payload)
+    signed = _SIG_STRUCTURE_HEAD + protected + b"\x40" + payload
     signature = signer.sign(signed)
-    cose = b"\xd2\x84" + _bstr(protected) + b"\xa0" + _bstr(payload) + _bstr(signature)
+    cose = b"\xd2\x84" + protected + b"\xa0" + payload + _bstr(signature)
     return cose, hashlib.sha256(signed).digest()
 
 
@@ -183,6 +184,18 @@ _SIG_STRUCTURE_HEAD = b"\x84\x6aSignature1"
 def _protected(alg: int, kid: bytes) -> bytes:
     """The protected header's CBOR, once per key."""
     return _canonical({_HDR_ALG: alg, _HDR_CT: _CT_CWT, _HDR_KID: kid})
+
+
+@lru_cache(maxsize=32)
+def _protected_bstr(alg: int, kid: bytes) -> bytes:
+    """The protected header as the byte string both COSE arrays carry, once per key."""
+    return _bstr(_protected(alg, kid))
+
+
+@lru_cache(maxsize=32)
+def _kid_bytes(kid: str) -> bytes:
+    """A signer's JOSE kid as the COSE kid bytes, decoded once per key."""
+    return b64url_decode(kid, field="kid")
 
 
 def _bstr(data: bytes) -> bytes:
