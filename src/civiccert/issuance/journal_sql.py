@@ -477,13 +477,13 @@ def _kinds(kind: CredentialKind | None) -> list[str]:
 def _check_twin(db: Db, entry: CredentialEntry, twin: CredentialEntry | None) -> None:
     """A twin is the other form, journaled (or in the same call), and not linked to a third credential."""
     if twin is not None:
-        twin_kind, twin_of_twin = twin.kind.value, twin.twin_id
+        twin_kind, twin_of_twin = twin.kind, twin.twin_id  # a StrEnum: equal to its value, without .value
     else:
         row = db.one("SELECT kind, twin_id FROM credentials WHERE credential_id = %s", (entry.twin_id,))
         if row is None:
             raise JournalError(ReasonCode.CREDENTIAL_UNKNOWN, "twin is not journaled", field="twin_id")
         twin_kind, twin_of_twin = row
-    if twin_kind == entry.kind.value:
+    if twin_kind == entry.kind:
         raise ValueError("a twin must be the other form (digital <-> paper)")
     if twin_of_twin not in (None, entry.credential_id):
         raise JournalError(ReasonCode.JOURNAL_CONFLICT, "twin is linked to another credential", field="twin_id")
