@@ -7,7 +7,8 @@ order; the reason-code groups say which check a failure of ``sdjwt.verify`` belo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from civiccert.credentials.claims import VCT_RESIDENT_RECORD, VCT_SEAL_CERTIFICATE
@@ -65,18 +66,32 @@ class Draft:
         self.checks[name] = _check(name, outcome, code, detail)
 
     def failed(self) -> bool:
-        return any(c.outcome is Outcome.FAILED for c in self.checks.values())
+        return _FAILED in map(_outcome_of, self.checks.values())
 
     def freeze(self) -> VerificationResult:
         checks = self.checks
         ordered = tuple(filter(None, map(checks.get, _ORDER)))  # report order (a Check is never falsy)
-        return VerificationResult(
+        # the frozen dataclass's __init__ sets each field through object.__setattr__ (~2 µs a result); the
+        # instance dict filled at once is the same object (no __post_init__; fields checked at import below)
+        result: VerificationResult = _new_result(VerificationResult)
+        result.__dict__.update(
             checks=ordered, form=self.form, vct=self.vct, claims=self.claims, issuer=self.issuer,
             anchor=self.anchor, source=self.source, issued_at=self.issued_at, expires_at=self.expires_at,
         )
+        return result
+
+
+_new_result = object.__new__
+if [f.name for f in fields(VerificationResult)] != [
+        "checks", "form", "vct", "claims", "issuer", "anchor", "source", "issued_at", "expires_at"] or hasattr(
+        VerificationResult, "__post_init__"):
+    raise ImportError("Draft.freeze fills VerificationResult's fields itself: update it with the dataclass")
 
 
 _ORDER = tuple(CheckName)  # report order
+# Python 3.11 reads ``Outcome.FAILED`` through a descriptor (~0.1 µs each): hot paths keep the member at hand
+_FAILED = Outcome.FAILED
+_outcome_of = attrgetter("outcome")
 _CHECKS: dict[tuple[int, int, int, str], Check] = {}  # Check is frozen: one object per distinct check
 
 
