@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
+from civiccert._frozen import frozen_builder
 from civiccert.errors import CredentialError, ReasonCode
 
 try:  # a fast exact reader: used only where its result provably equals the strict parser's (see _canonical)
@@ -435,6 +436,8 @@ class VerifiedJws:
     signing_input_sha256: bytes = b""
 
 
+_verified_jws = frozen_builder(VerifiedJws)  # no per-field setattr: made once per verified JWS
+
 #: resolve_key(header, unverified payload bytes) -> public key; may raise CredentialError(KEY_UNKNOWN).
 KeyResolver: TypeAlias = Callable[[dict[str, Any], bytes], PublicKey]
 
@@ -583,4 +586,4 @@ def verify_compact(
     digest = hashlib.sha256(signing_input).digest()
     if not _verify_signature(alg, public_key, signing_input, digest, signature):
         raise CredentialError(ReasonCode.SIGNATURE_INVALID, "signature does not verify", field="signature")
-    return VerifiedJws(header=header, payload=payload, signing_input=signing_input, signing_input_sha256=digest)
+    return _verified_jws(header=header, payload=payload, signing_input=signing_input, signing_input_sha256=digest)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from civiccert._frozen import frozen_builder
 from civiccert.credentials._native import sdissue as _sdissue_c  # None: the Python path
 from civiccert.credentials._native import sdverify
 from civiccert.credentials._sdbuild import _Issuance
@@ -231,6 +232,9 @@ def _unfold(
     return claims, unfolder.paths
 
 
+_verified_sd_jwt = frozen_builder(VerifiedSdJwt)  # no per-field setattr: made once per verify
+
+
 def verify(
     sd_jwt: str,
     *,
@@ -302,7 +306,7 @@ def verify(
     elif require_key_binding:
         raise CredentialError(ReasonCode.HOLDER_BINDING_MISSING, "key-binding JWT required", field="kb_jwt")
 
-    return VerifiedSdJwt(
+    return _verified_sd_jwt(
         header=jws.header,
         payload=payload,
         claims=claims,

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
+from civiccert._frozen import frozen_builder
 from civiccert.credentials.claims import VCT_RESIDENT_RECORD, VCT_SEAL_CERTIFICATE
 from civiccert.errors import ChainError, ReasonCode
 from civiccert.pki.validate import CertifiedKey
@@ -65,18 +67,24 @@ class Draft:
         self.checks[name] = _check(name, outcome, code, detail)
 
     def failed(self) -> bool:
-        return any(c.outcome is Outcome.FAILED for c in self.checks.values())
+        return _FAILED in map(_outcome_of, self.checks.values())
 
     def freeze(self) -> VerificationResult:
         checks = self.checks
         ordered = tuple(filter(None, map(checks.get, _ORDER)))  # report order (a Check is never falsy)
-        return VerificationResult(
+        return _result(
             checks=ordered, form=self.form, vct=self.vct, claims=self.claims, issuer=self.issuer,
             anchor=self.anchor, source=self.source, issued_at=self.issued_at, expires_at=self.expires_at,
         )
 
 
+_result = frozen_builder(VerificationResult)
+
+
 _ORDER = tuple(CheckName)  # report order
+# Python 3.11 reads ``Outcome.FAILED`` through a descriptor (~0.1 µs each): hot paths keep the member at hand
+_FAILED = Outcome.FAILED
+_outcome_of = attrgetter("outcome")
 _CHECKS: dict[tuple[int, int, int, str], Check] = {}  # Check is frozen: one object per distinct check
 
 

@@ -88,16 +88,15 @@ class LocalChecks(KeyResolution):
                 self._signature_alone(draft, text)
             return draft
         checks = draft.checks
-        checks[CheckName.FORMAT] = FORMAT_PASSED
+        checks[_FORMAT] = FORMAT_PASSED
         alg = verified.header.get("alg")
         signed = SIGNATURE_PASSED.get(alg) if type(alg) is str else None
         if signed is not None:
-            checks[CheckName.SIGNATURE] = signed
+            checks[_SIGNATURE] = signed
         else:
-            draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, f"{alg}")
-        draft.set(CheckName.DISCLOSURES, Outcome.PASSED, ReasonCode.OK,
-                  f"{len(verified.disclosed_paths)} disclosed")
-        checks[CheckName.HOLDER_BINDING] = HOLDER_BINDING_PASSED if policy.require_holder_binding \
+            draft.set(_SIGNATURE, _PASSED, _OK, f"{alg}")
+        draft.set(_DISCLOSURES, _PASSED, _OK, f"{len(verified.disclosed_paths)} disclosed")
+        checks[_HOLDER_BINDING] = HOLDER_BINDING_PASSED if policy.require_holder_binding \
             else HOLDER_BINDING_SKIPPED
         payload = verified.payload
         draft.credential_hash = verified.credential_hash
@@ -185,7 +184,7 @@ class LocalChecks(KeyResolution):
         elif iat > now + skew or (nbf is not None and nbf > now + skew):
             draft.set(CheckName.VALIDITY, Outcome.FAILED, ReasonCode.NOT_YET_VALID)
         else:
-            draft.checks[CheckName.VALIDITY] = VALIDITY_PASSED
+            draft.checks[_VALIDITY] = VALIDITY_PASSED
 
     def _classify_failure(self, draft: Draft, exc: CredentialError) -> None:
         code = exc.code
@@ -237,6 +236,13 @@ class LocalChecks(KeyResolution):
             return
         if CheckName.SIGNATURE not in draft.checks:
             draft.set(CheckName.SIGNATURE, Outcome.PASSED, ReasonCode.OK, "signed by a trusted key; unreadable")
+
+
+# Python 3.11 reads an enum member (``CheckName.FORMAT``) through a descriptor, ~0.1 µs each: the happy path
+# of a bulk run uses these
+_FORMAT, _SIGNATURE, _DISCLOSURES = CheckName.FORMAT, CheckName.SIGNATURE, CheckName.DISCLOSURES
+_HOLDER_BINDING, _VALIDITY = CheckName.HOLDER_BINDING, CheckName.VALIDITY
+_PASSED, _OK = Outcome.PASSED, ReasonCode.OK
 
 
 def _form(cred: CredentialFile) -> str:
