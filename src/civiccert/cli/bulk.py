@@ -119,10 +119,6 @@ def _chunks(paths: Sequence[tuple[str, str]], processes: int) -> list[Sequence[t
 def verify_paths(paths: Sequence[tuple[str, str]], trust: Sequence[Path], policy: Any, processes: int, *,
                  lang: str, as_json: bool, colour: bool) -> BulkReport:
     """Verify and render ``(path, label)`` inputs on ``processes`` worker processes; output in input order."""
-    import civiccert.cli.common
-    import civiccert.cli.render
-    import civiccert.inputs  # noqa: F401  # imported once here, not in every (forked) worker's first chunk
-
     report = BulkReport()
     with ProcessPoolExecutor(processes, initializer=_init,
                              initargs=(list(trust), policy, lang, as_json, colour)) as pool:
