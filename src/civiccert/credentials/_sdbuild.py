@@ -86,6 +86,13 @@ class _Issuance:
             return '{"_sd":["' + '","'.join(value[SD_DIGESTS_KEY]) + '"]}'
         return json_text(value)
 
+    def _sd_array(self, hashes: list[bytes]) -> list[str]:
+        """An object's ``_sd``: its disclosures' digests and the decoys, base64url, sorted (hides which is which)."""
+        hashes.extend(self._decoy_hashes())
+        digests = _b64_digests(hashes)
+        digests.sort()
+        return digests
+
     def _disclose(self, text: str) -> bytes:
         """Record the disclosure of JSON ``text``; return its raw SHA-256 digest."""
         disclosure = _b2a(text.encode()).rstrip(b"=\n").translate(_TO_URLSAFE)
@@ -146,10 +153,7 @@ class _Issuance:
             disclosures.append(disclosure)
             hashes.append(_sha256(disclosure).digest())
         if hashes:
-            hashes.extend(self._decoy_hashes())
-            digests = _b64_digests(hashes)
-            digests.sort()
-            out[SD_DIGESTS_KEY] = digests
+            out[SD_DIGESTS_KEY] = self._sd_array(hashes)
         return out
 
     def _build_object_checked(self, node: Mapping[Any, Any], top: bool) -> dict[str, Any]:
@@ -175,10 +179,7 @@ class _Issuance:
             else:
                 out[name] = self.build(value)
         if hashes:
-            hashes.extend(self._decoy_hashes())
-            digests = _b64_digests(hashes)
-            digests.sort()
-            out[SD_DIGESTS_KEY] = digests
+            out[SD_DIGESTS_KEY] = self._sd_array(hashes)
         return out
 
     def _build_array(self, node: Iterable[Any]) -> list[Any]:
