@@ -39,27 +39,43 @@ def driver_errors(what: str, *, conflict: str | None = None) -> Iterator[None]:
 
 
 @contextmanager
-def transaction(conn: Any, *, pg: bool, write: bool = True) -> Iterator[None]:
+def transaction(conn: Any, *, pg: bool, write: bool = True, durable: bool = True) -> Iterator[None]:
     """Commit what the block does on ``conn``, or roll it back when the block (or the commit) fails.
 
     On SQLite a write transaction takes the write lock up front (``BEGIN IMMEDIATE``), so read-then-write
     cannot race with another process; a read one (``write=False``) is a plain snapshot that blocks nobody.
+
+    ``durable=False`` commits without waiting for the disk (SQLite, whose connection must be in WAL mode: no
+    fsync; PostgreSQL: ``synchronous_commit`` off for this transaction). Only for rows that promise nothing to
+    anyone until a later durable commit on the same database, which makes them durable too: both databases
+    write their log in order and a sync covers everything before it (an idempotency reservation before its
+    response, status indexes before the journal entries that hand the credentials out). A crash may forget
+    such rows, never keep a later durable commit without them. The other writers then wait one fsync less
+    for the lock.
     """
     if pg:
         with conn.transaction():
+            if not durable:
+                conn.execute("SET LOCAL synchronous_commit TO off")
             yield
         return
-    if write:
-        _begin_immediate(conn)
-    else:
-        conn.execute("BEGIN")
+    if not durable:
+        conn.execute("PRAGMA synchronous=NORMAL")  # per connection, outside a transaction; restored below
     try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:  # a failed COMMIT may have rolled back already
-            conn.execute("ROLLBACK")
-        raise
+        if write:
+            _begin_immediate(conn)
+        else:
+            conn.execute("BEGIN")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:  # a failed COMMIT may have rolled back already
+                conn.execute("ROLLBACK")
+            raise
+    finally:
+        if not durable:
+            conn.execute("PRAGMA synchronous=FULL")
 
 
 _FIRST_POLL = 0.0001
@@ -100,12 +116,13 @@ def session(
     pg: bool,
     what: str,
     write: bool = True,
+    durable: bool = True,
     conflict: str | None = None,
 ) -> Iterator[Db]:
     """Under ``lock``, one :func:`transaction` on ``connect()``'s connection, with :func:`driver_errors` around it."""
     with lock, driver_errors(what, conflict=conflict):
         conn = connect()
-        with transaction(conn, pg=pg, write=write):
+        with transaction(conn, pg=pg, write=write, durable=durable):
             yield Db(conn, pg=pg)
 
 

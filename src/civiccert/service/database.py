@@ -35,13 +35,15 @@ class ServiceDatabase:
         elif self._conn is None:
             path = self.target.removeprefix("sqlite://")
             self._conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")  # the journal's file is: non-durable commits rely on it
             self._conn.execute("PRAGMA synchronous=FULL")
         return self._conn
 
     @contextmanager
-    def tx(self) -> Iterator[Db]:
-        """One committed transaction; driver errors become JournalError(JOURNAL_UNAVAILABLE)."""
-        with session(self._lock, self._connect, pg=self.pg, what="service database failed") as db:
+    def tx(self, *, durable: bool = True) -> Iterator[Db]:
+        """One committed transaction; driver errors become JournalError(JOURNAL_UNAVAILABLE). ``durable=False``:
+        see :func:`civiccert.dbtx.transaction` (rows a later durable commit here makes durable)."""
+        with session(self._lock, self._connect, pg=self.pg, what="service database failed", durable=durable) as db:
             yield db
 
     def close(self) -> None:

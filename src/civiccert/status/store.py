@@ -127,17 +127,21 @@ class _Allocated:
 def open_status_store(journal: object, default: Path, *, list_size: int) -> StatusStore:
     """The status store in ``journal``'s own database (its ``url`` on PostgreSQL, its ``path`` on SQLite),
     else in ``default`` (the home's journal file), so status changes live where issuance does."""
-    target = getattr(journal, "url", None) or getattr(journal, "path", None) or default
-    return StatusStore(target, list_size=list_size)
+    shared = getattr(journal, "url", None) or getattr(journal, "path", None)
+    return StatusStore(shared or default, list_size=list_size, allocations_durable=not shared)
 
 
 class StatusStore:
     """Status entries and publications in the journal's SQLite file or PostgreSQL database."""
 
-    def __init__(self, target: str | Path, *, list_size: int) -> None:
+    def __init__(self, target: str | Path, *, list_size: int, allocations_durable: bool = True) -> None:
+        """``allocations_durable=False`` when this database is the journal's: an index allocation then commits
+        without its own fsync, because the journal's durable commit of the credentials that carry the indexes
+        comes after it in the same log (civiccert.dbtx.transaction); until then nothing refers to them."""
         if list_size < 16:
             raise ValueError("list_size must be at least 16")
         self.list_size = list_size
+        self._allocations_durable = allocations_durable
         self._pg = is_postgres_url(target)
         self._target = str(target).removeprefix("sqlite://")
         self._lock = threading.RLock()
@@ -164,9 +168,10 @@ class StatusStore:
             conn.execute("PRAGMA synchronous=FULL")
         return conn
 
-    def _write(self) -> AbstractContextManager[_Db]:
+    def _write(self, *, durable: bool = True) -> AbstractContextManager[_Db]:
         """One committed transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: READ COMMITTED + row locks)."""
-        return session(self._lock, self._connection, pg=self._pg, what="status journal write failed")
+        return session(self._lock, self._connection, pg=self._pg, what="status journal write failed",
+                       durable=durable)  # fmt: skip
 
     @contextmanager
     def _read(self) -> Iterator[_Db]:
@@ -184,7 +189,7 @@ class StatusStore:
         changed_at = time.time() if at is None else at
         limit = self.list_size * 3 // 4  # past it draws get slow and the herd thins: a new list is due
         entries: list[StatusEntry] = []
-        with self._write() as db:
+        with self._write(durable=self._allocations_durable) as db:
             row = db.one("SELECT count(*) FROM status_entries WHERE list_uri = %s", (uri,))
             used = int(row[0]) if row is not None else 0
             drawn: dict[str, StatusEntry] = {}
