@@ -139,3 +139,27 @@ def test_random_indexes_cover_the_whole_list_and_nothing_past_it(size: int) -> N
     if size == 16:
         assert set(drawn) == set(range(16))
     assert random_indexes(0, size) == []
+
+
+def test_the_fill_counter_starts_from_the_rows_of_an_older_journal_and_is_shared(target: str) -> None:
+    # a journal written before the counter existed: 40 entries in the list, no counter row
+    old = StatusStore(target, list_size=64)
+    try:
+        old.allocate_many([f"c{i}" for i in range(40)], "https://s.example/1")
+        with old._write() as db:  # what an older release left behind
+            db.run("DELETE FROM status_list_fill")
+    finally:
+        old.close()
+    first, second = StatusStore(target, list_size=64), StatusStore(target, list_size=64)  # two servers
+    try:
+        first.allocate_many([f"d{i}" for i in range(4)], "https://s.example/1")  # counts the 40 once: 44
+        second.allocate_many([f"e{i}" for i in range(4)], "https://s.example/1")  # 48 = 75 % of 64
+        for store in (first, second):
+            with pytest.raises(JournalError) as info:
+                store.allocate("f", "https://s.example/1")
+            assert info.value.code is ReasonCode.CONFIG_INVALID
+        assert first.allocate("d1", "https://s.example/1") == second.entry("d1")  # a retry still answers
+        assert first.allocate("g", "https://s.example/2").uri == "https://s.example/2"  # each list its own count
+    finally:
+        first.close()
+        second.close()
