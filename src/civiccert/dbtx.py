@@ -61,9 +61,10 @@ def transaction(conn: Any, *, pg: bool, write: bool = True, durable: bool = True
         return
     if not durable:
         conn.execute("PRAGMA synchronous=NORMAL")  # per connection, outside a transaction; restored below
+    busy_timeout_ms = None
     try:
         if write:
-            _begin_immediate(conn)
+            busy_timeout_ms = _begin_immediate(conn)
         else:
             conn.execute("BEGIN")
         try:
@@ -73,7 +74,9 @@ def transaction(conn: Any, *, pg: bool, write: bool = True, durable: bool = True
             if conn.in_transaction:  # a failed COMMIT may have rolled back already
                 conn.execute("ROLLBACK")
             raise
-    finally:
+    finally:  # after the lock is released: each statement under it may wait for the GIL
+        if busy_timeout_ms is not None:
+            conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         if not durable:
             conn.execute("PRAGMA synchronous=FULL")
 
@@ -82,8 +85,11 @@ _FIRST_POLL = 0.0001
 _LONGEST_POLL = 0.002
 
 
-def _begin_immediate(conn: sqlite3.Connection) -> None:
-    """``BEGIN IMMEDIATE``, waiting for another writer (another process on the same file) by short polls.
+def _begin_immediate(conn: sqlite3.Connection) -> int:
+    """``BEGIN IMMEDIATE``, waiting for another writer (another process on the same file) by short polls; the
+    connection's busy timeout, set to 0 for it, which the caller restores once the transaction is over (a
+    statement inside a write transaction never waits for a lock, and the restore then costs no GIL wait
+    under the lock).
 
     SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between tries, so with two server processes on one
     file a writer often slept long after the lock was free (p99 in the hundreds of ms). Here the connection's
@@ -98,14 +104,15 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
         while True:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                return
+                return timeout_ms
             except sqlite3.OperationalError as exc:
                 if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= deadline:
                     raise
             time.sleep(delay)
             delay = min(delay * 2, _LONGEST_POLL)
-    finally:
+    except BaseException:
         conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+        raise
 
 
 @contextmanager
