@@ -5,7 +5,8 @@ status-list publication) runs in a thread of the server process (``worker=False`
 requests); among several servers on
 one PostgreSQL journal only the lease holder anchors at a time. SIGTERM makes uvicorn finish the requests in
 flight, then the worker stops between two attempts and the databases are closed. With ``workers`` > 1,
-uvicorn runs that many processes of :mod:`civiccert.service.workers` instead, one of them holding the worker.
+that many processes of :mod:`civiccert.service.workers` serve instead (:mod:`civiccert.service.processes`,
+one listening socket each), one of them holding the worker.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from civiccert.issuance.journal_url import is_postgres_url
 from civiccert.service.auth import DEFAULT_AUDIENCE, ClientRegistry
 from civiccert.service.logs import configure_logging, log_event
 from civiccert.service.metrics import Metrics
+from civiccert.service.processes import run_processes
 from civiccert.service.publisher import StatusPublisher
 from civiccert.service.store import ServiceStore
 from civiccert.service.worker import AnchorWorker
@@ -69,9 +71,7 @@ def serve(
                                status_every=status_every, verify_page=verify_page)
         export_options(options, passphrase_file=passphrase_file, pin_file=pin_file, passphrase=passphrase)
         log_event("serving", host=host, port=port, worker=worker, workers=workers)
-        # uvicorn's supervisor stops the workers on SIGTERM/SIGINT (each finishes its requests) and returns
-        uvicorn.run("civiccert.service.workers:create_from_env", factory=True, workers=workers, host=host, port=port,
-                    log_level="warning", access_log=False, server_header=False)
+        run_processes(workers, host, port)  # until SIGTERM/SIGINT: each process finishes its requests
         log_event("stopped")
         return
     registry = ClientRegistry.load(clients, audience=audience)

@@ -1,12 +1,12 @@
 """Several uvicorn worker processes serving one issuer (``civiccert serve --workers N``).
 
 One process uses at most one core (signing and record checks are CPU-bound under the GIL: ~2–3 ms per issue),
-so N processes each run the whole app and every one of them issues. uvicorn starts them by importing
-:func:`create_from_env` (a factory), so the parent hands over its options in ``CIVICCERT_SERVE_OPTIONS``
-(JSON, no secrets) and the key secret the way it got it: the path in ``CIVICCERT_KEY_PASSPHRASE_FILE`` /
-``CIVICCERT_PKCS11_PIN_FILE`` (each worker reads the file), else the inherited ``CIVICCERT_KEY_PASSPHRASE`` /
-``CIVICCERT_PKCS11_PIN`` variable, which each worker removes from its environment once read. A secret is never on
-a command line or in a log.
+so N processes each run the whole app and every one of them issues. :mod:`civiccert.service.processes` starts
+them; uvicorn in each imports :func:`create_from_env` (a factory), so the parent hands over its options in
+``CIVICCERT_SERVE_OPTIONS`` (JSON, no secrets) and the key secret the way it got it: the path in
+``CIVICCERT_KEY_PASSPHRASE_FILE`` / ``CIVICCERT_PKCS11_PIN_FILE`` (each worker reads the file), else the inherited
+``CIVICCERT_KEY_PASSPHRASE`` / ``CIVICCERT_PKCS11_PIN`` variable, which each worker removes from its environment
+once read. A secret is never on a command line or in a log.
 
 The anchoring worker and the status publisher run in exactly one process at a time: each process waits in a
 daemon thread for the *worker role* (an exclusive ``flock`` next to the SQLite journal, or a PostgreSQL
@@ -202,7 +202,7 @@ def create_from_env() -> FastAPI:
 def export_options(options: ServeOptions, *, passphrase_file: Path | None, pin_file: Path | None,
                    passphrase: bytes | None) -> None:
     """Put ``options`` and the key secret where :func:`create_from_env` finds them (this process's environment,
-    inherited by the worker processes uvicorn spawns): the file's path when the secret came from a file, else the
+    inherited by the worker processes): the file's path when the secret came from a file, else the
     secret itself in ``CIVICCERT_KEY_PASSPHRASE`` (never on a command line)."""
     os.environ[OPTIONS_ENV] = options.to_env()
     if passphrase_file is not None:
