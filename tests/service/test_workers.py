@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -131,7 +133,7 @@ async def _burst(port: int, count: int, pids: set[int]) -> dict[int, int]:
     return gained
 
 
-def test_each_process_listens_on_its_own_socket_and_a_burst_is_spread(tmp_path: Path) -> None:
+def test_each_process_listens_on_its_own_socket_a_burst_is_spread_and_a_dead_one_replaced(tmp_path: Path) -> None:
     # uvicorn's one shared socket let one process accept 31-32 of the benchmark's 32 connections, opened at
     # once, in three runs of three (docs/benchmarks.md); with one SO_REUSEPORT socket each the kernel spreads them
     world = make_world(tmp_path)
@@ -148,9 +150,21 @@ def test_each_process_listens_on_its_own_socket_and_a_burst_is_spread(tmp_path: 
         listening = _listening(server.port)
         owners = {pid: _socket_inodes(pid) & listening for pid in children}
         opened = asyncio.run(_burst(server.port, 24, children))
+        killed = min(children)
+        os.kill(killed, signal.SIGKILL)  # a process that dies is replaced
+        serving = children
+        while time.time() < deadline + 60 and len(serving) < 3:
+            time.sleep(0.1)
+            events = map(json.loads, server.log.read_text(errors="replace").splitlines())
+            serving = {e["pid"] for e in events if e.get("event") == "worker_process_serving"}
+        assert httpx.get(server.url + "/healthz", timeout=10).status_code == 200
     finally:
         code = server.stop()
     assert code == 0
+    assert len(serving) == 3, "no new process after one was killed"
+    log = server.log.read_text(errors="replace")
+    assert '"event": "worker_process_died"' in log
+    assert "Traceback" not in log
     assert len(listening) == 2
     assert sorted(len(inodes) for inodes in owners.values()) == [1, 1]
     assert len(set.union(*owners.values())) == 2  # not one shared socket
