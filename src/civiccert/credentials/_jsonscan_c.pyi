@@ -1,0 +1,3 @@
+"""Types of the compiled JSON proof (``_jsonscan_c.c``)."""
+
+def exact(raw: bytes, value: object, max_depth: int, /) -> bool: ...
