@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import civiccert as cc
+from civiccert.credentials import _native
 from civiccert.errors import ReasonCode, RecordError
 from civiccert.records import loader
 
@@ -162,14 +163,6 @@ def test_a_tuple_is_not_an_array() -> None:
     assert caught.value.field == "members"
 
 
-def test_deep_values_are_left_to_jsonschema() -> None:
-    deep: Any = "x"
-    for _ in range(100):
-        deep = [deep]
-    assert not loader._plain_json(deep)
-    assert loader._plain_json(_sample("household-matsudo.json"))
-
-
 def _patterns(node: Any) -> Iterator[str]:
     if isinstance(node, dict):
         for key, value in node.items():
@@ -232,3 +225,43 @@ def test_invalid_records_still_name_the_field() -> None:
         cc.load_record(document)
     assert caught.value.code is ReasonCode.SCHEMA_VIOLATION
     assert caught.value.field == "members[1].sex"
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    mappings = st.dictionaries(st.text(max_size=2), inner, max_size=3)
+    return st.lists(inner, max_size=3) | st.tuples(inner) | mappings | st.builds(OrderedDict, mappings)
+
+
+_ANY = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3) | st.builds(_Text)
+    | st.decimals(allow_nan=False) | st.just(()),
+    _containers,
+    max_leaves=8,
+)  # fmt: skip
+
+
+@pytest.mark.skipif(_native.jsonscan is None, reason="_jsonscan_c is not built (or CIVICCERT_PURE_PYTHON=1)")
+@settings(max_examples=300, deadline=None)
+@given(value=_ANY, depth=st.integers(min_value=0, max_value=4))
+def test_the_compiled_plain_check_equals_the_python_one(value: Any, depth: int) -> None:
+    assert _native.jsonscan.plain(value, depth) == _plain_json_at(value, depth)
+
+
+def _plain_json_at(value: Any, max_depth: int) -> bool:
+    saved = loader.MAX_JSON_DEPTH
+    try:
+        loader.MAX_JSON_DEPTH = max_depth  # type: ignore[misc]
+        return loader._plain_json(value)
+    finally:
+        loader.MAX_JSON_DEPTH = saved  # type: ignore[misc]
+
+
+def test_deep_values_are_left_to_jsonschema_on_both_paths() -> None:
+    deep: Any = "x"
+    for _ in range(loader.MAX_JSON_DEPTH):
+        deep = [deep]
+    assert loader._plain_json(deep)
+    assert not loader._plain_json([deep])
+    if _native.jsonscan is not None:
+        assert _native.jsonscan.plain(deep, loader.MAX_JSON_DEPTH)
+        assert not _native.jsonscan.plain([deep], loader.MAX_JSON_DEPTH)

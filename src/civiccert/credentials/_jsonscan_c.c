@@ -8,6 +8,10 @@
  *       64 bits became a float, and every other value orjson reads (strings, ints, true/false/null) is what
  *       the stdlib reads: the caller may return value. False means "not proven": the stdlib path decides.
  *
+ *   plain(value, max_depth) -> bool
+ *       records.loader._plain_json: value holds only exact dict, list, str, int, float, bool and None, nested
+ *       at most max_depth deep (what jsonschema_rs reads as jsonschema does).
+ *
  * Every read is bounded by the object's own length; nothing here allocates.
  */
 #define PY_SSIZE_T_CLEAN
@@ -83,7 +87,36 @@ static PyObject *exact(PyObject *self, PyObject *args) {
     return PyBool_FromLong(keys(value, max_depth + 1) == colons);
 }
 
+static int plain_value(PyObject *value, long depth) {
+    Py_ssize_t pos = 0, i;
+    PyObject *key, *item;
+    if (PyDict_CheckExact(value)) {
+        if (depth <= 0) return 0;
+        while (PyDict_Next(value, &pos, &key, &item))
+            if (!plain_value(item, depth - 1)) return 0;
+        return 1;
+    }
+    if (PyList_CheckExact(value)) {
+        if (depth <= 0) return 0;
+        for (i = 0; i < PyList_GET_SIZE(value); i++)
+            if (!plain_value(PyList_GET_ITEM(value, i), depth - 1)) return 0;
+        return 1;
+    }
+    return PyUnicode_CheckExact(value) || PyLong_CheckExact(value) || PyFloat_CheckExact(value) ||
+           PyBool_Check(value) || value == Py_None;
+}
+
+static PyObject *plain(PyObject *self, PyObject *args) {
+    PyObject *value;
+    long max_depth;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Ol:plain", &value, &max_depth)) return NULL;
+    return PyBool_FromLong(plain_value(value, max_depth));
+}
+
 static PyMethodDef methods[] = {
+    {"plain", plain, METH_VARARGS,
+     "plain(value, max_depth) -> whether value holds only exact JSON types, at most max_depth deep"},
     {"exact", exact, METH_VARARGS,
      "exact(raw, value, max_depth) -> whether orjson's value of raw is provably the strict parser's"},
     {NULL, NULL, 0, NULL},

@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from civiccert.credentials._native import jsonscan as _jsonscan
 from civiccert.credentials.jose import MAX_JSON_DEPTH, json_parse
 from civiccert.errors import CredentialError, ReasonCode, RecordError
 from civiccert.extras import ISSUER, missing_extra
@@ -155,7 +156,8 @@ _JSON_LEAVES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 def _plain_json(value: Any, depth: int = 0, leaves: frozenset[type] = _JSON_LEAVES) -> bool:
     """Whether ``value`` holds only what a JSON parser returns (exact ``dict``, ``list``, ``str``, ``int``,
     ``float``, ``bool``, None), nested at most ``MAX_JSON_DEPTH`` deep: what jsonschema_rs reads as jsonschema
-    does. Anything else (a tuple, a subclass, a deep mapping from a caller) is left to jsonschema alone."""
+    does. Anything else (a tuple, a subclass, a deep mapping from a caller) is left to jsonschema alone.
+    ``_jsonscan_c.plain`` is the compiled twin (tests/records/test_records_schema_rs.py compares them)."""
     kind = type(value)
     if kind is dict:
         if depth >= MAX_JSON_DEPTH:
@@ -226,7 +228,7 @@ def _check_schema(document: Any) -> str:
     record_type = document.get("type")
     if not isinstance(record_type, str) or record_type not in RECORD_TYPES:
         raise RecordError(ReasonCode.SCHEMA_VIOLATION, "unknown or missing record type", field="type")
-    if _plain_json(document):
+    if (_jsonscan.plain(document, MAX_JSON_DEPTH) if _jsonscan is not None else _plain_json(document)):
         try:
             if _fast_validator(record_type).is_valid(document):
                 return record_type
