@@ -107,8 +107,14 @@ _SCALAR = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**80), max_value=2**80),
     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=6),
 )  # fmt: skip
-_VALUE = st.recursive(_SCALAR, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-    st.sampled_from(["a", "b", "\u0061", "é", ":", '"', "\\", ""]), inner, max_size=4), max_leaves=12)  # fmt: skip
+_NAMES = st.sampled_from(["a", "b", "\u0061", "é", ":", '"', "\\", ""])
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=4) | st.dictionaries(_NAMES, inner, max_size=4)
+
+
+_VALUE = st.recursive(_SCALAR, _containers, max_leaves=12)
 _SPACE = st.sampled_from(["", "", " ", "\n", "\t", "\r\n", "  "])
 _NUMBER_TEXT = st.sampled_from(["0", "-0", "1e5", "1E+400", "-1e-400", "0.1", "1.0", "00", "1.", ".5", "+1",
                                 "9223372036854775808", "-9223372036854775809", "NaN", "Infinity", "1e309"])  # fmt: skip

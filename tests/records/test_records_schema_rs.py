@@ -104,9 +104,13 @@ def test_compiled_check_agrees_with_jsonschema(name: str) -> None:
     assert rejected > 150
 
 
+def _json_containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+
+
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=14),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    _json_containers,
     max_leaves=6,
 )
 
@@ -265,3 +269,13 @@ def test_deep_values_are_left_to_jsonschema_on_both_paths() -> None:
     if _native.jsonscan is not None:
         assert _native.jsonscan.plain(deep, loader.MAX_JSON_DEPTH)
         assert not _native.jsonscan.plain([deep], loader.MAX_JSON_DEPTH)
+
+
+@pytest.mark.parametrize("text", ["𠮷𠮷𠮷", "𠮷𠮷𠮷𠮷", "葛\U000e0100葛", "が\u3099", "abc", "abcd", "", "\x00" * 3])
+def test_lengths_count_code_points_in_both(text: str) -> None:
+    """minLength/maxLength count code points in both (not UTF-8 bytes or UTF-16 units): astral characters,
+    variation selectors and combining marks at the edge of a limit."""
+    from jsonschema import Draft202012Validator
+
+    for schema in ({"maxLength": 3}, {"minLength": 4}):
+        assert jsonschema_rs.Draft202012Validator(schema).is_valid(text) == Draft202012Validator(schema).is_valid(text)
