@@ -27,6 +27,8 @@ ext_modules = [
     _c("credentials._sdissue_c", "_sdissue_paper.c", headers=("_sdissue.h",)),
     # SD-JWT verify: disclosures' base64url, SHA-256 and JSON segments; the payload unfold
     _c("credentials._sdverify_c"),
+    # strict JSON: proof that orjson read a text as the stdlib's strict parser does (no repeated member, no float)
+    _c("credentials._jsonscan_c"),
 ]
 
 setup(ext_modules=ext_modules)

@@ -8,7 +8,7 @@ import pytest
 from civiccert.credentials import _native
 
 
-@pytest.mark.parametrize("name", ["sdissue", "sdverify"])
+@pytest.mark.parametrize("name", ["jsonscan", "sdissue", "sdverify"])
 def test_the_compiled_helpers_are_built(name: str) -> None:
     if _native.PURE_PYTHON:
         pytest.skip("CIVICCERT_PURE_PYTHON=1 asks for the Python paths")

@@ -87,3 +87,23 @@ def test_residence_card_number_format() -> None:
         with pytest.raises(RecordError) as info:
             check_residence_card_number(bad, field="f")
         assert info.value.code is ReasonCode.RESIDENCE_CARD_INVALID
+
+
+def _individual_reference(first_eleven: str) -> str:
+    """The ordinance's formula read literally (Pn from the right, Qn = n + 1 or n - 5): the specification of
+    the one-pass weighted sum in codes.py."""
+    total = sum(int(digit) * (n + 1 if n <= 6 else n - 5) for n, digit in enumerate(reversed(first_eleven), 1))
+    r = total % 11
+    return "0" if r <= 1 else str(11 - r)
+
+
+@given(st.text(alphabet="0123456789", min_size=11, max_size=11))
+def test_individual_check_digit_equals_the_literal_formula(first: str) -> None:
+    assert individual_number_check_digit(first) == _individual_reference(first)
+
+
+def test_municipality_check_digit_equals_the_literal_formula_for_every_prefix() -> None:
+    for i in range(0, 100_000, 7):
+        first = f"{i:05d}"
+        total = sum(int(d) * w for d, w in zip(first, (6, 5, 4, 3, 2), strict=True))
+        assert municipality_check_digit(first) == str((11 - total % 11) % 10)

@@ -2,7 +2,8 @@
 
 Every user keeps a pure-Python path that gives the same results; tests run both. ``sdissue`` builds an
 issuance's payload and disclosures and the printed copy's CBOR; ``sdverify`` decodes disclosures and unfolds
-a payload, declining (None) whatever it does not decide exactly as the Python path would.
+a payload, declining (None) whatever it does not decide exactly as the Python path would; ``jsonscan`` proves
+that orjson read a JSON text as the strict stdlib parser does (jose.json_parse).
 """
 
 from __future__ import annotations
@@ -25,4 +26,11 @@ try:
 except ImportError:
     sdverify = None  # type: ignore[assignment]
 
-__all__ = ["PURE_PYTHON", "sdissue", "sdverify"]
+try:
+    if PURE_PYTHON:
+        raise ImportError("CIVICCERT_PURE_PYTHON=1")
+    from civiccert.credentials import _jsonscan_c as jsonscan
+except ImportError:
+    jsonscan = None  # type: ignore[assignment]
+
+__all__ = ["PURE_PYTHON", "jsonscan", "sdissue", "sdverify"]

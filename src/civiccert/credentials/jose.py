@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
 from civiccert._frozen import frozen_builder
+from civiccert.credentials._native import jsonscan as _jsonscan
 from civiccert.errors import CredentialError, ReasonCode
 
 try:  # a fast exact reader: used only where its result provably equals the strict parser's (see _canonical)
@@ -245,12 +246,15 @@ _CANONICAL_ENDS: tuple[frozenset[int], ...] = (
 
 
 def _canonical(raw: bytes) -> Any:
-    """The value of ``raw`` when it is exactly orjson's serialisation of what it parses to, else ``_NOT_CANONICAL``.
+    """The value of ``raw`` when orjson's reading of it provably equals the strict stdlib parser's, else
+    ``_NOT_CANONICAL`` (then the stdlib path decides and names the reason). Two proofs, either suffices:
 
-    Such a text has no duplicate member (a repeated name would be dropped on output), no whitespace, no
-    NaN/Infinity, no integer orjson would turn into a float and no lone surrogate, so the strict stdlib parser
-    reads the same value from it: this is a faster route to the same answer, never a laxer one. Anything else
-    goes the stdlib way, which decides and names the reason. The depth cap is checked here too.
+    - ``raw`` is exactly orjson's serialisation of what it parses to: then it has no duplicate member (a
+      repeated name would be dropped on output), no whitespace, no NaN/Infinity, no integer orjson would turn
+      into a float and no lone surrogate. The depth cap is checked too.
+    - (compiled, any text a client sends) ``_jsonscan_c.exact``: as many ``:`` outside strings as the value
+      has keys (no repeated member), no float literal and no float in the value (a 64-bit overflow turns an
+      integer into one), nesting within the cap; strings, integers and constants read the same in both.
     """
     if _orjson is None:
         return _NOT_CANONICAL
@@ -258,6 +262,8 @@ def _canonical(raw: bytes) -> Any:
         value = _orjson.loads(raw)
     except _orjson.JSONDecodeError:
         return _NOT_CANONICAL
+    if _jsonscan is not None and _jsonscan.exact(raw, value, MAX_JSON_DEPTH):
+        return value
     if _orjson.dumps(value) != raw:
         return _NOT_CANONICAL
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and not json_depth_ok(raw.decode("utf-8")):

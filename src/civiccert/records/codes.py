@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from operator import mul
 
 from civiccert.errors import ReasonCode, RecordError
 from civiccert.records.text import check_text
@@ -31,13 +32,18 @@ _INDIVIDUAL_NUMBER_RE = re.compile(r"[0-9]{12}")
 _RESIDENT_CODE_RE = re.compile(r"[0-9]{11}")
 # 在留カード番号 / 特別永住者証明書番号: two capital letters, eight digits, two capital letters (e.g. AB12345678CD).
 _RESIDENCE_CARD_RE = re.compile(r"[A-Z]{2}[0-9]{8}[A-Z]{2}")
+# Check-digit weights, left to right, and what the ASCII code of "0" (48) adds with them.
+_MUNICIPALITY_WEIGHTS = (6, 5, 4, 3, 2)
+_MUNICIPALITY_ZEROS = 48 * sum(_MUNICIPALITY_WEIGHTS)
+_INDIVIDUAL_WEIGHTS = tuple(n + 1 if n <= 6 else n - 5 for n in range(11, 0, -1))  # Qn for n = 11..1
+_INDIVIDUAL_ZEROS = 48 * sum(_INDIVIDUAL_WEIGHTS)
 
 
 def municipality_check_digit(first_five: str) -> str:
     """Check digit of a 全国地方公共団体コード (総務省): weights 6..2, cd = (11 - sum mod 11) mod 10."""
     if not (len(first_five) == 5 and first_five.isascii() and first_five.isdigit()):
         raise ValueError("expected the five leading digits of a municipality code")
-    total = sum(int(d) * w for d, w in zip(first_five, (6, 5, 4, 3, 2), strict=True))
+    total = sum(map(mul, first_five.encode("ascii"), _MUNICIPALITY_WEIGHTS)) - _MUNICIPALITY_ZEROS
     return str((11 - total % 11) % 10)
 
 
@@ -54,15 +60,12 @@ def individual_number_check_digit(first_eleven: str) -> str:
     """Check digit of a 個人番号 (総務省令第85号 第5条).
 
     With Pn the n-th of the eleven digits counted from the right and Qn = n + 1 (n <= 6) or n - 5 (n >= 7),
-    r = sum(Pn * Qn) mod 11 and the check digit is 0 when r <= 1, else 11 - r.
+    r = sum(Pn * Qn) mod 11 and the check digit is 0 when r <= 1, else 11 - r. (The weights are listed left
+    to right and applied to the ASCII codes in one C-level pass; the "0"s' part is subtracted once.)
     """
     if not (len(first_eleven) == 11 and first_eleven.isascii() and first_eleven.isdigit()):
         raise ValueError("expected the eleven leading digits of an individual number")
-    total = 0
-    for n, digit in enumerate(reversed(first_eleven), start=1):
-        q = n + 1 if n <= 6 else n - 5
-        total += int(digit) * q
-    r = total % 11
+    r = (sum(map(mul, first_eleven.encode("ascii"), _INDIVIDUAL_WEIGHTS)) - _INDIVIDUAL_ZEROS) % 11
     return "0" if r <= 1 else str(11 - r)
 
 
