@@ -213,3 +213,30 @@ def test_a_reader_that_leaves_early_keeps_the_pools_exit_code(tmp_path: Path) ->
         assert done.returncode == 1, done.stderr  # the forged one
         assert "Traceback" not in done.stderr
         assert ("070-broken.png" in done.stderr) == (not extra)  # --json names it in the document
+
+
+def test_a_worker_that_dies_ends_the_run_with_an_internal_error(capsys: pytest.CaptureFixture[str],
+                                                                 tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed mid-run (out of memory, a signal) is no verdict: exit 70, a one-line message, no
+    traceback, never a VALID exit code for inputs nobody verified."""
+    import os
+
+    from civiccert.cli import bulk
+
+    folder, trust = _mixed_folder(tmp_path)
+    monkeypatch.setattr(bulk, "workers", lambda: 2)
+    real = bulk._verify_chunk
+
+    def dying(chunk: list[tuple[str, str]]) -> bulk.BulkReport:
+        if any(label == "050-other.json" for _path, label in chunk):
+            os._exit(9)
+        return real(chunk)
+
+    dying.__module__, dying.__qualname__ = bulk.__name__, "_verify_chunk"  # the forked worker looks it up by name
+    monkeypatch.setattr(bulk, "_verify_chunk", dying)
+    code = main(["verify", str(folder), "--offline", "--trust", str(trust), "--json", "--jobs", "2"])
+    _out, err = capsys.readouterr()
+    assert code == 70
+    assert "Traceback" not in err
+    assert "BrokenProcessPool" in err  # the pool saw its worker die (not some other failure)
