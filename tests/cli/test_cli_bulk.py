@@ -118,7 +118,6 @@ def test_json_text_is_the_standard_encoders_text() -> None:
     """orjson where it writes the same bytes; json (default=repr) for floats, enums, bytes, odd keys..."""
     import enum
 
-    from civiccert.cli.bulk import BulkReport
     from civiccert.cli.common import json_text
 
     class Colour(enum.Enum):
@@ -131,14 +130,38 @@ def test_json_text_is_the_standard_encoders_text() -> None:
         assert json_text(value) == json.dumps(value, ensure_ascii=False, indent=2, default=repr)
         assert json_text(value, 4) == json.dumps(value, ensure_ascii=False, indent=2, default=repr).replace(
             "\n", "\n    ")
-    one = BulkReport(chunks=[json_text(plain, 4)], counts={"VALID": 1})
-    assert one.json_document(single=True) == json.dumps(plain, ensure_ascii=False, indent=2) + "\n"
-    many = BulkReport(chunks=[json_text(plain, 4), "", json_text(plain, 4)], counts={"VALID": 2},
-                      failures=[{"source": "a", "code": "b"}])
-    assert many.json_document(single=True) == json.dumps(
-        {"results": [plain, plain], "unreadable": many.failures}, ensure_ascii=False, indent=2) + "\n"
-    assert BulkReport().json_document(single=False) == json.dumps(
-        {"results": [], "unreadable": []}, indent=2) + "\n"
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_the_writer_streams_emit_jsons_document(capsys: pytest.CaptureFixture[str], as_bytes: bool) -> None:
+    """Chunk by chunk, as text or as bytes past the text layer: the same document ``emit_json`` writes,
+    including a single result alone (held back until a second one or an unreadable input shows up)."""
+    from civiccert.cli.bulk import BulkReport, _Writer
+    from civiccert.cli.common import emit_json, json_text
+
+    plain = {"a": [1, True, None, "x\n\"\\\u2028あ🎉"], "e": {}, "l": [[]]}
+    piece = json_text(plain, 4)
+    out = piece.encode() if as_bytes else piece
+    failure = {"source": "a", "code": "b"}
+    cases = [  # (single, [(output, results, failures) per chunk], the document)
+        (True, [(out, 1, 0)], plain),
+        (True, [(out, 1, 0), ("", 0, 0)], plain),
+        (False, [(out, 1, 0)], {"results": [plain], "unreadable": []}),
+        (True, [(out, 1, 0), ("", 0, 1)], {"results": [plain], "unreadable": [failure]}),
+        (True, [("", 0, 1), (out, 1, 0)], {"results": [plain], "unreadable": [failure]}),
+        (True, [(out, 1, 0), ("", 0, 0), (out, 1, 1)], {"results": [plain, plain], "unreadable": [failure]}),
+        (True, [], {"results": [], "unreadable": []}),
+        (False, [("", 0, 1)], {"results": [], "unreadable": [failure]}),
+    ]
+    for single, chunks, document in cases:
+        total, writer = BulkReport(), _Writer(True, single)
+        for output, results, failures in chunks:
+            total.add(BulkReport(counts={"VALID": results}, failures=[failure] * failures))
+            writer.chunk(output, total)
+        writer.close(total)
+        streamed, _ = capsys.readouterr()
+        emit_json(document)
+        assert streamed == capsys.readouterr()[0], (single, chunks)
 
 
 def test_a_worker_renders_in_the_parents_language(tmp_path: Path) -> None:
@@ -162,6 +185,58 @@ def test_a_worker_renders_in_the_parents_language(tmp_path: Path) -> None:
     finally:
         set_language("en")
         bulk._WORKER.clear()
-    assert report.text().startswith("有効  (one.json)")
+    assert isinstance(report.output, str)  # no encoding given: text for the parent's text layer
+    assert report.output.startswith("有効  (one.json)")
     assert report.counts == {"VALID": 1}
     assert report.any_verdict
+
+
+def test_a_reader_that_leaves_early_keeps_the_pools_exit_code(tmp_path: Path) -> None:
+    """The pool writes each chunk as it comes back: a reader gone before the first one ('| head -0') still
+    gets the verdict as exit code, the unreadable input on stderr, and no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    folder, trust = _mixed_folder(tmp_path)
+    src = Path(__file__).resolve().parents[2] / "src"
+    env = {**os.environ, "PYTHONPATH": str(src), "LANG": "C.UTF-8"}
+    for extra in ([], ["--json"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            done = subprocess.run([sys.executable, "-m", "civiccert", "verify", str(folder), "--offline", "--trust",
+                                   str(trust), "--jobs", "2", "--lang", "en", *extra], stdout=write_end,
+                                  stderr=subprocess.PIPE, text=True, env=env, timeout=120, check=False)
+        finally:
+            os.close(write_end)
+        assert done.returncode == 1, done.stderr  # the forged one
+        assert "Traceback" not in done.stderr
+        assert ("070-broken.png" in done.stderr) == (not extra)  # --json names it in the document
+
+
+def test_a_worker_that_dies_ends_the_run_with_an_internal_error(capsys: pytest.CaptureFixture[str],
+                                                                 tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed mid-run (out of memory, a signal) is no verdict: exit 70, a one-line message, no
+    traceback, never a VALID exit code for inputs nobody verified."""
+    import os
+
+    from civiccert.cli import bulk
+
+    folder, trust = _mixed_folder(tmp_path)
+    monkeypatch.setattr(bulk, "workers", lambda: 2)
+    real = bulk._verify_chunk
+
+    def dying(chunk: list[tuple[str, str]]) -> bulk.BulkReport:
+        if any(label == "050-other.json" for _path, label in chunk):
+            os._exit(9)
+        return real(chunk)
+
+    dying.__module__, dying.__qualname__ = bulk.__name__, "_verify_chunk"  # the forked worker looks it up by name
+    monkeypatch.setattr(bulk, "_verify_chunk", dying)
+    code = main(["verify", str(folder), "--offline", "--trust", str(trust), "--json", "--jobs", "2"])
+    _out, err = capsys.readouterr()
+    assert code == 70
+    assert "Traceback" not in err
+    assert "BrokenProcessPool" in err  # the pool saw its worker die (not some other failure)

@@ -138,18 +138,15 @@ def verify(
     processes = min(workers(), jobs) if jobs else workers()
     pooled = online is None and anchors is None and source is None  # what a worker can rebuild from files
     if pooled and processes > 1 and len(expanded) >= POOL_THRESHOLD and "-" not in inputs:
-        # offline bulk: every core reads, verifies and renders; the output comes back in input order
-        bulk = verify_paths(expanded, trust or [], policy, processes, lang=language, as_json=as_json,
-                            colour=not as_json and sys.stdout.isatty())
-        code = exit_code(bulk.counts, bulk.any_verdict, bulk.failures)
+        # offline bulk: every core reads, verifies and renders; each chunk is written as soon as it is next
         with reader_may_leave():
-            if as_json:
-                sys.stdout.write(bulk.json_document(single=len(inputs) == 1))
-            else:
+            bulk = verify_paths(expanded, trust or [], policy, processes, lang=language, as_json=as_json,
+                                colour=not as_json and sys.stdout.isatty(), single=len(inputs) == 1)
+            if not as_json:
                 from civiccert.cli.render import render_tail
 
-                sys.stdout.write(bulk.text())
                 render_tail(bulk.counts, bulk.failures)
+        code = exit_code(bulk.counts, bulk.any_verdict, bulk.failures)
         raise typer.Exit(code)
     for item, label in expanded:
         try:
