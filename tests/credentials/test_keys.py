@@ -177,3 +177,26 @@ def test_raw_ecdsa_signatures_are_the_decoders_r_and_s() -> None:
         assert raw_ecdsa_p256(der) == r.to_bytes(32, "big") + s.to_bytes(32, "big")
     with pytest.raises(ValueError, match="asn1"):  # not DER at all: the decoder's refusal, not a silent slice
         raw_ecdsa_p256(b"\x30\x06\x02\x01\x01\x02\x01")
+
+
+@pytest.mark.parametrize("size", [0, 1, 64, 6000])
+def test_signing_the_digest_is_signing_the_data(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    """The issue path's ES256 signs the SHA-256 it journals (hashed once): with RFC 6979 nonces both ways
+    the signature bytes equal ``sign``'s, and the digest is the data's."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    from civiccert.credentials import keys
+    from civiccert.credentials.jose import signature_sha256
+
+    monkeypatch.setattr(keys, "_ECDSA_SHA256", ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    monkeypatch.setattr(keys, "_ECDSA_PREHASHED", ec.ECDSA(Prehashed(hashes.SHA256()), deterministic_signing=True))
+    key, data = IssuerKey.generate("ES256"), os.urandom(size)
+    fused = key.sign_sha256(data)
+    assert fused == (key.sign(data), hashlib.sha256(data).digest())
+    assert signature_sha256(key, data) == fused
+    assert verify_signature("ES256", key.public_key, data, fused[0])
+    ed = IssuerKey.generate("EdDSA")  # signs the message itself: the plain path, the same bytes
+    assert ed.sign_sha256(data) is None
+    assert signature_sha256(ed, data) == (ed.sign(data), hashlib.sha256(data).digest())

@@ -160,3 +160,26 @@ def test_the_cose_heads_written_by_hand_are_cbor2s_canonical_arrays(size: int) -
     assert cose == b"\xd2" + cbor2.dumps(tagged.value, canonical=True)
     signed = cbor2.dumps(["Signature1", tagged.value[0], b"", tagged.value[2]], canonical=True)
     assert digest == payload.hashlib.sha256(signed).digest()
+
+
+def _outcome(pack: Any, value: object) -> tuple[str, object]:
+    try:
+        return "ok", pack(value)
+    except Exception as exc:  # the same exception type on both sides is what is asserted
+        return "raised", type(exc)
+
+
+@given(st.one_of(st.datetimes(timezones=st.timezones()).map(lambda t: t.isoformat(timespec="seconds")),
+                 st.datetimes().map(lambda t: t.isoformat() + "+09:00"),
+                 st.sampled_from(["2026-11-26T10:00:00+09:00", "0001-01-01T00:00:00+09:00",
+                                  "9999-12-31T23:59:59+09:00", "2026-11-26T10:00:00Z", "2026-11-26", ""]),
+                 st.text(max_size=30), st.integers(), st.none()))
+@settings(max_examples=300, deadline=None)
+def test_the_remembered_time_packing_is_the_packing(value: object) -> None:
+    """The issue path's cached ``issued_at`` packing gives what the uncached one gives, twice over (a hit
+    returns the first answer; an error is raised again, never remembered as a value)."""
+    from civiccert.paper import _claimtable
+
+    expected = _outcome(_claimtable._pack_time_any, value)
+    assert _outcome(_claimtable._pack_time, value) == expected
+    assert _outcome(_claimtable._pack_time, value) == expected

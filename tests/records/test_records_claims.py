@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from civiccert.credentials.claims import (
     CLAIM_LABELS_EN,
@@ -226,3 +228,20 @@ def test_compiled_member_loop_writes_dates_and_the_sex_enum_as_python_does() -> 
     body: dict[Any, Any] = {}
     claims._sdissue_c.fill_member(body, marks, tuple(hash(m) for m in marks), values, marks[-1], datetime.date)
     assert list(body.values()) == ["0007-01-02", "9999-12-31", "later", "2020-01-02T03:04:05", "female"]
+
+
+@given(st.lists(st.dates(), min_size=1, max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_compiled_member_loop_writes_every_date_as_isoformat(dates: list[Any]) -> None:
+    """The compiled loop writes a date's digits by hand: every date from 0001-01-01 to 9999-12-31 as
+    ``date.isoformat`` does."""
+    import datetime
+
+    from civiccert.credentials import claims
+
+    if claims._sdissue_c is None:
+        pytest.skip("the compiled helper is not built here (or CIVICCERT_PURE_PYTHON=1)")
+    marks = tuple(Sd(f"m{i}") for i in range(len(dates)))
+    body: dict[Any, Any] = {}
+    claims._sdissue_c.fill_member(body, marks, tuple(hash(m) for m in marks), tuple(dates), Sd("sex"), datetime.date)
+    assert list(body.values()) == [d.isoformat() for d in dates]

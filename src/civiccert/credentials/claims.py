@@ -19,6 +19,7 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
+from civiccert._frozen import frozen_builder
 from civiccert.credentials._native import sdissue as _sdissue_c  # None: the loop in Python
 from civiccert.credentials.sdjwt import Sd
 from civiccert.records.juminhyo import ForeignResident, Member, OptionalItem, ResidentRecord
@@ -204,6 +205,9 @@ def _member_fields(include: frozenset[OptionalItem]) -> _MemberFields:
     return marks, attrgetter(*names), tuple(hash(mark) for mark in marks)
 
 
+#: ``Sd(value)`` without the frozen dataclass's ``__setattr__`` (an element marker per member, per record).
+_sd = frozen_builder(Sd)
+
 _NAME, _NAME_KANA, _SEX, _FOREIGN = _mark("name"), _mark("name_kana"), _mark("sex"), _mark("foreign")
 
 
@@ -247,7 +251,7 @@ def _resident_claims(record: ResidentRecord) -> dict[Any, Any]:
         },
         "omitted": [item.value for item in record.omitted],
         "household": household,
-        "members": [Sd(_member_claims(member, fields)) for member in record.selected_members],
+        "members": [_sd(value=_member_claims(member, fields)) for member in record.selected_members],
     }
 
 

@@ -481,6 +481,21 @@ def sign_encoded(header: str, payload: bytes, signer: Signer) -> tuple[bytes, by
     return signing_input + b"." + _b64url_bytes(signer.sign(signing_input)), signing_input
 
 
+def sign_encoded_sha256(header: str, payload: bytes, signer: Signer) -> tuple[bytes, bytes]:
+    """``(compact JWS, SHA-256 of its signing input)``: :func:`sign_encoded` hashing the input once."""
+    signing_input = header.encode("ascii") + b"." + _b64url_bytes(payload)
+    signature, digest = signature_sha256(signer, signing_input)
+    return signing_input + b"." + _b64url_bytes(signature), digest
+
+
+def signature_sha256(signer: Signer, data: bytes) -> tuple[bytes, bytes]:
+    """``(signer.sign(data), SHA-256 of data)``; a signer with ``sign_sha256`` (an ES256 ``IssuerKey``) signs
+    the digest it returns, so the data is hashed once, not once for the signature and once for the journal."""
+    fused = getattr(type(signer), "sign_sha256", None)
+    done = fused(signer, data) if fused is not None else None
+    return done if done is not None else (signer.sign(data), hashlib.sha256(data).digest())
+
+
 def _b64url_bytes(data: bytes) -> bytes:
     if _simd_b64encode is not None and len(data) >= _SIMD_FROM:
         return _simd_b64encode(data, altchars=b"-_").rstrip(b"=")

@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
 from civiccert.credentials.jose import PublicKey, b64url_decode, b64url_encode, json_text, verify_signature
 from civiccert.errors import CredentialError, KeyFileError, ReasonCode
@@ -39,6 +39,7 @@ PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 _MAX_KEY_FILE = 64 * 1024
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_ECDSA_PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()))
 # RFC 7638 §3.2: the required members per key type, the only ones hashed.
 _THUMBPRINT_MEMBERS = {
     "EC": ("crv", "kty", "x", "y"),
@@ -169,7 +170,7 @@ def raw_ecdsa_p256(der: bytes) -> bytes:
 class IssuerKey:
     """A municipality's signing key (private half). ``kid`` is its RFC 7638 thumbprint."""
 
-    __slots__ = ("_private", "_public_jwk", "alg", "kid", "public_key", "thumbprint")
+    __slots__ = ("_ecdsa", "_private", "_public_jwk", "alg", "kid", "public_key", "thumbprint")
 
     alg: str
     kid: str
@@ -181,8 +182,10 @@ class IssuerKey:
             if private_key.curve.name != "secp256r1":
                 raise KeyFileError(ReasonCode.ALGORITHM_UNSUPPORTED, "only the P-256 curve is supported")
             self.alg = "ES256"
+            self._ecdsa = True
         elif isinstance(private_key, ed25519.Ed25519PrivateKey):
             self.alg = "EdDSA"
+            self._ecdsa = False
         else:
             raise KeyFileError(ReasonCode.ALGORITHM_UNSUPPORTED, "only P-256 and Ed25519 keys are supported")
         self._private = private_key
@@ -203,9 +206,17 @@ class IssuerKey:
 
     def sign(self, data: bytes) -> bytes:
         """Raw JWS/COSE signature: r||s (64 bytes) for ES256, 64 bytes for EdDSA."""
-        if isinstance(self._private, ec.EllipticCurvePrivateKey):
-            return raw_ecdsa_p256(self._private.sign(data, _ECDSA_SHA256))
-        return self._private.sign(data)
+        if self._ecdsa:  # decided once in __init__: an ABC isinstance per signature costs as much as the rest
+            return raw_ecdsa_p256(self._private.sign(data, _ECDSA_SHA256))  # type: ignore[call-arg]
+        return self._private.sign(data)  # type: ignore[call-arg]
+
+    def sign_sha256(self, data: bytes) -> tuple[bytes, bytes] | None:
+        """``(sign(data), SHA-256 of data)`` hashing ``data`` once (ES256 signs the digest: the same signature
+        as ``sign``, RFC 6979 included); None for EdDSA, which signs the message itself."""
+        if not self._ecdsa:
+            return None
+        digest = hashlib.sha256(data).digest()
+        return raw_ecdsa_p256(self._private.sign(digest, _ECDSA_PREHASHED)), digest  # type: ignore[call-arg]
 
     def public_jwk(self) -> dict[str, str]:
         """Public JWK with ``kid``, ``alg`` and ``use``."""

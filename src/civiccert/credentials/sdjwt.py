@@ -9,7 +9,6 @@ disclosures are refused). No I/O: the issuer key lookup and the clock are parame
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -49,7 +48,7 @@ from civiccert.credentials.jose import (
     json_dumps,
     json_loads,
     json_text,
-    sign_encoded,
+    sign_encoded_sha256,
     verify_compact,
 )
 from civiccert.credentials.keys import public_key_from_jwk
@@ -135,12 +134,11 @@ def issue_hashed(
     """``issue`` under ``protected`` (:func:`protected_header` of the same ``key``), and the SD-JWT's
     :func:`credential_hash`, taken from the signing input as it was signed (the Issuer's path)."""
     _check_issue(claims, decoys, holder_jwk)
-    token, signing_input = _issue(claims, key, protected, decoys, salt=None, holder_jwk=holder_jwk)
-    return token, hashlib.sha256(signing_input).digest()
+    return _issue(claims, key, protected, decoys, salt=None, holder_jwk=holder_jwk)
 
 
 def _check_issue(claims: Mapping[Any, Any], decoys: tuple[int, int], holder_jwk: Mapping[str, Any] | None) -> None:
-    if not isinstance(claims, Mapping):
+    if type(claims) is not dict and not isinstance(claims, Mapping):  # a dict skips the ABC check
         raise TypeError("claims must be a mapping")
     low, high = decoys
     if not 0 <= low <= high:
@@ -163,7 +161,7 @@ def _issue(
     salt: SaltSource | None,
     holder_jwk: Mapping[str, Any] | None,
 ) -> tuple[str, bytes]:
-    """The SD-JWT and its JWS signing input, for checked arguments."""
+    """The SD-JWT and the SHA-256 of its JWS signing input, for checked arguments."""
     low, high = decoys
     if _sdissue_c is not None and salt is None and type(claims) is dict:
         # The compiled builder writes the payload JSON and the disclosures in one call, or returns None for
@@ -171,18 +169,18 @@ def _issue(
         tail = _TAIL if holder_jwk is None else _TAIL + ',"cnf":' + json_text({"jwk": dict(holder_jwk)})
         built = _sdissue_c.build(claims, Sd, NEVER_DISCLOSABLE, low, high, tail.encode())
         if built is not None:
-            jws, signing_input = sign_encoded(protected, built[0], key)
-            return jws.decode("ascii") + "~" + built[1], signing_input
+            jws, digest = sign_encoded_sha256(protected, built[0], key)
+            return jws.decode("ascii") + "~" + built[1], digest
     issuance = _Issuance(salt, (low, high))
     payload: dict[str, Any] = issuance.build(claims, top=True)
     payload[SD_ALG_KEY] = SD_ALG
     if holder_jwk is not None:
         payload["cnf"] = {"jwk": dict(holder_jwk)}
-    jws, signing_input = sign_encoded(protected, json_dumps(payload), key)
+    jws, digest = sign_encoded_sha256(protected, json_dumps(payload), key)
     jwt = jws.decode("ascii")
     if not issuance.disclosures:
-        return jwt + "~", signing_input
-    return jwt + "~" + b"~".join(issuance.disclosures).decode("ascii") + "~", signing_input
+        return jwt + "~", digest
+    return jwt + "~" + b"~".join(issuance.disclosures).decode("ascii") + "~", digest
 
 
 #: The payload's last members after the claims: what ``issue`` adds (``cnf`` follows when bound to a holder).

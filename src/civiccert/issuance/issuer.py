@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ from civiccert.issuance.anchoring import Anchorer, BatchOutcome, RevocationOutco
 from civiccert.issuance.home import ChainSettings, HomeConfig
 from civiccert.issuance.home_keys import create_home, load_account, load_key, rotate_signing_key, sync_retirements
 from civiccert.issuance.journal import (
-    CredentialEntry,
     CredentialKind,
     Journal,
     RevocationState,
@@ -45,6 +44,7 @@ from civiccert.issuance.journal import (
 from civiccert.issuance.journal_url import anchoring_lease, open_journal
 from civiccert.issuance.printing import print_credential
 from civiccert.issuance.publish import DEFAULT_EXPORT_VALID_DAYS, signed_trust_file, trust_export
+from civiccert.issuance.signed import Signed, journal_signed, signed_file
 from civiccert.issuance.status_publish import publish_status_lists
 from civiccert.paper import payload as paper_payload
 from civiccert.pki.home import SigningIdentity, certificate_hash, signing_identity
@@ -75,15 +75,6 @@ class RevocationReason:
         "unspecified": UNSPECIFIED, "superseded": SUPERSEDED, "issued_in_error": ISSUED_IN_ERROR,
         "key_compromise": KEY_COMPROMISE, "holder_request": HOLDER_REQUEST,
     }
-
-
-@dataclass(frozen=True)
-class _Signed:
-    """One record signed in both forms, not yet journaled."""
-
-    file: CredentialFile
-    digital_hash: bytes
-    paper_hash: bytes | None
 
 
 class Issuer:
@@ -318,7 +309,7 @@ class Issuer:
         include_individual_number: bool,
         *,
         allocated: tuple[str, StatusEntry, int] | None = None,
-    ) -> _Signed:
+    ) -> Signed:
         """One credential; ``allocated`` is its (id, status entry, clock) when allocated with its chunk."""
         if (record.municipality.code, record.municipality.name) != (self.config.municipality_code,
                                                                     self.config.municipality_name):
@@ -347,17 +338,10 @@ class Issuer:
                 include_individual_number=include_individual_number, cti=digital_hash[:8], status=status,
                 cose_kid=identity.cose_kid, marked=True,
             )
-        return _Signed(CredentialFile(id=cred_id, vct=vct, sd_jwt=token, paper_cose=cose), digital_hash, paper_hash)
+        return Signed(signed_file(cred_id, vct, token, cose), digital_hash, paper_hash)
 
-    def _journal_many(self, signed: list[_Signed]) -> None:
-        entries: list[CredentialEntry] = []
-        paper_ids = iter(new_credential_ids(sum(item.paper_hash is not None for item in signed)))
-        for item in signed:
-            paper_id = next(paper_ids) if item.paper_hash is not None else None
-            entries.append(CredentialEntry(item.file.id, item.digital_hash, CredentialKind.DIGITAL, paper_id))
-            if item.paper_hash is not None and paper_id is not None:
-                entries.append(CredentialEntry(paper_id, item.paper_hash, CredentialKind.PAPER, item.file.id))
-        self._journal.add_credentials(entries)
+    def _journal_many(self, signed: list[Signed]) -> None:
+        journal_signed(self._journal, signed)
 
     # --- anchoring, receipts, revocation -----------------------------------------------------------------
     def anchor(self, *, force: bool = True, progress: Callable[[int, int], None] | None = None) -> list[Any]:

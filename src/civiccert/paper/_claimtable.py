@@ -15,6 +15,7 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from civiccert.credentials._native import sdissue as _sdissue_c  # None: the Python packer
@@ -90,6 +91,18 @@ def _unpack_date(value: Any) -> Any:
 
 def _pack_time(value: Any) -> Any:
     """``2026-11-26T10:00:00+09:00`` -> unix seconds, when JST formatting gives the same text back."""
+    return _pack_time_text(value) if type(value) is str else _pack_time_any(value)
+
+
+@lru_cache(maxsize=256)
+def _pack_time_text(value: str) -> Any:
+    """``_pack_time`` of a str, remembered: a batch's records are mostly issued in the same few seconds, and
+    the parse and the JST round trip cost more than the rest of the packing (a pure function of the text;
+    an error is not cached and raises again)."""
+    return _pack_time_any(value)
+
+
+def _pack_time_any(value: Any) -> Any:
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)

@@ -33,7 +33,7 @@ import base45
 import cbor2
 
 from civiccert.credentials._native import sdissue as _sdissue_c  # None: cbor2 alone
-from civiccert.credentials.jose import Signer, b64url_decode, b64url_encode, verify_signature
+from civiccert.credentials.jose import Signer, b64url_decode, b64url_encode, signature_sha256, verify_signature
 from civiccert.credentials.sdjwt import strip_sd
 from civiccert.errors import PaperError, ReasonCode
 from civiccert.paper._claimtable import pack_body, pack_marked_body, unpack_body
@@ -149,11 +149,12 @@ def encode_paper_hashed(
     if marked and "seal" in claims:  # the seal's items are read below: plain claims
         claims, marked = strip_sd(claims), False
     seal = claims.get("seal")
-    if isinstance(seal, Mapping) and "image_png" in seal and "image_phash" not in seal:
-        seal = {**seal, "image_phash": _seal_phash(seal["image_png"])}
-        claims = {**claims, "seal": seal}
-    if not include_seal_image and isinstance(seal, Mapping) and "image_png" in seal:
-        claims = {**claims, "seal": {k: v for k, v in seal.items() if k != "image_png"}}
+    if seal is not None and isinstance(seal, Mapping):  # None (a 住民票) skips two ABC checks
+        if "image_png" in seal and "image_phash" not in seal:
+            seal = {**seal, "image_phash": _seal_phash(seal["image_png"])}
+            claims = {**claims, "seal": seal}
+        if not include_seal_image and "image_png" in seal:
+            claims = {**claims, "seal": {k: v for k, v in seal.items() if k != "image_png"}}
     pack = pack_marked_body if marked else pack_body
     body = pack(vct, claims, without_individual_number=not include_individual_number)
     cwt: dict[int, Any] = {_CWT_ISS: iss, _CWT_IAT: iat, _CWT_EXP: exp, _CWT_BODY: body}
@@ -171,9 +172,9 @@ def encode_paper_hashed(
     # The Sig_structure ["Signature1", protected, h'', payload] and the tagged COSE_Sign1 array
     # [protected, {}, payload, signature], written head by head: the same bytes as _canonical of the arrays.
     signed = _SIG_STRUCTURE_HEAD + protected + b"\x40" + payload
-    signature = signer.sign(signed)
+    signature, digest = signature_sha256(signer, signed)
     cose = b"\xd2\x84" + protected + b"\xa0" + payload + _bstr(signature)
-    return cose, hashlib.sha256(signed).digest()
+    return cose, digest
 
 
 #: A 4-element array's head, then the text "Signature1" (RFC 9052 §4.4).
