@@ -246,3 +246,46 @@ def test_pure_python_switch() -> None:
         env = {**os.environ, "PYTHONPATH": src, "CIVICCERT_PURE_PYTHON": value}
         done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
         assert done.stdout.strip() == expected
+
+
+# --- split: the SD-JWT and its issuer-signed JWT cut in one compiled pass ---------------------------------
+
+PIECE = st.text(alphabet="ab.~é", max_size=8)
+
+
+def _split_py(token: str) -> tuple[Any, ...]:
+    """What sdjwt.split and verify_compact's own split give (the compiled split's contract)."""
+    jwt, disclosures, kb = sdjwt.split(token)
+    header, payload, signature = jwt.split(".")
+    return jwt, header, payload, signature, (header + "." + payload).encode("ascii"), disclosures, kb
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(PIECE, max_size=8).map("".join))
+def test_split_agrees_or_declines(token: str) -> None:
+    fast = COMPILED.split(token)
+    pure = _outcome(lambda: _split_py(token))
+    if fast is None:  # declined: the pure-Python split raises, or the token is not ASCII
+        assert pure[0] != "ok" or not token.isascii()
+    else:
+        assert pure == ("ok", fast)
+
+
+@pytest.mark.parametrize("token", ["a.b.c~", "a.b.c~d~e~", "a.b.c~d~x.y.z", "a.b.c~~", "a.b~", "a.b.c.d~",
+                                   "a.b.c~d~x.y", "abc", "~", "a.b.c~d~~e~", "é.b.c~", ".." + "~" * 3])
+def test_split_edges(token: str) -> None:
+    fast = COMPILED.split(token)
+    pure = _outcome(lambda: _split_py(token))
+    assert (pure == ("ok", fast)) if fast is not None else (pure[0] != "ok" or not token.isascii())
+
+
+def test_presentations_with_key_binding_agree() -> None:
+    holder = IssuerKey.generate()
+    token = sdjwt.issue(_claims(), ISSUER, holder_jwk=holder.public_jwk())
+    shown = sdjwt.present(token, ["members[0].name"], holder_key=holder, aud="https://rp.example", nonce="n")
+    pieces = COMPILED.split(shown)
+    assert pieces is not None
+    assert pieces[-1] is not None  # the KB-JWT
+    for tampered in (shown, shown.replace("~", "~~", 1), shown[:-3], shown + ".x", shown.replace(".", "", 1)):
+        _both(lambda t=tampered: sdjwt.verify(t, resolve_key=lambda _h, _p: ISSUER.public_key, now=NOW,
+                                              require_key_binding=True, aud="https://rp.example", nonce="n"))

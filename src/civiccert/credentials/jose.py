@@ -43,6 +43,7 @@ __all__ = [
     "b64url_decode",
     "b64url_encode",
     "b64url_json_many",
+    "check_pin",
     "encoded_header",
     "encoded_header_of",
     "json_dumps",
@@ -53,6 +54,7 @@ __all__ = [
     "sign_compact",
     "sign_encoded",
     "verify_compact",
+    "verify_parts",
     "verify_signature",
 ]
 
@@ -573,6 +575,15 @@ def _header(text: str, max_size: int) -> dict[str, Any]:
 _ALLOWED_PINS: set[Any] = set()
 
 
+def check_pin(algorithms: Collection[str]) -> None:
+    """Raise ValueError unless ``algorithms`` is a non-empty subset of SUPPORTED_ALGORITHMS."""
+    if type(algorithms) is not tuple or algorithms not in _ALLOWED_PINS:
+        if not algorithms or not set(algorithms) <= SUPPORTED_ALGORITHMS:
+            raise ValueError("algorithms must be a non-empty subset of SUPPORTED_ALGORITHMS")
+        if type(algorithms) is tuple and len(_ALLOWED_PINS) < 64:
+            _ALLOWED_PINS.add(algorithms)  # an immutable pin already checked: a set lookup next time
+
+
 def verify_compact(
     token: str,
     *,
@@ -586,11 +597,7 @@ def verify_compact(
     ``algorithms`` is the caller's pin; ``none`` and HS* are never accepted whatever it says. The key
     comes only from ``resolve_key`` (by ``kid`` / issuer), never from the header.
     """
-    if type(algorithms) is not tuple or algorithms not in _ALLOWED_PINS:
-        if not algorithms or not set(algorithms) <= SUPPORTED_ALGORITHMS:
-            raise ValueError("algorithms must be a non-empty subset of SUPPORTED_ALGORITHMS")
-        if type(algorithms) is tuple and len(_ALLOWED_PINS) < 64:
-            _ALLOWED_PINS.add(algorithms)  # an immutable pin already checked: a set lookup next time
+    check_pin(algorithms)
     if not isinstance(token, str):
         raise TypeError("token must be str")
     if len(token) > max_size:
@@ -598,12 +605,34 @@ def verify_compact(
     parts = token.split(".")
     if len(parts) != 3:
         raise CredentialError(ReasonCode.MALFORMED, "not a compact JWS (three parts)")
-    header = _header(parts[0], max_size) if len(parts[0]) <= _CACHED_HEADER_CHARS else _parse_header(parts[0], max_size)
+    return verify_parts(parts[0], parts[1], parts[2], None, algorithms=algorithms, resolve_key=resolve_key,
+                        expected_typ=expected_typ, max_size=max_size)
+
+
+def verify_parts(
+    header_text: str,
+    payload_text: str,
+    signature_text: str,
+    signing_input: bytes | None,
+    *,
+    algorithms: Collection[str],
+    resolve_key: KeyResolver,
+    expected_typ: str | None,
+    max_size: int,
+) -> VerifiedJws:
+    """:func:`verify_compact` of a JWS already split into its three parts, for a caller that has checked what
+    verify_compact checks before splitting (the pin, the size). ``signing_input`` is ``header_text + "." +
+    payload_text`` as ASCII bytes when the caller has it (None: made here)."""
+    if len(header_text) <= _CACHED_HEADER_CHARS:
+        header = _header(header_text, max_size)
+    else:
+        header = _parse_header(header_text, max_size)
     alg = _check_header(header, algorithms, expected_typ)
-    payload = b64url_decode(parts[1], field="payload")
-    signature = b64url_decode(parts[2], field="signature")
+    payload = b64url_decode(payload_text, field="payload")
+    signature = b64url_decode(signature_text, field="signature")
     public_key = resolve_key(header, payload)
-    signing_input = (parts[0] + "." + parts[1]).encode("ascii")
+    if signing_input is None:
+        signing_input = (header_text + "." + payload_text).encode("ascii")
     digest = hashlib.sha256(signing_input).digest()
     if not _verify_signature(alg, public_key, signing_input, digest, signature):
         raise CredentialError(ReasonCode.SIGNATURE_INVALID, "signature does not verify", field="signature")

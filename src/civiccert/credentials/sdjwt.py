@@ -43,6 +43,7 @@ from civiccert.credentials.jose import (
     DEFAULT_MAX_SIZE,
     PublicKey,
     Signer,
+    check_pin,
     encoded_header,
     encoded_header_of,
     json_dumps,
@@ -50,6 +51,7 @@ from civiccert.credentials.jose import (
     json_text,
     sign_encoded_sha256,
     verify_compact,
+    verify_parts,
 )
 from civiccert.credentials.keys import public_key_from_jwk
 from civiccert.errors import CredentialError, ReasonCode
@@ -267,16 +269,23 @@ def verify(
     if len(sd_jwt) > max_size:
         raise CredentialError(ReasonCode.INPUT_TOO_LARGE, "SD-JWT exceeds the size cap")
     algorithms = tuple(algorithms)
-    jwt, disclosures, kb_jwt = split(sd_jwt)
     parsed: list[dict[str, Any]] = []
 
     def issuer_key(header: dict[str, Any], raw_payload: bytes) -> PublicKey:
         parsed.append(json_loads(raw_payload, field="payload", max_size=max_size))
         return resolve_key(header, parsed[0])
 
-    jws = verify_compact(
-        jwt, algorithms=algorithms, resolve_key=issuer_key, expected_typ=expected_typ, max_size=max_size
-    )
+    pieces = _c.split(sd_jwt) if _c is not None else None
+    if pieces is not None:  # split and the JWS's own split in one compiled pass (well-formed structure only)
+        jwt, header_text, payload_text, signature_text, signing_input, disclosures, kb_jwt = pieces
+        check_pin(algorithms)  # what verify_compact checks before it splits (jwt is a str within max_size)
+        jws = verify_parts(header_text, payload_text, signature_text, signing_input, algorithms=algorithms,
+                           resolve_key=issuer_key, expected_typ=expected_typ, max_size=max_size)
+    else:
+        jwt, disclosures, kb_jwt = split(sd_jwt)
+        jws = verify_compact(
+            jwt, algorithms=algorithms, resolve_key=issuer_key, expected_typ=expected_typ, max_size=max_size
+        )
     payload = parsed[0]
     sd_alg = payload.get(SD_ALG_KEY, SD_ALG)
     if sd_alg != SD_ALG:
