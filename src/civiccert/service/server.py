@@ -11,14 +11,12 @@ one listening socket each), one of them holding the worker.
 
 from __future__ import annotations
 
-import logging
 import signal
 from pathlib import Path
 from types import FrameType
 
 from civiccert.issuance.home import HomeConfig
 from civiccert.issuance.issuer import Issuer
-from civiccert.issuance.journal_url import is_postgres_url
 from civiccert.service.auth import DEFAULT_AUDIENCE, ClientRegistry
 from civiccert.service.logs import configure_logging, log_event
 from civiccert.service.metrics import Metrics
@@ -56,12 +54,6 @@ def serve(
 
     configure_logging()
     target = journal_url or issuer.config.journal_url or str(HomeConfig.journal_path(issuer.home))
-    if workers > 1 and not is_postgres_url(target):
-        # measured (docs/benchmarks.md): the processes queue for SQLite's one write lock, each commit through its
-        # own fsync, so a second process adds CPU but no issues/s, and its busy-timeout sleeps raise the p99
-        log_event("sqlite_workers", level=logging.WARNING, workers=workers,
-                  message="on a SQLite journal, one process issues fastest (it groups concurrent requests into "
-                  "shared commits; processes cannot): use --workers 1, or a PostgreSQL journal for several")
     if workers > 1:
         from civiccert.service.workers import ServeOptions, export_options
 
