@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 import civiccert as cc
-from civiccert.credentials.jose import b64url_encode
+from civiccert.credentials.b64url import b64url_encode
 
 from servicekit import Clients, Server
 from worldkit import PASSPHRASE, make_world
