@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_sdjwt import NOW, household
 
 from civiccert.credentials import sdjwt
-from civiccert.credentials.jose import SigningKey
 from civiccert.credentials.keys import IssuerKey
 from civiccert.credentials.pkcs11 import Pkcs11Uri, generate_key
+from civiccert.credentials.signatures import SigningKey
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cpu_rate, es256_limits
 
 import civiccert as cc
-from civiccert.credentials.jose import json_parse
+from civiccert.credentials.strictjson import json_parse
 from civiccert.records import loader
 
 

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 from civiccert.credentials import sdjwt
-from civiccert.credentials.jose import verify_signature
 from civiccert.credentials.keys import IssuerKey
 from civiccert.credentials.sdjwt import Sd
+from civiccert.credentials.signatures import verify_signature
 
 NOW = 1_800_000_000
 SIZES = (1, 1_000, 100_000)

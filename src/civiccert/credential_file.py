@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from civiccert.credentials.jose import b64url_decode, b64url_encode, json_parse
+from civiccert.credentials.b64url import b64url_decode, b64url_encode
+from civiccert.credentials.strictjson import json_parse
 from civiccert.errors import CredentialError, ReasonCode
 from civiccert.fileio import write_atomic
 

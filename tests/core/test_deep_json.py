@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import civiccert as cc
-from civiccert.credentials.jose import MAX_JSON_DEPTH, json_depth_ok
+from civiccert.credentials.strictjson import MAX_JSON_DEPTH, json_depth_ok
 
 DEEP = "[" * 100_000
 
@@ -56,11 +56,11 @@ def test_a_deeply_nested_disclosure_is_refused_not_a_crash() -> None:
     """A holder appending a 95,000-deep disclosure to a genuine credential must not kill the verifier."""
     code = (
         "import civiccert as cc\n"
-        "from civiccert.credentials import jose, sdjwt\n"
+        "from civiccert.credentials import b64url, sdjwt\n"
         "key = cc.IssuerKey.generate()\n"
         "token = sdjwt.issue({'iss': 'urn:civiccert:lg:122076', 'iat': 1, 'exp': 2**40,\n"
         "                     'vct': cc.VCT_RESIDENT_RECORD, 'municipality': {'code': '122076', 'name': 'x'}}, key)\n"
-        "deep = jose.b64url_encode(('[\"s\",\"n\",' + '[' * 95000 + ']' * 95000 + ']').encode())\n"
+        "deep = b64url.b64url_encode(('[\"s\",\"n\",' + '[' * 95000 + ']' * 95000 + ']').encode())\n"
         "result = sdjwt.verify(token + deep + '~', resolve_key=lambda h, p: key.public_key)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)

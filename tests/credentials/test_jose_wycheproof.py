@@ -1,4 +1,4 @@
-"""Wycheproof replay through jose.verify_compact and keys.verify_signature (tests/vectors/wycheproof).
+"""Wycheproof replay through jose.verify_compact and signatures.verify_signature (tests/vectors/wycheproof).
 
 Deliberate differences from Wycheproof's ``result`` are listed in tests/vectors/wycheproof/PROVENANCE.md.
 """
@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from civiccert.credentials.jose import b64url_decode, verify_compact
+from civiccert.credentials.b64url import b64url_decode
+from civiccert.credentials.jose import verify_compact
 from civiccert.credentials.keys import public_key_from_jwk, verify_signature
 from civiccert.errors import CredentialError, ReasonCode
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civiccert.credentials import _native, jose
-from civiccert.credentials.jose import MAX_JSON_DEPTH, json_parse
+from civiccert.credentials import _native, strictjson
+from civiccert.credentials.strictjson import MAX_JSON_DEPTH, json_parse
 from civiccert.errors import CredentialError, ReasonCode
 
 BUILT = pytest.mark.skipif(_native.jsonscan is None, reason="_jsonscan_c is not built (or CIVICCERT_PURE_PYTHON=1)")
@@ -24,7 +24,7 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     if request.param == "compiled" and _native.jsonscan is None:
         pytest.skip("_jsonscan_c is not built (or CIVICCERT_PURE_PYTHON=1)")
     if request.param == "python":
-        monkeypatch.setattr(jose, "_jsonscan", None)
+        monkeypatch.setattr(strictjson, "_jsonscan", None)
     return str(request.param)
 
 
@@ -96,9 +96,9 @@ def test_a_client_body_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> N
         calls.append(raw)
         return real(raw, value, depth)
 
-    monkeypatch.setattr(jose, "_jsonscan", type("M", (), {"exact": staticmethod(spy)}))
-    monkeypatch.setattr(jose, "_DECODER", None)  # the stdlib path would fail loudly if reached
-    monkeypatch.setattr(jose, "_scan_once", None)
+    monkeypatch.setattr(strictjson, "_jsonscan", type("M", (), {"exact": staticmethod(spy)}))
+    monkeypatch.setattr(strictjson, "_DECODER", None)  # the stdlib path would fail loudly if reached
+    monkeypatch.setattr(strictjson, "_scan_once", None)
     assert json_parse(body) == json.loads(body)
     assert calls == [body]
 
@@ -148,9 +148,9 @@ def test_random_texts_answer_as_the_stdlib(text: str, pad: str, flip: int, byte:
     if 0 <= flip < len(raw):
         raw[flip] = byte  # sometimes breaks the syntax or the UTF-8
     _same(bytes(raw))
-    saved = jose._jsonscan
+    saved = strictjson._jsonscan
     try:
-        jose._jsonscan = None  # the pure-Python proof (canonical texts only)
+        strictjson._jsonscan = None  # the pure-Python proof (canonical texts only)
         _same(bytes(raw))
     finally:
-        jose._jsonscan = saved
+        strictjson._jsonscan = saved

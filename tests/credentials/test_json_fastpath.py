@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civiccert.credentials import jose
-from civiccert.credentials.jose import b64url_decode, b64url_encode, b64url_json_many, json_depth_ok, json_parse
+from civiccert.credentials import b64url
+from civiccert.credentials.b64url import b64url_decode, b64url_encode
+from civiccert.credentials.strictjson import b64url_json_many, json_depth_ok, json_parse
 from civiccert.errors import CredentialError, ReasonCode
 
 
@@ -101,8 +102,8 @@ def test_long_base64url_is_as_strict_as_the_short_path(bad: str, monkeypatch: py
     """A credential payload decodes through pybase64: standard-alphabet characters, padding, whitespace and
     unused trailing bits are refused there exactly as the binascii path refuses them."""
     assert b64url_decode(_LONG) == bytes(range(256)) * 4 + b"x"
-    for simd in (jose._simd_b64decode, None):
-        monkeypatch.setattr(jose, "_simd_b64decode", simd)
+    for simd in (b64url._simd_b64decode, None):
+        monkeypatch.setattr(b64url, "_simd_b64decode", simd)
         with pytest.raises(CredentialError) as info:
             b64url_decode(bad)
         assert info.value.code is ReasonCode.BASE64URL_INVALID

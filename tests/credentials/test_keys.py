@@ -188,7 +188,7 @@ def test_signing_the_digest_is_signing_the_data(monkeypatch: pytest.MonkeyPatch,
     from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
     from civiccert.credentials import keys
-    from civiccert.credentials.jose import signature_sha256
+    from civiccert.credentials.signatures import signature_sha256
 
     monkeypatch.setattr(keys, "_ECDSA_SHA256", ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
     monkeypatch.setattr(keys, "_ECDSA_PREHASHED", ec.ECDSA(Prehashed(hashes.SHA256()), deterministic_signing=True))

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from civiccert.credentials import sdjwt
-from civiccert.credentials.jose import b64url_decode, b64url_encode, json_dumps, sign_compact
+from civiccert.credentials.b64url import b64url_decode, b64url_encode
+from civiccert.credentials.jose import sign_compact
 from civiccert.credentials.keys import IssuerKey
 from civiccert.credentials.sdjwt import Sd
+from civiccert.credentials.strictjson import json_dumps
 from civiccert.errors import CredentialError, ReasonCode
 
 NOW = 1_800_000_000

@@ -25,9 +25,10 @@ from hypothesis import strategies as st
 import civiccert as cc
 from civiccert.credentials import claims as claim_builders
 from civiccert.credentials import sdjwt
-from civiccert.credentials.jose import b64url_decode, json_dumps, json_parse, sha256_b64url
+from civiccert.credentials.b64url import b64url_decode, sha256_b64url
 from civiccert.credentials.keys import IssuerKey
 from civiccert.credentials.sdjwt import Sd
+from civiccert.credentials.strictjson import json_dumps, json_parse
 from civiccert.records.juminhyo import OptionalItem
 
 NOW = 1_800_000_000

@@ -8,9 +8,10 @@ import pytest
 
 import civiccert as cc
 from civiccert.credentials import sdjwt
-from civiccert.credentials.jose import b64url_decode, b64url_json_many, json_parse
+from civiccert.credentials.b64url import b64url_decode
 from civiccert.credentials.keys import IssuerKey
 from civiccert.credentials.sdjwt import Sd
+from civiccert.credentials.strictjson import b64url_json_many, json_parse
 
 NOW = 1_800_000_000
 
@@ -62,14 +63,14 @@ def test_b64url_encode_is_the_same_text_on_the_simd_and_the_binascii_paths(
     import base64
     import os
 
-    from civiccert.credentials import jose
+    from civiccert.credentials import b64url
 
     data = os.urandom(size)
     expected = base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-    assert jose.b64url_encode(data) == expected  # SIMD from 512 bytes when pybase64 is installed
+    assert b64url.b64url_encode(data) == expected  # SIMD from 512 bytes when pybase64 is installed
     assert b64url_decode(expected) == data
-    monkeypatch.setattr(jose, "_simd_b64encode", None)
-    assert jose.b64url_encode(data) == expected
+    monkeypatch.setattr(b64url, "_simd_b64encode", None)
+    assert b64url.b64url_encode(data) == expected
 
 
 @pytest.mark.parametrize("header", [None, {"jwk": {"kty": "EC", "crv": "P-256"}}, {"x5c": ["MIIB"]}])

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from civiccert.credentials import sdjwt
-from civiccert.credentials.jose import b64url_decode
+from civiccert.credentials.b64url import b64url_decode
 from civiccert.credentials.keys import IssuerKey
 from civiccert.credentials.sdjwt import Sd
 

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from civiccert.credentials import sdjwt
-from civiccert.credentials.jose import b64url_decode, b64url_encode, sha256_b64url
+from civiccert.credentials.b64url import b64url_decode, b64url_encode, sha256_b64url
 from civiccert.credentials.keys import IssuerKey, public_key_from_jwk
 from civiccert.errors import CredentialError, ReasonCode
 

@@ -25,7 +25,8 @@ from eth_abi.abi import encode as abi_encode
 import civiccert as cc
 from civiccert import ReasonCode, Verdict
 from civiccert.chain.registry import _abi, _calldata
-from civiccert.credentials.jose import b64url_decode, b64url_encode, json_dumps
+from civiccert.credentials.b64url import b64url_decode, b64url_encode
+from civiccert.credentials.strictjson import json_dumps
 from civiccert.paper.payload import qr_text
 
 from worldkit import World, make_world

@@ -16,7 +16,8 @@ import civiccert as cc
 from civiccert import CheckName, Outcome, ReasonCode, Verdict
 from civiccert.cli import main
 from civiccert.credentials import sdjwt
-from civiccert.credentials.jose import b64url_decode, b64url_encode, json_dumps
+from civiccert.credentials.b64url import b64url_decode, b64url_encode
+from civiccert.credentials.strictjson import json_dumps
 
 from worldkit import World
 

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 import civiccert as cc
 from civiccert.credentials import sdjwt
-from civiccert.credentials.jose import b64url_decode, json_parse
+from civiccert.credentials.b64url import b64url_decode
+from civiccert.credentials.strictjson import json_parse
 from civiccert.pki import leaf_subject
 from civiccert.pki.hierarchy import SIGNING_KEY_USAGE
 from civiccert.pki.home import install_chain, issuer_url

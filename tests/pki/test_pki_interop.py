@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import civiccert as cc
-from civiccert.credentials.jose import b64url_decode
+from civiccert.credentials.b64url import b64url_decode
 from civiccert.paper import payload as paper_payload
 from civiccert.pki import cert_kid
 from civiccert.status.publish import list_name

@@ -10,7 +10,7 @@ import pytest
 
 import civiccert as cc
 from civiccert.cli import main
-from civiccert.credentials.jose import b64url_decode, b64url_encode
+from civiccert.credentials.b64url import b64url_decode, b64url_encode
 from civiccert.demo import sample_record_path
 from civiccert.errors import ConfigError, ReasonCode
 from civiccert.pki.home import home_chain, install_chain, issuer_url

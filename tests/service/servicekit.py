@@ -1,4 +1,6 @@
-"""Start ``civiccert serve`` in a subprocess on a free 127.0.0.1 port, with registered clients per role."""
+"""Start ``civiccert serve`` in a subprocess on a free 127.0.0.1 port, with registered clients per role.
+
+``served(world, folder)`` is the usual setup: an issuer world's home handed to one server that must stop cleanly."""
 
 from __future__ import annotations
 
@@ -8,6 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +21,10 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+from civiccert.issuance.home import HomeConfig
+
 from pgkit import free_port
+from worldkit import PASSPHRASE, World
 
 REPO = Path(__file__).resolve().parents[2]
 ROLES = ("clerk", "supervisor", "auditor", "verifier")
@@ -87,3 +95,32 @@ class Server:
         self.proc.kill()
         self.proc.wait(30)
         self._log.close()
+
+
+def hand_over(world: World, folder: Path, *, batch_age: int | None = None,
+              extra: Mapping[str, Any] | None = None) -> Clients:  # fmt: skip
+    """Ready ``world``'s home for ``civiccert serve``: close its issuer (a server opens the home itself), set
+    ``max_batch_age_seconds`` and merge ``extra`` into the home config when given, and register one client per
+    role in ``folder``. Start servers with ``Server(world.home, clients, passphrase=PASSPHRASE, ...)``."""
+    world.issuer.close()
+    if batch_age is not None or extra:
+        config = HomeConfig.load(world.home)
+        age = config.max_batch_age_seconds if batch_age is None else batch_age
+        replace(config, max_batch_age_seconds=age, extra={**config.extra, **(extra or {})}).save(world.home)
+    return Clients(folder)
+
+
+@contextmanager
+def served(world: World, folder: Path, *, batch_age: int | None = None, extra: Mapping[str, Any] | None = None,
+           **options: Any) -> Iterator[tuple[Clients, Server]]:  # fmt: skip
+    """``hand_over`` then one ``Server(**options)`` for the block; leaving it stops the server, which must exit 0
+    with no traceback in its log (not checked when the block raised: its error is the one to see)."""
+    clients = hand_over(world, folder, batch_age=batch_age, extra=extra)
+    server = Server(world.home, clients, passphrase=PASSPHRASE, **options)
+    try:
+        yield clients, server
+    finally:
+        code = server.stop()
+    log = server.log.read_text(errors="replace")
+    assert code == 0, log[-3000:]
+    assert "Traceback" not in log

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import httpx
 import pytest
 
 import civiccert as cc
-from civiccert.issuance.home import HomeConfig
 
-from servicekit import Clients, Server
-from worldkit import PASSPHRASE, World, make_world
+from servicekit import Clients, Server, served
+from worldkit import World, make_world
 
 
 @dataclass
@@ -35,16 +34,8 @@ class Api:
 def api(tmp_path_factory: pytest.TempPathFactory, anvil_chain: cc.Chain) -> Iterator[Api]:
     folder = tmp_path_factory.mktemp("api")
     world = make_world(folder, chain=anvil_chain)
-    world.issuer.close()
-    replace(HomeConfig.load(world.home), max_batch_age_seconds=0).save(world.home)
-    clients = Clients(folder)
-    server = Server(world.home, clients, passphrase=PASSPHRASE)
-    try:
+    with served(world, folder, batch_age=0) as (clients, server):
         yield Api(server, clients, world)
-    finally:
-        code = server.stop()
-    assert code == 0, server.log.read_text(errors="replace")[-3000:]
-    assert "Traceback" not in server.log.read_text(errors="replace")
 
 
 def _record() -> dict[str, object]:

@@ -19,7 +19,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -31,11 +30,10 @@ import civiccert as cc
 from civiccert.chain.merkle import MerkleTree
 from civiccert.chain.nodes import AnvilNode
 from civiccert.credentials import sdjwt
-from civiccert.issuance.home import HomeConfig
 
 from chainkit import CITY
 from pgkit import PostgresServer, free_port
-from servicekit import Clients, Server
+from servicekit import Server, hand_over
 from worldkit import PASSPHRASE, make_world
 
 STATE_FILE = "anvil-state.json"
@@ -65,10 +63,8 @@ def test_four_servers_ten_thousand_requests_a_kill_and_a_node_restart_lose_nothi
     chain = cc.connect(node.url, expected_chain_id=31337)
     state = tmp_path / STATE_FILE
     world = make_world(tmp_path, chain=chain)
-    world.issuer.close()
-    replace(HomeConfig.load(world.home), max_batch_age_seconds=1).save(world.home)
     url = postgres.new_database()
-    clients = Clients(tmp_path)
+    clients = hand_over(world, tmp_path, batch_age=1)
     booted = time.monotonic()
     with ThreadPoolExecutor(SERVERS) as starting:  # in parallel: each start is seconds of imports and key opening
         servers = list(starting.map(lambda _: Server(world.home, clients, passphrase=PASSPHRASE, journal_url=url),

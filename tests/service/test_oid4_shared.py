@@ -24,7 +24,7 @@ import civiccert as cc
 from civiccert.service.flowstore import FlowStore
 
 from pgkit import PostgresServer
-from servicekit import Clients, Server
+from servicekit import Clients, Server, hand_over
 from worldkit import PASSPHRASE, World, make_world
 
 GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
@@ -44,8 +44,7 @@ class Pair:
 def pair(tmp_path_factory: pytest.TempPathFactory, anvil_chain: cc.Chain, postgres: PostgresServer) -> Iterator[Pair]:
     folder = tmp_path_factory.mktemp("oid4shared")
     world = make_world(folder, chain=anvil_chain)
-    world.issuer.close()
-    clients = Clients(folder)
+    clients = hand_over(world, folder)
     url = postgres.new_database()
     os.environ["CIVICCERT_PUBLIC_URL"] = PUBLIC
     try:
@@ -179,8 +178,7 @@ def test_a_presentation_request_is_answered_on_one_server_and_polled_on_the_othe
 
 def test_an_open_offer_survives_a_server_restart(tmp_path: Path, anvil_chain: cc.Chain) -> None:
     world = make_world(tmp_path, chain=anvil_chain)
-    world.issuer.close()
-    clients = Clients(tmp_path)
+    clients = hand_over(world, tmp_path)
     server = Server(world.home, clients, passphrase=PASSPHRASE, worker=False)  # SQLite beside the journal
     offer = _offer(server, clients)
     assert server.stop() == 0

@@ -23,7 +23,7 @@ from civiccert.service.flowstore import FlowStore
 from civiccert.service.offers import MAX_TX_CODE_ATTEMPTS, OfferBook
 from civiccert.status.publish import list_name
 
-from servicekit import Clients, Server
+from servicekit import Clients, Server, served
 from worldkit import PASSPHRASE, World, make_world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,15 +57,8 @@ class Api:
 def api(tmp_path_factory: pytest.TempPathFactory, anvil_chain: cc.Chain) -> Iterator[Api]:
     folder = tmp_path_factory.mktemp("oid4vci")
     world = make_world(folder, chain=anvil_chain)
-    world.issuer.close()
-    clients = Clients(folder)
-    server = Server(world.home, clients, passphrase=PASSPHRASE, worker=False)
-    try:
+    with served(world, folder, worker=False) as (clients, server):
         yield Api(server, clients, world)
-    finally:
-        code = server.stop()
-    assert code == 0
-    assert "Traceback" not in server.log.read_text(errors="replace")
 
 
 def _proof(key: Any, *, aud: str, nonce: str, typ: str = "openid4vci-proof+jwt", jwk_of: Any = None,

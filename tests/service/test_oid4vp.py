@@ -13,7 +13,7 @@ import pytest
 
 import civiccert as cc
 
-from servicekit import Clients, Server
+from servicekit import Clients, Server, hand_over
 from worldkit import PASSPHRASE, make_world
 
 
@@ -57,8 +57,7 @@ def rp(tmp_path_factory: pytest.TempPathFactory, anvil_chain: cc.Chain) -> Itera
     world = make_world(folder, chain=anvil_chain)
     holder = cc.IssuerKey.generate()
     credential = world.issuer.issue(world.household(), holder_jwk=holder.public_jwk(), paper=False)
-    world.issuer.close()
-    clients = Clients(folder)
+    clients = hand_over(world, folder)
     server = Server(world.home, clients, passphrase=PASSPHRASE, worker=False)
     try:
         yield Rp(server, clients, holder, credential)

@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 import civiccert as cc
-from civiccert.credentials.jose import b64url_encode
+from civiccert.credentials.b64url import b64url_encode
 
-from servicekit import Clients, Server
-from worldkit import PASSPHRASE, make_world
+from servicekit import Clients, Server, served
+from worldkit import make_world
 
 ROOT = Path(__file__).resolve().parents[2]
 WALLET = ROOT / "tests/interop/oid4vp_wallet.mjs"
@@ -80,15 +80,8 @@ def rp(tmp_path_factory: pytest.TempPathFactory, anvil_chain: cc.Chain) -> Itera
     world = make_world(folder, chain=anvil_chain)
     holder_jwk, holder = _private_jwk()
     credential = world.issuer.issue(world.household(), holder_jwk=holder.public_jwk(), paper=False)
-    world.issuer.close()
-    clients = Clients(folder)
-    server = Server(world.home, clients, passphrase=PASSPHRASE, worker=False)
-    try:
+    with served(world, folder, worker=False) as (clients, server):
         yield Rp(server, clients, holder_jwk, credential)
-    finally:
-        code = server.stop()
-    assert code == 0
-    assert "Traceback" not in server.log.read_text(errors="replace")
 
 
 def test_openid4vc_ts_wallet_presents_exactly_the_asked_claims(rp: Rp) -> None:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,14 @@ import pytest
 import civiccert as cc
 from civiccert.credentials.sdjwt import unverified_payload
 from civiccert.errors import ReasonCode
-from civiccert.issuance.home import HomeConfig
 from civiccert.issuance.publish import trust_export
 from civiccert.status import Status, StatusListSource, parse_token
 from civiccert.status.publish import Manifest
 from civiccert.verification.result import CheckName, Outcome
 
 from pgkit import free_port
-from servicekit import REPO, Clients, Server
-from worldkit import PASSPHRASE, World, make_world
+from servicekit import REPO, Clients, Server, served
+from worldkit import World, make_world
 
 
 @dataclass
@@ -63,19 +62,10 @@ class Api:
 def api(tmp_path_factory: pytest.TempPathFactory, anvil_chain: cc.Chain) -> Iterator[Api]:
     folder = tmp_path_factory.mktemp("status-api")
     world = make_world(folder, chain=anvil_chain)
-    world.issuer.close()
     port = free_port()
     uri = f"http://127.0.0.1:{port}/status/1"
-    config = HomeConfig.load(world.home)
-    replace(config, max_batch_age_seconds=0, extra={**config.extra, "status_list_uri": uri}).save(world.home)
-    clients = Clients(folder)
-    server = Server(world.home, clients, passphrase=PASSPHRASE, port=port)
-    try:
+    with served(world, folder, batch_age=0, extra={"status_list_uri": uri}, port=port) as (clients, server):
         yield Api(server, clients, world, uri)
-    finally:
-        code = server.stop()
-    assert code == 0, server.log.read_text(errors="replace")[-3000:]
-    assert "Traceback" not in server.log.read_text(errors="replace")
 
 
 def _reference(credential: dict[str, object]) -> tuple[int, str]:

@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,10 @@ import pytest
 from PIL import Image, ImageFilter
 
 import civiccert as cc
-from civiccert.issuance.home import HomeConfig
 from civiccert.paper import decode_qr_text, qr_text, render_pdf, scan, scan_image
 
-from servicekit import REPO, Clients, Server
-from worldkit import PASSPHRASE, make_world
+from servicekit import REPO, Clients, Server, served
+from worldkit import make_world
 
 pytestmark = pytest.mark.browser
 
@@ -120,11 +119,7 @@ def _camera_video(pdf: Path, out: Path) -> None:
 def files(tmp_path_factory: pytest.TempPathFactory, anvil_chain: cc.Chain) -> Iterator[Files]:
     folder = tmp_path_factory.mktemp("page")
     world = make_world(folder, chain=anvil_chain)
-    world.issuer.close()
-    replace(HomeConfig.load(world.home), max_batch_age_seconds=0).save(world.home)
-    clients = Clients(folder)
-    server = Server(world.home, clients, passphrase=PASSPHRASE)
-    try:
+    with served(world, folder, batch_age=0) as (clients, server):
         record = json.loads(cc.sample_record_path("household-matsudo.json").read_text(encoding="utf-8"))
         with httpx.Client(base_url=server.url, timeout=60) as api:
             genuine_cred = _issue_anchored(api, clients, record, "page-genuine-01")
@@ -142,11 +137,7 @@ def files(tmp_path_factory: pytest.TempPathFactory, anvil_chain: cc.Chain) -> It
         _photo(genuine, photo)
         _camera_video(genuine, camera)
         yield Files(server, genuine, forged, photo, revoked, camera)
-    finally:
-        code = server.stop()
     log = server.log.read_text(errors="replace")
-    assert code == 0, log[-3000:]
-    assert "Traceback" not in log
     assert "見本" not in log  # no personal data in the logs
     assert "太郎" not in log
 

@@ -15,7 +15,6 @@ import signal
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -24,7 +23,7 @@ import pytest
 import civiccert as cc
 from civiccert.issuance.home import HomeConfig
 
-from servicekit import Clients, Server
+from servicekit import Server, hand_over
 from worldkit import PASSPHRASE, make_world
 
 REQUESTS = 200  # every fourth one is retried with its key on a new connection
@@ -39,9 +38,7 @@ def _pending(db: sqlite3.Connection) -> int:
 @pytest.mark.slow
 def test_two_worker_processes_issue_concurrently_and_one_anchors(tmp_path: Path, anvil_chain: cc.Chain) -> None:
     world = make_world(tmp_path, chain=anvil_chain)
-    world.issuer.close()
-    replace(HomeConfig.load(world.home), max_batch_age_seconds=1).save(world.home)
-    clients = Clients(tmp_path)
+    clients = hand_over(world, tmp_path, batch_age=1)
     server = Server(world.home, clients, passphrase=PASSPHRASE, extra_args=("--workers", "2"))
     record = json.loads(cc.sample_record_path("household-matsudo.json").read_text(encoding="utf-8"))
     token = clients.token("clerk", lifetime=300)
@@ -136,8 +133,7 @@ def test_each_process_listens_on_its_own_socket_a_burst_is_spread_and_a_dead_one
     # uvicorn's one shared socket let one process accept 31-32 of the benchmark's 32 connections, opened at
     # once, in three runs of three (docs/benchmarks.md); with one SO_REUSEPORT socket each the kernel spreads them
     world = make_world(tmp_path)
-    world.issuer.close()
-    clients = Clients(tmp_path)
+    clients = hand_over(world, tmp_path)
     server = Server(world.home, clients, passphrase=PASSPHRASE, worker=False, extra_args=("--workers", "2"))
     try:
         deadline = time.time() + 60

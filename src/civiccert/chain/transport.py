@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from web3 import HTTPProvider
 from web3.types import RPCEndpoint
 
-from civiccert.credentials.jose import json_depth_ok
+from civiccert.credentials.strictjson import json_depth_ok
 from civiccert.errors import ChainError, ReasonCode
 
 __all__ = ["DEFAULT_DEADLINE", "DEFAULT_MAX_RESPONSE_BYTES", "BoundedHTTPProvider"]

@@ -185,8 +185,8 @@ def _holder_jwk(path: Path | None) -> dict[str, str] | None:
     """The holder's public JWK from a file (what a wallet hands the counter), checked before anything is signed."""
     if path is None:
         return None
-    from civiccert.credentials.jose import json_parse
     from civiccert.credentials.keys import public_key_from_jwk
+    from civiccert.credentials.strictjson import json_parse
     from civiccert.errors import CredentialError, ReasonCode
 
     with path.open("rb") as handle:

@@ -405,7 +405,7 @@ def _address(value: str, option: str) -> str:
 
 def _keystore_address(path: Path) -> str:
     """The address an Ethereum keystore JSON records in clear (no passphrase needed)."""
-    from civiccert.credentials.jose import json_parse
+    from civiccert.credentials.strictjson import json_parse
     from civiccert.errors import CivicCertError
 
     try:

@@ -1,4 +1,4 @@
-/* Proof that orjson read a JSON text exactly as the strict stdlib parser would (credentials.jose.json_parse).
+/* Proof that orjson read a JSON text exactly as the strict stdlib parser would (credentials.strictjson.json_parse).
  *
  *   exact(raw, value, max_depth) -> bool
  *       raw is a text orjson accepted and value what it returned. True when, outside strings, raw has no

@@ -3,7 +3,7 @@
 Every user keeps a pure-Python path that gives the same results; tests run both. ``sdissue`` builds an
 issuance's payload and disclosures and the printed copy's CBOR; ``sdverify`` decodes disclosures and unfolds
 a payload, declining (None) whatever it does not decide exactly as the Python path would; ``jsonscan`` proves
-that orjson read a JSON text as the strict stdlib parser does (jose.json_parse).
+that orjson read a JSON text as the strict stdlib parser does (strictjson.json_parse).
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ from civiccert.credentials._sdcore import (
     _b64_digests,
     _sha256,
 )
-from civiccert.credentials.jose import b64url_encode, json_text
+from civiccert.credentials.b64url import b64url_encode
+from civiccert.credentials.strictjson import json_text
 
 #: One CSPRNG draw per 64 salts: 33 bytes are 44 base64url characters, i.e. two salts of 22 characters
 #: (132 bits each); the 32 bytes after them feed decoy counts and positions.

@@ -8,8 +8,10 @@ from functools import lru_cache
 from typing import Any
 
 from civiccert.credentials._sdcore import KB_JWT_TYP, _digest
-from civiccert.credentials.jose import PublicKey, json_loads, verify_compact
+from civiccert.credentials.jose import verify_compact
 from civiccert.credentials.keys import public_key_from_jwk
+from civiccert.credentials.signatures import PublicKey
+from civiccert.credentials.strictjson import json_loads
 from civiccert.errors import CredentialError, ReasonCode
 
 

@@ -11,7 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from civiccert.credentials.jose import PublicKey, b64url_decode, b64url_encode, json_loads
+from civiccert.credentials.b64url import b64url_decode, b64url_encode
+from civiccert.credentials.signatures import PublicKey
+from civiccert.credentials.strictjson import json_loads
 from civiccert.errors import CredentialError, ReasonCode
 
 SD_DIGESTS_KEY = "_sd"

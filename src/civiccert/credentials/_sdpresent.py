@@ -16,7 +16,10 @@ from civiccert.credentials._sdcore import (
     split,
     unverified_payload,
 )
-from civiccert.credentials.jose import Signer, b64url_decode, json_dumps, json_parse, sign_compact
+from civiccert.credentials.b64url import b64url_decode
+from civiccert.credentials.jose import sign_compact
+from civiccert.credentials.signatures import Signer
+from civiccert.credentials.strictjson import json_dumps, json_parse
 from civiccert.errors import CredentialError, ReasonCode
 
 _ANY = "*"  # one path segment, key or index

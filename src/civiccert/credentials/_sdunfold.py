@@ -18,7 +18,8 @@ from civiccert.credentials._sdcore import (
     _b64_digests,
     _sha256,
 )
-from civiccert.credentials.jose import b64url_decode, b64url_encode, b64url_json_many, json_parse
+from civiccert.credentials.b64url import b64url_decode, b64url_encode
+from civiccert.credentials.strictjson import b64url_json_many, json_parse
 from civiccert.errors import CredentialError, ReasonCode
 
 

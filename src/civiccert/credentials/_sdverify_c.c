@@ -29,7 +29,7 @@
 #define OPENSSL_API_COMPAT 0x10101000L /* SHA256_Init & co.: one call per digest, no EVP provider lookups */
 #include <openssl/sha.h>
 
-#define MAX_JSON_DEPTH 64   /* jose.MAX_JSON_DEPTH: deeper items go the Python way */
+#define MAX_JSON_DEPTH 64   /* strictjson.MAX_JSON_DEPTH: deeper items go the Python way */
 #define MAX_UNFOLD_DEPTH 256 /* nesting across disclosures; deeper payloads go the Python way */
 #define DIGEST_CHARS 43     /* base64url of 32 bytes, unpadded */
 

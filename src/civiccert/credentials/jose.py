@@ -1,436 +1,47 @@
-"""Low-level JOSE pieces; use Issuer/Verifier.
+"""Compact JWS (RFC 7515): signing under a ``Signer``, and verifying with a caller-pinned algorithm allow-list.
 
-Strict base64url, strict JSON and compact JWS with a caller-pinned algorithm allow-list. Everything
-that reads untrusted bytes checks its size first, then its encoding, then its structure, and raises
+Verification checks size first, then encoding, then header rules, then the signature, and raises
 ``CredentialError`` with a reason code; nothing here does I/O or fetches keys (``jku``, ``x5u``,
-``jwk`` and ``x5c`` header members are never used to select a key).
+``jwk`` and ``x5c`` header members are never used to select a key). Low-level: use Issuer/Verifier.
 """
 
 from __future__ import annotations
 
-import binascii
 import hashlib
-import json
-import math
-import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate, repeat
-from typing import Any, Protocol, TypeAlias
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+from typing import Any, TypeAlias
 
 from civiccert._frozen import frozen_builder
-from civiccert.credentials._native import jsonscan as _jsonscan
+from civiccert.credentials.b64url import _b64url_bytes, b64url_decode, b64url_encode
+from civiccert.credentials.signatures import (
+    SUPPORTED_ALGORITHMS,
+    PublicKey,
+    Signer,
+    _verify_signature,
+    signature_sha256,
+)
+from civiccert.credentials.strictjson import DEFAULT_MAX_SIZE, json_loads, json_text
 from civiccert.errors import CredentialError, ReasonCode
 
-try:  # a fast exact reader: used only where its result provably equals the strict parser's (see _canonical)
+try:  # copies a cached header in one C call (see _header); orjson is a declared dependency
     import orjson as _orjson
-except ImportError:  # pragma: no cover - orjson is a declared dependency; the stdlib path is complete alone
+except ImportError:  # pragma: no cover
     _orjson = None  # type: ignore[assignment]
 
 __all__ = [
-    "DEFAULT_MAX_SIZE",
-    "SUPPORTED_ALGORITHMS",
-    "PublicKey",
-    "Signer",
-    "SigningKey",
+    "KeyResolver",
     "VerifiedJws",
-    "b64url_decode",
-    "b64url_encode",
-    "b64url_json_many",
     "check_pin",
     "encoded_header",
     "encoded_header_of",
-    "json_dumps",
-    "json_loads",
-    "json_parse",
-    "json_text",
-    "sha256_b64url",
     "sign_compact",
     "sign_encoded",
+    "sign_encoded_sha256",
     "verify_compact",
     "verify_parts",
-    "verify_signature",
 ]
-
-#: Default cap for one compact credential / JWS, checked before any decoding (256 KiB).
-DEFAULT_MAX_SIZE = 256 * 1024
-
-#: Algorithms this library can verify at all; callers pin a subset per use.
-SUPPORTED_ALGORITHMS = frozenset({"ES256", "EdDSA"})
-
-PublicKey: TypeAlias = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
-
-_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
-_ECDSA_PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()))
-_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-
-
-class Signer(Protocol):
-    """Anything that signs JWS or COSE input (``IssuerKey`` is one). ``sign`` returns the raw signature
-    JOSE and COSE carry: r||s, 32 bytes each, for ES256 (never DER); 64 bytes for EdDSA."""
-
-    @property
-    def alg(self) -> str: ...
-
-    @property
-    def kid(self) -> str: ...  # RFC 7638 thumbprint of the public key, base64url without padding
-
-    def sign(self, data: bytes) -> bytes: ...
-
-
-class SigningKey(Signer, Protocol):
-    """A ``Signer`` whose public half is known: all an ``Issuer`` needs from its key.
-
-    ``IssuerKey`` (a key file) and ``Pkcs11Signer`` (a key on a token) are two; a cloud KMS would be a
-    third without touching the issuer. The private half is reachable only through ``sign``.
-    """
-
-    @property
-    def public_key(self) -> PublicKey: ...
-
-    @property
-    def thumbprint(self) -> bytes: ...  # the 32 bytes ``kid`` encodes (how the registry names the key)
-
-    def public_jwk(self) -> dict[str, str]: ...  # bare JWK plus kid, alg, use; never private members
-
-
-# --- base64url ---------------------------------------------------------------------------------------
-
-
-_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
-_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
-_B64URL_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-
-def _strict_table(keep: bytes) -> bytes:
-    """A ``bytes.translate`` table from base64url (plus ``keep``) to standard base64 in which every
-    other byte becomes ``!``: one C pass both converts and marks what a2b_base64 would silently skip."""
-    table = bytearray(b"!" * 256)
-    for byte in _B64URL_BYTES + keep:
-        table[byte] = byte
-    table[ord("-")], table[ord("_")] = ord("+"), ord("/")
-    return bytes(table)
-
-
-_STRICT = _strict_table(b"")
-_STRICT_TILDE = _strict_table(b"~")
-# The last character of a 2- or 3-character tail may only use the bits that carry data.
-_PADDING = (b"", b"", b"==", b"=")
-_PADDING_TEXT = ("", "", "==", "=")
-_CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
-
-
-try:  # SIMD base64 (a declared dependency): an issued payload's few KiB in ~1 µs instead of ~10
-    from pybase64 import b64decode as _simd_b64decode
-    from pybase64 import b64encode as _simd_b64encode
-except ImportError:  # pragma: no cover
-    _simd_b64decode = None  # type: ignore[assignment]
-    _simd_b64encode = None  # type: ignore[assignment]
-
-_SIMD_FROM = 512  # shorter inputs (digests, signatures, headers) are as fast through binascii
-
-
-def b64url_encode(data: bytes) -> str:
-    """Unpadded base64url (RFC 7515 §2)."""
-    if _simd_b64encode is not None and len(data) >= _SIMD_FROM:
-        return _simd_b64encode(data, altchars=b"-_").rstrip(b"=").decode("ascii")
-    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_TO_URLSAFE).decode("ascii")
-
-
-def b64url_decode(text: str, *, field: str | None = None) -> bytes:
-    """Strict unpadded base64url: no ``=``, no characters outside the alphabet, canonical trailing bits.
-
-    Only the one canonical encoding of a byte string is accepted, so two different strings never decode
-    to the same bytes (a signature covers the string, not the bytes).
-    """
-    if not isinstance(text, str):
-        raise TypeError("b64url_decode expects str")
-    tail = len(text) & 3
-    if tail == 1 or (tail and text[-1] not in _CANONICAL_LAST[tail]) or not text.isascii():
-        raise CredentialError(ReasonCode.BASE64URL_INVALID, "not canonical unpadded base64url", field=field)
-    if _simd_b64decode is not None and len(text) >= _SIMD_FROM:
-        # a credential's payload: ~5x faster. pybase64 also reads "+", "/" (beside the altchars) and inner
-        # "=", so those are refused here; validate=True refuses every other character outside the alphabet
-        if "+" not in text and "/" not in text and "=" not in text:
-            try:
-                return _simd_b64decode(text + _PADDING_TEXT[tail], altchars=b"-_", validate=True)
-            except (binascii.Error, ValueError):
-                pass
-        raise CredentialError(ReasonCode.BASE64URL_INVALID, "not canonical unpadded base64url", field=field)
-    data = text.encode("ascii").translate(_STRICT)
-    if b"!" in data:
-        raise CredentialError(ReasonCode.BASE64URL_INVALID, "not canonical unpadded base64url", field=field)
-    return binascii.a2b_base64(data + _PADDING[tail])
-
-
-def sha256_b64url(data: bytes) -> str:
-    """base64url(SHA-256(data)): SD-JWT digests and ``sd_hash``."""
-    return b64url_encode(hashlib.sha256(data).digest())
-
-
-# --- JSON ---------------------------------------------------------------------------------------------
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
-class _BadConstant(Exception):
-    pass
-
-
-def _pairs_no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise _DuplicateKey
-    return obj
-
-
-def _reject_constant(_name: str) -> Any:
-    raise _BadConstant
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _BadConstant
-    return value
-
-
-_DECODER = json.JSONDecoder(
-    object_pairs_hook=_pairs_no_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
-)
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-#: Compact JSON text of a value (no whitespace, UTF-8 kept, NaN refused).
-json_text: Callable[[Any], str] = _ENCODER.encode
-
-
-def json_dumps(obj: Any) -> bytes:
-    """Compact UTF-8 JSON (what we sign and disclose)."""
-    return _ENCODER.encode(obj).encode("utf-8")
-
-
-_scan_once: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
-
-#: Deepest JSON nesting we parse. py-evm (the embedded chain) raises Python's recursion limit to 100,000, so a
-#: deeply nested document would overflow the C stack inside json's scanner and kill the process: the depth
-#: is checked before any parser sees the text. Our own documents nest fewer than 10 levels.
-MAX_JSON_DEPTH = 64
-# A JSON string token (unrolled: runs of plain characters match in one C step), and what is not a bracket.
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-
-
-def json_depth_ok(text: str, max_depth: int = MAX_JSON_DEPTH) -> bool:
-    """Whether ``text`` nests at most ``max_depth`` arrays/objects (strings are skipped, so brackets in
-    values do not count). Cheap when the text holds few brackets, linear in its length otherwise: the
-    brackets outside strings, as +1/-1 steps, must never add up to more than ``max_depth`` (C-level passes,
-    e.g. over a node's batch reply)."""
-    if text.count("[") + text.count("{") <= max_depth:
-        return True
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) <= max_depth
-#: By length % 4, the last characters canonical base64url allows (none when a character is left over).
-_CANONICAL_ENDS: tuple[frozenset[int], ...] = (
-    frozenset(),
-    frozenset(),
-    frozenset(b"AQgw"),
-    frozenset(b"AEIMQUYcgkosw048"),
-)
-
-
-def _canonical(raw: bytes) -> Any:
-    """The value of ``raw`` when orjson's reading of it provably equals the strict stdlib parser's, else
-    ``_NOT_CANONICAL`` (then the stdlib path decides and names the reason). Two proofs, either suffices:
-
-    - ``raw`` is exactly orjson's serialisation of what it parses to: then it has no duplicate member (a
-      repeated name would be dropped on output), no whitespace, no NaN/Infinity, no integer orjson would turn
-      into a float and no lone surrogate. The depth cap is checked too.
-    - (compiled, any text a client sends) ``_jsonscan_c.exact``: as many ``:`` outside strings as the value
-      has keys (no repeated member), no float literal and no float in the value (a 64-bit overflow turns an
-      integer into one), nesting within the cap; strings, integers and constants read the same in both.
-    """
-    if _orjson is None:
-        return _NOT_CANONICAL
-    try:
-        value = _orjson.loads(raw)
-    except _orjson.JSONDecodeError:
-        return _NOT_CANONICAL
-    if _jsonscan is not None and _jsonscan.exact(raw, value, MAX_JSON_DEPTH):
-        return value
-    if _orjson.dumps(value) != raw:
-        return _NOT_CANONICAL
-    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and not json_depth_ok(raw.decode("utf-8")):
-        return _NOT_CANONICAL
-    return value
-
-
-_NOT_CANONICAL: Any = object()
-
-
-def json_parse(data: bytes | str, *, field: str | None = None) -> Any:
-    """Strict JSON of any type: duplicate member names, NaN/Infinity and deep nesting are rejected."""
-    if isinstance(data, bytes):
-        value = _canonical(data)
-        if value is not _NOT_CANONICAL:
-            return value
-    try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-    except UnicodeDecodeError:
-        raise CredentialError(ReasonCode.MALFORMED, "not valid JSON", field=field) from None
-    if not json_depth_ok(text):
-        raise CredentialError(ReasonCode.MALFORMED, "JSON nests too deeply", field=field)
-    try:
-        # Fast path: one C scanner call for a value with no surrounding whitespace (what we emit).
-        value, end = _scan_once(text, 0)
-        if end == len(text):
-            return value
-    except (StopIteration, ValueError, _DuplicateKey, _BadConstant, RecursionError):
-        pass  # the full parse below decides, and names the reason
-    try:
-        return _DECODER.decode(text)
-    except _DuplicateKey:
-        raise CredentialError(ReasonCode.JSON_DUPLICATE_KEY, "JSON object repeats a member", field=field) from None
-    except (_BadConstant, ValueError, RecursionError):
-        raise CredentialError(ReasonCode.MALFORMED, "not valid JSON", field=field) from None
-
-
-def b64url_json_many(items: Sequence[str]) -> list[Any] | None:
-    """Strict ``json_parse(b64url_decode(item))`` of many small items in one pass (SD-JWT disclosures).
-
-    Returns None unless every item is canonical base64url of UTF-8 JSON without surrounding whitespace;
-    the caller then decodes item by item to get the first error with its reason code. The alphabet check
-    covers all items at once, which is what makes this cheaper than the per-item path.
-    """
-    joined = "~".join(items)
-    if not joined.isascii():
-        return None
-    data = joined.encode("ascii").translate(_STRICT_TILDE)
-    if b"!" in data:
-        return None  # a character outside the base64url alphabet
-    parts = data.split(b"~")
-    if len(parts) != len(items):
-        return None
-    raws: list[bytes] = []
-    append, a2b, canonical, padding = raws.append, binascii.a2b_base64, _CANONICAL_ENDS, _PADDING
-    for part in parts:
-        tail = len(part) & 3
-        if tail and part[-1] not in canonical[tail]:
-            return None  # 4n+1 characters, or unused bits set in the last one
-        append(a2b(part + padding[tail]))
-    if _orjson is not None:
-        # All items in one parse, then each must be exactly the serialisation of its own value: that proves
-        # the item boundaries (an item cannot swallow its neighbour) and the strictness (see _canonical).
-        blob = b"[" + b",".join(raws) + b"]"
-        try:
-            values: list[Any] | None = _orjson.loads(blob)
-        except _orjson.JSONDecodeError:
-            values = None
-        if values is not None and len(values) == len(raws) and list(map(_orjson.dumps, values)) == raws and (
-                blob.count(b"[") + blob.count(b"{") <= MAX_JSON_DEPTH + 1
-                or max(map(bytes.count, raws, repeat(b"["))) + max(map(bytes.count, raws, repeat(b"{")))
-                <= MAX_JSON_DEPTH):
-            return values  # (no item holds more brackets than the cap, so none nests deeper)
-    return _json_many_stdlib(raws)
-
-
-def _json_many_stdlib(raws: list[bytes]) -> list[Any] | None:
-    """``b64url_json_many``'s second half without orjson (or for what orjson does not reproduce exactly)."""
-    try:
-        texts = [raw.decode() for raw in raws]
-        # the depth guard: few brackets in all of them together bound every item's depth; else item by item
-        blob = "".join(texts)
-        if blob.count("[") + blob.count("{") > MAX_JSON_DEPTH and not all(map(json_depth_ok, texts)):
-            return None  # the per-item path raises with the reason
-        values: list[Any] = []
-        scan = _scan_once
-        for text in texts:
-            value, end = scan(text, 0)
-            if end != len(text):
-                return None
-            values.append(value)
-    except (StopIteration, ValueError, _DuplicateKey, _BadConstant, RecursionError):
-        return None
-    return values
-
-
-def json_loads(data: bytes | str, *, field: str | None = None, max_size: int = DEFAULT_MAX_SIZE) -> dict[str, Any]:
-    """Strict JSON whose top level must be an object; size is checked before parsing."""
-    if len(data) > max_size:
-        raise CredentialError(ReasonCode.INPUT_TOO_LARGE, "input exceeds the size cap", field=field)
-    value = json_parse(data, field=field)
-    if not isinstance(value, dict):
-        raise CredentialError(ReasonCode.MALFORMED, "JSON top level is not an object", field=field)
-    return value
-
-
-# --- signatures ---------------------------------------------------------------------------------------
-
-
-#: id -> a key already found to be P-256 (held here, so that the id cannot pass to another object)
-_P256_KEYS: dict[int, ec.EllipticCurvePublicKey] = {}
-
-
-def _p256(public_key: PublicKey) -> ec.EllipticCurvePublicKey | None:
-    """``public_key`` when it is a P-256 key, else None; remembered per key object (one key verifies many)."""
-    if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
-        return None
-    if len(_P256_KEYS) >= 256:
-        _P256_KEYS.clear()
-    _P256_KEYS[id(public_key)] = public_key
-    return public_key
-
-
-def verify_signature(alg: str, public_key: PublicKey, data: bytes, signature: bytes) -> bool:
-    """True iff ``signature`` is a valid raw JWS/COSE signature (r||s for ES256) over ``data``.
-
-    ES256 takes exactly 64 bytes (DER is refused) with 0 < r, s < n; the key must fit the algorithm.
-    """
-    return _verify_signature(alg, public_key, data, None, signature)
-
-
-def _verify_signature(alg: str, public_key: PublicKey, data: bytes, digest: bytes | None, signature: bytes) -> bool:
-    """``verify_signature``; ``digest`` (SHA-256 of ``data``, when the caller needs it anyway) spares ES256 a hash."""
-    if alg == "ES256":
-        ec_key = _P256_KEYS.get(id(public_key))
-        if ec_key is not public_key:
-            ec_key = _p256(public_key)
-            if ec_key is None:
-                return False
-        if len(signature) != 64:
-            return False
-        r = int.from_bytes(signature[:32], "big")
-        s = int.from_bytes(signature[32:], "big")
-        if not (0 < r < _P256_ORDER and 0 < s < _P256_ORDER):
-            return False
-        try:
-            if digest is None:
-                ec_key.verify(encode_dss_signature(r, s), data, _ECDSA_SHA256)
-            else:
-                ec_key.verify(encode_dss_signature(r, s), digest, _ECDSA_PREHASHED)
-        except InvalidSignature:
-            return False
-        return True
-    if alg == "EdDSA":
-        if not isinstance(public_key, ed25519.Ed25519PublicKey) or len(signature) != 64:
-            return False
-        try:
-            public_key.verify(signature, data)
-        except InvalidSignature:
-            return False
-        return True
-    return False
-
-
-# --- compact JWS --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -488,20 +99,6 @@ def sign_encoded_sha256(header: str, payload: bytes, signer: Signer) -> tuple[by
     signing_input = header.encode("ascii") + b"." + _b64url_bytes(payload)
     signature, digest = signature_sha256(signer, signing_input)
     return signing_input + b"." + _b64url_bytes(signature), digest
-
-
-def signature_sha256(signer: Signer, data: bytes) -> tuple[bytes, bytes]:
-    """``(signer.sign(data), SHA-256 of data)``; a signer with ``sign_sha256`` (an ES256 ``IssuerKey``) signs
-    the digest it returns, so the data is hashed once, not once for the signature and once for the journal."""
-    fused = getattr(type(signer), "sign_sha256", None)
-    done = fused(signer, data) if fused is not None else None
-    return done if done is not None else (signer.sign(data), hashlib.sha256(data).digest())
-
-
-def _b64url_bytes(data: bytes) -> bytes:
-    if _simd_b64encode is not None and len(data) >= _SIMD_FROM:
-        return _simd_b64encode(data, altchars=b"-_").rstrip(b"=")
-    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_TO_URLSAFE)
 
 
 def _check_header(header: dict[str, Any], algorithms: Collection[str], expected_typ: str | None) -> str:

@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
-from civiccert.credentials.jose import PublicKey, b64url_decode, b64url_encode, json_text, verify_signature
+from civiccert.credentials.b64url import b64url_decode, b64url_encode
+from civiccert.credentials.signatures import PublicKey, verify_signature
+from civiccert.credentials.strictjson import json_text
 from civiccert.errors import CredentialError, KeyFileError, ReasonCode
 from civiccert.fileio import write_atomic
 

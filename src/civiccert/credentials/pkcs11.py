@@ -25,8 +25,9 @@ from urllib.parse import quote, unquote
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from civiccert.credentials.jose import PublicKey, b64url_decode, verify_signature
+from civiccert.credentials.b64url import b64url_decode
 from civiccert.credentials.keys import jwk_thumbprint, public_jwk_of
+from civiccert.credentials.signatures import PublicKey, verify_signature
 from civiccert.errors import ConfigError, KeyFileError, ReasonCode
 
 if TYPE_CHECKING:

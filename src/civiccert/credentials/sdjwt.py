@@ -40,20 +40,16 @@ from civiccert.credentials._sdcore import (
 from civiccert.credentials._sdpresent import present
 from civiccert.credentials._sdunfold import _decode_disclosures_py, _table, _Unfolder  # noqa: F401 (tests)
 from civiccert.credentials.jose import (
-    DEFAULT_MAX_SIZE,
-    PublicKey,
-    Signer,
     check_pin,
     encoded_header,
     encoded_header_of,
-    json_dumps,
-    json_loads,
-    json_text,
     sign_encoded_sha256,
     verify_compact,
     verify_parts,
 )
 from civiccert.credentials.keys import public_key_from_jwk
+from civiccert.credentials.signatures import PublicKey, Signer
+from civiccert.credentials.strictjson import DEFAULT_MAX_SIZE, json_dumps, json_loads, json_text
 from civiccert.errors import CredentialError, ReasonCode
 
 try:  # a fast exact reader of the disclosures blob (see _decode_disclosures); orjson is a declared dependency
@@ -204,7 +200,7 @@ def _decode_disclosures(disclosures: list[str]) -> tuple[list[str], dict[str, li
             except _orjson.JSONDecodeError:
                 values = None
             # every item is its own balanced segment (checked in C), so equal bytes mean each item is
-            # exactly orjson's serialisation of its own value: canonical, as jose._canonical requires
+            # exactly orjson's serialisation of its own value: canonical, as strictjson._canonical requires
             if values is not None and len(values) == len(digests) and _orjson.dumps(values) == blob:
                 table = _c.table(digests, values)
                 if table is not None:

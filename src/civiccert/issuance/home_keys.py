@@ -15,8 +15,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from civiccert.chain.registry import Registry
-from civiccert.credentials.jose import SigningKey
 from civiccert.credentials.keys import IssuerKey, thumbprint_of
+from civiccert.credentials.signatures import SigningKey
 from civiccert.errors import ConfigError, ReasonCode, RegistryError
 from civiccert.fileio import write_atomic
 from civiccert.issuance.home import HomeConfig

@@ -21,9 +21,10 @@ from civiccert.chain.nodes import EMBEDDED, Chain, connect
 from civiccert.chain.registry import MAX_KEY_BACKDATE_SECONDS, Registry
 from civiccert.credential_file import CredentialFile
 from civiccert.credentials import sdjwt
+from civiccert.credentials.b64url import b64url_encode
 from civiccert.credentials.claims import record_claims
-from civiccert.credentials.jose import SigningKey, b64url_encode
 from civiccert.credentials.keys import IssuerKey, public_key_from_jwk
+from civiccert.credentials.signatures import SigningKey
 from civiccert.errors import (
     ConfigError,
     CredentialError,

@@ -8,7 +8,8 @@ from typing import Any
 
 from civiccert.credential_file import CredentialFile
 from civiccert.credentials import sdjwt
-from civiccert.credentials.jose import SigningKey, b64url_encode
+from civiccert.credentials.b64url import b64url_encode
+from civiccert.credentials.signatures import SigningKey
 from civiccert.errors import ConfigError, CredentialError, ReasonCode
 from civiccert.fileio import write_atomic
 from civiccert.issuance.home import HomeConfig

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from civiccert.credentials.jose import Signer
+from civiccert.credentials.signatures import Signer
 from civiccert.errors import ConfigError, ReasonCode
 from civiccert.issuance.home import HomeConfig
 from civiccert.pki.home import certified_jwk

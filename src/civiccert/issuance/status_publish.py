@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from civiccert.chain.registry import Registry
-from civiccert.credentials.jose import Signer
+from civiccert.credentials.signatures import Signer
 from civiccert.errors import ChainError, ReasonCode
 from civiccert.status.publish import MANIFEST_NAME, Publication, sign_publication
 from civiccert.status.store import StatusStore

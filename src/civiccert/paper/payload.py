@@ -33,8 +33,9 @@ import base45
 import cbor2
 
 from civiccert.credentials._native import sdissue as _sdissue_c  # None: cbor2 alone
-from civiccert.credentials.jose import Signer, b64url_decode, b64url_encode, signature_sha256, verify_signature
+from civiccert.credentials.b64url import b64url_decode, b64url_encode
 from civiccert.credentials.sdjwt import strip_sd
+from civiccert.credentials.signatures import Signer, signature_sha256, verify_signature
 from civiccert.errors import PaperError, ReasonCode
 from civiccert.paper._claimtable import pack_body, pack_marked_body, unpack_body
 

@@ -41,8 +41,9 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from civiccert.credentials.jose import SigningKey, b64url_encode
+from civiccert.credentials.b64url import b64url_encode
 from civiccert.credentials.keys import jwk_thumbprint, public_jwk_of
+from civiccert.credentials.signatures import SigningKey
 from civiccert.errors import CivicCertError, KeyFileError, PaperError, ReasonCode
 from civiccert.paper.payload import decode_qr_text
 from civiccert.pki.decide import CERT_KID_CHARS, certificate_for_kid

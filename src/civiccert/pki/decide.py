@@ -21,8 +21,9 @@ import hashlib
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from civiccert.credentials.jose import PublicKey, b64url_encode
+from civiccert.credentials.b64url import b64url_encode
 from civiccert.credentials.keys import public_jwk_of
+from civiccert.credentials.signatures import PublicKey
 from civiccert.errors import CredentialError, KeyFileError, ReasonCode
 from civiccert.pki.validate import CertifiedKey, cert_kid, decode_x5c
 from civiccert.records.municipalities import official_municipality

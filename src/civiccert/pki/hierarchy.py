@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from civiccert.credentials.jose import PublicKey
+from civiccert.credentials.signatures import PublicKey
 from civiccert.errors import ConfigError, ReasonCode
 from civiccert.fileio import write_atomic
 from civiccert.pki.names import leaf_subject

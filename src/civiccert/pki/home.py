@@ -19,8 +19,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from civiccert.credentials.jose import PublicKey
 from civiccert.credentials.keys import public_jwk_of, public_key_from_jwk
+from civiccert.credentials.signatures import PublicKey
 from civiccert.errors import ConfigError, KeyFileError, ReasonCode
 from civiccert.fileio import write_atomic
 from civiccert.issuance.home import HomeConfig

@@ -25,8 +25,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import verification as xv
 
-from civiccert.credentials.jose import PublicKey
 from civiccert.credentials.keys import jwk_thumbprint, public_jwk_of
+from civiccert.credentials.signatures import PublicKey
 from civiccert.errors import ConfigError, CredentialError, KeyFileError, ReasonCode
 from civiccert.pki.names import CertifiedMunicipality, municipality_of
 

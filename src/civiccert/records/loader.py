@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from civiccert.credentials._native import jsonscan as _jsonscan
-from civiccert.credentials.jose import MAX_JSON_DEPTH, json_parse
+from civiccert.credentials.strictjson import MAX_JSON_DEPTH, json_parse
 from civiccert.errors import CredentialError, ReasonCode, RecordError
 from civiccert.extras import ISSUER, missing_extra
 

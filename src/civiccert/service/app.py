@@ -28,7 +28,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civiccert.credential_file import CredentialFile
-from civiccert.credentials.jose import json_parse
+from civiccert.credentials.strictjson import json_parse
 from civiccert.errors import CivicCertError, ReasonCode, RecordError, ServiceError
 from civiccert.issuance.issuer import Issuer, RevocationReason
 from civiccert.records import load_record

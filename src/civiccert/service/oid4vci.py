@@ -288,7 +288,7 @@ async def in_thread(fn: Callable[..., _T], *args: Any) -> _T:
 
 
 def _json(raw: bytes) -> Any:
-    from civiccert.credentials.jose import json_parse
+    from civiccert.credentials.strictjson import json_parse
 
     try:
         return json_parse(raw, field="body")

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from civiccert.credentials.jose import json_parse
+from civiccert.credentials.strictjson import json_parse
 from civiccert.errors import CivicCertError, ReasonCode, RecordError, ServiceError
 from civiccert.service.auth import Principal, Role
 from civiccert.service.dcql import QUERY_ID, build_query, missing_claims

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from civiccert.credentials.jose import Signer
+from civiccert.credentials.signatures import Signer
 from civiccert.errors import CredentialError, ReasonCode
 from civiccert.fileio import write_atomic
 from civiccert.status.bits import StatusList

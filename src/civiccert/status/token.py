@@ -19,15 +19,10 @@ from typing import Any, Final
 
 import cbor2
 
-from civiccert.credentials.jose import (
-    Signer,
-    b64url_decode,
-    b64url_encode,
-    json_dumps,
-    json_loads,
-    sign_compact,
-    verify_signature,
-)
+from civiccert.credentials.b64url import b64url_decode, b64url_encode
+from civiccert.credentials.jose import sign_compact
+from civiccert.credentials.signatures import Signer, verify_signature
+from civiccert.credentials.strictjson import json_dumps, json_loads
 from civiccert.errors import CredentialError, ReasonCode
 from civiccert.status.bits import StatusList
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from civiccert.credential_file import CREDENTIAL_FORMAT, CredentialFile
 from civiccert.credentials import sdjwt
-from civiccert.credentials.jose import json_parse, verify_compact
+from civiccert.credentials.jose import verify_compact
+from civiccert.credentials.strictjson import json_parse
 from civiccert.errors import ChainError, CivicCertError, CredentialError, PaperError, ReasonCode
 from civiccert.paper import payload as paper_payload
 from civiccert.pki.decide import CERT_KID_CHARS

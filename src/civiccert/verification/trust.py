@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from civiccert.credentials.jose import json_parse
 from civiccert.credentials.keys import jwk_thumbprint, kid_of
+from civiccert.credentials.strictjson import json_parse
 from civiccert.errors import ConfigError, CredentialError, ReasonCode
 from civiccert.fileio import write_atomic
 

@@ -16,15 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
-from civiccert.credentials.jose import (
-    SUPPORTED_ALGORITHMS,
-    PublicKey,
-    Signer,
-    json_dumps,
-    json_parse,
-    sign_compact,
-    verify_compact,
-)
+from civiccert.credentials.jose import sign_compact, verify_compact
+from civiccert.credentials.signatures import SUPPORTED_ALGORITHMS, PublicKey, Signer
+from civiccert.credentials.strictjson import json_dumps, json_parse
 from civiccert.errors import ConfigError, CredentialError, ReasonCode
 from civiccert.pki.validate import decode_x5c, encode_x5c
 from civiccert.records.municipalities import official_municipality
