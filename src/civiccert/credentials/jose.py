@@ -619,21 +619,29 @@ def verify_parts(
     resolve_key: KeyResolver,
     expected_typ: str | None,
     max_size: int,
+    decoded: tuple[bytes, bytes, bytes] | None = None,
 ) -> VerifiedJws:
     """:func:`verify_compact` of a JWS already split into its three parts, for a caller that has checked what
     verify_compact checks before splitting (the pin, the size). ``signing_input`` is ``header_text + "." +
-    payload_text`` as ASCII bytes when the caller has it (None: made here)."""
+    payload_text`` as ASCII bytes when the caller has it (None: made here); ``decoded`` is ``(b64url_decode(
+    payload_text), b64url_decode(signature_text), SHA-256 of signing_input)`` when the caller has them
+    (the compiled SD-JWT split: both texts then decode, so no decoding error is skipped)."""
     if len(header_text) <= _CACHED_HEADER_CHARS:
         header = _header(header_text, max_size)
     else:
         header = _parse_header(header_text, max_size)
     alg = _check_header(header, algorithms, expected_typ)
-    payload = b64url_decode(payload_text, field="payload")
-    signature = b64url_decode(signature_text, field="signature")
+    if decoded is None:
+        payload = b64url_decode(payload_text, field="payload")
+        signature = b64url_decode(signature_text, field="signature")
+        digest = None
+    else:
+        payload, signature, digest = decoded
     public_key = resolve_key(header, payload)
     if signing_input is None:
         signing_input = (header_text + "." + payload_text).encode("ascii")
-    digest = hashlib.sha256(signing_input).digest()
+    if digest is None:
+        digest = hashlib.sha256(signing_input).digest()
     if not _verify_signature(alg, public_key, signing_input, digest, signature):
         raise CredentialError(ReasonCode.SIGNATURE_INVALID, "signature does not verify", field="signature")
     return _verified_jws(header=header, payload=payload, signing_input=signing_input, signing_input_sha256=digest)

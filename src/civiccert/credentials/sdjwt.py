@@ -280,7 +280,8 @@ def verify(
         jwt, header_text, payload_text, signature_text, signing_input, disclosures, kb_jwt = pieces
         check_pin(algorithms)  # what verify_compact checks before it splits (jwt is a str within max_size)
         jws = verify_parts(header_text, payload_text, signature_text, signing_input, algorithms=algorithms,
-                           resolve_key=issuer_key, expected_typ=expected_typ, max_size=max_size)
+                           resolve_key=issuer_key, expected_typ=expected_typ, max_size=max_size,
+                           decoded=_c.jws(payload_text, signature_text, signing_input))  # None: decoded there
     else:
         jwt, disclosures, kb_jwt = split(sd_jwt)
         jws = verify_compact(
