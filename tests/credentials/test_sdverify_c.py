@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civiccert.credentials import sdjwt
-from civiccert.credentials.jose import b64url_decode, b64url_encode, json_dumps, sign_compact
+from civiccert.credentials.jose import b64url_decode, b64url_encode, check_deferred, json_dumps, sign_compact
 from civiccert.credentials.keys import IssuerKey
 from civiccert.credentials.sdjwt import Sd
 from civiccert.errors import CredentialError, ReasonCode
@@ -340,3 +340,17 @@ def test_tampered_payload_and_signature_encodings_agree() -> None:
                                        (payload, "!" + signature[1:])):
         forged = f"{header}.{bad_payload}.{bad_signature}~{tail}"
         assert _both(lambda f=forged: _verify(f))[0] == "error"
+
+
+def test_a_deferred_signature_check_is_the_signature_check() -> None:
+    """``sdjwt.verify(deferred=...)`` leaves exactly the issuer signature check to ``jose.check_deferred``."""
+    token = sdjwt.issue(_claims(), ISSUER)
+    jwt, rest = token.split("~", 1)
+    head, signature = jwt.rsplit(".", 1)
+    forged = f"{head}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}~{rest}"
+    for text, valid in ((token, True), (forged, False)):
+        deferred: list[Any] = []
+        sdjwt.verify(text, resolve_key=lambda _h, _p: ISSUER.public_key, now=NOW, deferred=deferred)
+        assert len(deferred) == 1
+        assert check_deferred(deferred[0]) is valid
+        assert _both(lambda t=text: _verify(t))[0] == ("ok" if valid else "error")
