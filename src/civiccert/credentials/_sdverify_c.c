@@ -336,12 +336,13 @@ static PyObject *element_path_of(PyObject *path, Py_ssize_t position) {
     return joined;
 }
 
-/* Marks ``digest`` seen. 1: new, 0: not a str or seen before (FAIL), -1: error. */
+/* Marks ``digest`` seen. 1: new, 0: not a str or seen before (FAIL), -1: error. One set probe: the set grows
+ * exactly when the digest is new (its hash, computed here once, stays cached for the by_digest lookup). */
 static int mark(Unfold *u, PyObject *digest) {
     if (!PyUnicode_CheckExact(digest)) return 0;
-    int found = PySet_Contains(u->seen, digest);
-    if (found != 0) return found < 0 ? -1 : 0;
-    return PySet_Add(u->seen, digest) < 0 ? -1 : 1;
+    Py_ssize_t before = PySet_GET_SIZE(u->seen);
+    if (PySet_Add(u->seen, digest) < 0) return -1;
+    return PySet_GET_SIZE(u->seen) != before;
 }
 
 static PyObject *unfold_object(Unfold *u, PyObject *obj, PyObject *path, int top, int depth, int *status) {
