@@ -354,3 +354,9 @@ def test_a_deferred_signature_check_is_the_signature_check() -> None:
         assert len(deferred) == 1
         assert check_deferred(deferred[0]) is valid
         assert _both(lambda t=text: _verify(t))[0] == ("ok" if valid else "error")
+    holder = IssuerKey.generate()
+    bound = sdjwt.issue(_claims(), ISSUER, holder_jwk=holder.public_jwk())
+    shown = sdjwt.present(bound, ["members[0].name"], holder_key=holder, aud="https://rp.example", nonce="n")
+    deferred = []
+    sdjwt.verify(shown, resolve_key=lambda _h, _p: ISSUER.public_key, now=NOW, deferred=deferred)
+    assert deferred == []  # with a KB-JWT the issuer signature is checked first, in place

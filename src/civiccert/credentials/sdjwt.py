@@ -262,6 +262,7 @@ def verify(
     ``deferred`` (a bulk verifier's): the issuer signature check may be appended to it instead of made (see
     ``jose.verify_parts``); the result, or the error raised after that point, stands only once
     ``jose.check_deferred`` of it says True, and the caller verifies again without ``deferred`` otherwise.
+    Never with a KB-JWT: its ECDSA runs only for a credential whose issuer signature verified.
 
     ``resolve_key(header, payload)`` picks the issuer key from trusted data (``kid``, ``iss``); the
     payload it sees is not yet verified. With ``require_key_binding`` a KB-JWT must be present and
@@ -287,7 +288,7 @@ def verify(
         jws = verify_parts(header_text, payload_text, signature_text, signing_input, algorithms=algorithms,
                            resolve_key=issuer_key, expected_typ=expected_typ, max_size=max_size,
                            decoded=_c.jws(payload_text, signature_text, signing_input),  # None: decoded there
-                           deferred=deferred)
+                           deferred=deferred if kb_jwt is None else None)  # no holder ECDSA before it
     else:
         jwt, disclosures, kb_jwt = split(sd_jwt)
         jws = verify_compact(
