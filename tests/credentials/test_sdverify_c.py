@@ -9,6 +9,7 @@ repeated digests, deep nesting, huge counts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 
 from civiccert.credentials import sdjwt
 from civiccert.credentials.b64url import b64url_decode, b64url_encode
-from civiccert.credentials.jose import sign_compact
+from civiccert.credentials.jose import check_deferred, sign_compact
 from civiccert.credentials.keys import IssuerKey
 from civiccert.credentials.sdjwt import Sd
 from civiccert.credentials.strictjson import json_dumps
@@ -95,6 +96,7 @@ ODD_JSON = st.sampled_from([
     b'["s","a",1,]', b'["s","a",{"k":1,"k":2}]', b'["s","a",NaN]', b'["s","_sd",1]', b'["s","...",1]',
     b"[" * 70 + b"]" * 70, b'["s","a",' + b"[" * 64 + b"]" * 64 + b"]", b'["s","a",1e400]', b'["s","a","\\ud800"]',
     b'["s","a"] ', b' ["s","a"]', b'["a"', b"1,2", b'"a', b"],[", b'["s",1,2]', b'[1,"a",2]', b"\xff\xfe",
+    b'["s","a","\\\\"]', b'["s","a","\\\\\\"],["x"]', b'["s","a\\"","x"]', b'["s","a","\\\\\\\\"]',
     b'["s","a","\xc3"]', b'["s","a","\\"],["x"]', b'["s","a",1.0]', b'["s","a",-0.0]', b'["s","a",1E2]',
     b'["s","a",[]]', b'["s",{}]', b"[]", b'["s"]', b'["s","a",1,2]', b'{"s":1}', b'"s"', b"]", b"[", b",",
 ])
@@ -111,6 +113,7 @@ RAW = st.one_of(
     JSON.map(lambda v: json.dumps(v, ensure_ascii=False).encode()),  # whitespace after separators: not canonical
     JSON.map(lambda v: json.dumps(["salt", "n", v]).encode()),
     ODD_JSON,
+    st.text(alphabet='"\\[]{},:a1', max_size=16).map(str.encode),  # quotes and escapes: where strings end
     st.binary(max_size=24),
 )
 DISCLOSURE = st.one_of(
@@ -291,3 +294,71 @@ def test_presentations_with_key_binding_agree() -> None:
     for tampered in (shown, shown.replace("~", "~~", 1), shown[:-3], shown + ".x", shown.replace(".", "", 1)):
         _both(lambda t=tampered: sdjwt.verify(t, resolve_key=lambda _h, _p: ISSUER.public_key, now=NOW,
                                               require_key_binding=True, aud="https://rp.example", nonce="n"))
+
+
+# --- jws: the issuer-signed JWT's payload and signature decoded and its signing input hashed in C ----------
+
+B64_TEXT = st.one_of(
+    st.binary(max_size=40).map(_b64),
+    st.text(alphabet=B64URL + "=+/.é \x00", max_size=12),
+    st.binary(min_size=1, max_size=40).map(lambda raw: _b64(raw)[:-1] or "A"),  # 4k+1, or unused bits set
+)
+
+
+def _jws_py(payload: str, signature: str, signing_input: bytes) -> tuple[bytes, bytes, bytes]:
+    """What jose.verify_parts decodes and hashes itself (the compiled jws's contract)."""
+    return (b64url_decode(payload, field="payload"), b64url_decode(signature, field="signature"),
+            hashlib.sha256(signing_input).digest())
+
+
+@settings(max_examples=300, deadline=None)
+@given(B64_TEXT, B64_TEXT, st.binary(max_size=200))
+def test_jws_agrees_or_declines(payload: str, signature: str, signing_input: bytes) -> None:
+    fast = COMPILED.jws(payload, signature, signing_input)
+    pure = _outcome(lambda: _jws_py(payload, signature, signing_input))
+    assert (pure == ("ok", fast)) if fast is not None else pure[0] != "ok"
+
+
+@pytest.mark.parametrize("position", range(4))
+def test_every_ascii_character_in_each_group_position(position: int) -> None:
+    """The C base64url table refuses exactly the characters jose.b64url_decode refuses, wherever they stand."""
+    for code in range(128):
+        text = "QUJD" * 3
+        text = text[:4 + position] + chr(code) + text[5 + position:]
+        fast = COMPILED.jws(text, "", b"")
+        pure = _outcome(lambda t=text: _jws_py(t, "", b""))
+        assert (pure == ("ok", fast)) if fast is not None else pure[0] != "ok", repr(chr(code))
+        disclosure = _b64(b'["s","a",1]')[:4] + text  # the disclosure decoder shares the table
+        assert _outcome(lambda d=disclosure: sdjwt._decode_disclosures([d])) == _outcome(
+            lambda d=disclosure: sdjwt._decode_disclosures_py([d]))
+
+
+def test_tampered_payload_and_signature_encodings_agree() -> None:
+    token = sdjwt.issue(_claims(), ISSUER)
+    header, payload, rest = token.split(".", 2)
+    signature, tail = rest.split("~", 1)
+    for bad_payload, bad_signature in ((payload + "=", signature), (payload, signature[:-1]),
+                                       (payload[:-1] + "_", signature), (payload.replace("e", "+", 1), signature),
+                                       (payload, "!" + signature[1:])):
+        forged = f"{header}.{bad_payload}.{bad_signature}~{tail}"
+        assert _both(lambda f=forged: _verify(f))[0] == "error"
+
+
+def test_a_deferred_signature_check_is_the_signature_check() -> None:
+    """``sdjwt.verify(deferred=...)`` leaves exactly the issuer signature check to ``jose.check_deferred``."""
+    token = sdjwt.issue(_claims(), ISSUER)
+    jwt, rest = token.split("~", 1)
+    head, signature = jwt.rsplit(".", 1)
+    forged = f"{head}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}~{rest}"
+    for text, valid in ((token, True), (forged, False)):
+        deferred: list[Any] = []
+        sdjwt.verify(text, resolve_key=lambda _h, _p: ISSUER.public_key, now=NOW, deferred=deferred)
+        assert len(deferred) == 1
+        assert check_deferred(deferred[0]) is valid
+        assert _both(lambda t=text: _verify(t))[0] == ("ok" if valid else "error")
+    holder = IssuerKey.generate()
+    bound = sdjwt.issue(_claims(), ISSUER, holder_jwk=holder.public_jwk())
+    shown = sdjwt.present(bound, ["members[0].name"], holder_key=holder, aud="https://rp.example", nonce="n")
+    deferred = []
+    sdjwt.verify(shown, resolve_key=lambda _h, _p: ISSUER.public_key, now=NOW, deferred=deferred)
+    assert deferred == []  # with a KB-JWT the issuer signature is checked first, in place

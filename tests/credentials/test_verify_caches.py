@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -82,3 +84,42 @@ def test_bulk_verification_restores_the_collector(enabled: bool) -> None:
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def _bad_signature(sd_jwt: str) -> str:
+    """The SD-JWT with its issuer signature's first character changed (still canonical base64url)."""
+    jwt, rest = sd_jwt.split("~", 1)
+    head, signature = jwt.rsplit(".", 1)
+    return f"{head}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}~{rest}"
+
+
+def test_bulk_run_checks_signatures_last_with_the_same_verdicts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """verify_many checks the issuer signatures after the other local checks (sdjwt.verify ``deferred``) and
+    verifies again in place whatever fails: every result equals the one-by-one result, and a bad signature is
+    SIGNATURE_INVALID even where a later check would also fail."""
+    issuer = cc.Issuer.init(tmp_path / "home", municipality_code="122076", municipality_name="松戸市",
+                            passphrase=b"test-passphrase-1")
+    record = cc.load_record(cc.sample_record_path("household-matsudo.json"))
+    creds = list(issuer.issue_many([record] * 3, paper=False))
+    shown = cc.present(creds[0], ["members[0].name"])
+    jwt, first, *rest = creds[1].sd_jwt.split("~")
+    duplicated = "~".join([jwt, first, first, *rest])  # DISCLOSURE_DUPLICATE once the signature passes
+    items: list[Any] = [
+        creds[0], shown, _bad_signature(shown.sd_jwt), creds[2], _bad_signature(creds[2].sd_jwt), duplicated,
+        _bad_signature(duplicated), "not a credential", shown.sd_jwt.replace(".", ".x", 1), creds[1],
+    ]
+    verifier = cc.Verifier(trust=issuer.trust_export())
+    bulk = [r.to_dict() for r in verifier.verify_many(items * 2)]
+    monkeypatch.setattr(cc.Verifier, "_local_many", lambda self, its, srcs: [
+        self._local(item, source) for item, source in zip(its, srcs, strict=True)])
+    one_by_one = [r.to_dict() for r in verifier.verify_many(items * 2)]
+    assert bulk == one_by_one
+    reasons = [result["reasons"] for result in bulk[:len(items)]]
+    assert reasons[0] == reasons[1] == reasons[3] == reasons[9] == []
+    for index in (2, 4, 6):  # then the checks after the signature are "not reached"
+        assert reasons[index][0] == ReasonCode.SIGNATURE_INVALID.value
+        assert ReasonCode.DISCLOSURE_DUPLICATE.value not in reasons[index]
+    assert ReasonCode.DISCLOSURE_DUPLICATE.value in reasons[5]
+    assert ReasonCode.SIGNATURE_INVALID.value not in reasons[5]
+    issuer.close()

@@ -10,6 +10,10 @@
  *       and str.count step through a credential's 10 KB one character at a time): an ASCII str whose JWT and
  *       non-empty KB-JWT have exactly two dots and no disclosure is empty. signing_input is header + "." +
  *       payload as ASCII bytes; kb is None when the SD-JWT ends in "~".
+ *   jws(payload, signature, signing_input) -> (payload bytes, signature bytes, SHA-256 digest) | None
+ *       what jose.verify_parts decodes and hashes of a split JWS: the two texts as strict canonical unpadded
+ *       base64url (as jose.b64url_decode reads them; anything else declines, and Python names the reason)
+ *       and hashlib.sha256(signing_input).digest().
  *   decode(disclosures) -> (digests, blob) | None
  *       base64url(SHA-256(disclosure)) of each, and "[" + ",".join(decoded) + "]" where each decoded item
  *       is canonical unpadded base64url and, read as JSON text, a balanced segment: no comma or closing
@@ -25,6 +29,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 #define OPENSSL_API_COMPAT 0x10101000L /* SHA256_Init & co.: one call per digest, no EVP provider lookups */
 #include <openssl/sha.h>
@@ -40,17 +45,22 @@ static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr
 /* Decoded size of n base64url characters (n % 4 != 1). */
 static Py_ssize_t decoded_size(Py_ssize_t n) { return n / 4 * 3 + (n % 4 == 2 ? 1 : n % 4 == 3 ? 2 : 0); }
 
+/* b64_shift[k][c]: the 6 bits of character c placed for position k of a 4-character group (18, 12, 6, 0 bits
+ * up), or BAD_BITS for a character outside the alphabet: one OR of four lookups decodes and checks a group. */
+#define BAD_BITS 0x1000000u
+static uint32_t b64_shift[4][256];
+
 /* Strict unpadded base64url of s[0..n) into out (decoded_size(n) bytes). 0 on success, -1 if not canonical:
  * a character outside the alphabet, 4k+1 characters, or unused bits set in the last character. */
 static int b64url_decode(const unsigned char *s, Py_ssize_t n, unsigned char *out) {
     Py_ssize_t i = 0;
     if (n % 4 == 1) return -1;
     for (; i + 4 <= n; i += 4) {
-        int a = b64_value[s[i]], b = b64_value[s[i + 1]], c = b64_value[s[i + 2]], d = b64_value[s[i + 3]];
-        if ((a | b | c | d) < 0) return -1;
-        *out++ = (unsigned char)(a << 2 | b >> 4);
-        *out++ = (unsigned char)((b & 15) << 4 | c >> 2);
-        *out++ = (unsigned char)((c & 3) << 6 | d);
+        uint32_t v = b64_shift[0][s[i]] | b64_shift[1][s[i + 1]] | b64_shift[2][s[i + 2]] | b64_shift[3][s[i + 3]];
+        if (v & BAD_BITS) return -1;
+        *out++ = (unsigned char)(v >> 16);
+        *out++ = (unsigned char)(v >> 8);
+        *out++ = (unsigned char)v;
     }
     if (n - i == 2) {
         int a = b64_value[s[i]], b = b64_value[s[i + 1]];
@@ -66,21 +76,22 @@ static int b64url_decode(const unsigned char *s, Py_ssize_t n, unsigned char *ou
 }
 
 /* The deepest bracket nesting of JSON text t[0..n) if it is a balanced segment (see top), else -1. Strings
- * are skipped as JSON reads them: a backslash escapes the next byte. */
+ * are skipped as JSON reads them: a backslash escapes the next byte, so a string ends at the first '"' after
+ * an even run of backslashes (found with memchr: strings are most of a disclosure's bytes). */
 static int segment_depth(const unsigned char *t, Py_ssize_t n) {
-    int depth = 0, deepest = 0, in_string = 0;
+    int depth = 0, deepest = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = t[i];
-        if (in_string) {
-            if (c == '\\') {
-                if (++i >= n) return -1;
-            } else if (c == '"') {
-                in_string = 0;
+        switch (t[i]) {
+        case '"':
+            for (;;) {
+                const unsigned char *q = memchr(t + i + 1, '"', (size_t)(n - i - 1));
+                if (q == NULL) return -1; /* an open string */
+                i = q - t;
+                Py_ssize_t run = 0;
+                while (t[i - 1 - run] == '\\') run++; /* stops at the opening quote at the latest */
+                if (run % 2 == 0) break;
             }
-            continue;
-        }
-        switch (c) {
-        case '"': in_string = 1; break;
+            break;
         case '[': case '{':
             if (++depth > deepest) deepest = depth;
             if (deepest > MAX_JSON_DEPTH) return -1;
@@ -94,7 +105,7 @@ static int segment_depth(const unsigned char *t, Py_ssize_t n) {
         default: break;
         }
     }
-    return (in_string || depth != 0) ? -1 : deepest;
+    return depth != 0 ? -1 : deepest;
 }
 
 /* base64url(SHA-256(data)) as a new 43-character str, or NULL with an exception set. */
@@ -179,6 +190,49 @@ static PyObject *split(PyObject *Py_UNUSED(module), PyObject *text) {
         return NULL;
     }
     return Py_BuildValue("(NNNNNNN)", jwt, header, payload, signature, signing_input, disclosures, kb);
+}
+
+/* The decoded bytes of the ASCII str text (canonical unpadded base64url), or NULL: *declined when not. */
+static PyObject *decoded_bytes(PyObject *text, int *declined) {
+    if (!PyUnicode_CheckExact(text) || !PyUnicode_IS_ASCII(text) || PyUnicode_GET_LENGTH(text) % 4 == 1) {
+        *declined = 1;
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, decoded_size(n));
+    if (out == NULL) return NULL;
+    if (b64url_decode(PyUnicode_1BYTE_DATA(text), n, (unsigned char *)PyBytes_AS_STRING(out)) < 0) {
+        Py_DECREF(out);
+        *declined = 1;
+        return NULL;
+    }
+    return out;
+}
+
+static PyObject *jws(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "jws(payload, signature, signing_input)");
+        return NULL;
+    }
+    if (!PyBytes_CheckExact(args[2])) Py_RETURN_NONE;
+    int declined = 0;
+    PyObject *payload = decoded_bytes(args[0], &declined);
+    PyObject *signature = payload != NULL ? decoded_bytes(args[1], &declined) : NULL;
+    PyObject *digest = signature != NULL ? PyBytes_FromStringAndSize(NULL, SHA256_DIGEST_LENGTH) : NULL;
+    if (digest != NULL) {
+        SHA256_CTX ctx;
+        if (!SHA256_Init(&ctx) || !SHA256_Update(&ctx, PyBytes_AS_STRING(args[2]), (size_t)PyBytes_GET_SIZE(args[2])) ||
+            !SHA256_Final((unsigned char *)PyBytes_AS_STRING(digest), &ctx)) {
+            PyErr_SetString(PyExc_RuntimeError, "SHA-256 failed");
+            Py_CLEAR(digest);
+        } else {
+            return Py_BuildValue("(NNN)", payload, signature, digest);
+        }
+    }
+    Py_XDECREF(payload);
+    Py_XDECREF(signature);
+    if (declined && !PyErr_Occurred()) Py_RETURN_NONE;
+    return NULL;
 }
 
 static PyObject *decode(PyObject *Py_UNUSED(module), PyObject *items) {
@@ -282,12 +336,13 @@ static PyObject *element_path_of(PyObject *path, Py_ssize_t position) {
     return joined;
 }
 
-/* Marks ``digest`` seen. 1: new, 0: not a str or seen before (FAIL), -1: error. */
+/* Marks ``digest`` seen. 1: new, 0: not a str or seen before (FAIL), -1: error. One set probe: the set grows
+ * exactly when the digest is new (its hash, computed here once, stays cached for the by_digest lookup). */
 static int mark(Unfold *u, PyObject *digest) {
     if (!PyUnicode_CheckExact(digest)) return 0;
-    int found = PySet_Contains(u->seen, digest);
-    if (found != 0) return found < 0 ? -1 : 0;
-    return PySet_Add(u->seen, digest) < 0 ? -1 : 1;
+    Py_ssize_t before = PySet_GET_SIZE(u->seen);
+    if (PySet_Add(u->seen, digest) < 0) return -1;
+    return PySet_GET_SIZE(u->seen) != before;
 }
 
 static PyObject *unfold_object(Unfold *u, PyObject *obj, PyObject *path, int top, int depth, int *status) {
@@ -452,6 +507,8 @@ static PyObject *unfold(PyObject *Py_UNUSED(module), PyObject *const *args, Py_s
 
 static PyMethodDef methods[] = {
     {"split", split, METH_O, "The pieces of an SD-JWT and its issuer-signed JWT, or None."},
+    {"jws", (PyCFunction)(void (*)(void))jws, METH_FASTCALL,
+     "(payload, signature, SHA-256 of the signing input) of a split JWS, or None."},
     {"decode", decode, METH_O, "(digests, blob) of SD-JWT disclosures, or None."},
     {"table", (PyCFunction)(void (*)(void))table, METH_FASTCALL, "{digest: disclosure} if well formed, or None."},
     {"unfold", (PyCFunction)(void (*)(void))unfold, METH_FASTCALL, "(claims, paths) of a payload, or None."},
@@ -464,6 +521,9 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_sdverify_c", NULL, 
 PyMODINIT_FUNC PyInit__sdverify_c(void) {
     memset(b64_value, -1, sizeof b64_value);
     for (int i = 0; i < 64; i++) b64_value[(unsigned char)b64_alphabet[i]] = (signed char)i;
+    for (int k = 0; k < 4; k++)
+        for (int c = 0; c < 256; c++)
+            b64_shift[k][c] = b64_value[c] < 0 ? BAD_BITS : (uint32_t)b64_value[c] << (18 - 6 * k);
     if ((str_sd = PyUnicode_InternFromString("_sd")) == NULL ||
         (str_sd_alg = PyUnicode_InternFromString("_sd_alg")) == NULL ||
         (str_dots = PyUnicode_InternFromString("...")) == NULL ||

@@ -31,8 +31,10 @@ except ImportError:  # pragma: no cover
     _orjson = None  # type: ignore[assignment]
 
 __all__ = [
+    "DeferredSignature",
     "KeyResolver",
     "VerifiedJws",
+    "check_deferred",
     "check_pin",
     "encoded_header",
     "encoded_header_of",
@@ -56,6 +58,15 @@ class VerifiedJws:
 
 
 _verified_jws = frozen_builder(VerifiedJws)  # no per-field setattr: made once per verified JWS
+
+#: A signature check ``verify_parts`` left to its caller: (alg, key, signing input, its SHA-256, signature).
+DeferredSignature: TypeAlias = tuple[str, PublicKey, bytes, bytes, bytes]
+
+
+def check_deferred(check: DeferredSignature) -> bool:
+    """Whether a signature ``verify_parts`` deferred verifies (False: its result was never valid)."""
+    return _verify_signature(*check)
+
 
 #: resolve_key(header, unverified payload bytes) -> public key; may raise CredentialError(KEY_UNKNOWN).
 KeyResolver: TypeAlias = Callable[[dict[str, Any], bytes], PublicKey]
@@ -216,21 +227,35 @@ def verify_parts(
     resolve_key: KeyResolver,
     expected_typ: str | None,
     max_size: int,
+    decoded: tuple[bytes, bytes, bytes] | None = None,
+    deferred: list[DeferredSignature] | None = None,
 ) -> VerifiedJws:
     """:func:`verify_compact` of a JWS already split into its three parts, for a caller that has checked what
     verify_compact checks before splitting (the pin, the size). ``signing_input`` is ``header_text + "." +
-    payload_text`` as ASCII bytes when the caller has it (None: made here)."""
+    payload_text`` as ASCII bytes when the caller has it (None: made here); ``decoded`` is ``(b64url_decode(
+    payload_text), b64url_decode(signature_text), SHA-256 of signing_input)`` when the caller has them
+    (the compiled SD-JWT split: both texts then decode, so no decoding error is skipped). With ``deferred``
+    the signature is not checked here but appended to it, and the result is unverified until
+    :func:`check_deferred` of that entry says True (a bulk verifier checks its items' signatures one after
+    another, while the curve code is in cache, and verifies again in place whatever fails)."""
     if len(header_text) <= _CACHED_HEADER_CHARS:
         header = _header(header_text, max_size)
     else:
         header = _parse_header(header_text, max_size)
     alg = _check_header(header, algorithms, expected_typ)
-    payload = b64url_decode(payload_text, field="payload")
-    signature = b64url_decode(signature_text, field="signature")
+    if decoded is None:
+        payload = b64url_decode(payload_text, field="payload")
+        signature = b64url_decode(signature_text, field="signature")
+        digest = None
+    else:
+        payload, signature, digest = decoded
     public_key = resolve_key(header, payload)
     if signing_input is None:
         signing_input = (header_text + "." + payload_text).encode("ascii")
-    digest = hashlib.sha256(signing_input).digest()
-    if not _verify_signature(alg, public_key, signing_input, digest, signature):
+    if digest is None:
+        digest = hashlib.sha256(signing_input).digest()
+    if deferred is not None:
+        deferred.append((alg, public_key, signing_input, digest, signature))
+    elif not _verify_signature(alg, public_key, signing_input, digest, signature):
         raise CredentialError(ReasonCode.SIGNATURE_INVALID, "signature does not verify", field="signature")
     return _verified_jws(header=header, payload=payload, signing_input=signing_input, signing_input_sha256=digest)

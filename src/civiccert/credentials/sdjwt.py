@@ -40,6 +40,7 @@ from civiccert.credentials._sdcore import (
 from civiccert.credentials._sdpresent import present
 from civiccert.credentials._sdunfold import _decode_disclosures_py, _table, _Unfolder  # noqa: F401 (tests)
 from civiccert.credentials.jose import (
+    DeferredSignature,
     check_pin,
     encoded_header,
     encoded_header_of,
@@ -246,6 +247,7 @@ def verify(
     check_validity: bool = True,
     kb_max_age: float | None = None,
     sort_paths: bool = True,
+    deferred: list[DeferredSignature] | None = None,
 ) -> VerifiedSdJwt:
     """Verify an SD-JWT or presentation; raise ``CredentialError`` with the first failed check's code.
 
@@ -253,6 +255,10 @@ def verify(
     validity window as its own check); the KB-JWT's time checks always run. ``kb_max_age`` (seconds) bounds
     how old a KB-JWT may be (RFC 9901 §7.3: the verifier's acceptable window), beside its nonce.
     ``sort_paths=False`` leaves ``disclosed_paths`` in walk order (a bulk verifier that only counts them).
+    ``deferred`` (a bulk verifier's): the issuer signature check may be appended to it instead of made (see
+    ``jose.verify_parts``); the result, or the error raised after that point, stands only once
+    ``jose.check_deferred`` of it says True, and the caller verifies again without ``deferred`` otherwise.
+    Never with a KB-JWT: its ECDSA runs only for a credential whose issuer signature verified.
 
     ``resolve_key(header, payload)`` picks the issuer key from trusted data (``kid``, ``iss``); the
     payload it sees is not yet verified. With ``require_key_binding`` a KB-JWT must be present and
@@ -276,7 +282,9 @@ def verify(
         jwt, header_text, payload_text, signature_text, signing_input, disclosures, kb_jwt = pieces
         check_pin(algorithms)  # what verify_compact checks before it splits (jwt is a str within max_size)
         jws = verify_parts(header_text, payload_text, signature_text, signing_input, algorithms=algorithms,
-                           resolve_key=issuer_key, expected_typ=expected_typ, max_size=max_size)
+                           resolve_key=issuer_key, expected_typ=expected_typ, max_size=max_size,
+                           decoded=_c.jws(payload_text, signature_text, signing_input),  # None: decoded there
+                           deferred=deferred if kb_jwt is None else None)  # no holder ECDSA before it
     else:
         jwt, disclosures, kb_jwt = split(sd_jwt)
         jws = verify_compact(

@@ -8,7 +8,7 @@ from typing import Any
 
 from civiccert.credential_file import CREDENTIAL_FORMAT, CredentialFile
 from civiccert.credentials import sdjwt
-from civiccert.credentials.jose import verify_compact
+from civiccert.credentials.jose import DeferredSignature, verify_compact
 from civiccert.credentials.strictjson import json_parse
 from civiccert.errors import ChainError, CivicCertError, CredentialError, PaperError, ReasonCode
 from civiccert.paper import payload as paper_payload
@@ -40,18 +40,21 @@ __all__ = ["LocalChecks"]
 class LocalChecks(KeyResolution):
     """Format, signature, disclosures, holder binding and validity of one input (a base of the Verifier)."""
 
-    def _local(self, item: str | bytes | CredentialFile, source: str | None) -> Draft:
+    def _local(self, item: str | bytes | CredentialFile, source: str | None,
+               deferred: list[DeferredSignature] | None = None) -> Draft:
+        """The local checks of one input. With ``deferred``, an SD-JWT's issuer signature check may be appended
+        to it instead of made (``sdjwt.verify``): the draft stands only if ``check_deferred`` says True."""
         try:
             if isinstance(item, CredentialFile):
-                return self._local_sd_jwt(item.sd_jwt, item.receipt, _form(item), source)
+                return self._local_sd_jwt(item.sd_jwt, item.receipt, _form(item), source, deferred)
             text = item.decode("utf-8") if isinstance(item, bytes) else item
             text = text.strip()
             if text.startswith("{"):
                 cred = _load_credential_file(text)
-                return self._local_sd_jwt(cred.sd_jwt, cred.receipt, _form(cred), source)
+                return self._local_sd_jwt(cred.sd_jwt, cred.receipt, _form(cred), source, deferred)
             if text[:4].upper() == paper_payload.PREFIX[:4].upper() or text[:2].upper() == "CC":
                 return self._local_paper(text, source)
-            return self._local_sd_jwt(text, None, "presentation", source)
+            return self._local_sd_jwt(text, None, "presentation", source, deferred)
         except UnicodeDecodeError:
             draft = Draft(form="unknown", source=source)
             draft.set(CheckName.FORMAT, Outcome.FAILED, ReasonCode.MALFORMED, "input is not UTF-8 text")
@@ -66,7 +69,8 @@ class LocalChecks(KeyResolution):
             draft.set(CheckName.FORMAT, Outcome.FAILED, ReasonCode.MALFORMED, "input is not a civiccert credential")
             return draft
 
-    def _local_sd_jwt(self, text: str, receipt: Mapping[str, Any] | None, form: str, source: str | None) -> Draft:
+    def _local_sd_jwt(self, text: str, receipt: Mapping[str, Any] | None, form: str, source: str | None,
+                      deferred: list[DeferredSignature] | None = None) -> Draft:
         draft = Draft(form=form, source=source, receipt=receipt)
         policy = self._policy
         try:
@@ -82,6 +86,7 @@ class LocalChecks(KeyResolution):
                 check_validity=False,
                 kb_max_age=policy.kb_max_age_seconds,
                 sort_paths=False,  # only counted here
+                deferred=deferred,
             )
         except CredentialError as exc:
             self._classify_failure(draft, exc)
