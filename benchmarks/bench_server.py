@@ -12,8 +12,8 @@ idempotency record and audit entry written, before the 201); with ``--batch N`` 
 /v1/credentials/batch instead.
 
 Prints a Markdown table: issues/s, p50/p99 latency, errors, the server's CPU per issue (and its kernel share:
-fsyncs, sockets, thread wake-ups) and the client's, their
-sum next to the CPU budget per issue (cores ÷ ``--target`` issues/s, so the gap to the target is explicit), and
+fsyncs, sockets, thread wake-ups), PostgreSQL's (the postmaster and its backends, from /proc) and the client's,
+their sum next to the CPU budget per issue (cores ÷ ``--target`` issues/s, so the gap to the target is explicit), and
 the same-run ES256 sign rate (one core) with the fraction of it reached, since absolute rates move between runs on a
 shared VM. ``--profile FILE`` runs one server process under yappi (CPU clock, every thread) and saves pstats.
 PostgreSQL is skipped when it is not installed (scripts/setup installs it).
@@ -45,6 +45,24 @@ from servicekit import REPO, Clients  # noqa: E402
 
 PASSPHRASE = b"bench passphrase"
 _TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(root: int) -> tuple[float, float]:
+    """(user, system) CPU seconds used so far by process ``root`` and its children (a postmaster's children
+    are its backends, whose CPU the server's figure leaves out; a backend that exited is no longer counted)."""
+    user = system = 0.0
+    pids = [root]
+    children = Path(f"/proc/{root}/task/{root}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        user += int(fields[11]) / _TICK
+        system += int(fields[12]) / _TICK
+    return user, system
 
 
 class BenchServer:
@@ -81,19 +99,7 @@ class BenchServer:
 
     def cpu(self) -> tuple[float, float]:
         """(user, system) CPU seconds used so far by the server process and its children (uvicorn's workers)."""
-        user = system = 0.0
-        pids = [self.proc.pid]
-        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        if children.exists():
-            pids += [int(p) for p in children.read_text().split()]
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            user += int(fields[11]) / _TICK
-            system += int(fields[12]) / _TICK
-        return user, system
+        return tree_cpu(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -118,7 +124,8 @@ def issue_cpu(journal_url: str | None, n: int = 60) -> float:
             issuer.close()
 
 
-def bench(backend: str, journal_url: str | None, workers: int, args: argparse.Namespace, es256: float) -> None:
+def bench(backend: str, journal_url: str | None, workers: int, args: argparse.Namespace, es256: float, *,
+          db_pid: int | None = None) -> None:  # fmt: skip
     budget = (os.cpu_count() or 1) / args.target  # CPU seconds per issue that the target leaves on this host
     sign_cpu = issue_cpu(journal_url)
     record = json.loads(cc.sample_record_path("household-matsudo.json").read_text(encoding="utf-8"))
@@ -137,9 +144,11 @@ def bench(backend: str, journal_url: str | None, workers: int, args: argparse.Na
                 os.kill(server.proc.pid, signal.SIGUSR1)  # count the measured requests only
                 time.sleep(0.2)
             before = server.cpu()
+            db_before = sum(tree_cpu(db_pid)) if db_pid else 0.0
             result = post_many("127.0.0.1", server.port, path, body, token, requests=args.requests,
                                concurrency=args.concurrency, key_prefix="bench")  # fmt: skip
             after = server.cpu()
+            db_cpu = sum(tree_cpu(db_pid)) - db_before if db_pid else None
             server_user, server_system = after[0] - before[0], after[1] - before[1]
             server_cpu = server_user + server_system
         finally:
@@ -151,9 +160,9 @@ def bench(backend: str, journal_url: str | None, workers: int, args: argparse.Na
     print(f"| {backend} | {workers} | {args.requests} | {args.batch or 1} | {args.concurrency} | {rate:,.0f} "
           f"| {statistics.median(ordered) * 1000:.1f} ms | {p99 * 1000:.1f} ms | {result.errors} "
           f"| {server_cpu / issues * 1000:.2f} ms | {server_system / issues * 1000:.2f} ms "
-          f"| {sign_cpu * 1000:.2f} ms "
+          f"| {sign_cpu * 1000:.2f} ms | {'—' if db_cpu is None else f'{db_cpu / issues * 1000:.2f} ms'} "
           f"| {result.client_cpu / issues * 1000:.2f} ms "
-          f"| {(server_cpu + result.client_cpu) / issues * 1000:.2f} ms | {budget * 1000:.2f} ms "
+          f"| {(server_cpu + (db_cpu or 0.0) + result.client_cpu) / issues * 1000:.2f} ms | {budget * 1000:.2f} ms "
           f"| {es256:,.0f} | {rate / es256:.3f} |", flush=True)  # fmt: skip
 
 
@@ -173,10 +182,11 @@ def main() -> None:
         parser.error("--profile needs --workers 1")
     es256, _ = es256_limits(n=1000)
     print("| journal | server processes | requests | records each | concurrent clients | issues/s | p50 | p99 "
-          "| errors | server CPU / issue | of which kernel | of which Issuer.issue | client CPU / issue "
-          "| server + client CPU / issue "
+          "| errors | server CPU / issue | of which kernel | of which Issuer.issue | database CPU / issue "
+          "| client CPU / issue "
+          "| server + database + client CPU / issue "
           f"| CPU budget / issue ({os.cpu_count()} cores ÷ {args.target:,.0f}/s) | ES256 signs/s (1 core) | fraction |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     if not args.pg_only:
         for workers in counts:
             bench("SQLite (home file)", None, workers, args, es256)
@@ -184,12 +194,12 @@ def main() -> None:
         return
     bin_dir = find_pg_bin()
     if bin_dir is None:
-        print("| PostgreSQL | — | — | — | — | not installed | | | | | | | | | | | |")
+        print("| PostgreSQL | — | — | — | — | not installed | | | | | | | | | | | | |")
         return
     pg = PostgresServer(bin_dir).start()
     try:
         for workers in counts:
-            bench("PostgreSQL 15 (127.0.0.1)", pg.new_database(), workers, args, es256)
+            bench("PostgreSQL 15 (127.0.0.1)", pg.new_database(), workers, args, es256, db_pid=pg.pid)
     finally:
         pg.stop()
 

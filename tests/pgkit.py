@@ -65,6 +65,11 @@ class PostgresServer:
         return self
 
     @property
+    def pid(self) -> int:
+        """The postmaster's process id (its children are the backends)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    @property
     def admin_url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 

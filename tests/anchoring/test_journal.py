@@ -10,6 +10,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -265,19 +266,25 @@ def test_twins_link_both_ways_and_are_revoked_together(journal: Journal) -> None
 def test_a_chunk_is_one_insert_and_twins_journaled_together_need_no_back_link(
     journal: Journal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Both backends: a chunk's rows go in one executemany (every row counted), and a twin pair journaled in
-    the same call is written linked, so only a twin journaled earlier gets its back link UPDATE."""
+    """Both backends: a chunk's rows go in one statement (SQLite: one executemany; PostgreSQL: one INSERT of
+    arrays), every row counted, and a twin pair journaled in the same call is written linked, so only a twin
+    journaled earlier gets its back link UPDATE."""
     from civiccert.dbtx import Db
 
     calls: list[tuple[str, int]] = []
-    many = Db.many
+    many, run = Db.many, Db.run
 
-    def spy(self: Db, sql: str, rows: list[tuple[object, ...]]) -> int:
-        changed = many(self, sql, rows)
-        calls.append((sql.split(maxsplit=1)[0], changed))
-        return changed
+    def spy(method: Any) -> Any:
+        def spied(self: Db, sql: str, params: Any = ()) -> int:
+            changed = int(method(self, sql, params))
+            if sql.startswith(("INSERT", "UPDATE")):
+                calls.append((sql.split(maxsplit=1)[0], changed))
+            return changed
 
-    monkeypatch.setattr(Db, "many", spy)
+        return spied
+
+    monkeypatch.setattr(Db, "many", spy(many))
+    monkeypatch.setattr(Db, "run", spy(run))
     ids = new_credential_ids(6)
     pairs = [(ids[i], ids[i + 1]) for i in range(0, 6, 2)]
     journal.add_credentials(
@@ -291,6 +298,7 @@ def test_a_chunk_is_one_insert_and_twins_journaled_together_need_no_back_link(
         ]
     )
     assert calls == [("INSERT", 6)]
+    assert [r.credential_id for r in journal.pending(10)] == [cid for pair in pairs for cid in pair]  # call order
     assert all(journal.credential(p).twin_id == d and journal.credential(d).twin_id == p for d, p in pairs)
 
     calls.clear()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,3 +100,28 @@ def test_a_group_reserves_new_keys_once_and_answers_known_ones_like_single_reque
     assert store.begin("clerk-system", "group-new-0002", "h2") == StoredResponse("h2", 201, {"n": 2})
     assert [e.credential_ids for e in store.audit_entries()] == [["c1"]]
     store.close()
+
+
+def test_stored_responses_are_lz4_compressed_on_postgres_and_replay_unchanged(postgres: Any) -> None:
+    """A stored issue response (~9 KB) is TOASTed: lz4, not pglz (PostgreSQL's default, which spent two thirds
+    of the database's CPU per issue failing to compress it); a table made before keeps working and is switched."""
+    import psycopg
+
+    url = str(postgres.new_database())
+    with psycopg.connect(url, autocommit=True) as conn:  # an older server's table: default compression
+        conn.execute("CREATE TABLE service_idempotency (client_id TEXT NOT NULL, idem_key TEXT NOT NULL,"
+                     " request_hash TEXT NOT NULL, status INTEGER, response TEXT,"
+                     " created_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (client_id, idem_key))")  # fmt: skip
+    store, again = ServiceStore(url), ServiceStore(url)  # a second server starting finds it done
+    body = {"credential": {"sd_jwt": "~".join(f"WyJ{i:04d}" + "x" * 200 for i in range(42))}}
+    assert store.begin("clerk-system", "lz4-0001", "h") is None
+    store.finish("clerk-system", "lz4-0001", 201, body)
+    assert again.begin("clerk-system", "lz4-0001", "h") == StoredResponse("h", 201, body)
+    with psycopg.connect(url, autocommit=True) as conn:
+        column = conn.execute("SELECT attcompression FROM pg_attribute WHERE attname = 'response'"
+                              " AND attrelid = 'service_idempotency'::regclass").fetchone()  # fmt: skip
+        stored = conn.execute("SELECT pg_column_compression(response) FROM service_idempotency").fetchone()
+    assert column == ("l",)
+    assert stored == ("lz4",)
+    store.close()
+    again.close()

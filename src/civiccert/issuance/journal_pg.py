@@ -22,6 +22,7 @@ import psycopg
 
 from civiccert.dbtx import Db
 from civiccert.errors import JournalError, ReasonCode
+from civiccert.issuance.journal import CredentialEntry
 from civiccert.issuance.journal_sql import SqlJournal
 from civiccert.issuance.journal_url import is_postgres_url
 
@@ -82,6 +83,18 @@ class PgJournal(SqlJournal):
             " WHERE c.credential_id = t.cid AND c.batch_id IS NULL",
             (batch_id, list(credential_ids)),
         )
+
+    def _insert_credentials(self, db: Db, entries: Sequence[CredentialEntry], created_at: float) -> int:
+        """One statement for all entries (arrays, in order: ``seq`` follows the call's order) instead of one
+        per row: the database parses, plans and executes once (a group's journal insert was the database's
+        largest CPU cost per issue after the stored responses)."""
+        return db.run(
+            "INSERT INTO credentials (credential_id, credential_hash, kind, twin_id, created_at)"
+            " SELECT t.cid, t.hash, t.kind, t.twin, %s FROM unnest(%s::text[], %s::bytea[], %s::text[], %s::text[])"
+            " WITH ORDINALITY AS t(cid, hash, kind, twin, ord) ORDER BY t.ord ON CONFLICT DO NOTHING",
+            (created_at, [e.credential_id for e in entries], [e.credential_hash for e in entries],
+             [e.kind.value for e in entries], [e.twin_id for e in entries]),
+        )  # fmt: skip
 
     def close(self) -> None:
         """Close the connection."""

@@ -128,6 +128,14 @@ class SqlJournal:
         """Release the store."""
         raise NotImplementedError
 
+    def _insert_credentials(self, db: Db, entries: Sequence[CredentialEntry], created_at: float) -> int:
+        """Insert ``entries`` in order, skipping any already there (``ON CONFLICT DO NOTHING``); how many were."""
+        return db.many(
+            "INSERT INTO credentials (credential_id, credential_hash, kind, twin_id, created_at)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [(e.credential_id, e.credential_hash, e.kind.value, e.twin_id, created_at) for e in entries],
+        )
+
     # --- plumbing --------------------------------------------------------------------------------------
 
     def _write(self) -> AbstractContextManager[Db]:
@@ -172,11 +180,7 @@ class SqlJournal:
             for entry in entries:
                 if entry.twin_id is not None:
                     _check_twin(db, entry, ids_in_call.get(entry.twin_id))
-            inserted = db.many(
-                "INSERT INTO credentials (credential_id, credential_hash, kind, twin_id, created_at)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                [(e.credential_id, e.credential_hash, e.kind.value, e.twin_id, created_at) for e in entries],
-            )
+            inserted = self._insert_credentials(db, entries, created_at)
             if inserted != len(entries):
                 _check_repeats(db, entries)
             # twins point at each other: complete the back link of an already journaled twin (a twin in

@@ -58,6 +58,14 @@ CREATE TABLE IF NOT EXISTS service_audit (
 CREATE INDEX IF NOT EXISTS service_idempotency_created ON service_idempotency (created_at)
 """
 
+# A stored issue response is ~9 KB of mostly base64 JSON, so it is TOASTed: PostgreSQL's default pglz spends
+# ~0.15 ms per row trying to compress it and then keeps it uncompressed (it saves < 25 %), two thirds of the
+# database's CPU per issue; lz4 takes a third of that and stores it ~10 % smaller. Only when the server was
+# built with lz4 (PostgreSQL 14+), and only when the column is not lz4 yet (ALTER TABLE locks the table).
+_PGLZ_RESPONSES = """SELECT 1 FROM pg_attribute a, pg_settings s
+    WHERE a.attrelid = 'service_idempotency'::regclass AND a.attname = 'response' AND a.attcompression <> 'l'
+    AND s.name = 'default_toast_compression' AND 'lz4' = ANY(s.enumvals)"""
+
 
 @dataclass(frozen=True)
 class StoredResponse:
@@ -126,6 +134,8 @@ class ServiceStore:
                 cur.run(statement)
             if self._pg:  # tables made before reservations named their owner
                 cur.run("ALTER TABLE service_idempotency ADD COLUMN IF NOT EXISTS owner TEXT")
+                if int(cur.one("SHOW server_version_num")[0]) >= 140000 and cur.one(_PGLZ_RESPONSES) is not None:
+                    cur.run("ALTER TABLE service_idempotency ALTER COLUMN response SET COMPRESSION lz4")
             elif "owner" not in {r[1] for r in cur.all("PRAGMA table_info(service_idempotency)", ())}:
                 cur.run("ALTER TABLE service_idempotency ADD COLUMN owner TEXT")
 
