@@ -24,7 +24,9 @@ LOGGER = logging.getLogger("civiccert.service")
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return _line(record.created, record.levelname, record.getMessage(), getattr(record, "fields", {}))
+        fields = getattr(record, "fields", {})  # "ts" is the event's own time, as on the direct path (not the
+        # record's, taken a few µs later: the two could fall on either side of a millisecond)
+        return _line(fields.get("at", record.created), record.levelname, record.getMessage(), fields)
 
 
 def _line(created: float, level: str, event: str, fields: dict[str, Any]) -> str:
