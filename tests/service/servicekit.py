@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -124,3 +125,24 @@ def served(world: World, folder: Path, *, batch_age: int | None = None, extra: M
     log = server.log.read_text(errors="replace")
     assert code == 0, log[-3000:]
     assert "Traceback" not in log
+
+
+class AppClient:
+    """An ASGI app called in process through httpx (starlette's TestClient wants a package we do not use)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        async def call() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as client:
+                return await client.request(method, path, **kwargs)
+
+        return anyio.run(call)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)

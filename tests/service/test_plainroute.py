@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import anyio
-import httpx
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
@@ -13,6 +9,8 @@ from civiccert.errors import CivicCertError, ReasonCode, ServiceError
 from civiccert.service.asgi import json_response
 from civiccert.service.metrics import Metrics
 from civiccert.service.plainroute import PlainRoutesApp, plain_route
+
+from servicekit import AppClient
 
 
 def _app(metrics: Metrics, seen: list[bytes]) -> PlainRoutesApp:
@@ -40,30 +38,9 @@ def _app(metrics: Metrics, seen: list[bytes]) -> PlainRoutesApp:
     return app
 
 
-class _Client:
-    """The app called in process through httpx (as tests/service/test_verify_page_app.py)."""
-
-    def __init__(self, app: PlainRoutesApp) -> None:
-        self.app = app
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        async def call() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://plain.test") as client:
-                return await client.request(method, path, **kwargs)
-
-        return anyio.run(call)
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", path, **kwargs)
-
-    def get(self, path: str) -> httpx.Response:
-        return self.request("GET", path)
-
-
 def test_a_plain_route_caps_answers_errors_and_counts_like_the_app() -> None:
     metrics, seen = Metrics(), list[bytes]()
-    client = _Client(_app(metrics, seen))
+    client = AppClient(_app(metrics, seen))
     ok = client.post("/v1/thing", content=b"{}", headers={"Authorization": "Bearer x"})
     assert (ok.status_code, ok.json()) == (201, {"via": "plain"})
     assert seen == [b"{}"]

@@ -6,10 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import anyio
-import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -19,6 +16,7 @@ from civiccert.service.app import Service, create_app
 from civiccert.service.auth import ClientRegistry
 from civiccert.service.store import ServiceStore
 
+from servicekit import AppClient
 from worldkit import PASSPHRASE
 
 
@@ -32,8 +30,8 @@ def issuer(tmp_path: Path) -> Iterator[cc.Issuer]:
         issuer.close()
 
 
-class _Client:
-    """The ASGI app called in process through httpx (starlette's TestClient wants a package we do not use)."""
+class _Client(AppClient):
+    """The app of a service with a verify page (or without), its store closed on exit."""
 
     def __init__(self, issuer: cc.Issuer, *, verify_page: bool) -> None:
         self.store = ServiceStore(str(HomeConfig.journal_path(issuer.home)))
@@ -44,20 +42,6 @@ class _Client:
 
     def __exit__(self, *_: object) -> None:
         self.store.close()
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        async def call() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://page.test") as client:
-                return await client.request(method, path, **kwargs)
-
-        return anyio.run(call)
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", path, **kwargs)
 
 
 def _client(issuer: cc.Issuer, *, verify_page: bool) -> _Client:
