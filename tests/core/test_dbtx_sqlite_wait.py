@@ -28,14 +28,20 @@ def _hold_lock(path: Path, seconds: float, held: threading.Event) -> None:
     other.close()
 
 
-def test_a_writer_gets_the_lock_once_it_is_free_and_keeps_its_busy_timeout(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite"
-    conn = _connect(path, 5)
+def _behind_a_writer(path: Path, timeout: float, hold: float) -> tuple[sqlite3.Connection, threading.Thread]:
+    """A connection (busy timeout ``timeout``) to a database whose write lock another connection holds for
+    ``hold`` seconds from now."""
+    conn = _connect(path, timeout)
     conn.execute("CREATE TABLE t (x INTEGER)")
     held = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(path, 0.3, held))
+    holder = threading.Thread(target=_hold_lock, args=(path, hold, held))
     holder.start()
     assert held.wait(10)
+    return conn, holder
+
+
+def test_a_writer_gets_the_lock_once_it_is_free_and_keeps_its_busy_timeout(tmp_path: Path) -> None:
+    conn, holder = _behind_a_writer(tmp_path / "db.sqlite", 5, 0.3)
     started = time.monotonic()
     with transaction(conn, pg=False):
         conn.execute("INSERT INTO t VALUES (2)")
@@ -47,13 +53,7 @@ def test_a_writer_gets_the_lock_once_it_is_free_and_keeps_its_busy_timeout(tmp_p
 
 
 def test_a_lock_held_past_the_busy_timeout_is_database_is_locked(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite"
-    conn = _connect(path, 0.2)
-    conn.execute("CREATE TABLE t (x INTEGER)")
-    held = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(path, 1.5, held))
-    holder.start()
-    assert held.wait(10)
+    conn, holder = _behind_a_writer(tmp_path / "db.sqlite", 0.2, 1.5)
     started = time.monotonic()
     with pytest.raises(sqlite3.OperationalError, match="locked"), transaction(conn, pg=False):
         conn.execute("INSERT INTO t VALUES (2)")
